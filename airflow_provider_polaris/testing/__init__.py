@@ -1,0 +1,1 @@
+"""Local Polaris emulator: an offline Polaris API server for demos, tests and users' DAG tests."""

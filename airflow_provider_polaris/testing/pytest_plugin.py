@@ -1,0 +1,1 @@
+"""pytest plugin (entry point ``pytest11``) that provides the ``polaris_emulator`` fixture."""
