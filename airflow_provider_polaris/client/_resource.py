@@ -1,0 +1,109 @@
+"""Resource plumbing: an endpoint is written once and served by both clients.
+
+A resource method returns an :class:`~._core.ApiCall`; decorating it with :func:`endpoint`
+makes ``client.jobs.get(id)`` execute the call — returning the value on a
+:class:`~.sync.PolarisClient` and an awaitable of it on an :class:`~.aio.AsyncPolarisClient`.
+The overloads below give mypy the right type for each client.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+
+from airflow_provider_polaris.client._core import ApiCall
+
+if TYPE_CHECKING:
+    from airflow_provider_polaris.client.config import PolarisConfig
+
+T = TypeVar("T")
+P = ParamSpec("P")
+M = TypeVar("M")
+
+
+class SyncMode:
+    """Type marker: resources of a :class:`~.sync.PolarisClient`."""
+
+
+class AsyncMode:
+    """Type marker: resources of an :class:`~.aio.AsyncPolarisClient`."""
+
+
+Page = dict[str, Any]
+
+
+@dataclass
+class Pager(Generic[T]):
+    """An offset-paginated listing: the call for a given offset, the items of a page, and
+    whether another page follows (``has_more(page, offset_after_page)``)."""
+
+    page_call: Callable[[int], ApiCall[Page]]
+    items: Callable[[Page], list[T]]
+    has_more: Callable[[Page, int], bool]
+
+
+class Resource(Generic[M]):
+    """Base of the API resource namespaces (``client.jobs``, ``client.tables``, ...)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    @property
+    def config(self) -> PolarisConfig:
+        """The client's configuration."""
+        config: PolarisConfig = self._client.config
+        return config
+
+
+class endpoint(Generic[P, T]):
+    """Turn a method that builds an :class:`ApiCall` into one that executes it."""
+
+    def __init__(self, build: Callable[Concatenate[Any, P], ApiCall[T]]) -> None:
+        self.build = build
+        functools.update_wrapper(self, build)  # type: ignore[arg-type]
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> endpoint[P, T]: ...
+    @overload
+    def __get__(self, obj: Resource[SyncMode], owner: type) -> Callable[P, T]: ...
+    @overload
+    def __get__(self, obj: Resource[AsyncMode], owner: type) -> Callable[P, Awaitable[T]]: ...
+    def __get__(self, obj: Any, owner: type) -> Any:
+        if obj is None:
+            return self
+        build = self.build
+        execute = obj._client.execute
+
+        @functools.wraps(build)
+        def bound(*args: Any, **kwargs: Any) -> Any:
+            return execute(build(obj, *args, **kwargs))
+
+        return bound
+
+
+class paged(Generic[P, T]):
+    """Turn a method that builds a :class:`Pager` into an iterator (or async iterator)."""
+
+    def __init__(self, build: Callable[Concatenate[Any, P], Pager[T]]) -> None:
+        self.build = build
+        functools.update_wrapper(self, build)  # type: ignore[arg-type]
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> paged[P, T]: ...
+    @overload
+    def __get__(self, obj: Resource[SyncMode], owner: type) -> Callable[P, Iterator[T]]: ...
+    @overload
+    def __get__(self, obj: Resource[AsyncMode], owner: type) -> Callable[P, AsyncIterator[T]]: ...
+    def __get__(self, obj: Any, owner: type) -> Any:
+        if obj is None:
+            return self
+        build = self.build
+        paginate = obj._client.paginate
+
+        @functools.wraps(build)
+        def bound(*args: Any, **kwargs: Any) -> Any:
+            return paginate(build(obj, *args, **kwargs))
+
+        return bound

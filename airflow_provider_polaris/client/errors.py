@@ -1,0 +1,244 @@
+"""Exceptions raised by the Polaris client.
+
+Every error carries the HTTP method and a secret-free URL (no user info, no query string), so the
+message explains itself in a task log without ever showing credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+_MAX_BODY_CHARS = 4000
+_MAX_MESSAGE_CHARS = 2000
+
+
+def safe_url(url: str) -> str:
+    """``url`` without user info, query string or fragment (the parts that may carry secrets)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid url>"
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _url_path(url: str) -> str:
+    try:
+        return urlsplit(url).path or "/"
+    except ValueError:
+        return url
+
+
+class PolarisError(Exception):
+    """Base class of every error the Polaris client raises."""
+
+
+class PolarisApiError(PolarisError):
+    """Polaris answered with an error status.
+
+    Attributes mirror Polaris' ErrorResponse: ``code`` (e.g. ``BadArgument``), ``message``,
+    ``target`` (the offending field), plus the request ``method`` and secret-free ``url``,
+    the ``retry_after`` delay the server asked for (seconds, if any) and the decoded ``body``.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        code: str | None,
+        message: str,
+        target: str | None = None,
+        method: str = "",
+        url: str = "",
+        retry_after: float | None = None,
+        body: Any = None,
+    ) -> None:
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.target = target
+        self.method = method
+        self.url = safe_url(url) if url else ""
+        self.retry_after = retry_after
+        self.body = body
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        head = f"{self.method} {_url_path(self.url)} -> " if self.method or self.url else ""
+        text = f"{head}{self.status_code}"
+        if self.code:
+            text += f" {self.code}"
+        if self.message:
+            text += f": {self.message}"
+        if self.target:
+            text += f" (target: {self.target})"
+        return text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-rich exceptions do not unpickle by default; Airflow may pickle task errors.
+        return (
+            type(self),
+            (
+                self.status_code,
+                self.code,
+                self.message,
+                self.target,
+                self.method,
+                self.url,
+                self.retry_after,
+                self.body,
+            ),
+        )
+
+
+class PolarisBadRequestError(PolarisApiError):
+    """400: the request was invalid (bad field, bad enum, misaligned interval, ...)."""
+
+
+class PolarisAuthError(PolarisApiError):
+    """401 or 403: credentials missing, invalid or expired, or a permission is missing."""
+
+
+class PolarisNotFoundError(PolarisApiError):
+    """404: the job, table, connection, file or project does not exist."""
+
+
+class PolarisConflictError(PolarisApiError):
+    """409: the name already exists, or a table ``version`` is stale."""
+
+
+class PolarisRateLimitError(PolarisApiError):
+    """429: too many requests; ``retry_after`` tells how long to wait, when Polaris said so."""
+
+
+class PolarisServerError(PolarisApiError):
+    """5xx: Polaris failed to process the request."""
+
+
+class PolarisTransportError(PolarisError):
+    """The request failed on the network (after retries, where retrying was allowed)."""
+
+    def __init__(self, message: str, method: str = "", url: str = "") -> None:
+        self.method = method
+        self.url = safe_url(url) if url else ""
+        self.reason = message
+        head = f"{method} {_url_path(self.url)}: " if method or url else ""
+        super().__init__(f"{head}{message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.reason, self.method, self.url))
+
+
+_BY_STATUS: dict[int, type[PolarisApiError]] = {
+    400: PolarisBadRequestError,
+    401: PolarisAuthError,
+    403: PolarisAuthError,
+    404: PolarisNotFoundError,
+    409: PolarisConflictError,
+    429: PolarisRateLimitError,
+}
+
+
+def error_class_for(status_code: int) -> type[PolarisApiError]:
+    """The exception class for an HTTP error status."""
+    if status_code >= 500:
+        return PolarisServerError
+    return _BY_STATUS.get(status_code, PolarisApiError)
+
+
+def _str_or_none(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def extract_error_fields(body: Any) -> tuple[str | None, str | None, str | None]:
+    """``(code, message, target)`` from any error body shape Polaris or its gateway sends.
+
+    Handles the flat ErrorResponse, the same wrapped in ``{"error": {...}}``, ``{"error": "..."}``,
+    Druid SQL errors (``errorCode``/``errorMessage``), gateway ``{"code": 400, "message": ...}``,
+    ``{"message": ...}``, and plain text or HTML.
+    """
+    if isinstance(body, dict):
+        inner = body.get("error")
+        if isinstance(inner, dict) and ("message" in inner or "code" in inner):
+            code, message, target = extract_error_fields(inner)
+            return code, message, target
+        message = (
+            _str_or_none(body.get("message"))
+            or _str_or_none(body.get("errorMessage"))
+            or _str_or_none(body.get("error_description"))  # OAuth token endpoint
+        )
+        code = _str_or_none(body.get("errorCode")) or _str_or_none(body.get("code"))
+        if isinstance(inner, str) and inner:
+            # Druid SQL errors name the class in "error" and explain in "errorMessage".
+            if message is None:
+                message = inner
+            elif code is None:
+                code = inner
+        if message is None:
+            innererror = body.get("innererror")
+            if isinstance(innererror, dict):
+                message = _str_or_none(innererror.get("message"))
+        if message is None and body:
+            message = json.dumps(body, default=str)[:_MAX_MESSAGE_CHARS]
+        return code, message, _str_or_none(body.get("target"))
+    if isinstance(body, list):
+        return None, json.dumps(body, default=str)[:_MAX_MESSAGE_CHARS], None
+    if isinstance(body, str):
+        return None, _text_message(body), None
+    return None, None, None
+
+
+def _text_message(text: str) -> str | None:
+    text = text.strip()
+    if not text:
+        return None
+    if text.lstrip().startswith("<"):
+        # An HTML error page from a proxy: keep the title-ish text, not the markup.
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        if title:
+            return title.group(1).strip()[:_MAX_MESSAGE_CHARS]
+        stripped = re.sub(r"<[^>]+>", " ", text)
+        text = " ".join(stripped.split())
+    return text[:_MAX_MESSAGE_CHARS] or None
+
+
+def decode_body(content: bytes, content_type: str | None) -> Any:
+    """The response body as JSON when it parses as JSON, else as (truncated) text."""
+    if not content:
+        return None
+    text = content.decode("utf-8", errors="replace")
+    if content_type is None or "json" in content_type or text.lstrip()[:1] in ("{", "["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    return text[:_MAX_BODY_CHARS]
+
+
+def api_error(
+    status_code: int,
+    body: Any,
+    *,
+    method: str,
+    url: str,
+    retry_after: float | None = None,
+    reason: str = "",
+) -> PolarisApiError:
+    """Build the right :class:`PolarisApiError` subclass for an error response."""
+    code, message, target = extract_error_fields(body)
+    return error_class_for(status_code)(
+        status_code,
+        code,
+        message or reason,
+        target,
+        method,
+        url,
+        retry_after,
+        body,
+    )
