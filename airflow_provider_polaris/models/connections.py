@@ -1,0 +1,248 @@
+"""Connection specs (``POST /connections`` bodies), discriminated on ``type``.
+
+Each connection type declares the properties a create needs and the secret types it accepts;
+``validate_secrets_for`` checks a secrets object against them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import ConfigDict, Field, ValidationInfo, model_validator
+
+from airflow_provider_polaris.models._base import (
+    LazyAdapter,
+    PolarisModel,
+    Secret,
+    TaggedBy,
+    validate_spec,
+)
+from airflow_provider_polaris.models._checks import ConnectionName, NonBlank
+from airflow_provider_polaris.models.errors import PolarisSpecError, SpecIssue
+from airflow_provider_polaris.models.secrets import (
+    AnyConnectionSecrets,
+    ConnectionSecrets,
+    parse_connection_secrets,
+)
+
+
+def _one_of(names: tuple[str, ...]) -> str:
+    quoted = [f'"{n}"' for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+class ConnectionSpec(PolarisModel):
+    """Base of every connection spec; ``parse_connection_spec`` returns a subclass.
+
+    ``required_secret_types``: a create needs secrets of one of these types (empty: none needed).
+    ``accepted_secret_types``: the secret types the connection type takes at all.
+    """
+
+    # Direct construction raises pydantic's ValidationError: keep secret values out of its text.
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    required_properties: ClassVar[tuple[str, ...]] = ()
+    required_secret_types: ClassVar[tuple[str, ...]] = ()
+    accepted_secret_types: ClassVar[tuple[str, ...]] = ()
+
+    type: str
+    name: ConnectionName
+    description: str | None = None
+    secrets: AnyConnectionSecrets | None = None
+
+    @model_validator(mode="after")
+    def _check_connection(self, info: ValidationInfo) -> ConnectionSpec:
+        issues: list[tuple[str, str]] = []
+        # A PATCH body (context partial=True) may carry only the properties being changed.
+        if not (info.context or {}).get("partial"):
+            for name in self.required_properties:
+                if getattr(self, name) is None:
+                    alias = type(self).model_fields[name].alias or name
+                    issues.append((alias, f"{self.type} connections need {alias!r}; add it"))
+        if self.secrets is not None:
+            issues.extend(_secret_type_issues(self, self.secrets))
+        if issues:
+            raise SpecIssue(*issues)
+        return self
+
+
+def _secret_type_issues(spec: ConnectionSpec, secrets: ConnectionSecrets) -> list[tuple[str, str]]:
+    accepted = spec.accepted_secret_types
+    if secrets.type in accepted:
+        return []
+    if not accepted:
+        return [("secrets", f"{spec.type} connections take no secrets; remove secrets")]
+    return [
+        (
+            "secrets.type",
+            f"{spec.type} connections don't take {secrets.type!r} secrets; use {_one_of(accepted)}",
+        )
+    ]
+
+
+class KafkaKeystore(PolarisModel):
+    """Client certificate and key for Kafka mutual TLS (PEM)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    type: str | None = None
+    certificates: str | None = None
+    key: Secret | None = None
+    key_password: Secret | None = None
+
+
+class KafkaTruststore(PolarisModel):
+    """CA certificates to trust for Kafka TLS (PEM)."""
+
+    type: str | None = None
+    certificates: str | None = None
+
+
+class KafkaSsl(PolarisModel):
+    """``ssl`` of a Kafka connection: ``keystore`` and/or ``truststore``."""
+
+    keystore: KafkaKeystore | None = None
+    truststore: KafkaTruststore | None = None
+
+
+class KafkaConnectionSpec(ConnectionSpec):
+    """A Kafka connection (also Amazon MSK and Kafka on Event Hubs)."""
+
+    required_properties = ("bootstrap_servers", "topic_name")
+    required_secret_types = ("sasl_plain", "sasl_scram", "aws_iam")
+    accepted_secret_types = required_secret_types
+
+    type: Literal["kafka"]
+    bootstrap_servers: NonBlank | None = None
+    topic_name: NonBlank | None = None
+    topic_name_is_pattern: bool | None = None
+    client_rack: str | None = None
+    ssl: KafkaSsl | None = None
+
+
+class ConfluentConnectionSpec(ConnectionSpec):
+    """A Confluent Cloud topic (API key and secret as ``sasl_plain``)."""
+
+    required_properties = ("bootstrap_servers", "topic_name")
+    required_secret_types = ("sasl_plain", "confluent")
+    accepted_secret_types = required_secret_types
+
+    type: Literal["confluent"]
+    bootstrap_servers: NonBlank | None = None
+    topic_name: NonBlank | None = None
+    topic_name_is_pattern: bool | None = None
+
+
+class KinesisConnectionSpec(ConnectionSpec):
+    """An Amazon Kinesis stream, read by assuming ``awsAssumedRoleArn`` (no secrets)."""
+
+    required_properties = ("stream",)
+
+    type: Literal["kinesis"]
+    stream: NonBlank | None = None
+    aws_endpoint: str | None = None
+    aws_assumed_role_arn: str | None = None
+
+
+class S3ConnectionSpec(ConnectionSpec):
+    """An S3 bucket; role assumption recommended, ``access_key`` secrets optional."""
+
+    required_properties = ("bucket",)
+    accepted_secret_types = ("access_key",)
+
+    type: Literal["s3"]
+    bucket: NonBlank | None = None
+    aws_endpoint: str | None = None
+    prefix: str | None = None
+    aws_assumed_role_arn: str | None = None
+
+
+class AzureConnectionSpec(ConnectionSpec):
+    """An Azure storage container (``access_key`` or ``sas_token`` secrets)."""
+
+    required_properties = ("storage_account", "container")
+    required_secret_types = ("access_key", "sas_token")
+    accepted_secret_types = required_secret_types
+
+    type: Literal["azure"]
+    storage_account: NonBlank | None = None
+    container: NonBlank | None = None
+    prefix: str | None = None
+
+
+class SchemaRegistryConnectionSpec(ConnectionSpec):
+    """A Confluent Schema Registry for Avro/Protobuf streams (``basic`` secrets)."""
+
+    required_properties = ("urls",)
+    # Newer docs also mention SASL/PLAIN and SCRAM for registries; accept them rather than
+    # block a configuration Polaris takes.
+    required_secret_types = ("basic", "sasl_plain", "sasl_scram")
+    accepted_secret_types = required_secret_types
+
+    type: Literal["confluent_schema_registry"]
+    urls: list[NonBlank] | None = Field(default=None, min_length=1)
+
+
+class PushStreamingConnectionSpec(ConnectionSpec):
+    """A push-streaming connection: events are POSTed to Polaris (no properties, no secrets)."""
+
+    type: Literal["push_streaming"]
+
+
+AnyConnectionSpec = Annotated[
+    KafkaConnectionSpec
+    | ConfluentConnectionSpec
+    | KinesisConnectionSpec
+    | S3ConnectionSpec
+    | AzureConnectionSpec
+    | SchemaRegistryConnectionSpec
+    | PushStreamingConnectionSpec,
+    TaggedBy("type", "connection type"),
+]
+"""Any connection spec, chosen by its ``type``."""
+
+_CONNECTION_ADAPTER: LazyAdapter[ConnectionSpec] = LazyAdapter(AnyConnectionSpec)
+
+
+def parse_connection_spec(
+    data: Mapping[str, Any] | ConnectionSpec, *, partial: bool = False
+) -> ConnectionSpec:
+    """Validate a connection spec given as a dict or a model.
+
+    ``partial=True`` is for PATCH bodies: required properties may be left out. Errors never show
+    secret values.
+    """
+    if isinstance(data, ConnectionSpec):
+        return data
+    return validate_spec(_CONNECTION_ADAPTER, data, "connection", context={"partial": partial})
+
+
+def validate_secrets_for(
+    spec: ConnectionSpec,
+    secrets: Mapping[str, Any] | ConnectionSecrets | None = None,
+) -> ConnectionSecrets | None:
+    """Check that ``secrets`` (or ``spec.secrets`` when not given) suit the connection type.
+
+    Returns the parsed secrets (or None); raises ``PolarisSpecError`` for a secret type the
+    connection doesn't take, or missing secrets where a create needs them.
+    """
+    parsed = spec.secrets if secrets is None else parse_connection_secrets(secrets)
+    if parsed is None:
+        if spec.required_secret_types:
+            raise PolarisSpecError(
+                [
+                    (
+                        "secrets",
+                        f"{spec.type} connections need secrets of type "
+                        f"{_one_of(spec.required_secret_types)}; add "
+                        '{"type": ..., ...} with the credentials',
+                    )
+                ],
+                "connection",
+            )
+        return None
+    issues = _secret_type_issues(spec, parsed)
+    if issues:
+        raise PolarisSpecError(issues, "connection")
+    return parsed

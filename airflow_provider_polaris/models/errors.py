@@ -1,0 +1,119 @@
+"""``PolarisSpecError``: one readable error for every bad spec, with wire field paths.
+
+Pydantic's ``ValidationError`` names Python locations, includes discriminator tags in them and
+echoes input values (which may be secrets). Everything the models raise is converted here into
+``PolarisSpecError``: a list of ``(field_path, message)`` pairs where the path is the camelCase
+wire path (``mappings[2].expression``) and the message says what to change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
+
+# Discriminated unions tag their variants with this prefix (see ``_base.TaggedBy``) so that the
+# tag, which pydantic puts into an error's location, can be told apart from a field name.
+TAG_PREFIX = "\x00tag:"
+# Error type raised by a discriminated union when the tag is missing or unknown.
+UNION_TAG_ERROR = "polaris_union_tag"
+
+
+class SpecIssue(ValueError):
+    """Raised inside validators: one or more ``(relative_path, message)`` problems.
+
+    ``relative_path`` is relative to the model or field that raised (``""`` means that place
+    itself); the converter prefixes it with the location pydantic reports.
+    """
+
+    def __init__(self, *issues: tuple[str, str]) -> None:
+        self.issues: list[tuple[str, str]] = list(issues)
+        super().__init__("; ".join(f"{p}: {m}" if p else m for p, m in self.issues))
+
+
+class PolarisSpecError(ValueError):
+    """A Polaris spec (job, connection, secrets or table) is invalid; raised before any request.
+
+    ``errors`` holds ``(field_path, message)`` pairs; ``field_path`` is the camelCase wire path
+    (``""`` for the whole spec). Secret values are never part of the message.
+    """
+
+    def __init__(self, errors: Sequence[tuple[str, str]], kind: str = "job") -> None:
+        self.errors: list[tuple[str, str]] = list(errors)
+        self.kind = kind
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        head = f"Invalid Polaris {self.kind} spec"
+        lines = [f"{path}: {message}" if path else message for path, message in self.errors]
+        if len(lines) == 1:
+            return f"{head}: {lines[0]}"
+        return f"{head} ({len(lines)} problems):\n" + "\n".join(f"  - {line}" for line in lines)
+
+    @property
+    def paths(self) -> list[str]:
+        """The field paths of all problems, in order."""
+        return [path for path, _ in self.errors]
+
+
+def join_path(*parts: str | int) -> str:
+    """Join path parts into ``a.b[2].c`` form; empty parts are skipped."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part:
+            out = f"{out}{part}" if part.startswith("[") or not out else f"{out}.{part}"
+    return out
+
+
+def _location(loc: Iterable[int | str]) -> list[str | int]:
+    # Drop union tags; input given in snake_case is reported under its camelCase wire name.
+    return [
+        to_camel(p) if isinstance(p, str) else p
+        for p in loc
+        if not (isinstance(p, str) and p.startswith(TAG_PREFIX))
+    ]
+
+
+def _message(err: Mapping[str, Any], show_input: bool) -> str:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    value = err.get("input")
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "literal_error":
+        got = f" (got {value!r})" if show_input and isinstance(value, (str, int, float)) else ""
+        return f"must be one of {ctx.get('expected')}{got}"
+    if kind == UNION_TAG_ERROR:
+        field = ctx.get("field", "type")
+        tag = value.get(field) if isinstance(value, Mapping) else None
+        allowed = ctx.get("allowed", "")
+        if tag is None:
+            return f'"{field}" is required; use one of {allowed}'
+        return f"{tag!r} is not a known {ctx.get('what', field)}; use one of {allowed}"
+    if kind in ("value_error", "assertion_error") and ctx.get("error") is not None:
+        return str(ctx["error"])
+    return str(err.get("msg", "invalid value"))
+
+
+def spec_error_from(
+    exc: ValidationError, kind: str, *, show_input: bool = True
+) -> PolarisSpecError:
+    """Convert a pydantic ``ValidationError`` into a ``PolarisSpecError`` with wire paths.
+
+    ``show_input=False`` keeps offending values out of the messages (used for secrets; paths
+    under ``secrets`` never show values either).
+    """
+    problems: list[tuple[str, str]] = []
+    for err in exc.errors(include_url=False):
+        loc = _location(err["loc"])
+        issue = (err.get("ctx") or {}).get("error")
+        if isinstance(issue, SpecIssue):
+            problems.extend((join_path(*loc, rel), msg) for rel, msg in issue.issues)
+            continue
+        reveal = show_input and "secrets" not in loc
+        problems.append((join_path(*loc), _message(err, reveal)))
+    return PolarisSpecError(problems, kind)

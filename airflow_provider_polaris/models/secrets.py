@@ -1,0 +1,124 @@
+"""Connection secrets (discriminated on ``type``); values never appear in repr, str or errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import ConfigDict, field_validator
+
+from airflow_provider_polaris.models._base import (
+    LazyAdapter,
+    PolarisModel,
+    Secret,
+    TaggedBy,
+    validate_spec,
+)
+from airflow_provider_polaris.models._checks import NonBlank
+from airflow_provider_polaris.models.errors import SpecIssue
+
+
+class ConnectionSecrets(PolarisModel):
+    """Base of every secrets object; ``parse_connection_secrets`` returns a subclass.
+
+    Passwords, keys and tokens are ``SecretStr``; unknown fields are masked in ``repr`` too,
+    since they may be credentials. ``to_api()`` is the only place values are revealed.
+    """
+
+    # Direct construction raises pydantic's ValidationError: keep values out of its text too.
+    model_config = ConfigDict(hide_input_in_errors=True)
+    _mask_extras: ClassVar[bool] = True
+
+    type: str
+
+
+class SaslPlainSecrets(ConnectionSecrets):
+    """SASL/PLAIN username and password (Kafka, Confluent: API key and secret)."""
+
+    type: Literal["sasl_plain"]
+    username: NonBlank
+    password: Secret
+
+
+class SaslScramSecrets(ConnectionSecrets):
+    """SASL/SCRAM with ``mechanism`` SCRAM-SHA-256 or SCRAM-SHA-512."""
+
+    type: Literal["sasl_scram"]
+    mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"]
+    username: NonBlank
+    password: Secret
+
+
+class AwsIamSecrets(ConnectionSecrets):
+    """An IAM role Polaris assumes (MSK IAM auth)."""
+
+    type: Literal["aws_iam"]
+    aws_assumed_role_arn: NonBlank
+
+    @field_validator("aws_assumed_role_arn")
+    @classmethod
+    def _arn(cls, value: str) -> str:
+        if not value.startswith("arn:"):
+            raise ValueError('must be an IAM role ARN such as "arn:aws:iam::123456789012:role/x"')
+        return value
+
+
+class AccessKeySecrets(ConnectionSecrets):
+    """An access key (S3: ``accessKeyId`` + ``accessKeySecret``; Azure: ``accessKeySecret``)."""
+
+    type: Literal["access_key"]
+    access_key_id: str | None = None
+    access_key_secret: Secret
+
+
+class SasTokenSecrets(ConnectionSecrets):
+    """An Azure shared access signature, including its leading ``?``."""
+
+    type: Literal["sas_token"]
+    sas_token: Secret
+
+    @field_validator("sas_token")
+    @classmethod
+    def _leading_question_mark(cls, value: Any) -> Any:
+        if not value.get_secret_value().startswith("?"):
+            # The message must not quote the token.
+            raise SpecIssue(("", "must start with '?'; copy the whole SAS token including the ?"))
+        return value
+
+
+class BasicSecrets(ConnectionSecrets):
+    """HTTP Basic credentials (schema registry: API key and secret)."""
+
+    type: Literal["basic"]
+    username: NonBlank
+    password: Secret
+
+
+class ConfluentSecrets(ConnectionSecrets):
+    """Deprecated Confluent Cloud ``{key, secret}``; equivalent to ``sasl_plain``."""
+
+    type: Literal["confluent"]
+    key: Secret
+    secret: Secret
+
+
+AnyConnectionSecrets = Annotated[
+    SaslPlainSecrets
+    | SaslScramSecrets
+    | AwsIamSecrets
+    | AccessKeySecrets
+    | SasTokenSecrets
+    | BasicSecrets
+    | ConfluentSecrets,
+    TaggedBy("type", "secrets type"),
+]
+"""Any secrets object, chosen by its ``type``."""
+
+_SECRETS_ADAPTER: LazyAdapter[ConnectionSecrets] = LazyAdapter(AnyConnectionSecrets)
+
+
+def parse_connection_secrets(data: Mapping[str, Any] | ConnectionSecrets) -> ConnectionSecrets:
+    """Validate connection secrets given as a dict or a model; errors never show values."""
+    if isinstance(data, ConnectionSecrets):
+        return data
+    return validate_spec(_SECRETS_ADAPTER, data, "connection secrets", show_input=False)

@@ -1,0 +1,157 @@
+"""Table specs (``POST /tables`` and ``PUT /tables/{name}`` bodies, §6)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import Field, NonNegativeInt, model_validator
+
+from airflow_provider_polaris.models._base import LazyAdapter, PolarisModel, validate_spec
+from airflow_provider_polaris.models._checks import Duration, Interval, NonBlank, TableName
+from airflow_provider_polaris.models.errors import SpecIssue
+
+TablePartitioning = Literal[
+    "second",
+    "minute",
+    "five_minute",
+    "ten_minute",
+    "fifteen_minute",
+    "thirty_minute",
+    "hour",
+    "six_hour",
+    "eight_hour",
+    "day",
+    "week",
+    "month",
+    "quarter",
+    "year",
+    "all",
+]
+"""``partitioningGranularity`` values; ``week`` only survives on existing tables."""
+
+TimeResolution = Literal[
+    "millisecond",
+    "second",
+    "minute",
+    "fifteen_minute",
+    "thirty_minute",
+    "hour",
+    "day",
+    "week",
+    "month",
+    "quarter",
+    "year",
+    "all",
+]
+"""Aggregate tables' ``timeResolution`` (rollup granularity) values."""
+
+
+class TableColumn(PolarisModel):
+    """A schema column; aggregate tables also say ``type``: ``dimension`` or ``measure``."""
+
+    name: NonBlank
+    data_type: NonBlank
+    type: Literal["dimension", "measure"] | None = None
+
+
+class QueryGranularity(PolarisModel):
+    """``{"type": "simple", "granularity": "hour"}`` or ``{"type": "period", "period": "PT1H",
+    "timeZone"?, "origin"?}``."""
+
+    type: Literal["simple", "period"]
+    granularity: str | None = None
+    period: Duration | None = None
+    time_zone: str | None = None
+    origin: str | None = None
+
+    @model_validator(mode="after")
+    def _needs_its_field(self) -> QueryGranularity:
+        if self.type == "simple" and self.granularity is None:
+            raise SpecIssue(("granularity", 'add "granularity", e.g. "hour"'))
+        if self.type == "period" and self.period is None:
+            raise SpecIssue(("period", 'add "period", an ISO-8601 duration such as "PT1H"'))
+        return self
+
+
+class RetentionRule(PolarisModel):
+    """A storage-policy rule: ``{"type": "period", "period": "P90D"}`` or
+    ``{"type": "intervals", "intervals": [...]}``."""
+
+    type: str
+    period: Duration | None = None
+    intervals: list[Interval] | None = None
+
+
+class StoragePolicy(PolarisModel):
+    """What Polaris keeps (``retain``) and precaches (``cached``)."""
+
+    retain: RetentionRule | None = None
+    cached: RetentionRule | None = None
+
+
+class TableSpec(PolarisModel):
+    """A Polaris table: ``detail`` or ``aggregate``, with optional schema and settings."""
+
+    name: TableName
+    type: Literal["detail", "aggregate"]
+    version: NonNegativeInt | None = None
+    schema_mode: Literal["strict", "flexible"] | None = None
+    partitioning_granularity: TablePartitioning | None = None
+    clustering_columns: list[str] | None = None
+    description: str | None = Field(default=None, max_length=1000)
+    storage_policy: StoragePolicy | None = None
+    table_schema: list[TableColumn] | None = Field(default=None, alias="schema")
+    time_resolution: TimeResolution | None = None
+    query_granularity: QueryGranularity | None = None
+
+    @model_validator(mode="after")
+    def _check_table(self) -> TableSpec:
+        issues: list[tuple[str, str]] = []
+        # "week" is deprecated: allowed when updating an existing table (version given), not
+        # when creating one.
+        if self.partitioning_granularity == "week" and self.version is None:
+            issues.append(
+                (
+                    "partitioningGranularity",
+                    '"week" is deprecated and can\'t be used for new tables; use "day" or "month"',
+                )
+            )
+        if self.type == "aggregate":
+            issues.extend(self._aggregate_issues())
+        if issues:
+            raise SpecIssue(*issues)
+        return self
+
+    def _aggregate_issues(self) -> list[tuple[str, str]]:
+        issues: list[tuple[str, str]] = []
+        measures = set()
+        for i, column in enumerate(self.table_schema or ()):
+            if column.type is None:
+                issues.append(
+                    (
+                        f"schema[{i}].type",
+                        'aggregate table columns need "type": "dimension" or "measure"',
+                    )
+                )
+            elif column.type == "measure":
+                measures.add(column.name)
+        for i, name in enumerate(self.clustering_columns or ()):
+            if name in measures:
+                issues.append(
+                    (
+                        f"clusteringColumns[{i}]",
+                        f"{name!r} is a measure; aggregate tables cluster by dimensions only",
+                    )
+                )
+        return issues
+
+
+_TABLE_ADAPTER: LazyAdapter[TableSpec] = LazyAdapter(TableSpec)
+
+
+def parse_table_spec(data: Mapping[str, Any] | TableSpec) -> TableSpec:
+    """Validate a table spec given as a dict (snake_case or camelCase keys) or a model."""
+    if isinstance(data, TableSpec):
+        return data
+    return validate_spec(_TABLE_ADAPTER, data, "table")
