@@ -1,0 +1,207 @@
+"""PolarisHook: an Airflow connection of type ``imply_polaris`` -> Polaris clients."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_polaris._compat import (
+    BaseHook,
+    aget_connection,
+    amask_secret,
+    mask_secret,
+)
+from airflow_provider_polaris.hooks import form
+from airflow_provider_polaris.hooks.connection import (
+    ConnectionLike,
+    PolarisConnectionConfigError,
+    config_from_connection,
+)
+
+if TYPE_CHECKING:
+    from airflow_provider_polaris.client import AsyncPolarisClient, PolarisClient, PolarisConfig
+
+
+class PolarisHook(BaseHook):
+    """Talk to one Imply Polaris project through an Airflow connection.
+
+    Constructing the hook does nothing: the connection is looked up on first use
+    (:meth:`get_config` / :meth:`aget_config`), so DAG parsing stays free of I/O. The clients are
+    cached per hook; close them with :meth:`close` / :meth:`aclose` (or use them as context
+    managers).
+
+    :param polaris_conn_id: the Airflow connection id (type ``imply_polaris``).
+    """
+
+    conn_name_attr = "polaris_conn_id"
+    default_conn_name = "polaris_default"
+    conn_type = "imply_polaris"
+    hook_name = "Imply Polaris"
+
+    def __init__(self, polaris_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.polaris_conn_id = polaris_conn_id
+        self._config: PolarisConfig | None = None
+        self._client: PolarisClient | None = None
+        self._async_client: AsyncPolarisClient | None = None
+
+    def __repr__(self) -> str:
+        # The config (and so any secret) is never part of the repr.
+        return f"{type(self).__name__}(polaris_conn_id={self.polaris_conn_id!r})"
+
+    # -- configuration ---------------------------------------------------------------------------
+
+    @staticmethod
+    def config_from_connection(conn: ConnectionLike) -> PolarisConfig:
+        """Parse an ``imply_polaris`` connection into a :class:`PolarisConfig` (pure, no I/O).
+
+        The one parser of the connection form, shared by the sync and async paths. Raises
+        :class:`PolarisConnectionConfigError` naming the connection id, field and fix.
+        """
+        return config_from_connection(conn)
+
+    def get_config(self) -> PolarisConfig:
+        """Look up the connection (blocking) and return its client configuration.
+
+        The API key / OAuth client secret is registered with the secrets masker as soon as it
+        is read. Do not call this from a trigger: use :meth:`aget_config`.
+        """
+        if self._config is None:
+            conn = self.get_connection(self.polaris_conn_id)
+            mask_secret(conn.password)
+            self._config = self.config_from_connection(conn)
+        return self._config
+
+    async def aget_config(self) -> PolarisConfig:
+        """Look up the connection without blocking the event loop and return its configuration."""
+        if self._config is None:
+            conn = await aget_connection(self.polaris_conn_id)
+            await amask_secret(conn.password)
+            self._config = self.config_from_connection(conn)
+        return self._config
+
+    # -- clients ---------------------------------------------------------------------------------
+
+    def get_client(self) -> PolarisClient:
+        """The synchronous Polaris client for this connection (created once per hook)."""
+        if self._client is None:
+            # Imported here so that importing the hook (DAG parse) does not load the client.
+            from airflow_provider_polaris.client import PolarisClient
+
+            self._client = PolarisClient(self.get_config())
+        return self._client
+
+    async def get_async_client(self) -> AsyncPolarisClient:
+        """The asynchronous Polaris client for this connection (created once per hook).
+
+        An httpx async client belongs to the event loop it first runs in: use the hook from one
+        loop only (a trigger's ``run()`` does).
+        """
+        if self._async_client is None:
+            from airflow_provider_polaris.client import AsyncPolarisClient
+
+            self._async_client = AsyncPolarisClient(await self.aget_config())
+        return self._async_client
+
+    def close(self) -> None:
+        """Close the cached synchronous client (its connection pool)."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        """Close the cached asynchronous client (its connection pool)."""
+        client, self._async_client = self._async_client, None
+        if client is not None:
+            await client.aclose()
+
+    # -- connection form and test ----------------------------------------------------------------
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the connection with one authenticated ``GET /v1/projects/{project_id}``.
+
+        Used by the UI's "Test" button. Never raises: returns ``(ok, message)`` where the
+        message says which setting to fix.
+        """
+        from airflow_provider_polaris.client import (
+            PolarisApiError,
+            PolarisClient,
+            PolarisError,
+            RetryPolicy,
+        )
+
+        try:
+            config = self.get_config()
+        except PolarisConnectionConfigError as err:
+            return False, str(err)
+        except Exception as err:  # a missing connection, a secrets backend failure, ...
+            return False, f"Cannot read connection {self.polaris_conn_id!r}: {err}"
+        from dataclasses import replace
+
+        # One attempt: a person is waiting on the button and a retry hides the real answer.
+        probe = replace(config, retry=RetryPolicy.no_retries())
+        try:
+            with PolarisClient(probe) as client:
+                project = client.projects.get()
+        except PolarisApiError as err:
+            return False, _explain_api_error(err, config)
+        except PolarisError as err:
+            return False, f"Cannot reach Polaris at {config.base_url}: {err}"
+        except Exception as err:
+            return False, f"Unexpected error testing the Polaris connection: {err}"
+        name = (project.get("metadata") or {}).get("name") if isinstance(project, dict) else None
+        label = f"{name!r} ({config.project_id})" if name else repr(config.project_id)
+        return True, f"Connected to Polaris project {label} at {config.base_url}."
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra fields of the connection form (Airflow 2.11 - 3.1; 3.2+ uses provider info)."""
+        return form.connection_form_widgets()
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Hidden/relabeled fields, placeholders (2.11 - 3.1; 3.2+ reads the provider info)."""
+        return form.ui_field_behaviour()
+
+    # -- events --------------------------------------------------------------------------------
+
+    def push_events(self, connection_name: str, events: Any, **options: Any) -> Any:
+        """Push events to the push_streaming connection ``connection_name``
+        (``POST /events/{connectionName}``) and return a
+        :class:`~airflow_provider_polaris.events.PushReport`.
+
+        ``events``: dicts, NDJSON lines, or a binary NDJSON file object (streamed). ``options``
+        are :class:`~airflow_provider_polaris.events.PushOptions` fields. Raises
+        :class:`~airflow_provider_polaris.events.EventsDeliveryError` naming the lines that were
+        not delivered when a request finally fails. Uses its own pooled client without
+        client-side retries (the pusher paces and retries pushes itself).
+        """
+        from airflow_provider_polaris.events import push_events
+
+        return push_events(self.get_config(), connection_name, events, **options)
+
+
+def _explain_api_error(err: Any, config: PolarisConfig) -> str:
+    """A test_connection message naming the setting to fix for an API error status."""
+    status = err.status_code
+    if status == 401:
+        what = (
+            "API key (password field)"
+            if config.auth_kind == "api_key"
+            else "OAuth client ID (login) / client secret (password) or token URL"
+        )
+        org = f", and that it belongs to organization {config.org!r}" if config.org else ""
+        return (
+            f"Polaris rejected the credentials (401 Unauthorized) at {config.base_url}: "
+            f"check the {what}{org}."
+        )
+    if status == 403:
+        return (
+            f"Authenticated, but not allowed to read project {config.project_id!r} "
+            f"(403 Forbidden): give the API key or OAuth client access to this project. {err}"
+        )
+    if status == 404:
+        return (
+            f"Project {config.project_id!r} was not found at {config.base_url} (404): check the "
+            "Project ID field and that the host/region points at the project's region."
+        )
+    return f"Polaris answered {err}"

@@ -1,0 +1,210 @@
+"""Input formats: decompression, nd-json / csv / tsv records, and ``inputSchema`` coercion."""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import json
+import lzma
+import math
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_polaris.testing.dataplane.timeutil import Timestamp
+from airflow_provider_polaris.testing.dataplane.values import to_timestamp
+
+
+class FormatError(Exception):
+    """Input the emulator can't read at all (unknown format, corrupt compression)."""
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    """One unparseable record; counted in ``numRowsSkippedByError``."""
+
+    message: str
+
+
+Record = dict[str, Any]
+
+_MAGIC = (
+    (b"\x1f\x8b", "gz", gzip.decompress),
+    (b"BZh", "bz2", bz2.decompress),
+    (b"\xfd7zXZ\x00", "xz", lzma.decompress),
+)
+
+
+def decompress(name: str, data: bytes) -> bytes:
+    """Undo gzip/bz2/xz compression, detected by file name or magic bytes."""
+    lowered = name.lower()
+    for magic, suffix, decoder in _MAGIC:
+        if data.startswith(magic) or lowered.endswith("." + suffix):
+            try:
+                return decoder(data)
+            except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as exc:
+                raise FormatError(f"cannot decompress {name!r} ({suffix}): {exc}") from None
+    if lowered.endswith((".zst", ".zstd", ".sz", ".snappy", ".zip", ".tar")):
+        raise FormatError(f"compression of {name!r} is not supported by the emulator")
+    return data
+
+
+def format_name(settings: Mapping[str, Any] | None, file_name: str = "") -> str:
+    """The record format: ``formatSettings.format`` (the value format of kafka/kinesis
+    envelopes), else guessed from the file name, else nd-json."""
+    settings = settings or {}
+    fmt = str(settings.get("format") or "").lower()
+    if fmt in ("kafka", "kinesis"):
+        return format_name(settings.get("valueFormat"), file_name)
+    if fmt:
+        return fmt
+    base = file_name.lower()
+    for suffix in (".gz", ".bz2", ".xz"):
+        base = base.removesuffix(suffix)
+    if base.endswith(".csv"):
+        return "csv"
+    if base.endswith(".tsv"):
+        return "tsv"
+    return "nd-json"
+
+
+def value_settings(settings: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The settings that describe records (unwrapping kafka/kinesis ``valueFormat``)."""
+    settings = settings or {}
+    if str(settings.get("format") or "").lower() in ("kafka", "kinesis"):
+        return value_settings(settings.get("valueFormat"))
+    return settings
+
+
+def read_records(
+    text: str, settings: Mapping[str, Any] | None, file_name: str = ""
+) -> Iterator[Record | BadRecord]:
+    """Yield the records of one file or payload."""
+    fmt = format_name(settings, file_name)
+    opts = value_settings(settings)
+    lines = text.removeprefix("\ufeff").splitlines()
+    if fmt in ("nd-json", "json", "ndjson"):
+        yield from _json_records(lines)
+    elif fmt in ("csv", "tsv"):
+        yield from _delimited_records(lines, opts, tab=fmt == "tsv")
+    else:
+        raise FormatError(f"input format {fmt!r} is not supported by the emulator")
+
+
+def _json_records(lines: Iterable[str]) -> Iterator[Record | BadRecord]:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            yield BadRecord(f"line {number}: unable to parse JSON: {exc}")
+            continue
+        if isinstance(record, dict):
+            yield record
+        else:
+            yield BadRecord(f"line {number}: expected a JSON object")
+
+
+def _delimited_records(
+    lines: list[str], opts: Mapping[str, Any], *, tab: bool
+) -> Iterator[Record | BadRecord]:
+    delimiter = str(opts.get("delimiter") or ("\t" if tab else ","))
+    skip = int(opts.get("skipHeaderRows") or 0)
+    reader = csv.reader(
+        lines[skip:],
+        delimiter=delimiter,
+        quoting=csv.QUOTE_NONE if tab else csv.QUOTE_MINIMAL,
+    )
+    columns: list[str] | None = list(opts.get("columns") or []) or None
+    try:
+        for fields in reader:
+            if not fields or fields == [""]:
+                continue
+            if columns is None:
+                columns = [field.strip() for field in fields]  # the header row
+                continue
+            if len(fields) > len(columns):
+                yield BadRecord(
+                    f"line {reader.line_num + skip}: {len(fields)} values, expected {len(columns)}"
+                )
+                continue
+            yield dict(zip(columns, fields, strict=False))  # missing trailing values are NULL
+    except csv.Error as exc:
+        yield BadRecord(f"line {reader.line_num + skip}: {exc}")
+
+
+_LONG_TYPES = frozenset({"long", "bigint"})
+_FLOAT_TYPES = frozenset({"double", "float"})
+_STRING_TYPES = frozenset({"string", "varchar"})
+
+
+def coerce(value: Any, data_type: str) -> Any:
+    """Convert one input value to an inputSchema ``dataType``; raises ValueError when it can't."""
+    kind = (data_type or "").lower()
+    if value is None:
+        return None
+    if kind in _STRING_TYPES:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (dict, list)):
+            return json.dumps(value, separators=(",", ":"))
+        return str(value)
+    if isinstance(value, str) and not value.strip() and kind in _LONG_TYPES | _FLOAT_TYPES:
+        return None  # an empty CSV cell is NULL for numbers
+    if kind in _LONG_TYPES:
+        if isinstance(value, (bool, int)):
+            return int(value)
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise ValueError(f"cannot store {value!r} as long")
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                return int(float(value.strip()))
+        raise ValueError(f"cannot convert {value!r} to long")
+    if kind in _FLOAT_TYPES:
+        if isinstance(value, (bool, int, float)):
+            return float(value)
+        if isinstance(value, str):
+            return float(value.strip())
+        raise ValueError(f"cannot convert {value!r} to double")
+    if kind == "timestamp":
+        stamp = to_timestamp(value)
+        if stamp is None:
+            raise ValueError(f"cannot parse {value!r} as a timestamp")
+        return stamp
+    if kind in ("json", "complex<json>") and isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def apply_schema(record: Mapping[str, Any], schema: Sequence[Mapping[str, Any]] | None) -> Record:
+    """Keep the declared fields of a record, converted to their types (all fields when there is
+    no schema). ``__time`` of table rows stays a Timestamp. Raises ValueError on a bad value."""
+    if not schema:
+        return dict(record)
+    out: Record = {}
+    for field in schema:
+        name = str(field.get("name"))
+        try:
+            out[name] = coerce(record.get(name), str(field.get("dataType") or "string"))
+        except (ValueError, OverflowError) as exc:
+            raise ValueError(f"field {name!r}: {exc}") from None
+    return out
+
+
+def as_timestamp_row(record: Record) -> Record:
+    """Make a stored row's ``__time`` a Timestamp so SQL sees a TIMESTAMP column."""
+    value = record.get("__time")
+    if value is not None and not isinstance(value, Timestamp):
+        record = dict(record)
+        record["__time"] = to_timestamp(value)
+    return record

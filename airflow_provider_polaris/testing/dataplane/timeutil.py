@@ -1,0 +1,294 @@
+"""Time values for the data plane: timestamps as epoch milliseconds, ISO periods and intervals.
+
+Druid keeps ``__time`` as a long count of milliseconds since the epoch (UTC) and only shows it as
+a TIMESTAMP at the SQL layer. We do the same: :class:`Timestamp` is an ``int`` subclass, so
+comparisons and sorting are plain integer operations while the type still tells the query layer
+to print it as ISO-8601.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from airflow_provider_polaris.testing.dataplane.errors import EvalError
+
+MIN_MS = -62_135_596_800_000  # 0001-01-01T00:00:00Z: below this datetime can't represent times
+MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+
+class Timestamp(int):
+    """A point in time as epoch milliseconds (UTC); prints as Druid's ISO format."""
+
+    def __repr__(self) -> str:
+        return f"Timestamp({format_iso(self)})"
+
+
+_ISO_RE = re.compile(
+    r"^\s*(?P<y>[+-]?\d{4,6})(?:-(?P<mo>\d{1,2})(?:-(?P<d>\d{1,2})"
+    r"(?:[T ](?P<h>\d{1,2})(?::(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<f>\d{1,9}))?)?)?)?)?)?"
+    r"\s*(?P<z>Z|z|UTC|[+-]\d{2}(?::?\d{2})?)?\s*$"
+)
+
+
+def parse_timestamp(text: str) -> Timestamp:
+    """Parse an ISO-8601 date/time (``T`` or space separator, optional zone; default UTC).
+
+    Raises ValueError for anything else.
+    """
+    match = _ISO_RE.match(text)
+    if match is None:
+        raise ValueError(f"not an ISO-8601 timestamp: {text!r}")
+    parts = match.groupdict()
+    year = int(parts["y"])
+    month = int(parts["mo"] or 1)
+    day = int(parts["d"] or 1)
+    hour = int(parts["h"] or 0)
+    minute = int(parts["mi"] or 0)
+    second = int(parts["s"] or 0)
+    millis = int((parts["f"] or "0").ljust(3, "0")[:3])
+    # Polaris writes "all time" as -1000-01-01/5000-01-01; clamp what datetime can't hold.
+    if year < 1:
+        return Timestamp(MIN_MS)
+    if year > 9999:
+        return Timestamp(MAX_MS)
+    moment = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+    zone = parts["z"]
+    if zone and zone not in ("Z", "z", "UTC"):
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+        moment -= sign * offset
+    return Timestamp(calendar.timegm(moment.utctimetuple()) * 1000 + millis)
+
+
+def to_datetime(ms: int) -> datetime:
+    """The UTC datetime of epoch milliseconds."""
+    if not (MIN_MS <= ms <= MAX_MS):
+        raise EvalError(f"timestamp out of range: {ms}")
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=ms)
+
+
+def from_datetime(moment: datetime) -> Timestamp:
+    """Epoch milliseconds of a datetime (naive datetimes are UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return Timestamp(delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000)
+
+
+def format_iso(ms: int) -> str:
+    """Druid's JSON form of a timestamp, e.g. ``2024-01-01T10:00:00.000Z``."""
+    moment = to_datetime(ms)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+# --- periods -------------------------------------------------------------------------------------
+
+_PERIOD_RE = re.compile(
+    r"^P(?:(?P<y>\d+)Y)?(?:(?P<mo>\d+)M)?(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
+    r"(?:T(?:(?P<h>\d+)H)?(?:(?P<mi>\d+)M)?(?:(?P<s>\d+(?:\.\d{1,3})?)S)?)?$"
+)
+
+
+@dataclass(frozen=True)
+class Period:
+    """An ISO-8601 period split into calendar months and fixed milliseconds."""
+
+    months: int
+    millis: int
+    weeks_only: bool = False
+
+    def is_zero(self) -> bool:
+        """True for ``P0D`` and friends, which can't be used to bucket time."""
+        return self.months == 0 and self.millis == 0
+
+
+def parse_period(text: str) -> Period:
+    """Parse ``PT1H``, ``P1D``, ``PT5M``, ``P1W``, ``P3M``, ``P1Y``, ``P1DT12H`` ...
+
+    Raises ValueError on anything else.
+    """
+    match = _PERIOD_RE.match(text.strip().upper()) if isinstance(text, str) else None
+    if match is None or text.strip().upper() in ("P", "PT"):
+        raise ValueError(f"not an ISO-8601 period: {text!r}")
+    g = {k: v or "0" for k, v in match.groupdict().items()}
+    months = int(g["y"]) * 12 + int(g["mo"])
+    days = int(g["w"]) * 7 + int(g["d"])
+    millis = (
+        days * 86_400_000
+        + int(g["h"]) * 3_600_000
+        + int(g["mi"]) * 60_000
+        + round(float(g["s"]) * 1000)
+    )
+    weeks_only = match.group("w") is not None and months == 0 and millis == days * 86_400_000
+    return Period(months=months, millis=millis, weeks_only=weeks_only and int(g["d"]) == 0)
+
+
+def add_period(ms: int, period: Period, steps: int = 1) -> Timestamp:
+    """Shift a time by ``steps`` periods; months move on the calendar (day clamped to month end)."""
+    if period.months:
+        moment = to_datetime(ms)
+        total = moment.year * 12 + (moment.month - 1) + period.months * steps
+        year, month = divmod(total, 12)
+        if not (1 <= year <= 9999):
+            raise EvalError("timestamp out of range after TIME_SHIFT")
+        day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+        ms = from_datetime(moment.replace(year=year, month=month + 1, day=day))
+    return Timestamp(ms + period.millis * steps)
+
+
+_MONDAY_OFFSET_MS = 3 * 86_400_000  # 1970-01-01 was a Thursday; ISO weeks start on Monday
+
+
+def floor_time(ms: int, period: Period) -> Timestamp:
+    """Bucket a time to the start of its period, as Druid's TIME_FLOOR does in UTC.
+
+    Fixed periods count from the epoch (weeks from Monday 1969-12-29); month-based periods
+    count calendar months from 1970-01.
+    """
+    if period.is_zero():
+        raise EvalError("period must not be zero")
+    if period.months and period.millis:
+        raise EvalError("periods mixing months and days/times are not supported by TIME_FLOOR")
+    if period.months:
+        moment = to_datetime(ms)
+        index = (moment.year - 1970) * 12 + moment.month - 1
+        index -= index % period.months
+        year, month = divmod(index, 12)
+        return from_datetime(datetime(1970 + year, month + 1, 1, tzinfo=timezone.utc))
+    origin = -_MONDAY_OFFSET_MS if period.weeks_only else 0
+    return Timestamp(ms - (ms - origin) % period.millis)
+
+
+UNIT_PERIODS = {
+    "MILLISECOND": "PT0.001S",
+    "SECOND": "PT1S",
+    "MINUTE": "PT1M",
+    "HOUR": "PT1H",
+    "DAY": "P1D",
+    "WEEK": "P1W",
+    "MONTH": "P1M",
+    "QUARTER": "P3M",
+    "YEAR": "P1Y",
+}
+
+GRANULARITY_PERIODS = {
+    "second": "PT1S",
+    "minute": "PT1M",
+    "five_minute": "PT5M",
+    "ten_minute": "PT10M",
+    "fifteen_minute": "PT15M",
+    "thirty_minute": "PT30M",
+    "hour": "PT1H",
+    "six_hour": "PT6H",
+    "eight_hour": "PT8H",
+    "day": "P1D",
+    "week": "P1W",
+    "month": "P1M",
+    "quarter": "P3M",
+    "year": "P1Y",
+}
+
+
+# --- intervals -----------------------------------------------------------------------------------
+
+ALL_TIME = (MIN_MS, MAX_MS + 1)
+
+
+def parse_interval(text: str) -> tuple[int, int]:
+    """Parse ``start/end``, ``start/PERIOD`` or ``PERIOD/end`` into ``[start, end)`` millis.
+
+    Raises ValueError on anything else.
+    """
+    if not isinstance(text, str) or text.count("/") != 1:
+        raise ValueError(f"not an ISO-8601 interval: {text!r}")
+    left, right = (part.strip() for part in text.split("/"))
+    if left.upper().startswith("P"):
+        end = parse_timestamp(right)
+        return add_period(end, parse_period(left), -1), end
+    start = parse_timestamp(left)
+    if right.upper().startswith("P"):
+        return start, add_period(start, parse_period(right))
+    end = parse_timestamp(right)
+    if end < start:
+        raise ValueError(f"interval ends before it starts: {text!r}")
+    return start, end
+
+
+def in_intervals(ms: int, intervals: list[tuple[int, int]]) -> bool:
+    """True when the time falls in any half-open interval."""
+    return any(start <= ms < end for start, end in intervals)
+
+
+# --- Joda-style formats (TIME_PARSE / TIME_FORMAT) ------------------------------------------------
+
+_JODA_TOKENS = {
+    "yyyy": "%Y",
+    "YYYY": "%Y",
+    "yy": "%y",
+    "MMMM": "%B",
+    "MMM": "%b",
+    "MM": "%m",
+    "M": "%m",
+    "dd": "%d",
+    "d": "%d",
+    "HH": "%H",
+    "H": "%H",
+    "hh": "%I",
+    "h": "%I",
+    "mm": "%M",
+    "m": "%M",
+    "ss": "%S",
+    "s": "%S",
+    "a": "%p",
+    "EEEE": "%A",
+    "EEE": "%a",
+    "Z": "%z",
+    "ZZ": "%z",
+    "z": "%Z",
+    "D": "%j",
+    "DDD": "%j",
+}
+_JODA_RE = re.compile(r"'[^']*'|y+|Y+|M+|d+|H+|h+|m+|s+|S+|a|E+|Z+|z+|D+|.", re.DOTALL)
+_FRACTION = "\x00F\x00"  # placeholder for S/SS/SSS: strftime/strptime only know microseconds
+
+
+def joda_to_strftime(pattern: str) -> str:
+    """Translate the common subset of Joda-Time patterns into strftime/strptime directives."""
+    out: list[str] = []
+    for token in _JODA_RE.findall(pattern):
+        if token.startswith("'"):
+            out.append(token[1:-1].replace("%", "%%") or "'")
+        elif token[0] == "S":
+            out.append(_FRACTION)
+        elif token in _JODA_TOKENS:
+            out.append(_JODA_TOKENS[token])
+        elif token[0] in "yYMdHhmsEZzD":
+            raise EvalError(f"unsupported time format element {token!r} in {pattern!r}")
+        else:
+            out.append(token.replace("%", "%%"))
+    return "".join(out)
+
+
+def time_parse(text: str, pattern: str | None) -> Timestamp | None:
+    """TIME_PARSE: ISO-8601 by default, else a Joda pattern; unparseable → None (like Druid)."""
+    try:
+        if pattern is None:
+            return parse_timestamp(text)
+        fmt = joda_to_strftime(pattern).replace(_FRACTION, "%f")
+        moment = datetime.strptime(text.strip(), fmt)
+        return from_datetime(moment)
+    except (ValueError, OverflowError):
+        return None
+
+
+def time_format(ms: int, pattern: str | None) -> str:
+    """TIME_FORMAT: Druid's ISO form by default, else a Joda pattern (UTC)."""
+    if pattern is None:
+        return format_iso(ms)
+    moment = to_datetime(ms)
+    fmt = joda_to_strftime(pattern).replace("%z", "+0000").replace("%Z", "UTC")
+    return moment.strftime(fmt).replace(_FRACTION, f"{moment.microsecond // 1000:03d}")
