@@ -1,0 +1,161 @@
+"""Per-event checks done before anything is sent: valid JSON object, time field, time window, size.
+
+Each check returns either the encoded event (bytes, one NDJSON line without the newline) or a
+``(reason, detail)`` pair. The checks run once per event on the hot path, so they stay small:
+one encode or decode, one timestamp parse, a few comparisons.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+Checked = bytes | tuple[str, str]
+
+_encode_slow = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+def _no_default(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _make_fast_encoder() -> Callable[[Any], str]:
+    # The C encoder behind json.dumps, called directly: the Python wrappers around it cost about
+    # as much as the encoding of a small event. Same output as _encode_slow.
+    from json import encoder as json_encoder
+
+    make = getattr(json_encoder, "c_make_encoder", None)
+    basestring = getattr(json_encoder, "c_encode_basestring", None)
+    if make is None or basestring is None:  # pragma: no cover - non-CPython
+        return _encode_slow
+    iterencode = make(None, _no_default, basestring, None, ":", ",", False, False, False)
+
+    def encode(value: Any) -> str:
+        return "".join(iterencode(value, 0))
+
+    return encode
+
+
+_encode = _make_fast_encoder()
+
+
+def _parse_iso_ms(value: str) -> float | None:
+    """Epoch milliseconds of an ISO 8601 timestamp (naive means UTC); None if unparseable."""
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        text = value.strip()
+        if text.endswith(("Z", "z")):  # Python 3.10's fromisoformat does not accept "Z"
+            text = text[:-1] + "+00:00"
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            try:
+                import pendulum
+
+                parsed = pendulum.parse(value)
+            except Exception:
+                return None
+            if not isinstance(parsed, datetime):
+                return None
+            dt = parsed
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp() * 1000.0
+
+
+class EventChecker:
+    """Checks events against the push limits and the streaming job's acceptance window.
+
+    ``time_field`` must be present in each event: an ISO 8601 string (naive = UTC) or a number of
+    epoch milliseconds. Events older than ``late_rejection_period`` or further in the future than
+    ``early_rejection_period`` (Polaris streaming defaults: 30 and 2000 days) are rejected, because
+    Polaris would skip them without an error. ``None`` disables a bound; ``time_field=None``
+    disables the time checks altogether.
+    """
+
+    def __init__(
+        self,
+        *,
+        time_field: str | None = "__time",
+        late_rejection_period: timedelta | None = timedelta(days=30),
+        early_rejection_period: timedelta | None = timedelta(days=2000),
+        max_event_bytes: int = 1_000_000,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.time_field = time_field
+        self.late_ms = (
+            late_rejection_period.total_seconds() * 1000.0 if late_rejection_period else None
+        )
+        self.early_ms = (
+            early_rejection_period.total_seconds() * 1000.0 if early_rejection_period else None
+        )
+        self.max_event_bytes = max_event_bytes
+        self.wall_clock = wall_clock
+
+    def check_object(self, event: Any) -> Checked:
+        """Check a Python object (normally a dict) and encode it as one compact JSON line."""
+        if type(event) is not dict:
+            if not isinstance(event, Mapping):
+                kind = type(event).__name__
+                return ("not_an_object", f"an event must be a JSON object, got {kind}")
+            event = dict(event)
+        try:
+            encoded = _encode(event).encode()
+        except (TypeError, ValueError, RecursionError) as exc:
+            return ("not_serialisable", f"event is not JSON-serialisable: {exc}")
+        problem = self._check_time(event)
+        if problem is not None:
+            return problem
+        return self._check_size(encoded)
+
+    def check_line(self, line: bytes) -> Checked:
+        """Check one NDJSON line (already stripped, not blank); the line itself is what is sent."""
+        try:
+            event = json.loads(line)
+        except ValueError as exc:
+            return ("invalid_json", f"not valid JSON: {exc}")
+        if not isinstance(event, dict):
+            return ("not_an_object", f"an event must be a JSON object, got {type(event).__name__}")
+        problem = self._check_time(event)
+        if problem is not None:
+            return problem
+        return self._check_size(line)
+
+    def _check_size(self, encoded: bytes) -> Checked:
+        if len(encoded) > self.max_event_bytes:
+            return (
+                "too_large",
+                f"event is {len(encoded):,} bytes, more than the {self.max_event_bytes:,}-byte "
+                "request payload limit",
+            )
+        return encoded
+
+    def _check_time(self, event: Mapping[str, Any]) -> tuple[str, str] | None:
+        field = self.time_field
+        if field is None:
+            return None
+        value = event.get(field)
+        if value is None:
+            return ("missing_time", f"missing time field {field!r}")
+        if isinstance(value, str):
+            ms = _parse_iso_ms(value)
+            if ms is None:
+                return ("bad_time", f"time field {field!r} is not an ISO 8601 timestamp: {value!r}")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            ms = float(value)
+        else:
+            return ("bad_time", f"time field {field!r} must be an ISO 8601 string or epoch ms")
+        if self.late_ms is None and self.early_ms is None:
+            return None
+        now_ms = self.wall_clock() * 1000.0
+        if self.late_ms is not None and ms < now_ms - self.late_ms:
+            days = self.late_ms / 86_400_000
+            return ("too_late", f"{field}={value!r} is more than {days:g} days old")
+        if self.early_ms is not None and ms > now_ms + self.early_ms:
+            days = self.early_ms / 86_400_000
+            return ("too_early", f"{field}={value!r} is more than {days:g} days in the future")
+        return None

@@ -1,0 +1,320 @@
+"""Create, delete and test Polaris connections (``/v1/projects/{project}/connections``).
+
+Connection secrets (Kafka SASL credentials, access keys, SAS tokens, registry passwords) never go
+in the DAG file: they are read at run time from an Airflow connection named by
+``secrets_conn_id`` (so from any secrets backend), masked in logs the moment they are read, and
+sent only in the request body. See ``docs/setup-operators.md`` for the mapping.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
+
+from airflow_provider_polaris._compat import (
+    AirflowFailException,
+    BaseHook,
+    BaseOperator,
+    mask_secret,
+)
+
+if TYPE_CHECKING:
+    from airflow_provider_polaris._compat import Context
+    from airflow_provider_polaris.hooks.polaris import PolarisHook
+    from airflow_provider_polaris.models.connections import ConnectionSpec
+
+IfExists = Literal["ignore", "update", "fail"]
+
+# Response-only fields that never count as a difference.
+_READ_ONLY = frozenset(
+    {
+        "name",
+        "secrets",
+        "submittedByUser",
+        "modifiedByUser",
+        "submittedOnTimestamp",
+        "modifiedOnTimestamp",
+        "endpointUrl",
+    }
+)
+_SENSITIVE_WORDS = ("password", "secret", "token", "key")
+
+# Secret type -> (field filled from the connection's login, field filled from its password).
+_LOGIN_PASSWORD_FIELDS: dict[str, tuple[str | None, str | None]] = {
+    "sasl_plain": ("username", "password"),
+    "sasl_scram": ("username", "password"),
+    "basic": ("username", "password"),
+    "confluent": ("key", "secret"),
+    "access_key": ("accessKeyId", "accessKeySecret"),
+    "sas_token": (None, "sasToken"),
+    "aws_iam": (None, None),
+}
+# Connection types whose secrets have only one possible type.
+_DEFAULT_SECRET_TYPE = {"confluent": "sasl_plain", "confluent_schema_registry": "basic"}
+
+
+def _check_if_exists(value: str) -> None:
+    if value not in ("ignore", "update", "fail"):
+        raise ValueError("if_exists must be 'ignore', 'update' or 'fail'")
+
+
+def _is_sensitive(path: str) -> bool:
+    lowered = path.lower()
+    return any(word in lowered for word in _SENSITIVE_WORDS)
+
+
+def property_differences(
+    desired: Mapping[str, Any], existing: Mapping[str, Any], prefix: str = ""
+) -> list[str]:
+    """Differences between desired and existing non-secret properties, as readable lines.
+
+    Only properties the desired spec sets are compared (Polaris fills in defaults); values of
+    fields whose name suggests a credential are not shown.
+    """
+    lines = []
+    for key, want in desired.items():
+        if not prefix and key in _READ_ONLY:
+            continue
+        path = f"{prefix}{key}"
+        have = existing.get(key)
+        if isinstance(want, Mapping) and isinstance(have, Mapping):
+            lines.extend(property_differences(want, have, f"{path}."))
+        elif want != have:
+            if _is_sensitive(path):
+                lines.append(f"{path}: differs (value hidden)")
+            else:
+                lines.append(
+                    f"{path}: Polaris has {json.dumps(have)}, spec wants {json.dumps(want)}"
+                )
+    return lines
+
+
+def secrets_from_airflow_connection(conn: Any, polaris_type: str) -> dict[str, Any]:
+    """Build a Polaris ``secrets`` object from an Airflow connection (see the module docs).
+
+    - ``extra`` may hold the whole object under ``"secrets"`` (``{"secrets": {"type": ...}}``);
+      otherwise the extra's keys form it (``{"type": "sasl_scram", "mechanism": ...}``).
+    - ``login`` / ``password`` fill the type's credential fields when not set in extra:
+      ``username``/``password`` (sasl_plain, sasl_scram, basic), ``key``/``secret`` (confluent),
+      ``accessKeyId``/``accessKeySecret`` (access_key), ``sasToken`` from the password.
+    - ``type`` defaults to ``sasl_plain`` for confluent and ``basic`` for schema registries.
+
+    Every string value is registered with the secrets masker as it is read.
+    """
+    mask_secret(conn.password)
+    raw_extra = conn.extra_dejson if hasattr(conn, "extra_dejson") else {}
+    extra = dict(raw_extra or {})
+    nested = extra.get("secrets")
+    if isinstance(nested, str):
+        try:
+            nested = json.loads(nested)
+        except ValueError:
+            raise AirflowFailException(
+                f"secrets connection {conn.conn_id!r}: extra 'secrets' is not a JSON object"
+            ) from None
+    secrets: dict[str, Any] = dict(nested) if isinstance(nested, Mapping) else extra
+    for value in secrets.values():
+        if isinstance(value, str):
+            mask_secret(value)
+    secret_type = secrets.get("type") or _DEFAULT_SECRET_TYPE.get(polaris_type)
+    if not secret_type:
+        raise AirflowFailException(
+            f"secrets connection {conn.conn_id!r} does not say which Polaris secret type it "
+            'holds: add {"type": "sasl_plain" | "sasl_scram" | "aws_iam" | "access_key" | '
+            '"sas_token" | "basic"} to its extra'
+        )
+    secrets["type"] = secret_type
+    login_field, password_field = _LOGIN_PASSWORD_FIELDS.get(secret_type, (None, None))
+    if login_field and conn.login and login_field not in secrets:
+        secrets[login_field] = conn.login
+    if password_field and conn.password and password_field not in secrets:
+        secrets[password_field] = conn.password
+    return secrets
+
+
+class _PolarisConnectionOperator(BaseOperator):
+    ui_color = "#c9e7f5"
+
+    def __init__(self, *, polaris_conn_id: str = "polaris_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.polaris_conn_id = polaris_conn_id
+
+    @cached_property
+    def hook(self) -> PolarisHook:
+        from airflow_provider_polaris.hooks.polaris import PolarisHook
+
+        return PolarisHook(polaris_conn_id=self.polaris_conn_id)
+
+
+class PolarisCreateConnectionOperator(_PolarisConnectionOperator):
+    """Create a Polaris connection (``POST /connections``), idempotently.
+
+    :param connection: the connection spec without secrets (dict or ``ConnectionSpec``), e.g.
+        ``{"type": "kafka", "name": "clicks", "bootstrapServers": "...", "topicName": "clicks"}``.
+        Templated.
+    :param secrets_conn_id: an Airflow connection holding the secrets (read at run time, masked).
+    :param if_exists: on a 409 (the name exists): ``ignore`` (default) reads the existing
+        connection and logs every difference in non-secret properties; ``update`` PATCHes the
+        properties and secrets; ``fail`` fails the task.
+    :return: (XCom) ``{"name", "type", "action": "created"|"exists"|"updated", "differences",
+        "endpointUrl"?}``; never any secret.
+
+    Missing properties or secrets are reported (with field names) before any request.
+    """
+
+    template_fields: Sequence[str] = ("connection", "secrets_conn_id")
+    template_fields_renderers = {"connection": "json"}
+
+    def __init__(
+        self,
+        *,
+        connection: Mapping[str, Any] | ConnectionSpec,
+        secrets_conn_id: str | None = None,
+        if_exists: IfExists = "ignore",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        _check_if_exists(if_exists)
+        if isinstance(connection, Mapping) and "secrets" in connection:
+            raise ValueError(
+                "do not put secrets in the DAG file: store them in an Airflow connection "
+                "and pass secrets_conn_id"
+            )
+        self.connection = connection
+        self.secrets_conn_id = secrets_conn_id
+        self.if_exists = if_exists
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_polaris.client import PolarisConflictError
+        from airflow_provider_polaris.models.connections import (
+            parse_connection_spec,
+            validate_secrets_for,
+        )
+        from airflow_provider_polaris.models.errors import PolarisSpecError
+
+        try:
+            spec = parse_connection_spec(self.connection)
+            if spec.secrets is not None:
+                raise AirflowFailException(
+                    "do not put secrets in the DAG file: use secrets_conn_id"
+                )
+            raw_secrets = self._read_secrets(spec.type)
+            secrets = validate_secrets_for(spec, raw_secrets)
+        except PolarisSpecError as exc:
+            raise AirflowFailException(str(exc)) from None
+        properties = spec.to_api()
+        body = dict(properties)
+        if secrets is not None:
+            body["secrets"] = secrets.to_api()
+        name = spec.name
+        client = self.hook.get_client()
+        try:
+            created = client.connections.create(body)
+        except PolarisConflictError:
+            return self._on_conflict(client, name, spec.type, properties, body)
+        self.log.info("Created Polaris %s connection %r", spec.type, name)
+        return self._result(created, name, spec.type, "created", [])
+
+    def _read_secrets(self, polaris_type: str) -> dict[str, Any] | None:
+        if not self.secrets_conn_id:
+            return None
+        conn = BaseHook.get_connection(self.secrets_conn_id)
+        return secrets_from_airflow_connection(conn, polaris_type)
+
+    def _on_conflict(
+        self,
+        client: Any,
+        name: str,
+        conn_type: str,
+        properties: dict[str, Any],
+        body: dict[str, Any],
+    ) -> dict[str, Any]:
+        if self.if_exists == "fail":
+            raise AirflowFailException(
+                f"Polaris connection {name!r} already exists (if_exists='fail')"
+            )
+        if self.if_exists == "update":
+            updated = client.connections.update(name, body)
+            self.log.info("Updated Polaris connection %r (properties and secrets)", name)
+            return self._result(updated, name, conn_type, "updated", [])
+        existing = client.connections.get(name)
+        differences = property_differences(properties, existing)
+        if differences:
+            self.log.warning(
+                "Polaris connection %r already exists and differs from the spec "
+                "(if_exists='ignore' keeps it; use if_exists='update' to apply the spec):\n  %s",
+                name,
+                "\n  ".join(differences),
+            )
+        else:
+            self.log.info("Polaris connection %r already exists and matches the spec", name)
+        return self._result(existing, name, conn_type, "exists", differences)
+
+    @staticmethod
+    def _result(
+        response: Mapping[str, Any] | None,
+        name: str,
+        conn_type: str,
+        action: str,
+        differences: list[str],
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "name": name,
+            "type": conn_type,
+            "action": action,
+            "differences": differences,
+        }
+        if response and response.get("endpointUrl"):
+            result["endpointUrl"] = response["endpointUrl"]
+        return result
+
+
+class PolarisDeleteConnectionOperator(_PolarisConnectionOperator):
+    """Delete a Polaris connection (``DELETE /connections/{name}``).
+
+    :param name: the connection name. Templated.
+    :param missing_ok: succeed when it does not exist (default True).
+    """
+
+    template_fields: Sequence[str] = ("name",)
+
+    def __init__(self, *, name: str, missing_ok: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.name = name
+        self.missing_ok = missing_ok
+
+    def execute(self, context: Context) -> bool:
+        from airflow_provider_polaris.client import PolarisNotFoundError
+
+        try:
+            self.hook.get_client().connections.delete(self.name)
+        except PolarisNotFoundError:
+            if not self.missing_ok:
+                raise AirflowFailException(
+                    f"Polaris connection {self.name!r} does not exist"
+                ) from None
+            self.log.info("Polaris connection %r does not exist; nothing to delete", self.name)
+            return False
+        self.log.info("Deleted Polaris connection %r", self.name)
+        return True
+
+
+class PolarisTestConnectionOperator(_PolarisConnectionOperator):
+    """Ask Polaris to test a connection (``POST /connections/{name}/test``); fail if it fails.
+
+    :param name: the connection name. Templated.
+    """
+
+    template_fields: Sequence[str] = ("name",)
+
+    def __init__(self, *, name: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.name = name
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        # A failed test raises the client's PolarisApiError, which carries Polaris' explanation.
+        result = self.hook.get_client().connections.test(self.name)
+        self.log.info("Polaris connection %r passed its test", self.name)
+        return dict(result or {})

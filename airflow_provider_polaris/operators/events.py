@@ -1,0 +1,138 @@
+"""Push events to a Polaris ``push_streaming`` connection (``POST /events/{connectionName}``)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import cached_property
+from typing import IO, TYPE_CHECKING, Any
+
+from airflow_provider_polaris._compat import AirflowFailException, BaseOperator
+
+if TYPE_CHECKING:
+    from airflow_provider_polaris._compat import Context
+    from airflow_provider_polaris.events import PushReport
+    from airflow_provider_polaris.hooks.polaris import PolarisHook
+
+
+class PolarisPushEventsOperator(BaseOperator):
+    """Push events to the ``push_streaming`` connection ``connection_name``.
+
+    :param connection_name: the Polaris push_streaming connection. Templated.
+    :param events: the events. Templated. One of:
+
+        - a list of event dicts (or of NDJSON lines);
+        - a JSON array / object string, e.g. ``"{{ ti.xcom_pull('make_events') }}"`` (an XCom
+          rendered as text is parsed as JSON);
+        - a local path or fsspec URL (``file://``, ``s3://``, ...) of an NDJSON file, streamed
+          line by line (``.gz`` files are decompressed on the fly). Line numbers in the report
+          are the file's line numbers.
+    :param time_field: the event field holding the time (default ``__time``).
+    :param max_events_per_request: events per request (default 60, Polaris' recommendation).
+    :param max_concurrent_requests: requests in flight (default 8).
+    :param gzip: send gzip-compressed bodies.
+    :param max_rejected: fail the task (after pushing the valid events) when more events than
+        this were rejected by the checks; ``None`` (default) only reports them.
+    :param push_options: further :class:`~airflow_provider_polaris.events.PushOptions` fields
+        (``late_rejection_period``, ``max_retries``, ``start_line``, ...).
+    :return: (XCom) the push report as a dict (counts, rejected lines with reasons, requests).
+
+    Delivery is at least once: a request that failed with a 5xx or a network error is retried,
+    and Polaris may have ingested it before failing. When a request finally fails the task fails
+    with :class:`~airflow_provider_polaris.events.EventsDeliveryError` naming the undelivered
+    lines; a task retry pushes everything again unless ``push_options={"start_line": N}``.
+    """
+
+    template_fields: Sequence[str] = ("connection_name", "events")
+    ui_color = "#c9e7f5"
+
+    def __init__(
+        self,
+        *,
+        connection_name: str,
+        events: Any,
+        time_field: str | None = "__time",
+        max_events_per_request: int = 60,
+        max_concurrent_requests: int = 8,
+        gzip: bool = False,
+        max_rejected: int | None = None,
+        push_options: dict[str, Any] | None = None,
+        polaris_conn_id: str = "polaris_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.connection_name = connection_name
+        self.events = events
+        self.time_field = time_field
+        self.max_events_per_request = max_events_per_request
+        self.max_concurrent_requests = max_concurrent_requests
+        self.gzip = gzip
+        self.max_rejected = max_rejected
+        self.push_options = dict(push_options or {})
+        self.polaris_conn_id = polaris_conn_id
+
+    @cached_property
+    def hook(self) -> PolarisHook:
+        from airflow_provider_polaris.hooks.polaris import PolarisHook
+
+        return PolarisHook(polaris_conn_id=self.polaris_conn_id)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_polaris.events import EventsDeliveryError
+
+        options = {
+            "time_field": self.time_field,
+            "max_events_per_request": self.max_events_per_request,
+            "max_concurrent_requests": self.max_concurrent_requests,
+            "gzip": self.gzip,
+            **self.push_options,
+        }
+        with self._open_events() as events:
+            try:
+                report = self.hook.push_events(self.connection_name, events, **options)
+            except EventsDeliveryError as exc:
+                self._log_report(exc.report)
+                raise
+        self._log_report(report)
+        if self.max_rejected is not None and report.rejected > self.max_rejected:
+            raise AirflowFailException(
+                f"{report.rejected} events were rejected (max_rejected={self.max_rejected}); "
+                f"first: {'; '.join(str(r) for r in report.rejections[:5])}"
+            )
+        return report.to_dict()
+
+    def _log_report(self, report: PushReport) -> None:
+        self.log.info("%s", report.summary())
+        for rejection in report.rejections[:20]:
+            self.log.warning("rejected %s", rejection)
+        if report.rejected > 20:
+            self.log.warning("... and %d more rejected (see the report)", report.rejected - 20)
+
+    @contextmanager
+    def _open_events(self) -> Iterator[Iterable[Any] | IO[bytes]]:
+        events = self.events
+        if isinstance(events, bytes):
+            events = events.decode()
+        if isinstance(events, str):
+            text = events.strip()
+            if text.startswith(("[", "{")):
+                parsed = json.loads(text)
+                yield [parsed] if isinstance(parsed, dict) else parsed
+                return
+            from airflow_provider_polaris.operators.files import open_source
+
+            with open_source(text) as raw:
+                if text.endswith(".gz"):
+                    with gzip.GzipFile(fileobj=raw) as unzipped:
+                        yield unzipped
+                else:
+                    yield raw
+            return
+        if isinstance(events, dict):
+            yield [events]
+            return
+        if events is None:
+            raise ValueError("events is required")
+        yield events

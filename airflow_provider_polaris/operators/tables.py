@@ -1,0 +1,181 @@
+"""Create or update Polaris tables (``/v1/projects/{project}/tables``).
+
+Polaris has no DELETE for tables: drop a table or delete its data with the maintenance jobs
+(``drop_table``, ``delete_data``) through the jobs operators; see ``docs/setup-operators.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
+
+from airflow_provider_polaris._compat import AirflowFailException, BaseOperator
+
+if TYPE_CHECKING:
+    from airflow_provider_polaris._compat import Context
+    from airflow_provider_polaris.hooks.polaris import PolarisHook
+    from airflow_provider_polaris.models.tables import TableSpec
+
+IfExists = Literal["ignore", "update", "fail"]
+_NOT_COMPARED = frozenset({"name", "version"})
+
+
+def _columns(schema: Any) -> dict[str, Mapping[str, Any]]:
+    if not isinstance(schema, list):
+        return {}
+    return {c["name"]: c for c in schema if isinstance(c, Mapping) and "name" in c}
+
+
+def table_differences(desired: Mapping[str, Any], existing: Mapping[str, Any]) -> list[str]:
+    """Readable differences between a desired table spec and the table Polaris has.
+
+    Only settings the spec sets are compared (Polaris fills in defaults); the schema is compared
+    column by column (missing columns, different data types or column types).
+    """
+    lines: list[str] = []
+    for key, want in desired.items():
+        if key in _NOT_COMPARED:
+            continue
+        have = existing.get(key)
+        if key == "schema":
+            have_cols = _columns(have)
+            for name, col in _columns(want).items():
+                other = have_cols.get(name)
+                if other is None:
+                    lines.append(f"schema: column {name!r} is missing in Polaris")
+                    continue
+                for attr in ("dataType", "type"):
+                    if attr in col and col[attr] != other.get(attr):
+                        lines.append(
+                            f"schema: column {name!r} {attr} is {other.get(attr)!r} in Polaris, "
+                            f"spec wants {col[attr]!r}"
+                        )
+        elif want != have:
+            lines.append(f"{key}: Polaris has {json.dumps(have)}, spec wants {json.dumps(want)}")
+    return lines
+
+
+class PolarisCreateTableOperator(BaseOperator):
+    """Create a Polaris table (``POST /tables``), idempotently.
+
+    :param table: the table spec (dict or ``TableSpec``): ``name``, ``type`` (``detail`` |
+        ``aggregate``), ``schemaMode`` (``strict`` | ``flexible``), ``schema`` (columns; aggregate
+        tables mark each as ``dimension`` or ``measure``), ``partitioningGranularity``,
+        ``timeResolution``, ``queryGranularity``, ``clusteringColumns``, ``storagePolicy``...
+        snake_case keys work too. Templated (``.json`` files are rendered as templates).
+    :param if_exists: on a 409 (the name exists): ``ignore`` (default) reads the table and logs
+        every difference from the spec; ``update`` PUTs the spec with the table's current
+        ``version`` (re-reading and retrying once if another writer changed it meanwhile);
+        ``fail`` fails the task.
+    :return: (XCom) ``{"name", "action": "created"|"exists"|"updated", "version",
+        "availability", "differences"}``.
+    """
+
+    template_fields: Sequence[str] = ("table",)
+    template_ext: Sequence[str] = (".json",)
+    template_fields_renderers = {"table": "json"}
+    ui_color = "#c9e7f5"
+
+    def __init__(
+        self,
+        *,
+        table: Mapping[str, Any] | TableSpec | str,
+        if_exists: IfExists = "ignore",
+        polaris_conn_id: str = "polaris_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if if_exists not in ("ignore", "update", "fail"):
+            raise ValueError("if_exists must be 'ignore', 'update' or 'fail'")
+        self.table = table
+        self.if_exists = if_exists
+        self.polaris_conn_id = polaris_conn_id
+
+    @cached_property
+    def hook(self) -> PolarisHook:
+        from airflow_provider_polaris.hooks.polaris import PolarisHook
+
+        return PolarisHook(polaris_conn_id=self.polaris_conn_id)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_polaris.client import PolarisConflictError
+        from airflow_provider_polaris.models.errors import PolarisSpecError
+        from airflow_provider_polaris.models.tables import parse_table_spec
+
+        table = json.loads(self.table) if isinstance(self.table, str) else self.table
+        try:
+            spec = parse_table_spec(table)
+        except PolarisSpecError as exc:
+            raise AirflowFailException(str(exc)) from None
+        desired = spec.to_api()
+        desired.pop("version", None)
+        name = spec.name
+        client = self.hook.get_client()
+        try:
+            created = client.tables.create(desired)
+        except PolarisConflictError:
+            if self.if_exists == "fail":
+                raise AirflowFailException(
+                    f"Polaris table {name!r} already exists (if_exists='fail')"
+                ) from None
+            if self.if_exists == "update":
+                return self._update(client, name, desired)
+            existing = client.tables.get(name)
+            differences = table_differences(desired, existing)
+            if differences:
+                self.log.warning(
+                    "Polaris table %r already exists and differs from the spec "
+                    "(if_exists='ignore' keeps it; if_exists='update' applies the spec):\n  %s",
+                    name,
+                    "\n  ".join(differences),
+                )
+            else:
+                self.log.info("Polaris table %r already exists and matches the spec", name)
+            return self._result(existing, name, "exists", differences)
+        self.log.info("Created Polaris %s table %r", spec.type, name)
+        return self._result(created, name, "created", [])
+
+    def _update(self, client: Any, name: str, desired: dict[str, Any]) -> dict[str, Any]:
+        from airflow_provider_polaris.client import PolarisConflictError
+
+        for attempt in (1, 2):
+            existing = client.tables.get(name)
+            differences = table_differences(desired, existing)
+            body = {**desired, "version": existing.get("version", 0)}
+            try:
+                updated = client.tables.update(name, body)
+            except PolarisConflictError:
+                if attempt == 2:
+                    raise AirflowFailException(
+                        f"Polaris table {name!r} changed again while it was being updated "
+                        "(version conflict twice); retry later"
+                    ) from None
+                self.log.warning(
+                    "Polaris table %r changed since it was read (stale version %s); re-reading",
+                    name,
+                    body["version"],
+                )
+                continue
+            self.log.info(
+                "Updated Polaris table %r (version %s -> %s)%s",
+                name,
+                body["version"],
+                updated.get("version"),
+                ":\n  " + "\n  ".join(differences) if differences else "",
+            )
+            return self._result(updated, name, "updated", differences)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _result(
+        table: Mapping[str, Any], name: str, action: str, differences: list[str]
+    ) -> dict[str, Any]:
+        return {
+            "name": name,
+            "action": action,
+            "version": table.get("version"),
+            "availability": table.get("availability"),
+            "differences": differences,
+        }

@@ -1,0 +1,176 @@
+"""Event pushes against the emulator over real HTTP: batching, faults, rejections, accounting."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import logging
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_polaris.events import EventsDeliveryError, PushReport
+from airflow_provider_polaris.hooks.polaris import PolarisHook
+from airflow_provider_polaris.operators.events import PolarisPushEventsOperator
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+ISO = NOW.isoformat().replace("+00:00", "Z")
+FAST = {"backoff_base_seconds": 0.01, "backoff_max_seconds": 0.05}
+
+
+def events(n: int, start: int = 1) -> list[dict[str, Any]]:
+    return [{"__time": ISO, "i": i} for i in range(start, start + n)]
+
+
+def stored(emulator: Any, table: str = "ev") -> Counter[int]:
+    return Counter(row["i"] for row in emulator.table_rows(table))
+
+
+def push(n_or_events: Any, **options: Any) -> PushReport:
+    data = events(n_or_events) if isinstance(n_or_events, int) else n_or_events
+    return PolarisHook().push_events("push", data, **{**FAST, **options})
+
+
+def test_push_delivers_every_event_once(polaris_emulator: Any, push_table: str) -> None:
+    report = push(1000, max_concurrent_requests=8)
+    assert report.accepted == 1000 and report.complete
+    assert report.requests == 17
+    assert stored(polaris_emulator) == Counter(range(1, 1001))
+    assert polaris_emulator.count_requests("POST", r"/events/push") == 17
+
+
+def test_gzip_and_larger_batches(polaris_emulator: Any, push_table: str) -> None:
+    report = push(500, gzip=True, max_events_per_request=250)
+    assert report.requests == 2 and report.accepted == 500
+    assert stored(polaris_emulator) == Counter(range(1, 501))
+
+
+def test_429_storm_no_loss_no_duplicates(polaris_emulator: Any, push_table: str) -> None:
+    polaris_emulator.inject_fault("POST", "/events/push", status=429, count=25, retry_after=0.05)
+    report = push(1200, max_concurrent_requests=8)
+    assert report.rate_limited == 25 and report.accepted == 1200
+    assert stored(polaris_emulator) == Counter(range(1, 1201))
+
+
+def test_5xx_burst_is_retried_without_loss(polaris_emulator: Any, push_table: str) -> None:
+    polaris_emulator.inject_fault("POST", "/events/push", status=503, count=6)
+    report = push(600, max_concurrent_requests=4, max_retries=8)
+    assert report.retries == 6 and report.accepted == 600
+    # the emulator's 5xx faults do not ingest, so no event is stored twice
+    assert stored(polaris_emulator) == Counter(range(1, 601))
+
+
+def test_dropped_connections_are_retried(polaris_emulator: Any, push_table: str) -> None:
+    polaris_emulator.inject_fault("POST", "/events/push", kind="drop", count=3)
+    report = push(300, max_concurrent_requests=2)
+    assert report.accepted == 300 and report.retries == 3
+    assert stored(polaris_emulator) == Counter(range(1, 301))
+
+
+def test_undelivered_lines_are_named(polaris_emulator: Any, push_table: str) -> None:
+    polaris_emulator.inject_fault("POST", "/events/push", status=500, count=1000)
+    with pytest.raises(EventsDeliveryError) as info:
+        push(300, max_concurrent_requests=1, max_retries=2)
+    report = info.value.report
+    assert report.accepted == 0 and report.first_undelivered_line == 1
+    assert "first undelivered line: 1" in str(info.value)
+    assert not polaris_emulator.table_rows("ev")
+
+
+def test_partial_failure_reports_exact_lines_and_resumes(
+    polaris_emulator: Any, push_table: str
+) -> None:
+    # The first two requests succeed, then the connection disappears (404 is not retried).
+    data = events(300)
+    hook = PolarisHook()
+    first = hook.push_events("push", data[:120], **FAST)
+    assert first.accepted == 120
+    polaris_emulator.inject_fault("POST", "/events/push", status=404, count=1)
+    with pytest.raises(EventsDeliveryError) as info:
+        hook.push_events("push", data, start_line=121, max_concurrent_requests=1, **FAST)
+    report = info.value.report
+    assert report.first_undelivered_line == 121
+    assert "first undelivered line: 121" in str(info.value)
+    again = hook.push_events("push", data, start_line=report.first_undelivered_line, **FAST)
+    assert again.accepted == 180
+    assert stored(polaris_emulator) == Counter(range(1, 301))
+
+
+def test_bad_lines_are_rejected_with_line_numbers(
+    polaris_emulator: Any, push_table: str, tmp_path: Path
+) -> None:
+    old = (NOW - timedelta(days=45)).isoformat()
+    lines = [
+        json.dumps({"__time": ISO, "i": 1}),
+        "{broken",
+        json.dumps({"i": 3}),
+        json.dumps({"__time": old, "i": 4}),
+        json.dumps({"__time": ISO, "i": 5, "blob": "z" * 1_100_000}),
+        json.dumps({"__time": ISO, "i": 6}),
+    ]
+    path = tmp_path / "events.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    with path.open("rb") as handle:
+        report = PolarisHook().push_events("push", handle, **FAST)
+    assert report.accepted == 2 and report.rejected == 4
+    assert [(r.line, r.reason) for r in report.rejections] == [
+        (2, "invalid_json"),
+        (3, "missing_time"),
+        (4, "too_late"),
+        (5, "too_large"),
+    ]
+    assert stored(polaris_emulator) == Counter([1, 6])
+
+
+def test_operator_streams_ndjson_from_file_url(
+    polaris_emulator: Any,
+    push_table: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "events.ndjson.gz"
+    with gzip.open(path, "wt") as handle:
+        for event in events(250):
+            handle.write(json.dumps(event) + "\n")
+        handle.write("not json\n")
+    op = PolarisPushEventsOperator(
+        task_id="push", connection_name="push", events=f"file://{path}", push_options=FAST
+    )
+    with caplog.at_level(logging.INFO):
+        result = op.execute(context={})
+    assert result["accepted"] == 250 and result["rejected"] == 1
+    assert result["rejections"][0]["line"] == 251
+    json.dumps(result)  # XCom-safe
+    assert stored(polaris_emulator) == Counter(range(1, 251))
+    # Airflow 3 task loggers write through structlog to stdout; Airflow 2 through logging.
+    assert "rejected line 251" in caplog.text + capsys.readouterr().out
+
+
+def test_operator_accepts_rendered_xcom_text_and_fails_on_too_many_rejections(
+    polaris_emulator: Any, push_table: str
+) -> None:
+    from airflow_provider_polaris._compat import AirflowFailException
+
+    text = json.dumps([*events(3), {"i": 99}])
+    op = PolarisPushEventsOperator(
+        task_id="push", connection_name="push", events=text, max_rejected=0, push_options=FAST
+    )
+    with pytest.raises(AirflowFailException, match="1 events were rejected"):
+        op.execute(context={})
+    assert stored(polaris_emulator) == Counter([1, 2, 3])
+
+
+def test_streaming_file_object_is_not_read_whole(polaris_emulator: Any, push_table: str) -> None:
+    class NoReadAll(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            assert size is not None and size >= 0, "the whole input must never be read at once"
+            return super().read(size)
+
+    body = "\n".join(json.dumps(e) for e in events(100)).encode()
+    report = PolarisHook().push_events("push", NoReadAll(body), **FAST)
+    assert report.accepted == 100
