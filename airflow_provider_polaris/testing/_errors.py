@@ -1,0 +1,51 @@
+"""Error responses the emulator sends, in the flat ErrorResponse shape of the Polaris spec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """An error a handler raises; rendered as ``{"code", "message", "target"?}`` with ``status``."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        target: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.target = target
+        self.headers = headers or {}
+        self._body = body
+
+    def body(self) -> Any:
+        """The JSON body of the response."""
+        if self._body is not None:
+            return self._body
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.target is not None:
+            out["target"] = self.target
+        return out
+
+
+def bad(message: str, target: str | None = None) -> ApiError:
+    """400 BadArgument naming the offending field."""
+    return ApiError(400, "BadArgument", message, target)
+
+
+def not_found(message: str, target: str | None = None) -> ApiError:
+    """404 NotFound."""
+    return ApiError(404, "NotFound", message, target)
+
+
+def conflict(message: str, target: str | None = None, *, code: str = "AlreadyExists") -> ApiError:
+    """409: a duplicate name (``AlreadyExists``) or a stale version (``Conflict``)."""
+    return ApiError(409, code, message, target)

@@ -1,0 +1,377 @@
+"""Job records and their lifecycle, advanced lazily from the emulator clock (polaris-api.md §4).
+
+Nothing runs in the background: every read of a job first replays the transitions whose time has
+come (pending -> running -> completed, cancel requests, suspend/resume, streaming idle). The data
+plane is consulted when a job starts running (it computes the rows) and when it completes (the
+writes are committed), so a canceled or failed job never changes a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._clock import iso
+from ._rules import TERMINAL
+
+PENDING_SECONDS = 1.0
+RUNNING_SECONDS = {"batch": 3.0, "sql": 3.0}
+MAINTENANCE_RUNNING_SECONDS = 1.0
+TRANSITION_SECONDS = 0.5  # a cancel / suspend / resume request takes effect after this
+IDLE_AFTER_SECONDS = 10.0  # a streaming job with nothing to read for this long shows `idle`
+STREAM_BUFFER_LIMIT = 100_000  # events held for a pending or suspended streaming job
+OUTCOMES = frozenset({"completed", "failed", "running", "unknown", "canceled"})
+_STEP_ORDER = {"desired": 0, "start": 1, "finish": 2, "idle": 3}
+
+
+@dataclass
+class JobScript:
+    """A scripted fate for one job (see ``PolarisEmulator.script_job``)."""
+
+    outcome: str = "completed"
+    after_polls: int | None = None
+    unknown_polls: int = 0
+    health_code: str | None = None
+    message: str | None = None
+    warn_code: str | None = None
+    table: str | None = None
+
+
+@dataclass
+class Job:
+    """Everything the emulator knows about one job."""
+
+    id: str
+    type: str
+    spec: dict[str, Any]
+    table: str
+    created: float
+    created_by: dict[str, str]
+    pending_until: float
+    status: str = "pending"
+    desired: str = "running"
+    health: dict[str, Any] = field(default_factory=lambda: {"status": "ok"})
+    started: float | None = None
+    completed: float | None = None
+    updated: float = 0.0
+    finish_at: float | None = None
+    transition_at: float | None = None
+    last_activity: float = 0.0
+    seq: int = 0  # creation order, the tie-breaker of list sorting
+    polls: int = 0
+    resets: int = 0
+    script: JobScript | None = None
+    result: Any = None
+    query: str | None = None
+    totals: dict[str, int] = field(default_factory=dict)
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    buffer: list[bytes] = field(default_factory=list)
+
+    @property
+    def streaming(self) -> bool:
+        """Whether this is a streaming job (never completes on its own)."""
+        return self.type == "streaming"
+
+    @property
+    def terminal(self) -> bool:
+        """Whether the job reached completed, failed or canceled."""
+        return self.status in TERMINAL
+
+    def log(self, at: float, health: str, code: str | None, message: str) -> None:
+        """Append an entry to ``/jobs/{id}/logs``."""
+        self.logs.append(
+            {"timestamp": iso(at), "healthStatus": health, "code": code, "message": message}
+        )
+
+
+def zero_totals() -> dict[str, int]:
+    """The metrics of a job that has processed nothing yet."""
+    return {
+        "numBytesProcessed": 0,
+        "numRowsPersisted": 0,
+        "numRowsProcessed": 0,
+        "numRowsProcessedWithWarning": 0,
+        "numRowsSkippedByError": 0,
+        "numRowsSkippedByFilter": 0,
+    }
+
+
+class Lifecycle:
+    """Moves jobs through their states; the state object supplies the data-plane callbacks."""
+
+    def __init__(
+        self,
+        *,
+        time_scale: Callable[[], float],
+        on_start: Callable[[Job], None],
+        on_commit: Callable[[Job], None],
+        on_finished: Callable[[Job], None],
+        on_events: Callable[[Job, list[bytes]], None],
+    ) -> None:
+        self._scale = time_scale
+        self._on_start = on_start
+        self._on_commit = on_commit
+        self._on_finished = on_finished
+        self._on_events = on_events
+
+    def running_seconds(self, job: Job) -> float:
+        """How long a batch-like job of this type runs before it finishes."""
+        return RUNNING_SECONDS.get(job.type, MAINTENANCE_RUNNING_SECONDS) * self._scale()
+
+    # --- lazy advance -------------------------------------------------------------------------
+
+    def advance(self, job: Job, now: float) -> None:
+        """Apply every transition due at or before ``now``, in time order."""
+        while not job.terminal:
+            step = self._next_step(job)
+            if step is None or step[0] > now:
+                return
+            at, action = step
+            if action == "desired":
+                self._apply_desired(job, at)
+            elif action == "start":
+                self.start(job, at)
+            elif action == "finish":
+                self._finish_naturally(job, at)
+            else:
+                job.status = "idle"
+                job.updated = at
+
+    def _next_step(self, job: Job) -> tuple[float, str] | None:
+        steps: list[tuple[float, str]] = []
+        if job.transition_at is not None:
+            steps.append((job.transition_at, "desired"))
+        if job.status == "pending":
+            steps.append((job.pending_until, "start"))
+        elif job.status == "running":
+            if job.streaming:
+                steps.append((job.last_activity + IDLE_AFTER_SECONDS * self._scale(), "idle"))
+            elif job.finish_at is not None:
+                steps.append((job.finish_at, "finish"))
+        if not steps:
+            return None
+        return min(steps, key=lambda step: (step[0], _STEP_ORDER[step[1]]))
+
+    def observe(self, job: Job, now: float, *, count: bool = True) -> str:
+        """Advance the job, apply a poll-driven script, count the poll; return the status shown."""
+        self.advance(job, now)
+        shown = job.status
+        script = job.script
+        if script is not None and not job.terminal and job.desired != "canceled":
+            polls = job.polls
+            if script.outcome == "unknown" or polls < script.unknown_polls:
+                shown = "unknown"
+            elif (
+                script.after_polls is not None
+                and polls >= script.unknown_polls + script.after_polls
+            ):
+                if script.outcome != "running":
+                    if job.status == "pending":
+                        self.start(job, now)
+                    self.apply_outcome(job, now, script)
+                shown = job.status
+        if count:
+            job.polls += 1
+        return shown
+
+    # --- transitions --------------------------------------------------------------------------
+
+    def start(self, job: Job, at: float) -> None:
+        """pending -> running; batch-like jobs compute their rows now (table snapshots included)."""
+        job.status = "running"
+        job.started = at
+        job.updated = at
+        job.last_activity = at
+        job.log(at, "ok", None, "Job started")
+        if job.streaming:
+            self._flush(job)
+            return
+        self._on_start(job)
+        holds = job.script is not None and (
+            job.script.after_polls is not None or job.script.outcome in ("running", "unknown")
+        )
+        job.finish_at = None if holds else at + self.running_seconds(job)
+
+    def _finish_naturally(self, job: Job, at: float) -> None:
+        if job.script is not None:
+            self.apply_outcome(job, at, job.script)
+            return
+        result = job.result
+        error_code = getattr(result, "error_code", None)
+        if error_code:
+            self._fail(job, at, error_code, getattr(result, "error_message", None) or error_code)
+            return
+        self._complete(job, at, None)
+
+    def apply_outcome(self, job: Job, at: float, script: JobScript) -> None:
+        """End the job the way its script says."""
+        if script.outcome == "failed":
+            self._fail(
+                job,
+                at,
+                script.health_code or "internal_error",
+                script.message or "Job failed (scripted)",
+            )
+        elif script.outcome == "canceled":
+            self._cancel(job, at)
+        elif script.outcome == "completed":
+            health: dict[str, Any] | None = None
+            if script.health_code:
+                message = script.message or f"Job completed with error {script.health_code}"
+                health = {"status": "error", "code": script.health_code, "message": message}
+            elif script.warn_code:
+                health = {"status": "warn", "code": script.warn_code}
+            self._complete(job, at, health, message=script.message)
+
+    def _complete(
+        self, job: Job, at: float, health: dict[str, Any] | None, *, message: str | None = None
+    ) -> None:
+        result = job.result
+        if health is None:
+            health = self._health_from_result(job)
+        if (
+            result is not None
+            and not getattr(result, "error_code", None)
+            and health["status"] != "error"
+        ):
+            try:
+                self._on_commit(job)
+            except Exception as exc:  # the data plane refused the write: the job fails
+                self._fail(job, at, "internal_error", f"Could not write rows: {exc}")
+                return
+        entry_status = health["status"]
+        text = message or health.get("message") or "Job completed"
+        log_entry = {
+            "timestamp": iso(at),
+            "healthStatus": entry_status,
+            "code": health.get("code"),
+            "message": text,
+        }
+        if entry_status != "ok":
+            health = {**health, "log": log_entry}
+        job.health = health
+        job.logs.append(log_entry)
+        self._end(job, at, "completed")
+
+    def _health_from_result(self, job: Job) -> dict[str, Any]:
+        result = job.result
+        if result is None or job.type not in ("batch", "sql"):
+            return {"status": "ok"}
+        if getattr(result, "rows_skipped_by_error", 0):
+            return {
+                "status": "warn",
+                "code": "invalid_rows_found",
+                "message": "Some rows could not be parsed",
+            }
+        if not getattr(result, "rows_processed", 0):
+            return {
+                "status": "warn",
+                "code": "no_rows_found",
+                "message": "No rows were found in the source",
+            }
+        return {"status": "ok"}
+
+    def _fail(self, job: Job, at: float, code: str, message: str) -> None:
+        log_entry = {
+            "timestamp": iso(at),
+            "healthStatus": "error",
+            "code": code,
+            "message": message,
+        }
+        job.health = {"status": "error", "code": code, "message": message, "log": log_entry}
+        job.logs.append(log_entry)
+        self._end(job, at, "failed")
+
+    def _cancel(self, job: Job, at: float) -> None:
+        message = "The job was canceled by a user request"
+        log_entry = {
+            "timestamp": iso(at),
+            "healthStatus": "error",
+            "code": "canceled",
+            "message": message,
+        }
+        job.health = {"status": "error", "code": "canceled", "message": message, "log": log_entry}
+        job.logs.append(log_entry)
+        self._end(job, at, "canceled")
+
+    def _end(self, job: Job, at: float, status: str) -> None:
+        job.status = status
+        job.completed = at
+        job.updated = at
+        job.transition_at = None
+        job.finish_at = None
+        job.buffer.clear()
+        self._on_finished(job)
+
+    def _apply_desired(self, job: Job, at: float) -> None:
+        job.transition_at = None
+        if job.desired == "canceled":
+            self._cancel(job, at)
+        elif job.desired == "suspended":
+            job.status = "suspended"
+            job.updated = at
+            job.log(at, "ok", None, "Job suspended")
+        elif job.status == "suspended":
+            job.status = "running"
+            job.updated = at
+            job.last_activity = at
+            job.log(at, "ok", None, "Job resumed")
+            self._flush(job)
+
+    def request(self, job: Job, desired: str, now: float) -> None:
+        """Record a desired status; it takes effect TRANSITION_SECONDS later (scaled)."""
+        job.desired = desired
+        job.updated = now
+        job.transition_at = now + TRANSITION_SECONDS * self._scale()
+
+    def cancel_now(self, job: Job, at: float) -> None:
+        """Cancel at once (a streaming job replaced by ``replaceRunning``)."""
+        job.desired = "canceled"
+        self._cancel(job, at)
+
+    # --- streaming ----------------------------------------------------------------------------
+
+    def deliver(self, job: Job, lines: list[bytes], now: float) -> None:
+        """Hand pushed events to a streaming job: ingest now, or hold them until it runs."""
+        self.advance(job, now)
+        if job.terminal:
+            return
+        if job.status in ("running", "idle"):
+            job.status = "running"
+            job.last_activity = now
+            job.updated = now
+            self._on_events(job, lines)
+        elif len(job.buffer) < STREAM_BUFFER_LIMIT:
+            job.buffer.extend(lines)
+
+    def _flush(self, job: Job) -> None:
+        if job.buffer:
+            lines, job.buffer = job.buffer, []
+            self._on_events(job, lines)
+
+
+def render_job(job: Job, shown: str, *, full: bool = True) -> dict[str, Any]:
+    """The JobResponse (``full``) or JobSummary shape of a job."""
+    out = dict(job.spec)
+    if not full and isinstance(out.get("source"), dict):
+        source = out["source"]
+        out["source"] = {
+            k: source[k] for k in ("type", "connectionName", "tableName", "data") if k in source
+        }
+    out.update(
+        id=job.id,
+        query=job.query,
+        desiredExecutionStatus=job.desired,
+        executionStatus=shown,
+        health=job.health,
+        createdBy=job.created_by,
+        lastModifiedBy=job.created_by,
+        createdTimestamp=iso(job.created),
+        lastUpdatedTimestamp=iso(job.updated),
+        startedTimestamp=iso(job.started),
+        completedTimestamp=iso(job.completed),
+    )
+    if full:
+        out["spec"] = job.spec
+    return out

@@ -1,0 +1,254 @@
+"""Enumerations, name rules and time-interval rules of the Polaris API (polaris-api.md §3-§7)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from ._errors import bad
+
+JOB_TYPES = frozenset({"batch", "streaming", "sql", "delete_data", "drop_table", "restore_data"})
+DELETION_JOB_TYPES = frozenset({"delete_data", "drop_table", "restore_data"})
+PARTITIONED_BY = frozenset(
+    [
+        "second",
+        "minute",
+        "five_minute",
+        "ten_minute",
+        "fifteen_minute",
+        "thirty_minute",
+        "hour",
+        "six_hour",
+        "eight_hour",
+        "day",
+        "month",
+        "quarter",
+        "year",
+        "all",
+    ]
+)
+TABLE_PARTITIONING = PARTITIONED_BY | {"week"}
+TIME_RESOLUTION = frozenset(
+    [
+        "millisecond",
+        "second",
+        "minute",
+        "fifteen_minute",
+        "thirty_minute",
+        "hour",
+        "day",
+        "week",
+        "month",
+        "quarter",
+        "year",
+        "all",
+    ]
+)
+INPUT_DATA_TYPES = frozenset(
+    [
+        "string",
+        "long",
+        "double",
+        "float",
+        "bigint",
+        "timestamp",
+        "json",
+        "complex<json>",
+        "ipAddress",
+        "ipPrefix",
+        "geo",
+        "HLLSketch",
+        "thetaSketch",
+        "quantilesDoublesSketch",
+        "longStringPair",
+        "doubleArray",
+        "floatArray",
+        "longArray",
+        "stringArray",
+        "ingest_timeseries",
+        "varchar",
+        "variance",
+    ]
+)
+FORMATS = frozenset(
+    [
+        "nd-json",
+        "csv",
+        "tsv",
+        "parquet",
+        "orc",
+        "avro_ocf",
+        "avro_stream",
+        "protobuf",
+        "kafka",
+        "kinesis",
+    ]
+)
+COMPRESSIONS = frozenset(["none", "bz2", "gz", "sz", "xz", "zstd"])
+BATCH_SOURCES = frozenset({"uploaded", "table", "s3", "azure", "inline"})
+STREAMING_CONNECTION_TYPES = frozenset({"kafka", "confluent", "kinesis", "push_streaming"})
+EXECUTION_STATUSES = frozenset(
+    ["pending", "running", "completed", "idle", "canceled", "failed", "suspended", "unknown"]
+)
+DESIRED_STATUSES = frozenset({"running", "canceled", "suspended"})
+HEALTH_STATUSES = frozenset({"ok", "warn", "error"})
+TERMINAL = frozenset({"completed", "failed", "canceled"})
+JOB_SORT_COLUMNS = frozenset(
+    [
+        "created_by_user_name",
+        "created_date_time",
+        "execution_status",
+        "last_updated_date_time",
+        "source_name",
+        "source_type",
+        "target_table_name",
+        "type",
+        "source_connection_name",
+        "source_table_name",
+    ]
+)
+FILE_SORT_COLUMNS = frozenset(
+    [
+        "compression_format",
+        "data_format",
+        "digest_algo",
+        "digest_hash",
+        "name",
+        "size_bytes",
+        "uploaded_by_user_name",
+        "uploaded_on_dt",
+    ]
+)
+MAX_INT = 2147483647
+
+_CONNECTION_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}$")
+
+
+def check_enum(value: Any, allowed: frozenset[str], target: str) -> str:
+    """``value`` if it is one of ``allowed``, else 400 naming ``target``."""
+    if not isinstance(value, str) or value not in allowed:
+        raise bad(
+            f"Invalid value {value!r} for {target}; allowed: {', '.join(sorted(allowed))}", target
+        )
+    return value
+
+
+def check_connection_name(name: Any, target: str = "name") -> str:
+    """Connection names: 1-64 ASCII letters, digits, ``.``, ``_`` or ``-``."""
+    if not isinstance(name, str) or not _CONNECTION_NAME.fullmatch(name):
+        raise bad(
+            "Connection name must be 1-64 characters of ASCII letters, digits, '.', '_' or '-'",
+            target,
+        )
+    return name
+
+
+def _is_emoji_or_surrogate(ch: str) -> bool:
+    code = ord(ch)
+    return 0xD800 <= code <= 0xDFFF or 0x1F000 <= code <= 0x1FAFF or 0x2600 <= code <= 0x27BF
+
+
+def check_table_name(name: Any, target: str = "name") -> str:
+    """Table names: 1-255 characters; no edge spaces, leading ``.``, ``/``, controls or emoji."""
+    if not isinstance(name, str) or not name:
+        raise bad("Table name must be a non-empty string", target)
+    if len(name) > 255:
+        raise bad("Table name must be at most 255 characters", target)
+    if name != name.strip():
+        raise bad("Table name must not have leading or trailing spaces", target)
+    if name.startswith("."):
+        raise bad("Table name must not start with '.'", target)
+    if "/" in name:
+        raise bad("Table name must not contain '/'", target)
+    for ch in name:
+        if ord(ch) < 32 or ord(ch) == 127 or _is_emoji_or_surrogate(ch):
+            raise bad("Table name must not contain control characters or emoji", target)
+    return name
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO-8601 date or date-time as an aware UTC datetime (``Z`` accepted on Python 3.10)."""
+    if _ISO_DATE.match(text):
+        text += "T00:00:00"
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def parse_interval(value: Any, target: str) -> tuple[datetime, datetime]:
+    """``start/end`` ISO interval; 400 naming ``target`` when malformed or empty."""
+    if not isinstance(value, str) or value.count("/") != 1:
+        raise bad(f"Invalid interval {value!r}: expected 'start/end' in ISO-8601", target)
+    start_text, end_text = value.split("/")
+    try:
+        start, end = parse_instant(start_text), parse_instant(end_text)
+    except ValueError:
+        raise bad(f"Invalid interval {value!r}: expected 'start/end' in ISO-8601", target) from None
+    if end <= start:
+        raise bad(f"Invalid interval {value!r}: end must be after start", target)
+    return start, end
+
+
+_MINUTE_STEPS = {
+    "minute": 1,
+    "five_minute": 5,
+    "ten_minute": 10,
+    "fifteen_minute": 15,
+    "thirty_minute": 30,
+}
+_HOUR_STEPS = {"hour": 1, "six_hour": 6, "eight_hour": 8}
+
+
+def is_aligned(moment: datetime, granularity: str) -> bool:
+    """Whether ``moment`` starts a time chunk of ``granularity`` (UTC)."""
+    if granularity == "all":
+        return False
+    if moment.microsecond:
+        return False
+    if granularity == "second":
+        return True
+    if moment.second:
+        return False
+    if granularity in _MINUTE_STEPS:
+        return moment.minute % _MINUTE_STEPS[granularity] == 0
+    if moment.minute:
+        return False
+    if granularity in _HOUR_STEPS:
+        return moment.hour % _HOUR_STEPS[granularity] == 0
+    if moment.hour:
+        return False
+    if granularity == "day":
+        return True
+    if granularity == "week":
+        return moment.weekday() == 0
+    if moment.day != 1:
+        return False
+    if granularity == "month":
+        return True
+    if granularity == "quarter":
+        return moment.month in (1, 4, 7, 10)
+    return moment.month == 1  # year
+
+
+def check_bool(body: dict[str, Any], key: str, target: str | None = None) -> bool:
+    """Optional boolean field (default false); 400 for any other JSON type."""
+    value = body.get(key, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise bad(f"{key} must be a boolean", target or key)
+    return value
+
+
+def check_str_list(value: Any, target: str, *, allow_empty: bool = False) -> list[str]:
+    """A list of strings; 400 naming ``target`` otherwise."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise bad(f"{target} must be a list of strings", target)
+    if not value and not allow_empty:
+        raise bad(f"{target} must not be empty", target)
+    return value

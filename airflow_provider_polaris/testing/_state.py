@@ -1,0 +1,1137 @@
+"""The emulated project: tables, connections, files, jobs, OAuth clients and the control surface.
+
+Every public method takes the state lock: the HTTP server runs in its own thread while tests call
+the control methods from theirs. Methods raise ``ApiError`` for anything Polaris would refuse.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import secrets as token_source
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ._bridge import load_dataplane
+from ._clock import EmulatorClock, iso
+from ._errors import ApiError, bad, conflict, not_found
+from ._jobs import OUTCOMES, PENDING_SECONDS, Job, JobScript, Lifecycle, render_job, zero_totals
+from ._jobspec import is_aggregation, validate_job
+from ._resources import validate_connection, validate_table
+from ._rules import (
+    COMPRESSIONS,
+    DELETION_JOB_TYPES,
+    DESIRED_STATUSES,
+    EXECUTION_STATUSES,
+    FILE_SORT_COLUMNS,
+    FORMATS,
+    HEALTH_STATUSES,
+    JOB_SORT_COLUMNS,
+    JOB_TYPES,
+    STREAMING_CONNECTION_TYPES,
+    check_connection_name,
+    check_enum,
+    is_aligned,
+    parse_interval,
+)
+from ._traffic import DEFAULT_EVENTS_BUDGET, EventsBudget, Faults, RequestLog
+
+DEFAULT_PROJECT_ID = "6b4a7d2e-3f1c-4e8a-9b5d-0c2f7a1e9d34"
+DEFAULT_API_KEY = "pok_emulator0000000000000000000000000000000000"
+DEFAULT_ORG = "emulator"
+DEFAULT_CLIENT_ID = "emulator-client"
+DEFAULT_CLIENT_SECRET = "emulator-secret"
+TOKEN_LIFETIME_SECONDS = 300
+EVENTS_MAX_BYTES = 1024 * 1024
+PROJECT_MAX_BYTES = 100_000_000_000
+EXPIRED_TOKEN_MESSAGE = 'Token claims invalid: ["exp"]="token expired"'
+_API_KEY_USER = {"username": "api-key-emulator", "userId": "0b6e4f4a-6f2e-4f57-9a59-2f7b6c1d0e01"}
+_EXTENSION_FORMATS = {
+    ".json": "nd-json",
+    ".ndjson": "nd-json",
+    ".jsonl": "nd-json",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".parquet": "parquet",
+    ".orc": "orc",
+    ".avro": "avro_ocf",
+}
+_EXTENSION_COMPRESSIONS = {".gz": "gz", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd", ".sz": "sz"}
+
+
+def _unauthorized(message: str = "Unauthorized") -> ApiError:
+    return ApiError(
+        401, "Unauthorized", message, headers={"WWW-Authenticate": 'Basic realm="polaris"'}
+    )
+
+
+class _FailedBeforeIngest:
+    """The result of a job failed before the data plane is asked (missing file, no __time)."""
+
+    rows_processed = rows_persisted = rows_with_warning = 0
+    rows_skipped_by_error = rows_skipped_by_filter = bytes_processed = 0
+    query = None
+
+    def __init__(self, code: str, message: str) -> None:
+        self.error_code = code
+        self.error_message = message
+
+    def commit(self) -> None:
+        """Never called: the job fails."""
+
+
+class EmulatorState:
+    """All state of one emulated organization with one project."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        project_id: str = DEFAULT_PROJECT_ID,
+        org: str = DEFAULT_ORG,
+        time_scale: float = 1.0,
+        clock: Callable[[], float] | None = None,
+        manual_clock: bool = False,
+        events_budget: int = DEFAULT_EVENTS_BUDGET,
+    ) -> None:
+        self.api_key = api_key
+        self.project_id = project_id
+        self.org = org
+        self.prefix = f"/v1/projects/{project_id}"
+        self._defaults = (time_scale, clock, manual_clock, events_budget)
+        self.lock = threading.RLock()
+        self.faults = Faults()
+        self.requests = RequestLog()
+        self.time_scale = time_scale
+        self.clock = EmulatorClock(clock, manual=manual_clock)
+        self.budget = EventsBudget(self.clock, events_budget)
+        self.dataplane = load_dataplane()
+        self.lifecycle = Lifecycle(
+            time_scale=lambda: self.time_scale,
+            on_start=self._start_ingestion,
+            on_commit=self._commit,
+            on_finished=self._finished,
+            on_events=self._ingest_events,
+        )
+        self._auth_cache: dict[str, tuple[str, dict[str, str]]] = {}
+        self._clear()
+
+    def _clear(self) -> None:
+        self.jobs: dict[str, Job] = {}
+        self.tables: dict[str, dict[str, Any]] = {}
+        self.connections: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, tuple[bytes, dict[str, Any]]] = {}
+        self.oauth_clients: dict[str, str] = {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET}
+        self.tokens: dict[str, tuple[str, float]] = {}
+        self.next_scripts: list[JobScript] = []
+        self._auth_cache.clear()
+        self.created = self.clock.now()
+
+    # --- control surface ----------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget everything and return to the constructor's settings."""
+        with self.lock:
+            time_scale, clock, manual, budget = self._defaults
+            self.time_scale = time_scale
+            self.clock = EmulatorClock(clock, manual=manual)
+            self.budget = EventsBudget(self.clock, budget)
+            self.faults.clear()
+            self.requests.clear()
+            self.dataplane.reset()
+            self._clear()
+
+    def configure(
+        self, *, time_scale: float | None = None, manual_clock: bool | None = None
+    ) -> None:
+        """Change the time scale or the clock mode (manual or not) until the next reset."""
+        with self.lock:
+            if time_scale is not None:
+                if time_scale <= 0:
+                    raise ValueError("time_scale must be positive")
+                self.time_scale = time_scale
+            if manual_clock is not None and manual_clock != self.clock.manual:
+                source = self._defaults[1]
+                self.clock = EmulatorClock(source, manual=manual_clock)
+                self.budget = EventsBudget(self.clock, self.budget.per_minute)
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulator clock forward."""
+        with self.lock:
+            self.clock.advance(seconds)
+
+    def set_events_budget(self, per_minute: int) -> None:
+        """Set the per-minute call budget of the events endpoint (starts a fresh window)."""
+        if per_minute < 0:
+            raise ValueError("per_minute must be >= 0")
+        with self.lock:
+            self.budget.reset(per_minute)
+
+    def register_oauth_client(self, client_id: str, client_secret: str) -> None:
+        """Allow this client id / secret at the token endpoint."""
+        with self.lock:
+            self.oauth_clients[client_id] = client_secret
+
+    def script_job(self, job_id: str | None = None, **fate: Any) -> None:
+        """Script the fate of a job id, or of the next created job (optionally for ``table``)."""
+        script = JobScript(**fate)
+        if script.outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {sorted(OUTCOMES)}")
+        for name in ("after_polls", "unknown_polls"):
+            value = getattr(script, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be >= 0")
+        with self.lock:
+            if job_id is None:
+                self.next_scripts.append(script)
+                return
+            job = self.jobs.get(job_id)
+            if job is None:
+                raise KeyError(job_id)
+            job.script = script
+            job.polls = 0
+            if job.status == "running" and not job.streaming:
+                holds = script.after_polls is not None or script.outcome in ("running", "unknown")
+                if holds:
+                    job.finish_at = None
+                elif job.finish_at is None and job.started is not None:
+                    job.finish_at = job.started + self.lifecycle.running_seconds(job)
+
+    def internal_job(self, job_id: str) -> dict[str, Any]:
+        """The full job as clients see it plus emulator-only fields (polls, script); not a poll."""
+        with self.lock:
+            job = self._job(job_id)
+            shown = self.lifecycle.observe(job, self.clock.now(), count=False)
+            out = render_job(job, shown)
+            out["_emulator"] = {
+                "polls": job.polls,
+                "resets": job.resets,
+                "metrics": dict(job.totals or zero_totals()),
+                "script": None if job.script is None else vars(job.script).copy(),
+                "bufferedEvents": len(job.buffer),
+            }
+            return out
+
+    def table_rows(self, name: str) -> list[dict[str, Any]]:
+        """Rows the data plane holds for a table."""
+        with self.lock:
+            self._advance_all()
+            return list(self.dataplane.table_rows(name))
+
+    # --- auth ---------------------------------------------------------------------------------
+
+    def authenticate(self, header: str | None) -> tuple[str, dict[str, str]]:
+        """(auth kind, principal) for an Authorization header value, or 401."""
+        if not header:
+            raise _unauthorized("Missing credentials")
+        cached = self._auth_cache.get(header)
+        if cached is not None:
+            return cached
+        scheme, _, value = header.partition(" ")
+        scheme = scheme.lower()
+        value = value.strip()
+        if scheme == "bearer":
+            return self._bearer(value)
+        if scheme != "basic" or not value:
+            raise _unauthorized("Unsupported authorization scheme")
+        if value == self.api_key:
+            result = ("basic_raw", _API_KEY_USER)
+        else:
+            try:
+                decoded = base64.b64decode(
+                    value + "=" * (-len(value) % 4), altchars=b"-_", validate=False
+                )
+                user, _, _ = decoded.decode("utf-8").partition(":")
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                user = ""
+            if user != self.api_key:
+                raise _unauthorized("Invalid API key")
+            result = ("basic", _API_KEY_USER)
+        self._auth_cache[header] = result
+        return result
+
+    def _bearer(self, token: str) -> tuple[str, dict[str, str]]:
+        entry = self.tokens.get(token)
+        if entry is None:
+            raise _unauthorized("Invalid token")
+        client_id, expires = entry
+        if self.clock.now() >= expires:
+            raise ApiError(
+                401, "Unauthorized", EXPIRED_TOKEN_MESSAGE, body={"message": EXPIRED_TOKEN_MESSAGE}
+            )
+        return "bearer", {"username": f"service-account-{client_id}", "userId": _user_id(client_id)}
+
+    def issue_token(
+        self, org: str, form: Mapping[str, str], authorization: str | None
+    ) -> dict[str, Any]:
+        """The client-credentials grant of the Keycloak-style token endpoint."""
+        with self.lock:
+            if org != self.org:
+                raise ApiError(
+                    404, "NotFound", "Realm does not exist", body={"error": "Realm does not exist"}
+                )
+            if form.get("grant_type") != "client_credentials":
+                raise ApiError(
+                    400,
+                    "BadArgument",
+                    "Unsupported grant_type",
+                    body={
+                        "error": "unsupported_grant_type",
+                        "error_description": "Unsupported grant_type",
+                    },
+                )
+            client_id, client_secret = form.get("client_id"), form.get("client_secret")
+            if authorization and authorization.lower().startswith("basic "):
+                try:
+                    decoded = base64.b64decode(authorization[6:].strip()).decode()
+                    client_id, _, client_secret = decoded.partition(":")
+                except (binascii.Error, UnicodeDecodeError, ValueError):
+                    pass
+            if not client_id or self.oauth_clients.get(client_id) != client_secret:
+                raise ApiError(
+                    401,
+                    "Unauthorized",
+                    "Invalid client credentials",
+                    body={
+                        "error": "invalid_client",
+                        "error_description": "Invalid client or Invalid client credentials",
+                    },
+                )
+            token = "emu." + token_source.token_urlsafe(24)
+            self.tokens[token] = (client_id, self.clock.now() + TOKEN_LIFETIME_SECONDS)
+            return {
+                "access_token": token,
+                "expires_in": TOKEN_LIFETIME_SECONDS,
+                "refresh_expires_in": 0,
+                "token_type": "Bearer",
+                "not-before-policy": 0,
+                "scope": "profile email",
+            }
+
+    # --- projects -----------------------------------------------------------------------------
+
+    def project(self) -> dict[str, Any]:
+        """The one emulated project."""
+        used = sum(len(content) for content, _ in self.files.values())
+        return {
+            "metadata": {
+                "uid": self.project_id,
+                "name": "Emulator project",
+                "createdOnTimestamp": iso(self.created),
+            },
+            "spec": {
+                "plan": "a.01",
+                "desiredState": "running",
+                "deletionProtection": False,
+                "stopProtection": False,
+                "region": "us-east-1",
+            },
+            "status": {
+                "maxBytes": PROJECT_MAX_BYTES,
+                "currentBytes": used,
+                "deepStorageBytes": 0,
+                "state": "running",
+                "version": "emulator",
+            },
+        }
+
+    # --- jobs ---------------------------------------------------------------------------------
+
+    def _job(self, job_id: str) -> Job:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise not_found(f"Job {job_id} not found", "jobId")
+        return job
+
+    def create_job(self, body: Any, principal: dict[str, str]) -> dict[str, Any]:
+        """POST /jobs: validate, auto-create the table if asked, register the job (pending)."""
+        with self.lock:
+            spec, table_name = validate_job(body)
+            now = self.clock.now()
+            table = self.tables.get(table_name)
+            kind = spec["type"]
+            if table is None and not (
+                kind in ("batch", "streaming", "sql") and spec.get("createTableIfNotExists")
+            ):
+                raise not_found(f"Table {table_name} does not exist", "target.tableName")
+            if table is not None and self._availability(table_name) == "deleting":
+                raise bad(f"Table {table_name} is being dropped", "target.tableName")
+            self._check_job_references(spec, table, table_name, now)
+            if table is None:
+                self._store_table(self._table_from_job(spec, table_name), principal, now)
+            job = Job(
+                id=str(uuid.uuid4()),
+                type=kind,
+                spec=spec,
+                table=table_name,
+                created=now,
+                created_by=principal,
+                pending_until=now + PENDING_SECONDS * self.time_scale,
+                updated=now,
+                query=spec.get("query") if kind == "sql" else None,
+                totals=zero_totals(),
+                seq=len(self.jobs),
+            )
+            job.log(now, "ok", None, "Job created")
+            for i, script in enumerate(self.next_scripts):
+                if script.table in (None, table_name):
+                    job.script = self.next_scripts.pop(i)
+                    break
+            self.jobs[job.id] = job
+            return render_job(job, job.status)
+
+    def _check_job_references(
+        self, spec: dict[str, Any], table: dict[str, Any] | None, name: str, now: float
+    ) -> None:
+        kind = spec["type"]
+        source = spec.get("source") or {}
+        if source.get("type") == "table":
+            source_name = source["tableName"]
+            if source_name not in self.tables:
+                raise not_found(f"Source table {source_name} does not exist", "source.tableName")
+        if source.get("type") in ("s3", "azure", "connection"):
+            conn = self.connections.get(source["connectionName"])
+            if conn is None:
+                raise not_found(
+                    f"Connection {source['connectionName']} does not exist", "source.connectionName"
+                )
+            allowed = STREAMING_CONNECTION_TYPES if kind == "streaming" else {source["type"]}
+            if conn["type"] not in allowed:
+                raise bad(
+                    f"Connection {conn['name']} of type {conn['type']} can't feed this job",
+                    "source.connectionName",
+                )
+        intervals = spec.get("target", {}).get("intervals") or []
+        if kind == "batch" and spec.get("ingestionMode") == "replace" and intervals:
+            granularity = (
+                spec.get("partitionedBy") or (table or {}).get("partitioningGranularity") or "day"
+            )
+            for i, interval in enumerate(intervals):
+                start, end = parse_interval(interval, f"target.intervals[{i}]")
+                if not (is_aligned(start, granularity) and is_aligned(end, granularity)):
+                    raise bad(
+                        f"Interval {interval} is not aligned with the {granularity} partitioning",
+                        f"target.intervals[{i}]",
+                    )
+        if kind == "streaming":
+            active = [
+                j
+                for j in self.jobs.values()
+                if j.streaming and j.table == name and not self._settled(j, now)
+            ]
+            if active and not spec.get("replaceRunning"):
+                raise bad(
+                    f"Table {name} already has a streaming job ({active[0].id}); "
+                    "set replaceRunning to replace it",
+                    "target.tableName",
+                )
+            for old in active:
+                self.lifecycle.cancel_now(old, now)
+        if kind in ("drop_table", "delete_data"):
+            for other in self.jobs.values():
+                reads_it = (other.spec.get("source") or {}).get("tableName") == name
+                if other.table != name and reads_it:  # noqa: SIM102 - the poll below is costlier
+                    if self.lifecycle.observe(other, now, count=False) in ("pending", "running"):
+                        raise bad(
+                            f"Table {name} is the source of running job {other.id}",
+                            "target.tableName",
+                        )
+
+    def _advance_all(self) -> None:
+        """Replay due transitions of every job, so reads of tables and SQL see finished writes."""
+        now = self.clock.now()
+        for job in self.jobs.values():
+            if not job.terminal:
+                self.lifecycle.advance(job, now)
+
+    def _settled(self, job: Job, now: float) -> bool:
+        self.lifecycle.advance(job, now)
+        return job.terminal
+
+    def _table_from_job(self, spec: dict[str, Any], name: str) -> dict[str, Any]:
+        mappings = spec.get("mappings") or []
+        aggregate = any(is_aggregation(m) for m in mappings)
+        input_types = {
+            f["name"]: f["dataType"] for f in (spec.get("source") or {}).get("inputSchema") or []
+        }
+        schema: list[dict[str, Any]] = []
+        for mapping in mappings:
+            column = mapping["columnName"]
+            if column == "__time":
+                continue
+            measure = is_aggregation(mapping)
+            expression = mapping["expression"].strip()
+            data_type = "long" if measure and expression.upper().startswith("COUNT") else "string"
+            for field_name, field_type in input_types.items():
+                if f'"{field_name}"' in expression and field_type in ("long", "double", "float"):
+                    data_type = field_type
+            entry = {"name": column, "dataType": data_type}
+            if aggregate:
+                entry["type"] = "measure" if measure else "dimension"
+            schema.append(entry)
+        table = {
+            "name": name,
+            "type": "aggregate" if aggregate else "detail",
+            "schemaMode": "strict" if aggregate else "flexible",
+            "partitioningGranularity": spec.get("partitionedBy") or "day",
+            "schema": schema,
+        }
+        if spec.get("clusteringColumns"):
+            table["clusteringColumns"] = spec["clusteringColumns"]
+        return validate_table(table, creating=True)
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        """GET /jobs/{id} (counts as a poll)."""
+        with self.lock:
+            job = self._job(job_id)
+            return render_job(job, self.lifecycle.observe(job, self.clock.now()))
+
+    def job_status(self, job_id: str) -> dict[str, Any]:
+        """GET /jobs/{id}/status (counts as a poll)."""
+        with self.lock:
+            job = self._job(job_id)
+            return {"executionStatus": self.lifecycle.observe(job, self.clock.now())}
+
+    def set_desired(self, job_id: str, body: Any) -> Job:
+        """POST /jobs/{id}/status and PUT /jobs/{id}: cancel, suspend or resume."""
+        with self.lock:
+            job = self._job(job_id)
+            if not isinstance(body, dict):
+                raise bad("The request body must be a JSON object")
+            desired = check_enum(
+                body.get("desiredExecutionStatus"), DESIRED_STATUSES, "desiredExecutionStatus"
+            )
+            now = self.clock.now()
+            self.lifecycle.advance(job, now)
+            if job.type in DELETION_JOB_TYPES:
+                raise bad(f"{job.type} jobs can't be updated or canceled", "desiredExecutionStatus")
+            if desired != "canceled" and not job.streaming:
+                raise bad(
+                    "Only streaming jobs can be suspended or resumed", "desiredExecutionStatus"
+                )
+            if job.terminal:
+                if desired == "canceled" and job.status == "canceled":
+                    return job
+                raise bad(f"Job {job.id} is already {job.status}", "desiredExecutionStatus")
+            if desired != job.desired:
+                self.lifecycle.request(job, desired, now)
+            return job
+
+    def render(self, job: Job, *, count: bool = False) -> dict[str, Any]:
+        """A job as clients see it right now."""
+        with self.lock:
+            return render_job(job, self.lifecycle.observe(job, self.clock.now(), count=count))
+
+    def shown_status(self, job: Job) -> str:
+        """The execution status a client sees right now (not a poll)."""
+        with self.lock:
+            return self.lifecycle.observe(job, self.clock.now(), count=False)
+
+    def job_progress(self, job_id: str) -> dict[str, Any]:
+        """GET /jobs/{id}/progress."""
+        with self.lock:
+            job = self._job(job_id)
+            now = self.clock.now()
+            self.lifecycle.advance(job, now)
+            if job.status == "completed":
+                progress = 1.0
+            elif job.status == "running" and job.finish_at and job.started is not None:
+                span = max(job.finish_at - job.started, 1e-9)
+                progress = min(max((now - job.started) / span, 0.0), 0.99)
+            else:
+                progress = 0.0
+            return {"overallProgress": round(progress, 4)}
+
+    def job_metrics(self, job_id: str) -> dict[str, Any]:
+        """GET /jobs/{id}/metrics."""
+        with self.lock:
+            job = self._job(job_id)
+            self.lifecycle.advance(job, self.clock.now())
+            return {"totals": dict(job.totals)}
+
+    def job_logs(self, job_id: str) -> dict[str, Any]:
+        """GET /jobs/{id}/logs (newest last)."""
+        with self.lock:
+            job = self._job(job_id)
+            self.lifecycle.advance(job, self.clock.now())
+            return {"logs": list(job.logs)}
+
+    def reset_job(self, job_id: str) -> None:
+        """POST /jobs/{id}/reset: streaming jobs only; the offset goes back to readFromPoint."""
+        with self.lock:
+            job = self._job(job_id)
+            now = self.clock.now()
+            self.lifecycle.advance(job, now)
+            if not job.streaming:
+                raise bad("Only streaming jobs can be reset", "jobId")
+            if job.terminal:
+                raise bad(f"Job {job.id} is {job.status}", "jobId")
+            job.resets += 1
+            job.updated = now
+            job.log(now, "ok", None, f"Offsets reset to {job.spec.get('readFromPoint', 'latest')}")
+
+    def list_jobs(self, params: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        """GET /jobs with every documented filter, sort and offset pagination."""
+        with self.lock:
+
+            def many(name: str, allowed: frozenset[str] | None) -> set[str]:
+                values = set(params.get(name, ()))
+                if allowed is not None:
+                    for value in values:
+                        check_enum(value, allowed, name)
+                return values
+
+            def one(name: str) -> str | None:
+                values = params.get(name)
+                return values[-1] if values else None
+
+            types = many("type", JOB_TYPES)
+            statuses = many("executionStatus", EXECUTION_STATUSES)
+            healths = many("healthStatus", HEALTH_STATUSES)
+            connections = many("connectionName", None)
+            table_name, table_id, search = (
+                one("targetTableName"),
+                one("targetTableId"),
+                one("searchString"),
+            )
+            sort_column = check_enum(
+                one("sortColumn") or "last_updated_date_time", JOB_SORT_COLUMNS, "sortColumn"
+            )
+            order = one("sortOrder") or "DESC"
+            check_enum(order.upper(), frozenset({"ASC", "DESC"}), "sortOrder")
+            limit = _int_param(one("paginationLimit"), 100, "paginationLimit", 1, 1000)
+            offset = _int_param(one("paginationOffset"), 0, "paginationOffset", 0, None)
+            table_id_name = None
+            if table_id is not None:
+                table_id_name = next(
+                    (n for n, t in self.tables.items() if t["id"] == table_id), "\x00"
+                )
+            now = self.clock.now()
+            matched: list[tuple[Job, str]] = []
+            for job in self.jobs.values():
+                if types and job.type not in types:
+                    continue
+                if table_name is not None and job.table != table_name:
+                    continue
+                if table_id_name is not None and job.table != table_id_name:
+                    continue
+                source = job.spec.get("source") or {}
+                if connections and source.get("connectionName") not in connections:
+                    continue
+                shown = self.lifecycle.observe(job, now, count=False)
+                if statuses and shown not in statuses:
+                    continue
+                if healths and job.health.get("status") not in healths:
+                    continue
+                if search and not _job_matches(job, shown, search.lower()):
+                    continue
+                matched.append((job, shown))
+            matched.sort(
+                key=lambda item: _job_sort_key(item[0], item[1], sort_column),
+                reverse=order.upper() == "DESC",
+            )
+            page = matched[offset : offset + limit]
+            for job, _ in page:
+                job.polls += 1
+            return {
+                "values": [render_job(job, shown, full=False) for job, shown in page],
+                "moreResultsAvailable": offset + limit < len(matched),
+            }
+
+    # --- data-plane callbacks -----------------------------------------------------------------
+
+    def _read_file(self, name: str) -> bytes | None:
+        entry = self.files.get(name)
+        return None if entry is None else entry[0]
+
+    def _start_ingestion(self, job: Job) -> None:
+        spec = job.spec
+        source = spec.get("source") or {}
+        if source.get("type") == "uploaded":
+            missing = [name for name in source.get("fileList", []) if name not in self.files]
+            if missing:
+                job.result = _FailedBeforeIngest(
+                    "cannot_parse_source", f"File(s) not found: {', '.join(missing)}"
+                )
+                return
+        mapped = {m.get("columnName") for m in spec.get("mappings") or []}
+        if job.type == "batch" and source.get("type") != "table" and "__time" not in mapped:
+            job.result = _FailedBeforeIngest(
+                "null_timestamp", "No mapping for __time: every row has a null timestamp"
+            )
+            return
+        try:
+            table = self.tables.get(job.table)
+            job.result = self.dataplane.prepare_ingestion(
+                spec,
+                read_file=self._read_file,
+                table=None if table is None else self._render_table(table),
+            )
+        except Exception as exc:
+            job.result = _FailedBeforeIngest("internal_error", f"Ingestion could not start: {exc}")
+            return
+        job.query = getattr(job.result, "query", None) or job.query
+
+    def _commit(self, job: Job) -> None:
+        job.result.commit()
+        if job.type == "drop_table":
+            self.tables.pop(job.table, None)
+
+    def _finished(self, job: Job) -> None:
+        result = job.result
+        if result is None or job.streaming:
+            return
+        job.totals = {
+            "numBytesProcessed": int(result.bytes_processed),
+            "numRowsPersisted": int(result.rows_persisted) if job.status == "completed" else 0,
+            "numRowsProcessed": int(result.rows_processed),
+            "numRowsProcessedWithWarning": int(result.rows_with_warning),
+            "numRowsSkippedByError": int(result.rows_skipped_by_error),
+            "numRowsSkippedByFilter": int(result.rows_skipped_by_filter),
+        }
+
+    def _ingest_events(self, job: Job, lines: list[bytes]) -> None:
+        totals = job.totals
+        totals["numBytesProcessed"] += sum(len(line) for line in lines)
+        try:
+            result = self.dataplane.ingest_events(job.spec, lines)
+        except Exception:
+            totals["numRowsSkippedByError"] += len(lines)
+            return
+        totals["numRowsProcessed"] += int(result.rows_processed)
+        totals["numRowsSkippedByError"] += int(result.rows_skipped_by_error)
+        totals["numRowsSkippedByFilter"] += int(result.rows_skipped_by_filter)
+
+    # --- events -------------------------------------------------------------------------------
+
+    def check_events_connection(self, name: str) -> list[Job]:
+        """The jobs reading a push connection; 404 unknown, 400 not push_streaming."""
+        conn = self.connections.get(name)
+        if conn is None:
+            raise not_found(f"Connection {name} not found", "connectionName")
+        if conn["type"] != "push_streaming":
+            raise bad(
+                f"Connection {name} is a {conn['type']} connection, not push_streaming",
+                "connectionName",
+            )
+        return [
+            job
+            for job in self.jobs.values()
+            if job.streaming
+            and not job.terminal
+            and (job.spec.get("source") or {}).get("connectionName") == name
+        ]
+
+    def push_events(self, name: str, lines: list[bytes]) -> None:
+        """Fan events out to every live streaming job reading the connection."""
+        with self.lock:
+            jobs = self.check_events_connection(name)
+            now = self.clock.now()
+            for job in jobs:
+                self.lifecycle.deliver(job, lines, now)
+
+    # --- connections --------------------------------------------------------------------------
+
+    def _render_connection(self, conn: dict[str, Any], base_url: str) -> dict[str, Any]:
+        out = {k: v for k, v in conn.items() if not k.startswith("_")}
+        if conn["_secrets"] is not None:
+            out["secrets"] = {"type": conn["_secrets"]["type"]}
+        if conn["type"] == "push_streaming":
+            out["endpointUrl"] = f"{base_url}{self.prefix}/events/{conn['name']}"
+        return out
+
+    def create_connection(
+        self, body: Any, principal: dict[str, str], base_url: str
+    ) -> dict[str, Any]:
+        """POST /connections."""
+        with self.lock:
+            if not isinstance(body, dict):
+                raise bad("The request body must be a JSON object")
+            name = check_connection_name(body.get("name"))
+            props, secrets = validate_connection(body)
+            if name in self.connections:
+                raise conflict(f"A connection with name [{name}] already exists", "name")
+            now = iso(self.clock.now())
+            conn = {
+                **props,
+                "submittedByUser": principal,
+                "modifiedByUser": principal,
+                "submittedOnTimestamp": now,
+                "modifiedOnTimestamp": now,
+                "_secrets": secrets,
+            }
+            self.connections[name] = conn
+            return self._render_connection(conn, base_url)
+
+    def _connection(self, name: str) -> dict[str, Any]:
+        conn = self.connections.get(name)
+        if conn is None:
+            raise not_found(f"Connection {name} not found", "connectionName")
+        return conn
+
+    def get_connection(self, name: str, base_url: str) -> dict[str, Any]:
+        """GET /connections/{name}."""
+        with self.lock:
+            return self._render_connection(self._connection(name), base_url)
+
+    def list_connections(self, base_url: str) -> dict[str, Any]:
+        """GET /connections."""
+        with self.lock:
+            return {
+                "values": [self._render_connection(c, base_url) for c in self.connections.values()]
+            }
+
+    def update_connection(
+        self, name: str, body: Any, principal: dict[str, str], base_url: str
+    ) -> dict[str, Any]:
+        """PATCH /connections/{name}: ``type`` required and unchanged; properties merge."""
+        with self.lock:
+            conn = self._connection(name)
+            if not isinstance(body, dict):
+                raise bad("The request body must be a JSON object")
+            if "type" not in body:
+                raise bad("type is required", "type")
+            if body["type"] != conn["type"]:
+                raise bad(
+                    f"The type of connection {name} is {conn['type']} and can't change", "type"
+                )
+            if "name" in body and body["name"] != name:
+                raise bad("Connection names can't change", "name")
+            merged = {k: v for k, v in conn.items() if not k.startswith("_")}
+            merged.update({k: v for k, v in body.items() if k != "secrets"})
+            merged["secrets"] = body["secrets"] if "secrets" in body else conn["_secrets"]
+            props, secrets = validate_connection(merged)
+            props.update(
+                submittedByUser=conn["submittedByUser"],
+                submittedOnTimestamp=conn["submittedOnTimestamp"],
+                modifiedByUser=principal,
+                modifiedOnTimestamp=iso(self.clock.now()),
+                _secrets=secrets,
+            )
+            self.connections[name] = props
+            return self._render_connection(props, base_url)
+
+    def delete_connection(self, name: str) -> None:
+        """DELETE /connections/{name}: refused while a live streaming job reads it."""
+        with self.lock:
+            self._connection(name)
+            now = self.clock.now()
+            for job in self.jobs.values():
+                reads_it = (job.spec.get("source") or {}).get("connectionName") == name
+                if reads_it and job.streaming and not self._settled(job, now):
+                    raise bad(
+                        f"Connection {name} is used by streaming job {job.id}", "connectionName"
+                    )
+            del self.connections[name]
+
+    def test_connection(self, name: str) -> dict[str, Any]:
+        """POST /connections/{name}/test: nothing is reachable offline, so a valid config passes."""
+        with self.lock:
+            conn = self._connection(name)
+            return {"name": name, "type": conn["type"], "status": "ok"}
+
+    def connections_meta(self) -> dict[str, Any]:
+        """GET /connectionsMeta (values for the AWS trust policy)."""
+        return {
+            "externalId": str(uuid.uuid5(uuid.NAMESPACE_URL, self.project_id)),
+            "implyArn": "arn:aws:iam::012345678901:role/imply-polaris-emulator",
+        }
+
+    # --- tables -------------------------------------------------------------------------------
+
+    def _availability(self, name: str) -> str:
+        now = self.clock.now()
+        for job in self.jobs.values():
+            if job.type == "drop_table" and job.table == name and not self._settled(job, now):
+                return "deleting"
+        return "available"
+
+    def _render_table(self, table: dict[str, Any], *, summary: bool = False) -> dict[str, Any]:
+        out = dict(table)
+        rows = self.dataplane.table_rows(table["name"])
+        out["availability"] = self._availability(table["name"])
+        out["totalRows"] = len(rows)
+        size = sum(len(repr(row)) for row in rows) if rows else 0
+        out["totalDataSizeBytes"] = size
+        out["precachedDataSizeBytes"] = size
+        out["segmentCount"] = len({str(row.get("__time", ""))[:10] for row in rows})
+        if summary:
+            out.pop("schema", None)
+            return out
+        out["segmentTotalBytes"] = size
+        out["segmentCompactedBytes"] = size
+        known = {"__time"} | {c["name"] for c in table["schema"]}
+        queryable = [{"name": "__time", "dataType": "timestamp", "isDiscovered": False}]
+        queryable += [
+            {"name": c["name"], "dataType": c["dataType"], "isDiscovered": False}
+            for c in table["schema"]
+            if c["name"] != "__time"
+        ]
+        discovered = sorted({key for row in rows[:1000] for key in row} - known)
+        queryable += [
+            {"name": name, "dataType": "string", "isDiscovered": True} for name in discovered
+        ]
+        out["queryableSchema"] = queryable
+        return out
+
+    def _store_table(
+        self, table: dict[str, Any], principal: dict[str, str], now: float
+    ) -> dict[str, Any]:
+        for key in ("availability", "queryableSchema", "totalRows", "segmentCount"):
+            table.pop(key, None)
+        table.update(
+            id=str(uuid.uuid4()),
+            version=0,
+            createdByUser=principal,
+            modifiedByUser=principal,
+            createdOnTimestamp=iso(now),
+            modifiedOnTimestamp=iso(now),
+        )
+        self.tables[table["name"]] = table
+        return table
+
+    def create_table(self, body: Any, principal: dict[str, str]) -> dict[str, Any]:
+        """POST /tables."""
+        with self.lock:
+            table = validate_table(body, creating=True)
+            if table["name"] in self.tables:
+                raise conflict(f"A table with name [{table['name']}] already exists", "name")
+            return self._render_table(self._store_table(table, principal, self.clock.now()))
+
+    def _table(self, name: str) -> dict[str, Any]:
+        table = self.tables.get(name)
+        if table is None:
+            raise not_found(f"Table {name} not found", "tableName")
+        return table
+
+    def get_table(self, name: str) -> dict[str, Any]:
+        """GET /tables/{name}."""
+        with self.lock:
+            self._advance_all()
+            return self._render_table(self._table(name))
+
+    def list_tables(self, params: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        """GET /tables (filter ``partitioningGranularity``)."""
+        with self.lock:
+            self._advance_all()
+            wanted = set(params.get("partitioningGranularity", ()))
+            return {
+                "values": [
+                    self._render_table(t, summary=True)
+                    for t in self.tables.values()
+                    if not wanted or t["partitioningGranularity"] in wanted
+                ]
+            }
+
+    def update_table(self, name: str, body: Any, principal: dict[str, str]) -> dict[str, Any]:
+        """PUT /tables/{name}: optimistic locking on ``version``; columns change only when empty."""
+        with self.lock:
+            current = self._table(name)
+            if isinstance(body, dict):
+                body = {"name": name, **body}
+            table = validate_table(body, creating=False)
+            if table["name"] != name:
+                raise bad("Table names can't change", "name")
+            if table["version"] != current["version"]:
+                raise conflict(
+                    f"Table {name} was modified: version {table['version']} is stale "
+                    f"(current {current['version']})",
+                    "version",
+                    code="Conflict",
+                )
+            if table["type"] != current["type"]:
+                raise bad("The table type can't change", "type")
+            new_types = {c["name"]: c["dataType"] for c in table["schema"]}
+            changed = [
+                c["name"] for c in current["schema"] if new_types.get(c["name"]) != c["dataType"]
+            ]
+            if changed and self.dataplane.table_rows(name):
+                raise bad(
+                    f"Columns {', '.join(changed)} can't be changed or removed "
+                    "while the table has data",
+                    "schema",
+                )
+            now = self.clock.now()
+            for key in ("id", "createdByUser", "createdOnTimestamp"):
+                table[key] = current[key]
+            for key in ("availability", "queryableSchema", "totalRows", "segmentCount"):
+                table.pop(key, None)
+            table.update(
+                version=current["version"] + 1,
+                modifiedByUser=principal,
+                modifiedOnTimestamp=iso(now),
+            )
+            self.tables[name] = table
+            return self._render_table(table)
+
+    # --- files --------------------------------------------------------------------------------
+
+    def upload_file(
+        self,
+        name: str,
+        content: bytes,
+        principal: dict[str, str],
+        data_format: str | None,
+        compression: str | None,
+    ) -> dict[str, Any]:
+        """POST /files (multipart already parsed by the handler)."""
+        with self.lock:
+            if not name or name.startswith("/"):
+                raise bad("The file needs a name", "file")
+            if name in self.files:
+                raise conflict(f"A file with name [{name}] already exists", "file")
+            if data_format is not None:
+                check_enum(data_format, FORMATS, "dataFormat")
+            if compression is not None:
+                check_enum(compression, COMPRESSIONS, "compressionFormat")
+            stem, inferred_compression = name, "none"
+            for ext, comp in _EXTENSION_COMPRESSIONS.items():
+                if stem.lower().endswith(ext):
+                    stem, inferred_compression = stem[: -len(ext)], comp
+                    break
+            inferred_format = next(
+                (f for ext, f in _EXTENSION_FORMATS.items() if stem.lower().endswith(ext)),
+                "nd-json",
+            )
+            meta = {
+                "id": str(uuid.uuid4()),
+                "name": name,
+                "sizeBytes": len(content),
+                "dataFormat": data_format or inferred_format,
+                "compressionFormat": compression or inferred_compression,
+                "digest": {"algo": "md5", "hash": hashlib.md5(content).hexdigest()},
+                "uploadedBy": principal,
+                "uploadedOnDatetime": iso(self.clock.now()),
+            }
+            self.files[name] = (content, meta)
+            return dict(meta)
+
+    def get_file(self, name: str) -> dict[str, Any]:
+        """GET /files/{name}."""
+        with self.lock:
+            entry = self.files.get(name)
+            if entry is None:
+                raise not_found(f"File {name} not found", "name")
+            return dict(entry[1])
+
+    def delete_file(self, name: str) -> None:
+        """DELETE /files/{name}."""
+        with self.lock:
+            if self.files.pop(name, None) is None:
+                raise not_found(f"File {name} not found", "name")
+
+    def list_files(self, params: Mapping[str, Sequence[str]], path: str) -> dict[str, Any]:
+        """GET /files with offset pagination, search and sort; links to neighbouring pages."""
+        with self.lock:
+
+            def one(key: str) -> str | None:
+                values = params.get(key)
+                return values[-1] if values else None
+
+            limit = _int_param(one("paginationLimit"), 1000, "paginationLimit", 1, 1000)
+            offset = _int_param(one("paginationOffset"), 0, "paginationOffset", 0, None)
+            column = check_enum(one("sortColumn") or "name", FILE_SORT_COLUMNS, "sortColumn")
+            order = (one("sortOrder") or "ASC").upper()
+            check_enum(order, frozenset({"ASC", "DESC"}), "sortOrder")
+            search = (one("searchString") or "").lower()
+            metas = [meta for _, meta in self.files.values() if search in meta["name"].lower()]
+            metas.sort(key=lambda m: _file_sort_key(m, column), reverse=order == "DESC")
+            used = sum(len(content) for content, _ in self.files.values())
+
+            def link(at: int) -> str:
+                return f"{path}?paginationLimit={limit}&paginationOffset={at}"
+
+            return {
+                "files": [dict(m) for m in metas[offset : offset + limit]],
+                "totalCount": len(metas),
+                "space": {
+                    "allocatedBytes": PROJECT_MAX_BYTES,
+                    "usedBytes": used,
+                    "remainingBytes": PROJECT_MAX_BYTES - used,
+                },
+                "links": {
+                    "@nextLink": link(offset + limit) if offset + limit < len(metas) else None,
+                    "@prevLink": link(max(offset - limit, 0)) if offset > 0 else None,
+                },
+            }
+
+    # --- query --------------------------------------------------------------------------------
+
+    def query(self, sql: str, parameters: list[dict[str, Any]] | None) -> Any:
+        """Run SQL on the data plane (its SqlError propagates)."""
+        with self.lock:
+            self._advance_all()
+            return self.dataplane.query(sql, parameters)
+
+
+def _user_id(name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_OID, name))
+
+
+def _int_param(raw: str | None, default: int, name: str, low: int, high: int | None) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad(f"{name} must be an integer", name) from None
+    if value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f">= {low}"
+        raise bad(f"{name} must be {bounds}", name)
+    return value
+
+
+def _source_name(job: Job) -> str:
+    source = job.spec.get("source") or {}
+    if source.get("tableName"):
+        return str(source["tableName"])
+    if source.get("connectionName"):
+        return str(source["connectionName"])
+    files = source.get("fileList") or []
+    return str(files[0]) if files else ""
+
+
+def _job_matches(job: Job, shown: str, needle: str) -> bool:
+    haystack = (
+        job.id,
+        job.type,
+        job.table,
+        _source_name(job),
+        shown,
+        job.created_by.get("username", ""),
+    )
+    return any(needle in value.lower() for value in haystack)
+
+
+def _job_sort_key(job: Job, shown: str, column: str) -> Any:
+    source = job.spec.get("source") or {}
+    keys: dict[str, Any] = {
+        "created_by_user_name": job.created_by.get("username", ""),
+        "created_date_time": job.created,
+        "execution_status": shown,
+        "last_updated_date_time": job.updated,
+        "source_name": _source_name(job),
+        "source_type": source.get("type", ""),
+        "target_table_name": job.table,
+        "type": job.type,
+        "source_connection_name": source.get("connectionName", ""),
+        "source_table_name": source.get("tableName", ""),
+    }
+    return (keys[column], job.created, job.seq)
+
+
+def _file_sort_key(meta: dict[str, Any], column: str) -> Any:
+    keys = {
+        "compression_format": meta["compressionFormat"],
+        "data_format": meta["dataFormat"],
+        "digest_algo": meta["digest"]["algo"],
+        "digest_hash": meta["digest"]["hash"],
+        "name": meta["name"],
+        "size_bytes": meta["sizeBytes"],
+        "uploaded_by_user_name": meta["uploadedBy"]["username"],
+        "uploaded_on_dt": meta["uploadedOnDatetime"],
+    }
+    return (keys[column], meta["name"])

@@ -1,0 +1,186 @@
+"""Per-request concerns kept off the handlers: injected faults, request log, events budget."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from ._clock import EmulatorClock, iso
+
+FAULT_KINDS = frozenset({"status", "delay", "drop"})
+REQUEST_LOG_LIMIT = 200_000
+DEFAULT_EVENTS_BUDGET = 83_334
+
+
+@dataclass
+class Fault:
+    """One injected failure: the next ``count`` requests matching ``method`` and ``path`` get it."""
+
+    method: str
+    path: re.Pattern[str]
+    kind: str
+    status: int
+    count: int
+    retry_after: float | None
+    delay_seconds: float
+
+    def matches(self, method: str, path: str, relative: str) -> bool:
+        """Same method (or ``*``); the regex matches the whole full or project-relative path."""
+        if self.method not in ("*", method):
+            return False
+        return bool(self.path.fullmatch(relative) or self.path.fullmatch(path))
+
+
+class Faults:
+    """The injected faults, consumed in injection order."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+
+    def add(
+        self,
+        *,
+        method: str = "GET",
+        path: str = ".*",
+        kind: str = "status",
+        status: int = 503,
+        count: int = 1,
+        retry_after: float | None = None,
+        delay_seconds: float = 5.0,
+    ) -> Fault:
+        """Register a fault (validated here so the HTTP control API gets the same checks)."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"kind must be one of {sorted(FAULT_KINDS)}")
+        if kind == "status" and not 400 <= status <= 599:
+            raise ValueError("status must be an HTTP error status (400-599)")
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        fault = Fault(
+            method.upper(), re.compile(path), kind, status, count, retry_after, delay_seconds
+        )
+        self._faults.append(fault)
+        return fault
+
+    def has_any(self) -> bool:
+        """Whether any fault is waiting (a lock-free fast path for the hot request path)."""
+        return bool(self._faults)
+
+    def take(self, method: str, path: str, relative: str) -> Fault | None:
+        """The first fault matching this request, with one use consumed."""
+        if not self._faults:
+            return None
+        for fault in self._faults:
+            if fault.matches(method, path, relative):
+                fault.count -= 1
+                if fault.count <= 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+    def clear(self) -> None:
+        """Forget every fault."""
+        self._faults.clear()
+
+    def pending(self) -> list[dict[str, Any]]:
+        """The faults not yet used up."""
+        return [
+            {
+                "method": f.method,
+                "path": f.path.pattern,
+                "kind": f.kind,
+                "status": f.status,
+                "count": f.count,
+            }
+            for f in self._faults
+        ]
+
+
+class RequestLog:
+    """What the emulator served, for assertions such as "exactly one job was created"."""
+
+    def __init__(self) -> None:
+        self._entries: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
+
+    def add(
+        self, method: str, path: str, query: str, status: int, auth_kind: str, at: float
+    ) -> None:
+        """Record one request."""
+        self._entries.append(
+            {
+                "method": method,
+                "path": path,
+                "query": query,
+                "status": status,
+                "auth_kind": auth_kind,
+                "timestamp": iso(at),
+            }
+        )
+
+    def entries(self) -> list[dict[str, Any]]:
+        """A copy of the log, oldest first."""
+        return list(self._entries)
+
+    def count(
+        self, method: str | None = None, path_regex: str | None = None, project_prefix: str = ""
+    ) -> int:
+        """Requests with this method (or any) whose full or project-relative path matches."""
+        pattern = re.compile(path_regex) if path_regex else None
+        total = 0
+        for entry in self._entries:
+            if method and entry["method"] != method.upper():
+                continue
+            if pattern is not None:
+                path = entry["path"]
+                relative = (
+                    path[len(project_prefix) :]
+                    if project_prefix and path.startswith(project_prefix)
+                    else path
+                )
+                if not (pattern.fullmatch(path) or pattern.fullmatch(relative)):
+                    continue
+            total += 1
+        return total
+
+    def clear(self) -> None:
+        """Empty the log."""
+        self._entries.clear()
+
+
+class EventsBudget:
+    """The per-minute call budget of the events endpoint, in fixed windows of the emulator clock."""
+
+    def __init__(self, clock: EmulatorClock, per_minute: int = DEFAULT_EVENTS_BUDGET) -> None:
+        self._clock = clock
+        self.per_minute = per_minute
+        self._window = -1.0
+        self._used = 0
+
+    def take(self) -> tuple[bool, dict[str, str]]:
+        """Spend one call if the window allows; return (allowed, rate-limit headers)."""
+        now = self._clock.now()
+        window = math.floor(now / 60.0) * 60.0
+        if window != self._window:
+            self._window, self._used = window, 0
+        allowed = self._used < self.per_minute
+        if allowed:
+            self._used += 1
+        remaining = max(self.per_minute - self._used, 0)
+        reset = max(math.ceil(window + 60.0 - now), 1)
+        headers = {
+            "RateLimit-Limit": str(self.per_minute),
+            "RateLimit-Remaining": str(remaining),
+            "RateLimit-Reset": str(reset),
+            "X-RateLimit-Limit-Minute": str(self.per_minute),
+            "X-RateLimit-Remaining-Minute": str(remaining),
+        }
+        if not allowed:
+            headers["Retry-After"] = str(reset)
+        return allowed, headers
+
+    def reset(self, per_minute: int = DEFAULT_EVENTS_BUDGET) -> None:
+        """Start over with a fresh window and this budget."""
+        self.per_minute = per_minute
+        self._window, self._used = -1.0, 0

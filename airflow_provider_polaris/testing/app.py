@@ -1,0 +1,535 @@
+"""The emulator's ASGI application: Polaris routes, the control API, auth, faults and the log.
+
+A thin raw-ASGI front (``EmulatorFront``) does the per-request work that must stay cheap and
+uniform — injected faults, authentication (cached per header value), the project check and the
+request log — and hands everything else to a Starlette router.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import logging
+import zlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, Router
+from starlette.types import Message, Receive, Scope, Send
+
+from ._errors import ApiError, bad
+from ._render import RESULT_FORMATS, render_result
+from ._state import EVENTS_MAX_BYTES, EmulatorState
+from ._traffic import Fault
+
+logger = logging.getLogger("airflow_provider_polaris.testing")
+Handler = Callable[[Request], Awaitable[Response]]
+_JSON_TYPES = ("application/json",)
+_EVENT_TYPES = frozenset(
+    {
+        "",
+        "application/json",
+        "application/x-ndjson",
+        "application/ndjson",
+        "application/jsonl",
+        "text/plain",
+    }
+)
+_FAULT_CODES = {
+    400: "BadArgument",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    408: "RequestTimeout",
+    409: "Conflict",
+    429: "TooManyRequests",
+    500: "InternalError",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+}
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """Compact JSON, the way the hot paths want it."""
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
+
+
+def error_response(error: ApiError, extra_headers: dict[str, str] | None = None) -> Response:
+    """An ApiError as an HTTP response."""
+    headers = {**error.headers, **(extra_headers or {})}
+    return json_response(error.body(), error.status, headers)
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def json_body(request: Request, *, required: bool = True) -> Any:
+    """The parsed JSON body; 415 for another Content-Type, 400 for bad or missing JSON."""
+    raw = await request.body()
+    media = _media_type(request)
+    if (raw or media) and not (media in _JSON_TYPES or media.endswith("+json")):
+        raise ApiError(
+            415,
+            "UnsupportedMediaType",
+            f"Content-Type {media or 'none'} is not supported; use application/json",
+        )
+    if not raw:
+        if required:
+            raise bad("A JSON request body is required")
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise bad("Unable to process JSON") from None
+
+
+def _principal(request: Request) -> dict[str, str]:
+    return request.scope.get("polaris.principal") or {"username": "anonymous", "userId": ""}
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def endpoint(handler: Handler) -> Handler:
+    """Turn ApiError (and any bug) into a JSON error response."""
+
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except ApiError as error:
+            return error_response(error)
+        except Exception as exc:  # a bug in the emulator: say so instead of dropping the socket
+            logger.exception("emulator handler failed")
+            return json_response(
+                {"code": "InternalError", "message": f"Emulator error: {exc}"}, 500
+            )
+
+    return wrapped
+
+
+def _query_lists(request: Request) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        out.setdefault(key, []).append(value)
+    return out
+
+
+def polaris_routes(state: EmulatorState) -> list[Route]:
+    """Routes of the Polaris API itself."""
+    p = state.prefix
+
+    @endpoint
+    async def list_projects(request: Request) -> Response:
+        return json_response([state.project()])
+
+    @endpoint
+    async def get_project(request: Request) -> Response:
+        return json_response(state.project())
+
+    @endpoint
+    async def api_key_info(request: Request) -> Response:
+        return json_response(
+            {
+                "id": "emulator-api-key",
+                "permissions": [
+                    "ManageIngestionJobs",
+                    "ManageTables",
+                    "ViewTables",
+                    "ManageFiles",
+                    "ManageConnections",
+                    "AccessQueries",
+                ],
+            }
+        )
+
+    # jobs
+    @endpoint
+    async def jobs(request: Request) -> Response:
+        if request.method == "GET":
+            return json_response(state.list_jobs(_query_lists(request)))
+        job = state.create_job(await json_body(request), _principal(request))
+        location = f"{_base_url(request)}{p}/jobs/{job['id']}"
+        return json_response(job, 201, {"Location": location})
+
+    @endpoint
+    async def job(request: Request) -> Response:
+        job_id = request.path_params["job_id"]
+        if request.method == "GET":
+            return json_response(state.get_job(job_id))
+        found = state.set_desired(job_id, await json_body(request))
+        return json_response(state.render(found))
+
+    @endpoint
+    async def job_status(request: Request) -> Response:
+        job_id = request.path_params["job_id"]
+        if request.method == "GET":
+            return json_response(state.job_status(job_id))
+        found = state.set_desired(job_id, await json_body(request))
+        return json_response({"executionStatus": state.shown_status(found)})
+
+    @endpoint
+    async def job_progress(request: Request) -> Response:
+        return json_response(state.job_progress(request.path_params["job_id"]))
+
+    @endpoint
+    async def job_metrics(request: Request) -> Response:
+        return json_response(state.job_metrics(request.path_params["job_id"]))
+
+    @endpoint
+    async def job_logs(request: Request) -> Response:
+        return json_response(state.job_logs(request.path_params["job_id"]))
+
+    @endpoint
+    async def job_reset(request: Request) -> Response:
+        state.reset_job(request.path_params["job_id"])
+        return Response(b"", 200)
+
+    # connections
+    @endpoint
+    async def connections(request: Request) -> Response:
+        if request.method == "GET":
+            return json_response(state.list_connections(_base_url(request)))
+        conn = state.create_connection(
+            await json_body(request), _principal(request), _base_url(request)
+        )
+        location = f"{_base_url(request)}{p}/connections/{conn['name']}"
+        return json_response(conn, 201, {"Location": location})
+
+    @endpoint
+    async def connection(request: Request) -> Response:
+        name = request.path_params["name"]
+        if request.method == "GET":
+            return json_response(state.get_connection(name, _base_url(request)))
+        if request.method == "DELETE":
+            state.delete_connection(name)
+            return Response(b"", 200)
+        body = await json_body(request)
+        return json_response(
+            state.update_connection(name, body, _principal(request), _base_url(request))
+        )
+
+    @endpoint
+    async def connection_test(request: Request) -> Response:
+        await json_body(request, required=False)
+        return json_response(state.test_connection(request.path_params["name"]))
+
+    @endpoint
+    async def connections_meta(request: Request) -> Response:
+        return json_response(state.connections_meta())
+
+    # tables
+    @endpoint
+    async def tables(request: Request) -> Response:
+        if request.method == "GET":
+            return json_response(state.list_tables(_query_lists(request)))
+        table = state.create_table(await json_body(request), _principal(request))
+        location = f"{_base_url(request)}{p}/tables/{table['name']}"
+        return json_response(table, 201, {"Location": location})
+
+    @endpoint
+    async def table(request: Request) -> Response:
+        name = request.path_params["name"]
+        if request.method == "GET":
+            return json_response(state.get_table(name))
+        return json_response(
+            state.update_table(name, await json_body(request), _principal(request))
+        )
+
+    # files
+    @endpoint
+    async def files(request: Request) -> Response:
+        if request.method == "GET":
+            return json_response(state.list_files(_query_lists(request), f"{p}/files"))
+        if _media_type(request) != "multipart/form-data":
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                "Upload files as multipart/form-data with a 'file' part",
+            )
+        form = await request.form()
+        try:
+            upload = next((v for _, v in form.multi_items() if not isinstance(v, str)), None)
+            if upload is None:
+                raise bad("A multipart part named 'file' is required", "file")
+            content = await upload.read()
+            name = upload.filename or ""
+        finally:
+            await form.close()
+        params = request.query_params
+        meta = state.upload_file(
+            name,
+            content,
+            _principal(request),
+            params.get("dataFormat"),
+            params.get("compressionFormat"),
+        )
+        return json_response(meta, 200)
+
+    @endpoint
+    async def file(request: Request) -> Response:
+        name = request.path_params["name"]
+        if request.method == "GET":
+            return json_response(state.get_file(name))
+        state.delete_file(name)
+        return Response(status_code=204)
+
+    # events
+    async def events(request: Request) -> Response:
+        with state.lock:
+            allowed, limits = state.budget.take()
+        try:
+            if not allowed:
+                return json_response({"message": "API rate limit exceeded"}, 429, limits)
+            body = await request.body()
+            if len(body) > EVENTS_MAX_BYTES:
+                raise ApiError(
+                    413,
+                    "PayloadTooLarge",
+                    f"Event payloads are limited to {EVENTS_MAX_BYTES} bytes",
+                )
+            if _media_type(request) not in _EVENT_TYPES:
+                raise ApiError(
+                    415,
+                    "UnsupportedMediaType",
+                    "Send events as newline-delimited JSON (application/json)",
+                )
+            encoding = request.headers.get("content-encoding", "identity").strip().lower()
+            if encoding == "gzip":
+                try:
+                    body = gzip.decompress(body)
+                except (OSError, EOFError, zlib.error):
+                    raise bad("The body is not valid gzip") from None
+            elif encoding not in ("", "identity"):
+                raise ApiError(
+                    415,
+                    "UnsupportedMediaType",
+                    f"Content-Encoding {encoding} is not supported; use gzip",
+                )
+            lines = [line for line in body.split(b"\n") if line.strip()]
+            state.push_events(request.path_params["name"], lines)
+            return Response(b"", 200, headers=limits)
+        except ApiError as error:
+            return error_response(error, limits)
+
+    # query
+    @endpoint
+    async def query(request: Request) -> Response:
+        body = await json_body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            return _sql_error("query is required", "INVALID_INPUT")
+        fmt = body.get("resultFormat") or "object"
+        if fmt not in RESULT_FORMATS:
+            return _sql_error(f"Invalid resultFormat {fmt!r}", "INVALID_INPUT")
+        params = body.get("parameters")
+        if params is not None and not isinstance(params, list):
+            return _sql_error("parameters must be a list", "INVALID_INPUT")
+        try:
+            result = state.query(body["query"], params)
+        except Exception as exc:
+            if not hasattr(exc, "category"):
+                raise
+            if hasattr(exc, "to_response"):
+                return json_response(exc.to_response(), 400)
+            return _sql_error(getattr(exc, "message", str(exc)), exc.category)
+        header = bool(body.get("header"))
+        content, media = render_result(
+            list(result.columns),
+            list(result.sql_types),
+            [list(row) for row in result.rows],
+            fmt=fmt,
+            header=header,
+            types_header=bool(body.get("typesHeader")),
+            sql_types_header=bool(body.get("sqlTypesHeader")),
+        )
+        headers = {"X-Druid-SQL-Header-Included": "yes"} if header else None
+        return Response(content, 200, headers=headers, media_type=media)
+
+    # token endpoint (OAuth client credentials)
+    @endpoint
+    async def token(request: Request) -> Response:
+        if _media_type(request) != "application/x-www-form-urlencoded":
+            raise ApiError(415, "UnsupportedMediaType", "Use application/x-www-form-urlencoded")
+        form = await request.form()
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        issued = state.issue_token(
+            request.path_params["org"], fields, request.headers.get("authorization")
+        )
+        return json_response(issued)
+
+    return [
+        Route(p + "/jobs/{job_id}", job, methods=["GET", "PUT"]),
+        Route(p + "/jobs/{job_id}/status", job_status, methods=["GET", "POST"]),
+        Route(p + "/events/{name}", events, methods=["POST"]),
+        Route(p + "/jobs", jobs, methods=["GET", "POST"]),
+        Route(p + "/jobs/{job_id}/progress", job_progress, methods=["GET"]),
+        Route(p + "/jobs/{job_id}/metrics", job_metrics, methods=["GET"]),
+        Route(p + "/jobs/{job_id}/logs", job_logs, methods=["GET"]),
+        Route(p + "/jobs/{job_id}/reset", job_reset, methods=["POST"]),
+        Route(p + "/connections", connections, methods=["GET", "POST"]),
+        Route(p + "/connections/{name}", connection, methods=["GET", "PATCH", "DELETE"]),
+        Route(p + "/connections/{name}/test", connection_test, methods=["POST"]),
+        Route(p + "/connectionsMeta", connections_meta, methods=["GET"]),
+        Route(p + "/tables", tables, methods=["GET", "POST"]),
+        Route(p + "/tables/{name}", table, methods=["GET", "PUT"]),
+        Route(p + "/files", files, methods=["GET", "POST"]),
+        Route(p + "/files/{name:path}", file, methods=["GET", "DELETE"]),
+        Route(p + "/query/sql", query, methods=["POST"]),
+        Route("/v1/projects", list_projects, methods=["GET"]),
+        Route(p, get_project, methods=["GET"]),
+        Route("/v1/apikeyinfo", api_key_info, methods=["GET"]),
+        Route("/auth/realms/{org}/protocol/openid-connect/token", token, methods=["POST"]),
+    ]
+
+
+def _sql_error(message: str, category: str) -> Response:
+    code = "invalidInput" if category == "INVALID_INPUT" else category.lower()
+    body = {
+        "error": "druidException",
+        "errorCode": code,
+        "persona": "USER",
+        "category": category,
+        "errorMessage": message,
+        "context": {},
+    }
+    return json_response(body, 400)
+
+
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    response = json_response(
+        {"code": "NotFound", "message": f"No route for {scope['method']} {scope['path']}"}, 404
+    )
+    await response(scope, receive, send)
+
+
+class EmulatorFront:
+    """Raw ASGI entry point: control API, faults, auth, project check, request log."""
+
+    def __init__(self, state: EmulatorState, control: Router) -> None:
+        self.state = state
+        self.router = Router(polaris_routes(state), default=_not_found)
+        self.control = control
+        self.closing = False
+        self._project_root = state.prefix
+        self._project_slash = state.prefix + "/"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        if path.startswith("/_emulator/"):
+            await self.control(scope, receive, send)
+            return
+        state = self.state
+        method: str = scope["method"]
+        auth = ["none"]
+        delay = [0.0]
+        logged = [False]
+
+        def record(status: int) -> None:
+            # Logged before the response leaves, so a client that saw it also sees the entry.
+            logged[0] = True
+            query = scope.get("query_string", b"").decode("latin-1")
+            state.requests.add(method, path, query, status, auth[0], state.clock.now())
+
+        async def send_and_watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                record(message["status"])
+                if delay[0]:
+                    await self._sleep(delay[0])
+            await send(message)
+
+        try:
+            if state.faults.has_any():
+                relative = (
+                    path[len(self._project_root) :]
+                    if path.startswith(self._project_slash)
+                    else path
+                )
+                with state.lock:
+                    fault = state.faults.take(method, path, relative)
+                if fault is not None:
+                    if fault.kind == "drop":
+                        await self._drop(send)
+                        return
+                    if fault.kind == "status":
+                        await self._fault_response(fault)(scope, receive, send_and_watch)
+                        return
+                    delay[0] = fault.delay_seconds
+            if not path.startswith("/auth/realms/"):
+                header = None
+                for key, value in scope["headers"]:
+                    if key == b"authorization":
+                        header = value.decode("latin-1")
+                        break
+                try:
+                    with state.lock:
+                        auth[0], principal = state.authenticate(header)
+                except ApiError as error:
+                    auth[0] = "invalid" if header else "none"
+                    await error_response(error)(scope, receive, send_and_watch)
+                    return
+                scope["polaris.principal"] = principal
+                if (
+                    path.startswith("/v1/projects/")
+                    and path != self._project_root
+                    and not path.startswith(self._project_slash)
+                ):
+                    project = path.split("/")[3]
+                    missing = ApiError(404, "NotFound", f"Project {project} not found", "projectId")
+                    await error_response(missing)(scope, receive, send_and_watch)
+                    return
+            await self.router(scope, receive, send_and_watch)
+        finally:
+            if not logged[0]:  # dropped connection or a crash before any response
+                record(0)
+
+    def _fault_response(self, fault: Fault) -> Response:
+        headers: dict[str, str] = {}
+        if fault.status == 429:
+            limit = str(self.state.budget.per_minute)
+            retry = fault.retry_after if fault.retry_after is not None else 1
+            headers.update(
+                {
+                    "RateLimit-Limit": limit,
+                    "RateLimit-Remaining": "0",
+                    "RateLimit-Reset": str(max(int(retry), 1)),
+                    "X-RateLimit-Limit-Minute": limit,
+                    "X-RateLimit-Remaining-Minute": "0",
+                }
+            )
+            body: dict[str, str] = {"message": "API rate limit exceeded"}
+            headers["Retry-After"] = _seconds(retry)
+        else:
+            code = _FAULT_CODES.get(fault.status, "Error")
+            body = {"code": code, "message": f"Injected fault: HTTP {fault.status}"}
+            if fault.retry_after is not None:
+                headers["Retry-After"] = _seconds(fault.retry_after)
+        return json_response(body, fault.status, headers)
+
+    async def _drop(self, send: Send) -> None:
+        """Close the connection without any response: abort uvicorn's transport."""
+        cycle = getattr(send, "__self__", None)
+        transport = getattr(cycle, "transport", None)
+        if transport is None:  # not uvicorn: the best we can do is an exception
+            raise ConnectionAbortedError("injected drop")
+        transport.abort()
+        if cycle is not None and hasattr(cycle, "disconnected"):
+            cycle.disconnected = True  # so uvicorn does not try to send its own 500
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but wake up early when the server is stopping."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not self.closing and loop.time() < deadline:  # noqa: ASYNC110 - flag set by another thread
+            await asyncio.sleep(min(0.05, deadline - loop.time()))
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)

@@ -1,0 +1,251 @@
+"""Throughput of the Polaris emulator: is it fast enough never to be the bottleneck of a benchmark?
+
+Starts ``python -m airflow_provider_polaris.testing serve`` in a subprocess (pinned to one core when
+the machine has two or more, the client takes another), then drives it with a minimal keep-alive
+HTTP/1.1 client on raw asyncio streams over several connections — httpx would cost the client more
+CPU per request than the server spends. Prints: endpoint, requests, seconds, req/s, events/s,
+and the server's own CPU time per request with the rate that CPU allows on one core
+(``req/s/core``), which stays meaningful when other work shares the machine.
+
+    python benchmarks/emulator_bench.py [--requests 20000] [--seconds 10] [--connections 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+
+API_KEY = "pok_bench"
+PROJECT = "00000000-0000-4000-8000-000000000001"
+EVENTS_PER_PUSH = 60
+REQUIRED = {"GET /jobs/{id}": 2000.0, "POST /events/{conn} (no job)": 1500.0}
+
+
+@dataclass
+class Row:
+    """One line of the result table."""
+
+    endpoint: str
+    requests: int
+    seconds: float
+    events: int = 0
+    server_cpu: float = 0.0
+
+    def print(self) -> None:
+        """Print the row aligned with the header."""
+        rate = self.requests / self.seconds if self.seconds else 0.0
+        events = f"{self.events / self.seconds:12,.0f}" if self.events else f"{'-':>12}"
+        cpu_ms = self.server_cpu * 1000 / self.requests if self.requests else 0.0
+        print(
+            f"{self.endpoint:<34} {self.requests:>9,} {self.seconds:>8.2f} {rate:>10,.0f} {events}"
+            f" {cpu_ms:>12.3f} {self.per_core:>11,.0f}"
+        )
+
+    @property
+    def per_core(self) -> float:
+        """Requests per second of server CPU."""
+        return self.requests / self.server_cpu if self.server_cpu else 0.0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _start_server() -> tuple[subprocess.Popen[str], str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "airflow_provider_polaris.testing",
+        "serve",
+        "--port",
+        "0",
+        "--api-key",
+        API_KEY,
+        "--project-id",
+        PROJECT,
+        "--time-scale",
+        "0.001",
+        "--events-budget",
+        "100000000",
+    ]
+    pin: Callable[[], None] | None = None
+    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2:
+        cores = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, cores[1:])
+        pin = lambda: os.sched_setaffinity(0, {cores[0]})  # noqa: E731 - one-liner for preexec_fn
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, preexec_fn=pin)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"(http://\S+)", line)
+    if not match:
+        proc.kill()
+        raise RuntimeError(f"emulator did not start: {line!r}")
+    base = match.group(1)
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/_emulator/health", timeout=1).read()
+            return proc, base
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise
+            time.sleep(0.05)
+
+
+def _call(
+    base: str, method: str, path: str, body: dict[str, object] | None = None
+) -> dict[str, object]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        f"{base}/v1/projects/{PROJECT}{path}", data=data, method=method
+    )
+    request.add_header("Authorization", f"Basic {API_KEY}")
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        raw = response.read()
+    return json.loads(raw) if raw else {}
+
+
+async def _worker(host: str, port: int, request: bytes, budget: list[int], deadline: float) -> int:
+    reader, writer = await asyncio.open_connection(host, port)
+    done = 0
+    try:
+        while budget[0] > 0 and time.perf_counter() < deadline:
+            budget[0] -= 1
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(head.split(b"\r\n", 1)[0].decode())
+            length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+            if length:
+                await reader.readexactly(length)
+            done += 1
+    finally:
+        writer.close()
+    return done
+
+
+async def _drive(
+    base: str, request: bytes, requests: int, seconds: float, connections: int
+) -> tuple[int, float]:
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    budget = [requests]
+    start = time.perf_counter()
+    deadline = start + seconds
+    counts = await asyncio.gather(
+        *(_worker(host, int(port), request, budget, deadline) for _ in range(connections))
+    )
+    return sum(counts), time.perf_counter() - start
+
+
+def _request(method: str, path: str, body: bytes = b"") -> bytes:
+    auth = base64.b64encode(f"{API_KEY}:".encode()).decode()
+    head = (
+        f"{method} /v1/projects/{PROJECT}{path} HTTP/1.1\r\nHost: bench\r\n"
+        f"Authorization: Basic {auth}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def main() -> int:
+    """Run the benchmark; exit 1 when a required rate is missed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--requests", type=int, default=20000, help="requests per endpoint (upper bound)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=8.0, help="time per endpoint (upper bound)"
+    )
+    parser.add_argument("--connections", type=int, default=8)
+    args = parser.parse_args()
+    proc, base = _start_server()
+    try:
+        _call(base, "POST", "/connections", {"type": "push_streaming", "name": "idle"})
+        _call(base, "POST", "/connections", {"type": "push_streaming", "name": "fed"})
+        streaming = {
+            "type": "streaming",
+            "target": {"type": "table", "tableName": "bench"},
+            "createTableIfNotExists": True,
+            "source": {
+                "type": "connection",
+                "connectionName": "fed",
+                "inputSchema": [
+                    {"name": "ts", "dataType": "string"},
+                    {"name": "n", "dataType": "long"},
+                ],
+                "formatSettings": {"format": "nd-json"},
+            },
+            "mappings": [
+                {"columnName": "__time", "expression": 'TIME_PARSE("ts")'},
+                {"columnName": "n", "expression": '"n"'},
+            ],
+        }
+        job = _call(base, "POST", "/jobs", streaming)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        events = b"".join(
+            json.dumps({"ts": now, "n": i}).encode() + b"\n" for i in range(EVENTS_PER_PUSH)
+        )
+        cases = [
+            ("GET /jobs/{id}", _request("GET", f"/jobs/{job['id']}"), 0),
+            ("GET /jobs/{id}/status", _request("GET", f"/jobs/{job['id']}/status"), 0),
+            (
+                "GET /jobs?executionStatus=running",
+                _request("GET", "/jobs?executionStatus=running"),
+                0,
+            ),
+            (
+                "POST /events/{conn} (no job)",
+                _request("POST", "/events/idle", events),
+                EVENTS_PER_PUSH,
+            ),
+            (
+                "POST /events/{conn} (1 job)",
+                _request("POST", "/events/fed", events),
+                EVENTS_PER_PUSH,
+            ),
+        ]
+        print(
+            f"{'endpoint':<34} {'requests':>9} {'seconds':>8} {'req/s':>10} {'events/s':>12}"
+            f" {'srv ms/req':>12} {'req/s/core':>11}"
+        )
+        failures = 0
+        for name, request, per_request in cases:
+            cpu_before = _cpu_seconds(proc.pid)
+            done, elapsed = asyncio.run(
+                _drive(base, request, args.requests, args.seconds, args.connections)
+            )
+            row = Row(name, done, elapsed, done * per_request, _cpu_seconds(proc.pid) - cpu_before)
+            row.print()
+            # Judge by the server's CPU cost: wall-clock rates drop when others share the machine.
+            if name in REQUIRED and (row.per_core or done / elapsed) < REQUIRED[name]:
+                failures += 1
+                print(f"  below the required {REQUIRED[name]:,.0f} req/s")
+        return 1 if failures else 0
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
