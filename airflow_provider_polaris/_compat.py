@@ -152,3 +152,16 @@ __all__ = [
     "get_current_context",
     "mask_secret",
 ]
+
+
+def object_storage_path(url: str) -> Any:
+    """Airflow's ``ObjectStoragePath`` for an fsspec URL (``file://``, ``s3://``, ``gs://``...).
+
+    Imported on first use: the object-storage layer pulls in fsspec, which DAG parsing and most
+    tasks never need.
+    """
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.sdk import ObjectStoragePath
+    else:  # Airflow 2.x
+        from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
+    return ObjectStoragePath(url)

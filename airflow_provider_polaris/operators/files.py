@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, Literal
 
-from airflow_provider_polaris._compat import AirflowFailException, BaseOperator
+from airflow_provider_polaris._compat import AirflowFailException, BaseOperator, object_storage_path
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
@@ -19,17 +19,6 @@ if TYPE_CHECKING:
 IfFileExists = Literal["skip_same", "replace", "fail"]
 _GLOB_CHARS = frozenset("*?[")
 _CHUNK = 1024 * 1024
-
-
-def object_storage_path(url: str) -> Any:
-    """Airflow's ``ObjectStoragePath`` for ``url`` (an fsspec URL: ``s3://``, ``gs://``,
-    ``file://``...; remote schemes need the matching fsspec package and, optionally, an Airflow
-    connection given as ``scheme://conn_id@bucket/key``)."""
-    try:
-        from airflow.sdk import ObjectStoragePath
-    except ImportError:  # Airflow 2.x
-        from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
-    return ObjectStoragePath(url)
 
 
 def open_source(location: str) -> IO[bytes]:

@@ -1,0 +1,82 @@
+"""Hourly table-to-table rollup in replace mode: the flagship Polaris pattern.
+
+Every hour, roll the raw ``events`` table up into ``events_hourly`` (one row per hour and
+country) for exactly the hour the run covers. Replace mode makes the task idempotent: a rerun or a
+backfill of the same hour overwrites that hour instead of appending duplicates, and the operator
+reattaches to the job an earlier try created instead of submitting a second one.
+
+The schedule uses ``CronTriggerTimetable(..., interval=timedelta(hours=1))`` so that a run's data
+interval is the hour that just ended (Airflow 3's plain ``"@hourly"`` gives a zero-length interval,
+which the operator refuses to replace over). The wait is deferrable: no worker slot is held while
+Polaris works.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+
+from airflow_provider_polaris.hooks.polaris import PolarisHook
+from airflow_provider_polaris.operators.jobs import PolarisTableToTableOperator
+
+try:  # Airflow 3
+    from airflow.sdk import DAG, CronTriggerTimetable, task
+except ImportError:  # Airflow 2.11
+    from airflow import DAG  # type: ignore[no-redef,attr-defined]
+    from airflow.decorators import task  # type: ignore[no-redef]
+    from airflow.timetables.trigger import CronTriggerTimetable  # type: ignore[no-redef]
+
+SOURCE_TABLE = "events"
+ROLLUP_TABLE = "events_hourly"
+# The demo and tests shorten the poll interval; production keeps Polaris-friendly 30 s polls.
+POLL_INTERVAL = float(os.environ.get("POLARIS_EXAMPLE_POLL_INTERVAL", "30"))
+
+with DAG(
+    dag_id="polaris_hourly_rollup",
+    schedule=CronTriggerTimetable("0 * * * *", timezone="UTC", interval=timedelta(hours=1)),
+    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+    max_active_runs=4,
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=2)},
+    tags=["polaris", "example"],
+    doc_md=__doc__,
+) as dag:
+    rollup = PolarisTableToTableOperator(
+        task_id="rollup_hour",
+        source_table=SOURCE_TABLE,
+        target_table=ROLLUP_TABLE,
+        mappings=[
+            {"columnName": "__time", "expression": "TIME_FLOOR(\"__time\", 'PT1H')"},
+            {"columnName": "country", "expression": '"country"'},
+            {"columnName": "events", "expression": "COUNT(*)", "isAggregation": True},
+            {"columnName": "revenue", "expression": 'SUM("amount")', "isAggregation": True},
+        ],
+        # mode="replace" and intervals=<the run's data interval> are the defaults.
+        partitioned_by="hour",
+        create_table_if_not_exists=True,
+        deferrable=True,
+        poll_interval=POLL_INTERVAL,
+        timeout=timedelta(hours=1),
+    )
+
+    @task
+    def report_rollup(
+        data_interval_start: datetime | None = None, data_interval_end: datetime | None = None
+    ) -> list[dict[str, object]]:
+        """Read back the rolled-up hour with Polaris SQL and log it."""
+        assert data_interval_start is not None and data_interval_end is not None
+        start = data_interval_start.strftime("%Y-%m-%d %H:%M:%S")
+        end = data_interval_end.strftime("%Y-%m-%d %H:%M:%S")
+        with PolarisHook().get_client() as client:
+            rows: list[dict[str, object]] = client.query.sql(
+                f'SELECT "country", SUM("events") AS "events", SUM("revenue") AS "revenue" '
+                f'FROM "{ROLLUP_TABLE}" '
+                f"WHERE \"__time\" >= TIMESTAMP '{start}' "
+                f"AND \"__time\" < TIMESTAMP '{end}' "
+                f'GROUP BY 1 ORDER BY 1'
+            )
+        for row in rows:
+            print(f"rollup {start}: {row}")
+        return rows
+
+    rollup >> report_rollup()
