@@ -158,7 +158,7 @@ def print_rollup(client: PolarisClient) -> None:
         'SELECT "__time", "country", "events", "revenue" FROM "events_hourly" ORDER BY 1, 2'
     )
     raw = client.query.sql(
-        "SELECT TIME_FLOOR(\"__time\", 'PT1H') AS \"hour\", COUNT(*) AS \"events\" "
+        'SELECT TIME_FLOOR("__time", \'PT1H\') AS "hour", COUNT(*) AS "events" '
         'FROM "events" GROUP BY 1 ORDER BY 1'
     )
     print(f"\n{'hour':<26} {'country':<8} {'events':>7} {'revenue':>8}")
@@ -200,7 +200,9 @@ def main() -> int:
                         ["dags", "test", DAG_ID, logical_date.isoformat()], env, log
                     )
                     outcome = "success" if code == 0 else f"FAILED (exit {code})"
-                    _say(f"dags test {DAG_ID} {logical_date:%H:%M} - {why}: {outcome} ({took:.1f} s)")
+                    _say(
+                        f"dags test {DAG_ID} {logical_date:%H:%M} - {why}: {outcome} ({took:.1f} s)"
+                    )
                     if code:
                         _say(f"Airflow output is in {log}; last lines:")
                         print("\n".join(log.read_text().splitlines()[-40:]))

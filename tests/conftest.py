@@ -1,4 +1,4 @@
-"""Test-wide set-up: an isolated Airflow home and DAGs folder, configured before Airflow is imported.
+"""Test-wide set-up: an isolated Airflow home and DAGs folder, set before Airflow is imported.
 
 Airflow 3.3's ``dag.test()`` re-parses the DAG bundle, so every DAG a test runs must live in the
 configured DAGs folder. We point that folder at a temporary directory holding copies of
@@ -48,9 +48,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 
 
-
 class DagRunner:
-    """Loads DAGs from the test DAGs folder and runs them with ``dag.test()`` on either Airflow line."""
+    """Loads DAGs from the test DAGs folder; runs them with ``dag.test()`` (2.11 or 3.x)."""
 
     def load(self, file_name: str, dag_id: str) -> Any:
         """Import ``file_name`` from the DAGs folder (a fresh module each call); return its DAG."""

@@ -1,0 +1,24 @@
+"""Operator extra links to the Polaris console."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_polaris._compat import BaseOperatorLink, XCom
+
+JOB_URL_XCOM_KEY = "job_url"
+JOB_ID_XCOM_KEY = "job_id"
+
+
+class PolarisJobLink(BaseOperatorLink):
+    """ "Polaris job": the console page of the job the task submitted (read from XCom ``job_url``).
+
+    The operator pushes the URL before it waits, so the link works while the job runs, on Airflow
+    2.11 and 3.x alike.
+    """
+
+    name = "Polaris job"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        url = XCom.get_value(ti_key=ti_key, key=JOB_URL_XCOM_KEY)
+        return url if isinstance(url, str) else ""

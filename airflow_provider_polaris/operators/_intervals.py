@@ -1,0 +1,120 @@
+"""The period a replace job overwrites: explicit intervals, or the run's data interval.
+
+Airflow 3 runs cron presets with ``CronTriggerTimetable`` whose data interval is zero-length
+(``@hourly`` at 10:00 -> 10:00-10:00). A replace over an empty interval would overwrite nothing
+(or fail), so we never submit one. When the data interval is empty we infer the period only when it
+is unambiguous: the DAG runs a cron trigger timetable, this run's time is one of its fire times,
+and the fire times around it are evenly spaced in wall-clock time. Then the period is
+``[previous fire time, this fire time)`` -- what ``CronTriggerTimetable(..., interval=<period>)``
+would have given. Anything else fails before any request, naming the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+INTERVAL_FIX = (
+    "Give the DAG a schedule whose data interval is the period to replace, e.g. "
+    "CronTriggerTimetable('@hourly', timezone='UTC', interval=timedelta(hours=1)) or "
+    "CronDataIntervalTimetable('@hourly', timezone='UTC'), or pass intervals=[...] "
+    "(ISO 8601 'start/end') explicitly."
+)
+
+
+class IntervalError(ValueError):
+    """No unambiguous replace interval for this run."""
+
+
+def format_instant(value: datetime) -> str:
+    """``2024-01-01T10:00:00Z`` (UTC; fractional seconds kept only when present)."""
+    if value.tzinfo is None:
+        raise IntervalError(
+            f"naive datetime {value!r} in an interval; use timezone-aware datetimes"
+        )
+    utc = value.astimezone(timezone.utc)
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    if utc.microsecond:
+        text += f".{utc.microsecond // 1000:03d}"
+    return text + "Z"
+
+
+def format_interval(start: datetime, end: datetime) -> str:
+    if end <= start:
+        raise IntervalError(f"empty interval {format_instant(start)}/{format_instant(end)}")
+    return f"{format_instant(start)}/{format_instant(end)}"
+
+
+def normalize_intervals(value: Any) -> list[str]:
+    """Accept ``"a/b"``, ``(start, end)`` pairs of datetimes, or a list of either."""
+    if isinstance(value, str):
+        return [value]
+    if (
+        isinstance(value, Sequence)
+        and len(value) == 2
+        and all(isinstance(v, datetime) for v in value)
+    ):
+        return [format_interval(value[0], value[1])]
+    if isinstance(value, Iterable) and not isinstance(value, Mapping):
+        out: list[str] = []
+        for item in value:
+            out.extend(normalize_intervals(item))
+        return out
+    raise IntervalError(f"cannot read an interval from {value!r}")
+
+
+def _timetable_fields(timetable: Any) -> tuple[str, Any, Any] | None:
+    """``(cron expression, interval, timezone)`` of a cron trigger timetable on 2.11 or 3.x."""
+    if type(timetable).__name__ != "CronTriggerTimetable":
+        return None
+    expression = getattr(timetable, "expression", None) or getattr(timetable, "_expression", None)
+    interval = getattr(timetable, "interval", None)
+    if interval is None:
+        interval = getattr(timetable, "_interval", None)
+    tz = getattr(timetable, "timezone", None) or getattr(timetable, "_timezone", None)
+    if not isinstance(expression, str) or tz is None:
+        return None
+    return expression, interval, tz
+
+
+def infer_cron_period(timetable: Any, fire_time: datetime) -> tuple[datetime, datetime] | None:
+    """``(previous fire, fire_time)`` when ``fire_time`` fires a regular cron trigger."""
+    fields = _timetable_fields(timetable)
+    if fields is None or fire_time.tzinfo is None:
+        return None
+    expression, _interval, tz = fields
+    import pendulum
+    from croniter import croniter
+
+    zone = pendulum.timezone(tz) if isinstance(tz, str) else tz
+    local = pendulum.instance(fire_time).in_timezone(zone).naive()
+    if not croniter.match(expression, local):
+        return None
+    it = croniter(expression, local)
+    prev1 = it.get_prev(datetime)
+    prev2 = it.get_prev(datetime)
+    nxt = croniter(expression, local).get_next(datetime)
+    if not (local - prev1 == prev1 - prev2 == nxt - local) or local - prev1 <= timedelta(0):
+        return None
+    start = pendulum.instance(prev1, tz=zone)
+    return start.in_timezone("UTC"), pendulum.instance(fire_time).in_timezone("UTC")
+
+
+def run_interval(context: Mapping[str, Any]) -> tuple[datetime, datetime]:
+    """The run's period: its data interval, or the inferred cron period when that is empty."""
+    start = context.get("data_interval_start")
+    end = context.get("data_interval_end")
+    if start is not None and end is not None and end > start:
+        return start, end
+    fire_time = end or context.get("logical_date")
+    dag = context.get("dag")
+    if fire_time is not None and dag is not None:
+        inferred = infer_cron_period(getattr(dag, "timetable", None), fire_time)
+        if inferred is not None:
+            return inferred
+    shown = f"{start}/{end}" if start is not None or end is not None else "none"
+    raise IntervalError(
+        f"This run's data interval ({shown}) is empty and the period to replace cannot be inferred "
+        f"unambiguously from the schedule. {INTERVAL_FIX}"
+    )

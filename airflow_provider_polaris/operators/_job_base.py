@@ -1,0 +1,367 @@
+"""Shared plumbing of every operator that submits a Polaris job and waits on it.
+
+``execute`` reads top to bottom: build and validate the spec (no request yet), reattach to an
+earlier try's job or submit a new one, push ``job_id``/``job_url`` to XCom, then wait (in the
+worker, or deferred to the triggerer) and turn the final job into a result or an exception through
+:func:`~airflow_provider_polaris.outcomes.decide_outcome`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Collection, Mapping, Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow_provider_polaris._compat import (
+    AirflowException,
+    AirflowFailException,
+    BaseOperator,
+    conf,
+)
+from airflow_provider_polaris.links import JOB_ID_XCOM_KEY, JOB_URL_XCOM_KEY, PolarisJobLink
+from airflow_provider_polaris.operators._intervals import IntervalError
+from airflow_provider_polaris.operators._reattach import find_previous_job, forget_job, remember_job
+from airflow_provider_polaris.outcomes import (
+    JobState,
+    Outcome,
+    ProgressTracker,
+    decide_outcome,
+    describe_failure,
+)
+
+if TYPE_CHECKING:
+    from airflow_provider_polaris._compat import Context
+    from airflow_provider_polaris.hooks.polaris import PolarisHook
+
+
+class PolarisJobFailedError(AirflowException):
+    """The Polaris job failed (or could not be followed); a retry may help."""
+
+
+class PolarisJobCanceledError(AirflowFailException):
+    """The Polaris job was canceled by a user: the task fails without retrying."""
+
+
+class PolarisJobTimeoutError(AirflowException):
+    """The job did not finish within the operator's ``timeout``; it was asked to cancel."""
+
+
+def to_seconds(value: float | timedelta | None) -> float | None:
+    if value is None:
+        return None
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if seconds <= 0:
+        raise ValueError("timeout must be positive")
+    return seconds
+
+
+def json_safe(value: Any) -> Any:
+    """A deep copy that XCom can store as JSON."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _is_fatal(exc: BaseException) -> bool:
+    from airflow_provider_polaris.triggers._poller import is_fatal_error
+
+    return is_fatal_error(exc)
+
+
+def wait_for_job(
+    client: Any,
+    job_id: str,
+    *,
+    poll_interval: float,
+    deadline: float | None,
+    log: Any,
+    target_statuses: Collection[str] | None = None,
+    max_consecutive_errors: int = 5,
+    sleep: Any = time.sleep,
+    now: Any = time.time,
+) -> tuple[Outcome | None, Mapping[str, Any] | None]:
+    """Poll until the job reaches an outcome; ``(None, last job)`` when ``deadline`` passes.
+
+    Logs one line whenever status, progress % or rows processed change, not one per poll.
+    """
+    tracker = ProgressTracker()
+    errors = 0
+    last: Mapping[str, Any] | None = None
+    while True:
+        try:
+            job = client.jobs.get(job_id)
+        except Exception as exc:
+            errors += 1
+            if _is_fatal(exc) or errors > max_consecutive_errors:
+                raise
+            log.warning(
+                "Polling Polaris job %s failed (%s in a row), will retry: %s", job_id, errors, exc
+            )
+        else:
+            errors = 0
+            last = job
+            outcome = decide_outcome(job, target_statuses=target_statuses)
+            progress = metrics = None
+            if not outcome.is_final and JobState(job).execution_status == "running":
+                progress, metrics = _progress_and_metrics(client, job_id)
+            line = tracker.observe(job, progress, metrics)
+            if line:
+                log.info("%s", line)
+            if outcome.is_final:
+                return outcome, job
+        if deadline is not None and now() >= deadline:
+            return None, last
+        delay = (
+            poll_interval if deadline is None else max(0.0, min(poll_interval, deadline - now()))
+        )
+        sleep(delay)
+
+
+def _progress_and_metrics(client: Any, job_id: str) -> tuple[Any, Any]:
+    try:
+        return client.jobs.get_progress(job_id), client.jobs.get_metrics(job_id)
+    except Exception:  # progress is decoration; never fail a wait for it
+        return None, None
+
+
+class PolarisJobOperatorBase(BaseOperator):
+    """Base of the operators that submit one Polaris job and (optionally) wait for it.
+
+    :param polaris_conn_id: Airflow connection to Polaris.
+    :param wait_for_completion: wait for the job's outcome (default); otherwise succeed once it
+        is submitted.
+    :param deferrable: wait in the triggerer instead of holding a worker slot.
+    :param poll_interval: seconds between status checks, in both modes.
+    :param timeout: give up waiting after this long (seconds or ``timedelta``): the job is asked
+        to cancel and the task fails. ``None`` waits for ever.
+    :param cancel_on_kill: cancel the job when the task is killed, marked or cleared.
+    """
+
+    template_fields: Sequence[str] = ("polaris_conn_id",)
+    operator_extra_links = (PolarisJobLink(),)
+    ui_color = "#e8f1ff"
+    # None: wait for a batch job to complete; streaming operators wait for these statuses.
+    wait_target_statuses: ClassVar[frozenset[str] | None] = None
+    # Whether an earlier try's job may be reattached to (off for operators whose job is a one-off).
+    reattach_previous_job: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        *,
+        polaris_conn_id: str = "polaris_default",
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 30.0,
+        timeout: float | timedelta | None = None,
+        cancel_on_kill: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if poll_interval <= 0:
+            raise ValueError("poll_interval must be positive")
+        self.polaris_conn_id = polaris_conn_id
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval = float(poll_interval)
+        self.timeout = to_seconds(timeout)
+        self.cancel_on_kill = cancel_on_kill
+        self.submitted_job_id: str | None = None
+        self._job_finished = False
+
+    @cached_property
+    def hook(self) -> PolarisHook:
+        from airflow_provider_polaris.hooks.polaris import PolarisHook
+
+        return PolarisHook(polaris_conn_id=self.polaris_conn_id)
+
+    # -- to implement ---------------------------------------------------------------------------
+    def build_job_spec(self, context: Context) -> Mapping[str, Any] | str:
+        """The job request (a dict, or JSON text) for this run; may raise ``IntervalError``."""
+        raise NotImplementedError
+
+    def check_job_spec(self, spec: Any) -> None:
+        """Reject specs of the wrong kind for this operator (raise ``AirflowFailException``)."""
+
+    # -- execute ------------------------------------------------------------------------------
+    def execute(self, context: Context) -> Any:
+        body = self.render_job_request(context)
+        client = self.hook.get_client()
+        job = None
+        if self.reattach_previous_job:
+            job = find_previous_job(
+                context, client, body, self.log, target_statuses=self.wait_target_statuses
+            )
+        if job is None:
+            job = self.submit(context, client, body)
+        job_id = str(job["id"])
+        self.submitted_job_id = job_id
+        self.publish_job(context, job_id)
+
+        if not self.wait_for_completion:
+            self._job_finished = True
+            forget_job(context, self.log)
+            return json_safe(job)
+        deadline = time.time() + self.timeout if self.timeout else None
+        outcome = decide_outcome(job, target_statuses=self.wait_target_statuses)
+        if outcome.is_final:
+            return self.finish(context, outcome, job)
+        if self.deferrable:
+            self.defer_wait(job_id, deadline)
+        outcome_or_none, final = wait_for_job(
+            client,
+            job_id,
+            poll_interval=self.poll_interval,
+            deadline=deadline,
+            log=self.log,
+            target_statuses=self.wait_target_statuses,
+        )
+        if outcome_or_none is None:
+            self.give_up(job_id)
+        assert outcome_or_none is not None and final is not None
+        return self.finish(context, outcome_or_none, final)
+
+    def render_job_request(self, context: Context) -> dict[str, Any]:
+        """Build and validate the request body; fails before any HTTP request."""
+        from airflow_provider_polaris.models import PolarisSpecError, parse_job_spec
+
+        try:
+            raw = self.build_job_spec(context)
+        except IntervalError as exc:
+            raise AirflowFailException(f"{type(self).__name__}: {exc}") from None
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except ValueError as exc:
+                raise AirflowFailException(f"job_spec is not valid JSON: {exc}") from None
+        if not isinstance(raw, Mapping):
+            raise AirflowFailException(
+                f"job_spec must be a mapping or JSON text, got {type(raw).__name__}"
+            )
+        try:
+            spec = parse_job_spec(raw)
+        except PolarisSpecError as exc:
+            raise AirflowFailException(str(exc)) from None
+        self.check_job_spec(spec)
+        body: dict[str, Any] = spec.to_api()
+        return body
+
+    def submit(self, context: Context, client: Any, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        job: Mapping[str, Any] = client.jobs.create(body)
+        remember_job(context, str(job["id"]), self.log)
+        state = JobState(job)
+        self.log.info(
+            "Submitted Polaris %s job %s into %r", state.job_type, state.job_id, state.target_table
+        )
+        return job
+
+    def console_url(self, job_id: str) -> str | None:
+        try:
+            url: str = self.hook.get_config().job_console_url(job_id)
+            return url
+        except Exception:  # a link is a convenience; never fail the task for it
+            return None
+
+    def publish_job(self, context: Context, job_id: str) -> None:
+        """Push ``job_id`` and ``job_url`` to XCom before waiting (the extra link reads them)."""
+        url = self.console_url(job_id)
+        ti = context["ti"]
+        ti.xcom_push(key=JOB_ID_XCOM_KEY, value=job_id)
+        if url:
+            ti.xcom_push(key=JOB_URL_XCOM_KEY, value=url)
+            self.log.info("Polaris job %s: %s", job_id, url)
+
+    def defer_wait(self, job_id: str, deadline: float | None) -> None:
+        from airflow_provider_polaris.triggers.jobs import PolarisJobTrigger
+
+        self.defer(
+            trigger=PolarisJobTrigger(
+                job_id=job_id,
+                polaris_conn_id=self.polaris_conn_id,
+                poll_interval=self.poll_interval,
+                deadline=deadline,
+                target_statuses=sorted(self.wait_target_statuses)
+                if self.wait_target_statuses
+                else None,
+                cancel_on_kill=self.cancel_on_kill,
+            ),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context: Context, event: Any = None) -> Any:
+        """Resume after the trigger: validate the event and decide, failing closed."""
+        from airflow_provider_polaris.triggers.jobs import validate_event
+
+        try:
+            status, job_id, message, job = validate_event(event)
+        except ValueError as exc:
+            raise PolarisJobFailedError(
+                f"Malformed event from the Polaris trigger ({exc}): {event!r}"
+            ) from None
+        self.submitted_job_id = job_id
+        if status == "timeout":
+            self.give_up(job_id)
+        if status == "error":
+            raise PolarisJobFailedError(message or f"Waiting for Polaris job {job_id} failed")
+        assert job is not None
+        outcome = decide_outcome(job, target_statuses=self.wait_target_statuses)
+        if outcome.kind != status:
+            outcome = Outcome(
+                "failure",
+                f"The trigger reported {status!r} for Polaris job {job_id}, but its final state "
+                f"says "
+                f"{outcome.kind!r} ({JobState(job).describe()}); failing closed.",
+            )
+        return self.finish(context, outcome, job)
+
+    def finish(self, context: Context, outcome: Outcome, job: Mapping[str, Any]) -> Any:
+        self._job_finished = True
+        job_id = str(job.get("id") or self.submitted_job_id)
+        if outcome.kind == "success":
+            if outcome.warning:
+                self.log.warning("%s", outcome.warning)
+            self.log.info("%s", outcome.message)
+            forget_job(context, self.log)
+            return json_safe(job)
+        message = self.failure_message(job_id, job, outcome.message)
+        self.log.error("%s", message)
+        if outcome.kind == "canceled":
+            raise PolarisJobCanceledError(message)
+        raise PolarisJobFailedError(message)
+
+    def failure_message(self, job_id: str, job: Mapping[str, Any] | None, headline: str) -> str:
+        logs = metrics = None
+        try:
+            client = self.hook.get_client()
+            logs = client.jobs.get_logs(job_id)
+            metrics = client.jobs.get_metrics(job_id)
+        except Exception as exc:
+            self.log.debug("Could not fetch logs/metrics of Polaris job %s: %s", job_id, exc)
+        return describe_failure(job, logs, metrics, self.console_url(job_id), headline=headline)
+
+    def give_up(self, job_id: str) -> None:
+        """Timeout: cancel the job (best effort) and fail."""
+        self._job_finished = True
+        cancelled = self.cancel_job(job_id, reason="timeout")
+        raise PolarisJobTimeoutError(
+            f"Polaris job {job_id} did not finish within {self.timeout:g}s; "
+            + (
+                "cancellation requested."
+                if cancelled
+                else "it could not be canceled (see the log)."
+            )
+        )
+
+    def cancel_job(self, job_id: str, *, reason: str) -> bool:
+        """Best-effort cancel; logs and swallows every error so it never masks the original one."""
+        try:
+            self.hook.get_client().jobs.cancel(job_id)
+        except Exception as exc:
+            self.log.warning("Could not cancel Polaris job %s (%s): %s", job_id, reason, exc)
+            return False
+        self.log.info("Requested cancellation of Polaris job %s (%s)", job_id, reason)
+        return True
+
+    def on_kill(self) -> None:
+        if self.cancel_on_kill and self.submitted_job_id and not self._job_finished:
+            self.cancel_job(self.submitted_job_id, reason="task killed")

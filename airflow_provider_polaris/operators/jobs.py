@@ -1,0 +1,339 @@
+"""Operators that run Polaris ingestion jobs: any spec, batch files, table-to-table, SQL; cancel."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_polaris._compat import BaseOperator
+from airflow_provider_polaris.operators._intervals import (
+    format_interval,
+    normalize_intervals,
+    run_interval,
+)
+from airflow_provider_polaris.operators._job_base import (
+    PolarisJobCanceledError,
+    PolarisJobFailedError,
+    PolarisJobOperatorBase,
+    PolarisJobTimeoutError,
+    json_safe,
+)
+from airflow_provider_polaris.outcomes import JobState
+
+if TYPE_CHECKING:
+    from airflow_provider_polaris._compat import Context
+    from airflow_provider_polaris.hooks.polaris import PolarisHook
+
+__all__ = [
+    "PolarisBatchIngestionOperator",
+    "PolarisCancelJobOperator",
+    "PolarisCreateJobOperator",
+    "PolarisJobCanceledError",
+    "PolarisJobFailedError",
+    "PolarisJobTimeoutError",
+    "PolarisSqlIngestionOperator",
+    "PolarisTableToTableOperator",
+]
+
+
+def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if value is not None}
+
+
+class PolarisCreateJobOperator(PolarisJobOperatorBase):
+    """Submit any Polaris job spec (batch, sql, streaming, delete_data, ...) and wait for it.
+
+    ``job_spec`` is a dict (templated recursively) or a path to a ``.json`` file rendered as a
+    template, or JSON text. The spec is validated before any request; a bad spec fails the task
+    without retries, naming the offending field path.
+
+    Returns the final job document (JSON-safe); pushes ``job_id`` and ``job_url`` to XCom before
+    waiting. See :class:`PolarisJobOperatorBase` for the waiting arguments.
+    """
+
+    template_fields: Sequence[str] = ("job_spec", "polaris_conn_id")
+    template_ext: Sequence[str] = (".json",)
+    template_fields_renderers = {"job_spec": "json"}
+
+    def __init__(self, *, job_spec: Mapping[str, Any] | str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.job_spec = job_spec
+
+    def build_job_spec(self, context: Context) -> Mapping[str, Any] | str:
+        return self.job_spec
+
+
+class PolarisBatchIngestionOperator(PolarisJobOperatorBase):
+    """Load files (uploaded, S3, Azure, inline or any ``source``) into a table with a batch job.
+
+    :param target_table: table to load into.
+    :param files: names of files uploaded to Polaris (shortcut for an ``uploaded`` source).
+    :param source: a full source dict instead of ``files`` (``s3``, ``azure``, ``inline``...).
+    :param input_schema: ``[{"name": ..., "dataType": ...}]`` for ``files``.
+    :param format_settings: e.g. ``{"format": "nd-json"}`` for ``files``.
+    :param mappings: ``[{"columnName": ..., "expression": ...}]``; always map ``__time``.
+    :param ingestion_mode: ``append`` (default) or ``replace``.
+    :param intervals: what ``replace`` overwrites; default: the run's interval (docs/jobs.md).
+    """
+
+    template_fields: Sequence[str] = (
+        "target_table",
+        "files",
+        "source",
+        "input_schema",
+        "format_settings",
+        "mappings",
+        "intervals",
+        "filter_expression",
+        "polaris_conn_id",
+    )
+    template_fields_renderers = {"source": "json", "mappings": "json"}
+
+    def __init__(
+        self,
+        *,
+        target_table: str,
+        files: Sequence[str] | None = None,
+        source: Mapping[str, Any] | None = None,
+        input_schema: Sequence[Mapping[str, Any]] | None = None,
+        format_settings: Mapping[str, Any] | None = None,
+        mappings: Sequence[Mapping[str, Any]] | None = None,
+        ingestion_mode: str = "append",
+        intervals: Any = None,
+        create_table_if_not_exists: bool = False,
+        filter_expression: str | None = None,
+        partitioned_by: str | None = None,
+        cluster_by: Sequence[str] | None = None,
+        max_parse_exceptions: int | None = None,
+        extra_spec: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.target_table = target_table
+        self.files = files
+        self.source = source
+        self.input_schema = input_schema
+        self.format_settings = format_settings
+        self.mappings = mappings
+        self.ingestion_mode = ingestion_mode
+        self.intervals = intervals
+        self.create_table_if_not_exists = create_table_if_not_exists
+        self.filter_expression = filter_expression
+        self.partitioned_by = partitioned_by
+        self.cluster_by = cluster_by
+        self.max_parse_exceptions = max_parse_exceptions
+        self.extra_spec = extra_spec
+
+    def build_job_spec(self, context: Context) -> Mapping[str, Any]:
+        source: Any = self.source
+        if source is None and self.files is not None:
+            source = _drop_none(
+                {
+                    "type": "uploaded",
+                    "fileList": list(self.files),
+                    "inputSchema": list(self.input_schema)
+                    if self.input_schema is not None
+                    else None,
+                    "formatSettings": dict(self.format_settings) if self.format_settings else None,
+                }
+            )
+        target: dict[str, Any] = {"type": "table", "tableName": self.target_table}
+        if self.ingestion_mode == "replace":
+            target["intervals"] = (
+                normalize_intervals(self.intervals)
+                if self.intervals is not None
+                else [format_interval(*run_interval(context))]
+            )
+        body = _drop_none(
+            {
+                "type": "batch",
+                "source": source,
+                "target": target,
+                "ingestionMode": self.ingestion_mode,
+                "mappings": list(self.mappings) if self.mappings is not None else None,
+                "createTableIfNotExists": self.create_table_if_not_exists or None,
+                "filterExpression": self.filter_expression,
+                "partitionedBy": self.partitioned_by,
+                "clusteringColumns": list(self.cluster_by) if self.cluster_by else None,
+                "maxParseExceptions": self.max_parse_exceptions,
+            }
+        )
+        body.update(self.extra_spec or {})
+        return body
+
+
+class PolarisTableToTableOperator(PolarisJobOperatorBase):
+    """Roll a Polaris table up into another table for this run's period (the flagship pattern).
+
+    With the defaults (``mode="replace"``), each run overwrites exactly its period of
+    ``target_table`` with the mapped rows of the same period of ``source_table``: reruns and
+    backfills are idempotent, and a retry reattaches to the earlier try's job.
+
+    :param source_table: table to read.
+    :param target_table: table to write.
+    :param mappings: column mappings (aggregations allowed: ``COUNT(*)``, ``SUM("x")``...).
+    :param mode: ``replace`` (default: overwrite ``intervals``) or ``append``.
+    :param intervals: the target intervals to replace; default: the run's data interval (with the
+        empty-interval rule of docs/jobs.md).
+    :param source_interval: the source rows to read; default: the same period. ``"all"`` reads
+        the whole source table.
+    :param create_table_if_not_exists: create ``target_table`` on the first run.
+    :param filter_expression: SQL boolean over source columns.
+    :param partitioned_by: target segment granularity (``hour``, ``day``, ...).
+    :param cluster_by: clustering columns.
+    """
+
+    template_fields: Sequence[str] = (
+        "source_table",
+        "target_table",
+        "mappings",
+        "intervals",
+        "source_interval",
+        "filter_expression",
+        "polaris_conn_id",
+    )
+    template_fields_renderers = {"mappings": "json"}
+
+    def __init__(
+        self,
+        *,
+        source_table: str,
+        target_table: str,
+        mappings: Sequence[Mapping[str, Any]],
+        mode: str = "replace",
+        intervals: Any = None,
+        source_interval: Any = None,
+        create_table_if_not_exists: bool = False,
+        filter_expression: str | None = None,
+        partitioned_by: str | None = None,
+        cluster_by: Sequence[str] | None = None,
+        max_parse_exceptions: int | None = None,
+        extra_spec: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if mode not in ("replace", "append"):
+            raise ValueError(f"mode must be 'replace' or 'append', not {mode!r}")
+        self.source_table = source_table
+        self.target_table = target_table
+        self.mappings = mappings
+        self.mode = mode
+        self.intervals = intervals
+        self.source_interval = source_interval
+        self.create_table_if_not_exists = create_table_if_not_exists
+        self.filter_expression = filter_expression
+        self.partitioned_by = partitioned_by
+        self.cluster_by = cluster_by
+        self.max_parse_exceptions = max_parse_exceptions
+        self.extra_spec = extra_spec
+
+    def build_job_spec(self, context: Context) -> Mapping[str, Any]:
+        intervals = normalize_intervals(self.intervals) if self.intervals is not None else None
+        if self.source_interval == "all":
+            source_interval = None
+        elif self.source_interval is not None:
+            (source_interval,) = normalize_intervals(self.source_interval)
+        elif intervals is not None and len(intervals) == 1:
+            source_interval = intervals[0]
+        else:
+            source_interval = format_interval(*run_interval(context))
+        target: dict[str, Any] = {"type": "table", "tableName": self.target_table}
+        if self.mode == "replace":
+            target["intervals"] = (
+                intervals if intervals is not None else [format_interval(*run_interval(context))]
+            )
+        body = _drop_none(
+            {
+                "type": "batch",
+                "ingestionMode": self.mode,
+                "source": _drop_none(
+                    {"type": "table", "tableName": self.source_table, "interval": source_interval}
+                ),
+                "target": target,
+                "mappings": list(self.mappings),
+                "createTableIfNotExists": self.create_table_if_not_exists or None,
+                "filterExpression": self.filter_expression,
+                "partitionedBy": self.partitioned_by,
+                "clusteringColumns": list(self.cluster_by) if self.cluster_by else None,
+                "maxParseExceptions": self.max_parse_exceptions,
+            }
+        )
+        body.update(self.extra_spec or {})
+        return body
+
+
+class PolarisSqlIngestionOperator(PolarisJobOperatorBase):
+    """Run a SQL ingestion (``INSERT``/``REPLACE INTO ... SELECT``) as a Polaris job.
+
+    :param sql: the statement, or a path to a ``.sql`` file (rendered as a template).
+    :param parameters: ``[{"type": "VARCHAR", "value": "x"}]`` for ``?`` placeholders.
+    :param context: SQL query context.
+    """
+
+    template_fields: Sequence[str] = ("sql", "parameters", "polaris_conn_id")
+    template_ext: Sequence[str] = (".sql",)
+    template_fields_renderers = {"sql": "sql"}
+
+    def __init__(
+        self,
+        *,
+        sql: str,
+        parameters: Sequence[Mapping[str, Any]] | None = None,
+        context: Mapping[str, Any] | None = None,
+        create_table_if_not_exists: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.sql = sql
+        self.parameters = parameters
+        self.query_context = context
+        self.create_table_if_not_exists = create_table_if_not_exists
+
+    def build_job_spec(self, context: Context) -> Mapping[str, Any]:
+        return _drop_none(
+            {
+                "type": "sql",
+                "query": self.sql,
+                "parameters": list(self.parameters) if self.parameters else None,
+                "context": dict(self.query_context) if self.query_context else None,
+                "createTableIfNotExists": self.create_table_if_not_exists or None,
+            }
+        )
+
+
+class PolarisCancelJobOperator(BaseOperator):
+    """Cancel a Polaris job. A job that already ended is left alone (logged, not an error).
+
+    Returns the job's status after the request.
+    """
+
+    template_fields: Sequence[str] = ("job_id", "polaris_conn_id")
+
+    def __init__(
+        self, *, job_id: str, polaris_conn_id: str = "polaris_default", **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.job_id = job_id
+        self.polaris_conn_id = polaris_conn_id
+
+    @cached_property
+    def hook(self) -> PolarisHook:
+        from airflow_provider_polaris.hooks.polaris import PolarisHook
+
+        return PolarisHook(polaris_conn_id=self.polaris_conn_id)
+
+    def execute(self, context: Context) -> Any:
+        client = self.hook.get_client()
+        job = client.jobs.get(self.job_id)
+        state = JobState(job)
+        if state.is_terminal:
+            self.log.info(
+                "Polaris job %s already ended (%s); nothing to cancel",
+                self.job_id,
+                state.describe(),
+            )
+            return json_safe(job)
+        result = client.jobs.cancel(self.job_id)
+        self.log.info("Requested cancellation of Polaris job %s", self.job_id)
+        return json_safe(result) if result is not None else None

@@ -1,0 +1,158 @@
+"""PolarisJobTrigger: one event, fail closed, shared poller vs per-trigger polling, cleanup."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from job_helpers import batch_spec
+
+from airflow_provider_polaris.client import PolarisClient, PolarisConfig
+from airflow_provider_polaris.triggers import _poller
+from airflow_provider_polaris.triggers.jobs import PolarisJobTrigger, validate_event
+
+
+def submit(emu: Any, n: int = 1, **fate: Any) -> list[str]:
+    config = PolarisConfig(project_id=emu.project_id, base_url=emu.base_url, api_key=emu.api_key)
+    ids = []
+    with PolarisClient(config) as client:
+        for _ in range(n):
+            if fate:
+                emu.script_job(**fate)
+            ids.append(client.jobs.create(batch_spec())["id"])
+    return ids
+
+
+async def first_event(trigger: PolarisJobTrigger) -> dict[str, Any]:
+    gen = trigger.run()
+    event = await gen.__anext__()
+    with pytest.raises(StopAsyncIteration):
+        await gen.__anext__()
+    return dict(event.payload)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+async def test_success_event_carries_the_job(emu: Any, shared: bool) -> None:
+    (job_id,) = submit(emu)
+    event = await first_event(PolarisJobTrigger(job_id, poll_interval=0.02, shared_poller=shared))
+    assert event["status"] == "success" and event["job_id"] == job_id
+    assert event["job"]["executionStatus"] == "completed"
+    validate_event(event)
+    assert _poller.poller_count() == 0
+
+
+@pytest.mark.parametrize("shared", [True, False])
+@pytest.mark.parametrize(
+    ("fate", "status"),
+    [
+        ({"outcome": "failed", "health_code": "null_timestamp"}, "failure"),
+        ({"outcome": "canceled"}, "canceled"),
+        ({"outcome": "completed", "unknown_polls": 3}, "success"),
+    ],
+)
+async def test_outcomes(emu: Any, shared: bool, fate: dict[str, Any], status: str) -> None:
+    (job_id,) = submit(emu, **fate)
+    event = await first_event(PolarisJobTrigger(job_id, poll_interval=0.02, shared_poller=shared))
+    assert event["status"] == status
+
+
+@pytest.mark.parametrize("shared", [True, False])
+async def test_deadline_gives_timeout_event(emu: Any, shared: bool) -> None:
+    (job_id,) = submit(emu, outcome="running")
+    trigger = PolarisJobTrigger(
+        job_id, poll_interval=0.02, deadline=time.time() + 0.2, shared_poller=shared
+    )
+    assert (await first_event(trigger))["status"] == "timeout"
+    assert _poller.poller_count() == 0
+
+
+@pytest.mark.parametrize("shared", [True, False])
+async def test_transient_errors_are_tolerated_within_bound(
+    emu: Any, shared: bool, monkeypatch: Any
+) -> None:
+    (job_id,) = submit(emu)
+    monkeypatch.setenv("AIRFLOW_CONN_POLARIS_DEFAULT", emu.airflow_connection({"max_retries": 0}))
+    emu.inject_fault("GET", r"/jobs.*", status=503, count=2)
+    trigger = PolarisJobTrigger(
+        job_id, poll_interval=0.02, shared_poller=shared, max_consecutive_errors=5
+    )
+    assert (await first_event(trigger))["status"] == "success"
+
+
+@pytest.mark.parametrize("shared", [True, False])
+async def test_persistent_errors_give_error_event(emu: Any, shared: bool, monkeypatch: Any) -> None:
+    (job_id,) = submit(emu, outcome="running")
+    monkeypatch.setenv("AIRFLOW_CONN_POLARIS_DEFAULT", emu.airflow_connection({"max_retries": 0}))
+    emu.inject_fault("GET", r"/jobs.*", status=500, count=1000)
+    trigger = PolarisJobTrigger(
+        job_id, poll_interval=0.01, shared_poller=shared, max_consecutive_errors=1
+    )
+    event = await first_event(trigger)
+    assert event["status"] == "error" and event["job"] is None
+    emu.clear_faults()
+
+
+@pytest.mark.parametrize("shared", [True, False])
+async def test_missing_job_is_an_error_at_once(emu: Any, shared: bool) -> None:
+    event = await first_event(
+        PolarisJobTrigger("no-such-job", poll_interval=0.01, shared_poller=shared)
+    )
+    assert event["status"] == "error"
+
+
+async def test_missing_connection_is_an_error_event(emu: Any, monkeypatch: Any) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_POLARIS_DEFAULT")
+    event = await first_event(PolarisJobTrigger("j", poll_interval=0.01))
+    assert event["status"] == "error"
+
+
+async def test_shared_poller_polls_once_per_interval_for_many_waiters(emu: Any) -> None:
+    ids = submit(emu, 20, outcome="running")
+    emu.clear_request_log()
+    triggers = [PolarisJobTrigger(j, poll_interval=0.1) for j in ids]
+    tasks = [asyncio.create_task(first_event(t)) for t in triggers]
+    await asyncio.sleep(0.55)
+    assert _poller.poller_count() == 1
+    # ~6 intervals: one list walk each, no per-job GETs while the jobs stay active
+    assert emu.count_requests("GET", r"/jobs/[^/]+") == 0
+    assert 3 <= emu.count_requests("GET", r"/jobs") <= 8
+    for job_id in ids:  # finish them: each is fetched once when it leaves the active set
+        emu.script_job(job_id, outcome="completed", after_polls=0)
+    events = await asyncio.gather(*tasks)
+    assert {e["status"] for e in events} == {"success"}
+    assert _poller.poller_count() == 0
+
+
+async def test_cancelled_waiter_unsubscribes_and_last_one_closes(emu: Any) -> None:
+    ids = submit(emu, 2, outcome="running")
+    tasks = [
+        asyncio.create_task(first_event(PolarisJobTrigger(j, poll_interval=0.05))) for j in ids
+    ]
+    await asyncio.sleep(0.15)
+    assert _poller.poller_count() == 1
+    tasks[0].cancel()
+    await asyncio.sleep(0.1)
+    assert _poller.poller_count() == 1
+    tasks[1].cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.sleep(0.05)
+    assert _poller.poller_count() == 0
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        None,
+        "success",
+        {},
+        {"status": "weird", "job_id": "j"},
+        {"status": "success", "job_id": "j"},
+        {"status": "success", "job_id": "", "job": {}},
+        {"status": "failure", "job_id": "j", "job": []},
+    ],
+)
+def test_malformed_events_are_rejected(event: Any) -> None:
+    with pytest.raises(ValueError):
+        validate_event(event)
