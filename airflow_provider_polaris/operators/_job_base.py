@@ -118,6 +118,19 @@ def wait_for_job(
         sleep(delay)
 
 
+def read_trigger_event(event: Any) -> tuple[str, str, str, Mapping[str, Any] | None]:
+    """``(status, job_id, message, job)`` of a ``PolarisJobTrigger`` event; a malformed event
+    fails the task (fail closed)."""
+    from airflow_provider_polaris.triggers.jobs import validate_event
+
+    try:
+        return validate_event(event)
+    except ValueError as exc:
+        raise PolarisJobFailedError(
+            f"Malformed event from the Polaris trigger ({exc}): {event!r}"
+        ) from None
+
+
 def _progress_and_metrics(client: Any, job_id: str) -> tuple[Any, Any]:
     try:
         return client.jobs.get_progress(job_id), client.jobs.get_metrics(job_id)
@@ -290,14 +303,7 @@ class PolarisJobOperatorBase(BaseOperator):
 
     def execute_complete(self, context: Context, event: Any = None) -> Any:
         """Resume after the trigger: validate the event and decide, failing closed."""
-        from airflow_provider_polaris.triggers.jobs import validate_event
-
-        try:
-            status, job_id, message, job = validate_event(event)
-        except ValueError as exc:
-            raise PolarisJobFailedError(
-                f"Malformed event from the Polaris trigger ({exc}): {event!r}"
-            ) from None
+        status, job_id, message, job = read_trigger_event(event)
         self.submitted_job_id = job_id
         if status == "timeout":
             self.give_up(job_id)

@@ -24,7 +24,7 @@ from airflow_provider_polaris._compat import (
     conf,
 )
 from airflow_provider_polaris.links import PolarisJobLink
-from airflow_provider_polaris.operators._job_base import PolarisJobFailedError
+from airflow_provider_polaris.operators._job_base import PolarisJobFailedError, read_trigger_event
 from airflow_provider_polaris.outcomes import (
     Outcome,
     ProgressTracker,
@@ -128,14 +128,7 @@ class PolarisJobSensor(BaseSensorOperator):
         )
 
     def execute_complete(self, context: Context, event: Any = None) -> None:
-        from airflow_provider_polaris.triggers.jobs import validate_event
-
-        try:
-            status, job_id, message, job = validate_event(event)
-        except ValueError as exc:
-            raise PolarisJobFailedError(
-                f"Malformed event from the Polaris trigger ({exc}): {event!r}"
-            ) from None
+        status, job_id, message, job = read_trigger_event(event)
         if status == "timeout":
             raise AirflowSensorTimeout(
                 f"Sensor has timed out waiting for Polaris job {job_id}: {message}"
