@@ -73,7 +73,7 @@ with DAG(
                 f'FROM "{ROLLUP_TABLE}" '
                 f"WHERE \"__time\" >= TIMESTAMP '{start}' "
                 f"AND \"__time\" < TIMESTAMP '{end}' "
-                f'GROUP BY 1 ORDER BY 1'
+                f"GROUP BY 1 ORDER BY 1"
             )
         for row in rows:
             print(f"rollup {start}: {row}")

@@ -77,6 +77,22 @@ class AsyncPolarisClient:
             if not items or not pager.has_more(page, offset):
                 return
 
+    def url_for(self, call: ApiCall[Any]) -> str:
+        """The full URL (without query string) that :meth:`execute` would send ``call`` to.
+
+        For callers that send a request themselves, such as the event pusher's own transport.
+        """
+        return self._core.url_for(call)
+
+    async def authorization_header(self, stale: str | None = None) -> str:
+        """The ``Authorization`` header value :meth:`execute` would send now.
+
+        API keys give a constant ``Basic`` header; OAuth gives the cached ``Bearer`` token,
+        fetched or refreshed (ahead of its expiry, one refresh at a time) when needed. Pass the
+        header a server refused with 401 as ``stale`` to force a new token.
+        """
+        return await self._authorization(stale)
+
     async def _run(self, plan: Plan[T]) -> T:
         reply: Any = None
         error: httpx.TransportError | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip as gzip_module
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -31,8 +32,11 @@ class RateLimitInfo:
     reset_seconds: float | None = None
 
     @classmethod
-    def from_headers(cls, headers: httpx.Headers) -> RateLimitInfo:
-        """Read ``RateLimit-*`` or, failing that, ``X-RateLimit-*-Minute`` headers."""
+    def from_headers(cls, headers: Mapping[str, str]) -> RateLimitInfo:
+        """Read ``RateLimit-*`` or, failing that, ``X-RateLimit-*-Minute`` headers.
+
+        ``headers`` is ``httpx.Headers`` or any mapping whose keys are lower-case names.
+        """
         limit = _first_int(headers.get("ratelimit-limit"))
         if limit is None:
             limit = _first_int(headers.get("x-ratelimit-limit-minute"))

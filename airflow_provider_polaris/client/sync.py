@@ -74,6 +74,22 @@ class PolarisClient:
             if not items or not pager.has_more(page, offset):
                 return
 
+    def url_for(self, call: ApiCall[Any]) -> str:
+        """The full URL (without query string) that :meth:`execute` would send ``call`` to.
+
+        For callers that send a request themselves, such as the event pusher's own transport.
+        """
+        return self._core.url_for(call)
+
+    def authorization_header(self, stale: str | None = None) -> str:
+        """The ``Authorization`` header value :meth:`execute` would send now.
+
+        API keys give a constant ``Basic`` header; OAuth gives the cached ``Bearer`` token,
+        fetched or refreshed (ahead of its expiry, under a lock) when needed. Pass the header a
+        server refused with 401 as ``stale`` to force a new token. May block on the token URL.
+        """
+        return self._authorization(stale)
+
     def _run(self, plan: Plan[T]) -> T:
         reply: Any = None
         error: httpx.TransportError | None = None

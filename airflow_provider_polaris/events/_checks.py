@@ -95,22 +95,32 @@ class EventChecker:
         )
         self.max_event_bytes = max_event_bytes
         self.wall_clock = wall_clock
+        # The last ISO timestamp parsed and its epoch ms (a one-entry cache).
+        self._last_time: str | None = None
+        self._last_ms = 0.0
 
     def check_object(self, event: Any) -> Checked:
-        """Check a Python object (normally a dict) and encode it as one compact JSON line."""
+        """Check a Python object (normally a dict) and encode it as one compact JSON line.
+
+        The time is checked on the object first (a rejected event is never encoded), then the
+        object is encoded once; those bytes are what is sent.
+        """
         if type(event) is not dict:
             if not isinstance(event, Mapping):
                 kind = type(event).__name__
                 return ("not_an_object", f"an event must be a JSON object, got {kind}")
             event = dict(event)
+        if self.time_field is not None:
+            problem = self._check_time(event)
+            if problem is not None:
+                return problem
         try:
             encoded = _encode(event).encode()
         except (TypeError, ValueError, RecursionError) as exc:
             return ("not_serialisable", f"event is not JSON-serialisable: {exc}")
-        problem = self._check_time(event)
-        if problem is not None:
-            return problem
-        return self._check_size(encoded)
+        if len(encoded) > self.max_event_bytes:
+            return self._too_large(encoded)
+        return encoded
 
     def check_line(self, line: bytes) -> Checked:
         """Check one NDJSON line (already stripped, not blank); the line itself is what is sent."""
@@ -120,42 +130,54 @@ class EventChecker:
             return ("invalid_json", f"not valid JSON: {exc}")
         if not isinstance(event, dict):
             return ("not_an_object", f"an event must be a JSON object, got {type(event).__name__}")
-        problem = self._check_time(event)
-        if problem is not None:
-            return problem
-        return self._check_size(line)
+        if self.time_field is not None:
+            problem = self._check_time(event)
+            if problem is not None:
+                return problem
+        if len(line) > self.max_event_bytes:
+            return self._too_large(line)
+        return line
 
-    def _check_size(self, encoded: bytes) -> Checked:
-        if len(encoded) > self.max_event_bytes:
-            return (
-                "too_large",
-                f"event is {len(encoded):,} bytes, more than the {self.max_event_bytes:,}-byte "
-                "request payload limit",
-            )
-        return encoded
+    def _too_large(self, encoded: bytes) -> tuple[str, str]:
+        return (
+            "too_large",
+            f"event is {len(encoded):,} bytes, more than the {self.max_event_bytes:,}-byte "
+            "request payload limit",
+        )
 
     def _check_time(self, event: Mapping[str, Any]) -> tuple[str, str] | None:
         field = self.time_field
-        if field is None:
-            return None
-        value = event.get(field)
-        if value is None:
+        value = event.get(field)  # type: ignore[arg-type]  # only called with a time field
+        if type(value) is str:
+            if value == self._last_time:  # consecutive events often share their timestamp
+                ms = self._last_ms
+            else:
+                parsed = _parse_iso_ms(value)
+                if parsed is None:
+                    return (
+                        "bad_time",
+                        f"time field {field!r} is not an ISO 8601 timestamp: {value!r}",
+                    )
+                self._last_time, self._last_ms = value, ms = value, parsed
+        elif value is None:
             return ("missing_time", f"missing time field {field!r}")
-        if isinstance(value, str):
-            ms = _parse_iso_ms(value)
-            if ms is None:
+        elif isinstance(value, str):  # a str subclass
+            parsed = _parse_iso_ms(value)
+            if parsed is None:
                 return ("bad_time", f"time field {field!r} is not an ISO 8601 timestamp: {value!r}")
+            ms = parsed
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             ms = float(value)
         else:
             return ("bad_time", f"time field {field!r} must be an ISO 8601 string or epoch ms")
-        if self.late_ms is None and self.early_ms is None:
+        late_ms, early_ms = self.late_ms, self.early_ms
+        if late_ms is None and early_ms is None:
             return None
         now_ms = self.wall_clock() * 1000.0
-        if self.late_ms is not None and ms < now_ms - self.late_ms:
-            days = self.late_ms / 86_400_000
+        if late_ms is not None and ms < now_ms - late_ms:
+            days = late_ms / 86_400_000
             return ("too_late", f"{field}={value!r} is more than {days:g} days old")
-        if self.early_ms is not None and ms > now_ms + self.early_ms:
-            days = self.early_ms / 86_400_000
+        if early_ms is not None and ms > now_ms + early_ms:
+            days = early_ms / 86_400_000
             return ("too_early", f"{field}={value!r} is more than {days:g} days in the future")
         return None

@@ -1,4 +1,4 @@
-"""Shared pacing state for the push workers: one pause and one send interval for all of them.
+"""Shared pacing state for the push senders: one pause and one send interval for all of them.
 
 Polaris limits push calls per organisation (83,334 per minute) and reports the budget on every
 response (``RateLimit-Remaining``, ``RateLimit-Reset``). While plenty of budget remains, workers
@@ -18,7 +18,8 @@ from typing import Any
 
 
 class Pacer:
-    """Thread-safe pacing shared by every worker of one push."""
+    """Pacing shared by every sender of one push (thread-safe; asyncio senders ``await`` the
+    delay from :meth:`reserve`, threads use :meth:`acquire`)."""
 
     def __init__(
         self,
@@ -40,18 +41,21 @@ class Pacer:
         self._interval = 0.0
         self._consecutive_429 = 0
 
-    def acquire(self) -> float:
-        """Wait for this worker's turn to send; return the seconds waited."""
+    def reserve(self) -> float:
+        """Take the next send slot; return how long to wait for it (the caller sleeps)."""
         with self._lock:
             now = self._clock()
             start = max(now, self._paused_until, self._next_slot)
             if self._interval:
                 self._next_slot = start + self._interval
-        wait = start - now
+        return max(start - now, 0.0)
+
+    def acquire(self) -> float:
+        """Wait (with the blocking ``sleep``) for this worker's turn to send; return the wait."""
+        wait = self.reserve()
         if wait > 0:
             self._sleep(wait)
-            return wait
-        return 0.0
+        return wait
 
     def observe(self, remaining: int | None, reset_seconds: float | None) -> None:
         """Adjust pacing from a successful response's rate-limit headers."""

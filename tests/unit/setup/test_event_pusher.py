@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import threading
@@ -265,3 +266,304 @@ def test_pacer_spreads_the_remaining_budget_and_pauses_everyone_on_429() -> None
 def test_ranges_helpers() -> None:
     assert line_ranges([5, 1, 2, 3, 9]) == [(1, 3), (5, 5), (9, 9)]
     assert format_ranges([(1, 3), (5, 5)]) == "1-3, 5"
+
+
+def test_async_sender_runs_in_the_loop_with_many_requests_in_flight() -> None:
+    in_flight = [0, 0]  # now, peak
+
+    class AsyncSender(FakeSender):
+        async def __call__(self, payload: bytes) -> Any:  # type: ignore[override]
+            in_flight[0] += 1
+            in_flight[1] = max(in_flight[1], in_flight[0])
+            await asyncio.sleep(0.01)
+            in_flight[0] -= 1
+            return FakeSender.__call__(self, payload)
+
+    sender = AsyncSender(script={3: server_error()})
+    report = EventPusher(sender, "push", fast(max_concurrent_requests=16)).push(
+        ev(i) for i in range(1, 3001)
+    )
+    assert sorted(sender.delivered) == list(range(1, 3001)) and report.retries == 1
+    assert in_flight[1] == 16
+
+
+def test_memory_stays_bounded_while_senders_are_slow() -> None:
+    """The reader never runs far ahead of the senders (bounded feed and batch queue)."""
+    read = [0]
+    sent_when_read: list[tuple[int, int]] = []
+
+    def source() -> Any:
+        for i in range(1, 20_001):
+            read[0] = i
+            yield ev(i)
+
+    class Slow(FakeSender):
+        async def __call__(self, payload: bytes) -> Any:  # type: ignore[override]
+            await asyncio.sleep(0.002)
+            result = FakeSender.__call__(self, payload)
+            sent_when_read.append((len(self.delivered), read[0]))
+            return result
+
+    report = EventPusher(Slow(), "push", fast(max_concurrent_requests=2)).push(source())
+    assert report.accepted == 20_000
+    assert max(r - s for s, r in sent_when_read) < 12_000  # feed bound + queued batches
+
+
+def test_checker_caches_the_last_timestamp_but_checks_every_event() -> None:
+    from airflow_provider_polaris.events import EventChecker
+
+    checker = EventChecker()
+    old = (NOW - timedelta(days=40)).isoformat()
+    assert isinstance(checker.check_object(ev(1)), bytes)
+    assert isinstance(checker.check_object(ev(2)), bytes)  # same timestamp: cached parse
+    assert checker.check_object({"__time": old, "i": 3})[0] == "too_late"  # type: ignore[index]
+    assert checker.check_object({"__time": old, "i": 4})[0] == "too_late"  # type: ignore[index]
+    assert checker.check_object({"__time": "nope", "i": 5})[0] == "bad_time"  # type: ignore[index]
+    # time is checked before encoding: a bad-time event is never serialised
+    assert checker.check_object({"i": 6, "x": object()})[0] == "missing_time"  # type: ignore[index]
+
+
+# -- the transport: minimal HTTP/1.1 over asyncio streams, against a scripted local server ------
+
+OK_RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nRateLimit-Limit: 100\r\n"
+    b"RateLimit-Remaining: 42\r\nRateLimit-Reset: 7\r\n\r\n"
+)
+
+
+class ScriptedServer:
+    """Answers each request with the next scripted action: raw response bytes, ``"drop"``
+    (close without answering) or ``"hang"`` (never answer)."""
+
+    def __init__(self, *actions: bytes | str) -> None:
+        self.actions = list(actions)
+        self.requests: list[tuple[bytes, bytes]] = []
+        self.connections = 0
+        self.server: asyncio.AbstractServer | None = None
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                self.requests.append((head, await reader.readexactly(length)))
+                action = self.actions.pop(0) if self.actions else OK_RESPONSE
+                if action == "drop":
+                    return
+                if action == "hang":
+                    await asyncio.sleep(30)
+                    return
+                assert isinstance(action, bytes)
+                writer.write(action)
+                await writer.drain()
+                if b"connection: close" in action.lower():
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            return  # the client went away, or the test is over
+        finally:
+            writer.close()
+
+    async def start(self, ssl_context: Any = None) -> int:
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0, ssl=ssl_context)
+        return int(self.server.sockets[0].getsockname()[1])
+
+
+def transport_for(port: int, scheme: str = "http", gzip: bool = False, **config: Any) -> Any:
+    from airflow_provider_polaris.client import PolarisConfig
+    from airflow_provider_polaris.client.sync import PolarisClient
+    from airflow_provider_polaris.events._transport import PushTransport
+
+    host = "localhost" if scheme == "https" else "127.0.0.1"
+    values: dict[str, Any] = {"project_id": "p1", "base_url": f"{scheme}://{host}:{port}"}
+    values.update(config)
+    if "client_id" not in values:
+        values["api_key"] = "pok_key"
+    token_transport = config.pop("token_transport", None)
+    values.pop("token_transport", None)
+    client = PolarisClient(PolarisConfig(**values), transport=token_transport)
+    return PushTransport(client, "clicks", gzip=gzip)
+
+
+def run_with_server(server: ScriptedServer, scenario: Any, **transport: Any) -> Any:
+    async def main() -> Any:
+        port = await server.start(transport.pop("server_ssl", None))
+        push = transport_for(port, **transport)
+        try:
+            return await scenario(push)
+        finally:
+            await push.aclose()
+            assert server.server is not None
+            server.server.close()
+
+    return asyncio.run(main())
+
+
+def test_transport_sends_one_keep_alive_connection_and_reads_rate_limits() -> None:
+    server = ScriptedServer()
+
+    async def scenario(push: Any) -> Any:
+        return [await push(b'{"a":1}\n{"a":2}'), await push(b'{"a":3}')]
+
+    first, _ = run_with_server(server, scenario)
+    assert first.status_code == 200 and first.rate_limit.remaining == 42
+    assert first.rate_limit.limit == 100 and first.rate_limit.reset_seconds == 7.0
+    assert server.connections == 1 and len(server.requests) == 2
+    head, body = server.requests[0]
+    assert head.startswith(b"POST /v1/projects/p1/events/clicks HTTP/1.1\r\n")
+    for header in (b"Content-Type: application/json", b"Content-Length: 15", b"Accept: "):
+        assert header in head
+    assert b"Authorization: Basic " in head and b"User-Agent: airflow-provider-polaris/" in head
+    assert body == b'{"a":1}\n{"a":2}'
+
+
+def test_transport_gzip_body() -> None:
+    import gzip
+
+    server = ScriptedServer()
+    run_with_server(server, lambda push: push(b'{"a":1}'), gzip=True)
+    head, body = server.requests[0]
+    assert b"Content-Encoding: gzip" in head and gzip.decompress(body) == b'{"a":1}'
+
+
+def test_transport_maps_errors_from_chunked_bodies_and_retry_after() -> None:
+    from airflow_provider_polaris.client import PolarisBadRequestError, PolarisRateLimitError
+
+    body = b'{"code":"BadRequest","message":"bad event"}'
+    chunked = (
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+        + b"%x\r\n%s\r\n" % (10, body[:10])
+        + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body) - 10, body[10:])
+    )
+    message = b'{"message":"API rate limit exceeded"}'
+    limited = (
+        b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3\r\nContent-Length: %d\r\n\r\n%s"
+        % (
+            len(message),
+            message,
+        )
+    )
+    server = ScriptedServer(chunked, limited)
+    errors: list[Exception] = []
+
+    async def scenario(push: Any) -> None:
+        for _ in range(2):
+            try:
+                await push(b"{}")
+            except Exception as exc:
+                errors.append(exc)
+
+    run_with_server(server, scenario)
+    assert isinstance(errors[0], PolarisBadRequestError) and "bad event" in str(errors[0])
+    assert isinstance(errors[1], PolarisRateLimitError) and errors[1].retry_after == 3.0
+    assert server.connections == 1  # error responses keep the connection
+
+
+def test_transport_reconnects_after_connection_close_and_idle_close() -> None:
+    closing = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    server = ScriptedServer(closing, OK_RESPONSE)
+
+    async def scenario(push: Any) -> None:
+        await push(b"{}")  # the server closes after answering
+        await push(b"{}")  # so this one opens a new connection
+        await asyncio.sleep(0.05)
+        await push(b"{}")
+
+    run_with_server(server, scenario)
+    assert server.connections == 2 and len(server.requests) == 3
+
+
+def test_transport_reports_drops_and_timeouts_as_transport_errors() -> None:
+    from airflow_provider_polaris.client import PolarisTransportError
+
+    server = ScriptedServer("drop", "hang")
+    errors: list[Exception] = []
+
+    async def scenario(push: Any) -> None:
+        for _ in range(3):
+            try:
+                await push(b"{}")
+            except PolarisTransportError as exc:
+                errors.append(exc)
+
+    run_with_server(server, scenario, read_timeout=0.2)
+    assert len(errors) == 2 and len(server.requests) == 3  # dropped, timed out, then ok
+    assert "IncompleteReadError" in str(errors[0]) and "/events/clicks" in str(errors[0])
+    assert "read_timeout=0.2s" in str(errors[1])
+
+
+def test_transport_connect_failure_is_a_transport_error() -> None:
+    import socket
+
+    from airflow_provider_polaris.client import PolarisTransportError
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here once closed
+
+    async def main() -> None:
+        push = transport_for(port)
+        with pytest.raises(PolarisTransportError):
+            await push(b"{}")
+        await push.aclose()
+
+    asyncio.run(main())
+
+
+def test_transport_refreshes_an_oauth_token_once_on_401() -> None:
+    import httpx
+
+    from airflow_provider_polaris.client import PolarisAuthError
+
+    issued = [0]
+
+    def token(request: httpx.Request) -> httpx.Response:
+        issued[0] += 1
+        return httpx.Response(200, json={"access_token": f"tok-{issued[0]}", "expires_in": 300})
+
+    refused = b'HTTP/1.1 401 Unauthorized\r\nContent-Length: 18\r\n\r\n{"message":"exp"}\n'
+    server = ScriptedServer(refused, OK_RESPONSE, refused, refused)
+    oauth = {
+        "client_id": "c",
+        "client_secret": "s",
+        "token_url": "https://id.example/token",
+        "token_transport": httpx.MockTransport(token),
+    }
+
+    async def scenario(push: Any) -> Exception:
+        await push(b"{}")  # 401 -> new token -> 200
+        with pytest.raises(PolarisAuthError) as info:
+            await push(b"{}")  # 401 twice: not retried a second time
+        return info.value
+
+    error = run_with_server(server, scenario, **oauth)
+    tokens = [h.split(b"Authorization: ")[1].split(b"\r\n")[0] for h, _ in server.requests]
+    assert tokens == [b"Bearer tok-1", b"Bearer tok-2", b"Bearer tok-2", b"Bearer tok-3"]
+    assert error.status_code == 401  # type: ignore[attr-defined]
+
+
+def test_transport_tls_with_a_ca_bundle(tmp_path: Any) -> None:
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost"),
+            *("-addext", "subjectAltName=DNS:localhost"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ssl.load_cert_chain(cert, key)
+    server = ScriptedServer()
+    result = run_with_server(
+        server, lambda push: push(b"{}"), scheme="https", verify=str(cert), server_ssl=server_ssl
+    )
+    assert result.status_code == 200 and len(server.requests) == 1
