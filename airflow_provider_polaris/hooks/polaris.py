@@ -172,8 +172,8 @@ class PolarisHook(BaseHook):
         ``events``: dicts, NDJSON lines, or a binary NDJSON file object (streamed). ``options``
         are :class:`~airflow_provider_polaris.events.PushOptions` fields. Raises
         :class:`~airflow_provider_polaris.events.EventsDeliveryError` naming the lines that were
-        not delivered when a request finally fails. Pushes use one keep-alive connection per
-        worker and are paced and retried by the pusher, not by the client.
+        not delivered when a request finally fails. Many requests stay in flight on keep-alive
+        connections driven by one asyncio loop; the pusher (not the client) paces and retries.
         """
         from airflow_provider_polaris.events import push_events
 
