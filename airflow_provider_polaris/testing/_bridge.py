@@ -35,6 +35,14 @@ class _EventsCounted:
     rows_skipped_by_filter: int = 0
 
 
+@dataclass
+class _NoStats:
+    rows: int = 0
+    size_bytes: int = 0
+    segments: int = 0
+    columns: tuple[str, ...] = ("__time",)
+
+
 class StandInSqlError(Exception):
     """Raised by the stand-in for every query."""
 
@@ -60,9 +68,31 @@ class StandInDataPlane:
         """A result without rows."""
         return _NoRows()
 
-    def ingest_events(self, job_spec: dict[str, Any], lines: list[bytes]) -> _EventsCounted:
+    def ingest_events(
+        self,
+        job_spec: dict[str, Any],
+        lines: list[bytes],
+        *,
+        table: Any = None,
+        plan_key: Any = None,
+    ) -> _EventsCounted:
         """Count the events; store nothing."""
         return _EventsCounted(rows_processed=len(lines))
+
+    def ensure_table(self, name: str, columns: Any = ()) -> None:
+        """No tables to create."""
+
+    def table_stats(self, name: str) -> _NoStats:
+        """An empty table."""
+        return _NoStats()
+
+    def output_columns(self, job_spec: Any, source_table: Any = None) -> list[Any]:
+        """Nothing inferred: the caller falls back to its own defaults."""
+        return []
+
+    def has_table_data(self, name: str) -> bool:
+        """Never any rows."""
+        return False
 
     def query(self, sql: str, parameters: list[dict[str, Any]] | None) -> Any:
         """No SQL engine here."""
@@ -76,8 +106,9 @@ class StandInDataPlane:
         """Nothing to drop."""
 
 
-def load_dataplane() -> Any:
-    """A fresh data plane: the real one when importable, else the stand-in."""
+def load_dataplane(clock: Callable[[], float] | None = None) -> Any:
+    """A fresh data plane: the real one when importable, else the stand-in. ``clock`` (epoch
+    seconds) decides late/early event rejection and CURRENT_TIMESTAMP."""
     try:
         from airflow_provider_polaris.testing.dataplane import DataPlane
     except ImportError as exc:
@@ -86,4 +117,4 @@ def load_dataplane() -> Any:
         return StandInDataPlane()
     except Exception:  # a half-written data plane must not take the server down
         return StandInDataPlane()
-    return DataPlane()
+    return DataPlane(clock=clock)

@@ -255,22 +255,26 @@ class Lifecycle:
         self._end(job, at, "completed")
 
     def _health_from_result(self, job: Job) -> dict[str, Any]:
+        """Health of a batch/sql job that completes: warnings from its rows, else ok."""
         result = job.result
         if result is None or job.type not in ("batch", "sql"):
             return {"status": "ok"}
+        warnings: list[tuple[str, str]] = []
         if getattr(result, "rows_skipped_by_error", 0):
-            return {
-                "status": "warn",
-                "code": "invalid_rows_found",
-                "message": "Some rows could not be parsed",
-            }
-        if not getattr(result, "rows_processed", 0):
-            return {
-                "status": "warn",
-                "code": "no_rows_found",
-                "message": "No rows were found in the source",
-            }
-        return {"status": "ok"}
+            warnings.append(("invalid_rows_found", "Some rows could not be parsed"))
+        code = getattr(result, "warning_code", None)
+        if code:  # the data plane's own verdict, e.g. no_rows_found when nothing was written
+            message = getattr(result, "warning_message", None) or code
+            warnings.append((code, message))
+        elif not hasattr(result, "warning_code") and not getattr(result, "rows_processed", 0):
+            warnings.append(("no_rows_found", "No rows were found in the source"))
+        if not warnings:
+            return {"status": "ok"}
+        if len(warnings) == 1:
+            code, message = warnings[0]
+        else:  # Polaris reports one code per job: JobWarningCodeV2 has `multiple` for this
+            code, message = "multiple", "; ".join(text for _, text in warnings)
+        return {"status": "warn", "code": code, "message": message}
 
     def _fail(self, job: Job, at: float, code: str, message: str) -> None:
         log_entry = {

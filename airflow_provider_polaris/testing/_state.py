@@ -108,7 +108,8 @@ class EmulatorState:
         self.time_scale = time_scale
         self.clock = EmulatorClock(clock, manual=manual_clock)
         self.budget = EventsBudget(self.clock, events_budget)
-        self.dataplane = load_dataplane()
+        # Through a lambda: reset() and configure() replace self.clock.
+        self.dataplane = load_dataplane(clock=lambda: self.clock.now())
         self.lifecycle = Lifecycle(
             time_scale=lambda: self.time_scale,
             on_start=self._start_ingestion,
@@ -452,22 +453,25 @@ class EmulatorState:
         return job.terminal
 
     def _table_from_job(self, spec: dict[str, Any], name: str) -> dict[str, Any]:
-        mappings = spec.get("mappings") or []
-        aggregate = any(is_aggregation(m) for m in mappings)
-        input_types = {
-            f["name"]: f["dataType"] for f in (spec.get("source") or {}).get("inputSchema") or []
-        }
+        """The table ``createTableIfNotExists`` makes: aggregate when a mapping aggregates,
+        every column typed from its expression and the types of what it reads."""
+        source = spec.get("source") or {}
+        source_table = self.tables.get(source.get("tableName", "")) if source else None
+        inferred = self.dataplane.output_columns(spec, source_table)
+        if spec.get("mappings"):
+            columns = [
+                (m["columnName"], m["expression"], is_aggregation(m)) for m in spec["mappings"]
+            ]
+        else:  # a SQL job: its SELECT list
+            columns = [(c.name, "", c.aggregate) for c in inferred]
+        types = {c.name: c.data_type for c in inferred}
+        input_types = {f["name"]: f["dataType"] for f in source.get("inputSchema") or []}
+        aggregate = any(measure for _, _, measure in columns)
         schema: list[dict[str, Any]] = []
-        for mapping in mappings:
-            column = mapping["columnName"]
+        for column, expression, measure in columns:
             if column == "__time":
                 continue
-            measure = is_aggregation(mapping)
-            expression = mapping["expression"].strip()
-            data_type = "long" if measure and expression.upper().startswith("COUNT") else "string"
-            for field_name, field_type in input_types.items():
-                if f'"{field_name}"' in expression and field_type in ("long", "double", "float"):
-                    data_type = field_type
+            data_type = types.get(column) or _fallback_type(expression, measure, input_types)
             entry = {"name": column, "dataType": data_type}
             if aggregate:
                 entry["type"] = "measure" if measure else "dimension"
@@ -695,9 +699,14 @@ class EmulatorState:
 
     def _ingest_events(self, job: Job, lines: list[bytes]) -> None:
         totals = job.totals
-        totals["numBytesProcessed"] += sum(len(line) for line in lines)
+        totals["numBytesProcessed"] += sum(map(len, lines))
         try:
-            result = self.dataplane.ingest_events(job.spec, lines)
+            # The stored payload (type, schema, timeResolution), not a rendered copy. A job's
+            # spec never changes and a table payload changes only with a new id or version,
+            # so that is the key of the data plane's compiled plan.
+            table = self.tables.get(job.table)
+            key = None if table is None else (job.id, table["id"], table["version"])
+            result = self.dataplane.ingest_events(job.spec, lines, table=table, plan_key=key)
         except Exception:
             totals["numRowsSkippedByError"] += len(lines)
             return
@@ -851,18 +860,17 @@ class EmulatorState:
 
     def _render_table(self, table: dict[str, Any], *, summary: bool = False) -> dict[str, Any]:
         out = dict(table)
-        rows = self.dataplane.table_rows(table["name"])
+        stats = self.dataplane.table_stats(table["name"])
         out["availability"] = self._availability(table["name"])
-        out["totalRows"] = len(rows)
-        size = sum(len(repr(row)) for row in rows) if rows else 0
-        out["totalDataSizeBytes"] = size
-        out["precachedDataSizeBytes"] = size
-        out["segmentCount"] = len({str(row.get("__time", ""))[:10] for row in rows})
+        out["totalRows"] = stats.rows
+        out["totalDataSizeBytes"] = stats.size_bytes
+        out["precachedDataSizeBytes"] = stats.size_bytes
+        out["segmentCount"] = stats.segments
         if summary:
             out.pop("schema", None)
             return out
-        out["segmentTotalBytes"] = size
-        out["segmentCompactedBytes"] = size
+        out["segmentTotalBytes"] = stats.size_bytes
+        out["segmentCompactedBytes"] = stats.size_bytes
         known = {"__time"} | {c["name"] for c in table["schema"]}
         queryable = [{"name": "__time", "dataType": "timestamp", "isDiscovered": False}]
         queryable += [
@@ -870,7 +878,7 @@ class EmulatorState:
             for c in table["schema"]
             if c["name"] != "__time"
         ]
-        discovered = sorted({key for row in rows[:1000] for key in row} - known)
+        discovered = sorted(set(stats.columns) - known)
         queryable += [
             {"name": name, "dataType": "string", "isDiscovered": True} for name in discovered
         ]
@@ -891,6 +899,8 @@ class EmulatorState:
             modifiedOnTimestamp=iso(now),
         )
         self.tables[table["name"]] = table
+        # Polaris answers a query on an existing empty table with zero rows, not "not found".
+        self.dataplane.ensure_table(table["name"], [c["name"] for c in table["schema"]])
         return table
 
     def create_table(self, body: Any, principal: dict[str, str]) -> dict[str, Any]:
@@ -948,7 +958,7 @@ class EmulatorState:
             changed = [
                 c["name"] for c in current["schema"] if new_types.get(c["name"]) != c["dataType"]
             ]
-            if changed and self.dataplane.table_rows(name):
+            if changed and self.dataplane.has_table_data(name):
                 raise bad(
                     f"Columns {', '.join(changed)} can't be changed or removed "
                     "while the table has data",
@@ -965,6 +975,7 @@ class EmulatorState:
                 modifiedOnTimestamp=iso(now),
             )
             self.tables[name] = table
+            self.dataplane.ensure_table(name, [c["name"] for c in table["schema"]])
             return self._render_table(table)
 
     # --- files --------------------------------------------------------------------------------
@@ -1065,6 +1076,15 @@ class EmulatorState:
         with self.lock:
             self._advance_all()
             return self.dataplane.query(sql, parameters)
+
+
+def _fallback_type(expression: str, measure: bool, input_types: Mapping[str, str]) -> str:
+    """A column type when the data plane can't tell (or is absent): a numeric input field the
+    expression names, long for a COUNT, else string."""
+    for field_name, field_type in input_types.items():
+        if f'"{field_name}"' in expression and field_type in ("long", "double", "float"):
+            return field_type
+    return "long" if measure and expression.strip().upper().startswith("COUNT") else "string"
 
 
 def _user_id(name: str) -> str:

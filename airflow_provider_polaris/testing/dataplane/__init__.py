@@ -6,11 +6,16 @@ only) and has no Airflow or provider-client imports.
 
 How the server uses it::
 
-    dp = DataPlane()                                 # optional clock=time.time
+    dp = DataPlane(clock=emulator_clock.now)         # default time.time
+    dp.ensure_table(name, columns)                   # a created table is queryable while empty
+    dp.output_columns(job_spec, source_table)        # column types for createTableIfNotExists
     result = dp.prepare_ingestion(job_spec, read_file=files.get, table=table_payload)
-    # ... job runs; result.error_code set -> job fails with health error <code>
+    # ... job runs; result.error_code set -> job fails with health error <code>;
+    # result.warning_code (no_rows_found) -> completed with health warn
     result.commit()                                  # on completion only: writes atomically
-    dp.ingest_events(streaming_job_spec, ndjson_lines)   # writes immediately
+    dp.ingest_events(streaming_job_spec, ndjson_lines, table=table_payload,
+                     plan_key=(job_id, table_id, table_version))  # writes immediately
+    dp.table_stats(name)                             # rows, size, segments (cached)
     dp.query('SELECT COUNT(*) FROM "t"', None)       # QueryResult(columns, sql_types, rows)
 
 Storage: rows live in memory per table name; ``__time`` is kept as epoch milliseconds and
@@ -60,6 +65,19 @@ The SQL subset and expression functions are listed in ``docs/emulator-data.md``.
 from airflow_provider_polaris.testing.dataplane.errors import SqlError
 from airflow_provider_polaris.testing.dataplane.events import EventsResult
 from airflow_provider_polaris.testing.dataplane.ingestion import IngestionResult
-from airflow_provider_polaris.testing.dataplane.plane import DataPlane, QueryResult
+from airflow_provider_polaris.testing.dataplane.plane import (
+    DataPlane,
+    OutputColumn,
+    QueryResult,
+    TableStats,
+)
 
-__all__ = ["DataPlane", "EventsResult", "IngestionResult", "QueryResult", "SqlError"]
+__all__ = [
+    "DataPlane",
+    "EventsResult",
+    "IngestionResult",
+    "OutputColumn",
+    "QueryResult",
+    "SqlError",
+    "TableStats",
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -303,14 +303,58 @@ def _try(func: Callable[[Any], Any], value: Any) -> Any:
         return None
 
 
+def function_caller(name: str) -> Callable[[Sequence[Any]], Any]:
+    """A function applying scalar function ``name`` to evaluated arguments (NULL handling and
+    error wrapping included), looked up once instead of on every call."""
+    caller = _CALLERS.get(name)
+    if caller is None:
+        caller = _CALLERS[name] = _make_caller(name, FUNCTIONS[name])
+    return caller
+
+
+def _make_caller(name: str, function: Function) -> Callable[[Sequence[Any]], Any]:
+    impl, required = function.impl, function.min_args
+    strict = function.null_in_null_out
+    # TIME_FLOOR/CEIL take NULL origin/zone arguments but still give NULL for a NULL time.
+    null_time = name in ("TIME_FLOOR", "TIME_CEIL")
+
+    def call(args: Sequence[Any]) -> Any:
+        if strict:
+            for value in args[:required]:
+                if value is None:
+                    return None
+        elif null_time and args[0] is None:
+            return None
+        try:
+            return impl(*args)
+        except (TypeError, ValueError, OverflowError, re.error) as exc:
+            raise EvalError(f"{name}: {exc}") from None
+
+    return call
+
+
+def unary_caller(name: str) -> Callable[[Any], Any] | None:
+    """For a function that may be called with one argument: a caller taking that argument
+    directly (the per-event path of ``UPPER("x")``, ``TIME_PARSE("ts")``); else None."""
+    function = FUNCTIONS[name]
+    if function.min_args > 1:
+        return None
+    impl, strict = function.impl, function.null_in_null_out and function.min_args == 1
+
+    def call(value: Any) -> Any:
+        if strict and value is None:
+            return None
+        try:
+            return impl(value)
+        except (TypeError, ValueError, OverflowError, re.error) as exc:
+            raise EvalError(f"{name}: {exc}") from None
+
+    return call
+
+
+_CALLERS: dict[str, Callable[[Sequence[Any]], Any]] = {}
+
+
 def call_function(name: str, args: list[Any]) -> Any:
     """Apply a scalar function to evaluated arguments."""
-    function = FUNCTIONS[name]
-    if function.null_in_null_out and any(arg is None for arg in args[: function.min_args]):
-        return None
-    if name in ("TIME_FLOOR", "TIME_CEIL") and args[0] is None:
-        return None
-    try:
-        return function.impl(*args)
-    except (TypeError, ValueError, OverflowError, re.error) as exc:
-        raise EvalError(f"{name}: {exc}") from None
+    return function_caller(name)(args)

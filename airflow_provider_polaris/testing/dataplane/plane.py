@@ -2,25 +2,56 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_polaris.testing.dataplane import nodes as n
 from airflow_provider_polaris.testing.dataplane.errors import EvalError, SqlError, UnsupportedError
 from airflow_provider_polaris.testing.dataplane.evaluator import Evaluator
-from airflow_provider_polaris.testing.dataplane.events import EventsResult, ingest_events
+from airflow_provider_polaris.testing.dataplane.events import (
+    EventsResult,
+    StreamPlan,
+    compile_stream,
+    ingest_events,
+)
 from airflow_provider_polaris.testing.dataplane.formats import as_timestamp_row
 from airflow_provider_polaris.testing.dataplane.ingestion import IngestionResult, Ingestor
 from airflow_provider_polaris.testing.dataplane.parameters import bind_parameters
 from airflow_provider_polaris.testing.dataplane.parser import parse_statement
 from airflow_provider_polaris.testing.dataplane.plans import plan_batch, plan_sql
-from airflow_provider_polaris.testing.dataplane.select import run_select
+from airflow_provider_polaris.testing.dataplane.select import column_name, run_select
 from airflow_provider_polaris.testing.dataplane.sources import FileReader
 from airflow_provider_polaris.testing.dataplane.store import TableStore
 from airflow_provider_polaris.testing.dataplane.timeutil import Timestamp, format_iso
+from airflow_provider_polaris.testing.dataplane.typeinfer import infer_type
 from airflow_provider_polaris.testing.dataplane.values import sql_type
+
+_MAX_STREAM_PLANS = 256
+_SIZE_SAMPLE = 1000
+_DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class TableStats:
+    """What ``GET /tables`` reports about a table's data."""
+
+    rows: int
+    size_bytes: int  # an estimate: the rows' text size (sampled for big tables)
+    segments: int  # days holding data (one segment per day, the default partitioning)
+    columns: tuple[str, ...]  # every column written or declared, ``__time`` first
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    """A column an ingestion job writes: its name, inferred Polaris ``dataType`` (None when it
+    can't be told) and whether it is an aggregation (a measure)."""
+
+    name: str
+    data_type: str | None
+    aggregate: bool
 
 
 @dataclass
@@ -48,6 +79,8 @@ class DataPlane:
         self._clock = clock or time.time
         self._store = TableStore()
         self._ingestor = Ingestor(self._store, self._now_ms)
+        self._streams: dict[Hashable, StreamPlan] = {}
+        self._stats: dict[str, tuple[int, TableStats]] = {}
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -55,6 +88,8 @@ class DataPlane:
     def reset(self) -> None:
         """Forget every table's rows."""
         self._store.clear()
+        self._streams.clear()
+        self._stats.clear()
 
     # --- ingestion -------------------------------------------------------------------------------
 
@@ -88,15 +123,92 @@ class DataPlane:
             return str(exc)
         return None
 
+    def output_columns(
+        self, job_spec: Mapping[str, Any], source_table: Mapping[str, Any] | None = None
+    ) -> list[OutputColumn]:
+        """The columns a batch/sql job writes, typed from its expressions and input types (the
+        source's ``inputSchema``, or for a table source ``source_table``'s schema and, for
+        undeclared columns, the stored values). Empty when the job can't be planned."""
+        try:
+            if job_spec.get("type") == "sql":
+                plan = plan_sql(job_spec, None)
+            elif job_spec.get("type") == "batch":
+                plan = plan_batch(job_spec, None)
+            else:
+                return []
+        except SqlError:
+            return []
+        inputs = self._input_types(plan.source, source_table)
+        out = []
+        for index, item in enumerate(plan.statement.select.items):
+            if isinstance(item.expr, n.Star):
+                continue
+            kind = infer_type(item.expr, inputs)
+            out.append(
+                OutputColumn(column_name(item, index), kind, n.contains_aggregate(item.expr))
+            )
+        return out
+
+    def _input_types(
+        self, source: Mapping[str, Any], source_table: Mapping[str, Any] | None
+    ) -> dict[str, str]:
+        schema = source.get("inputSchema")
+        if source.get("type") != "table":
+            fields = schema if isinstance(schema, list) else []
+            return {
+                str(f.get("name")): str(f.get("dataType") or "string")
+                for f in fields
+                if isinstance(f, Mapping)
+            }
+        name = str(source.get("tableName") or "")
+        declared = {
+            str(c.get("name")): str(c.get("dataType"))
+            for c in (source_table or {}).get("schema") or []
+            if isinstance(c, Mapping) and c.get("dataType")
+        }
+        undeclared = [c for c in self._store.columns(name) if c not in declared]
+        for row in self._store.rows(name) if undeclared else ():
+            for column in list(undeclared):
+                kind = _value_type(row.get(column))
+                if kind is not None:
+                    declared[column] = kind
+                    undeclared.remove(column)
+            if not undeclared:
+                break
+        return declared
+
     def ingest_events(
         self,
         job_spec: Mapping[str, Any],
         lines: Sequence[bytes],
         *,
         table: Mapping[str, Any] | None = None,
+        plan_key: Hashable | None = None,
     ) -> EventsResult:
-        """Apply a streaming job to pushed NDJSON lines and append the accepted rows now."""
-        return ingest_events(self._store, job_spec, lines, table=table, now_ms=self._now_ms)
+        """Apply a streaming job to pushed NDJSON lines and append the accepted rows now.
+
+        ``table`` is the target's table payload (type, schema, ``timeResolution``): aggregate
+        targets get ``__count`` and bucketed times, and declared column types apply. The job is
+        compiled once and reused: by ``plan_key`` when given (the caller promises the key
+        changes whenever the spec or table does, e.g. job id + table id + version), else by the
+        content of both.
+        """
+        return ingest_events(
+            self._store, self._stream(job_spec, table, plan_key), lines, now_ms=self._now_ms
+        )
+
+    def _stream(
+        self, job_spec: Mapping[str, Any], table: Mapping[str, Any] | None, key: Hashable | None
+    ) -> StreamPlan:
+        if key is None:
+            # By content, so a caller may edit a spec between pushes (a few µs per push).
+            key = json.dumps([job_spec, table], sort_keys=True, default=str)
+        plan = self._streams.get(key)
+        if plan is None:
+            if len(self._streams) >= _MAX_STREAM_PLANS:
+                self._streams.clear()  # jobs come and go; a bound is all a test double needs
+            plan = self._streams[key] = compile_stream(job_spec, table, self._now_ms)
+        return plan
 
     # --- tables ----------------------------------------------------------------------------------
 
@@ -113,13 +225,29 @@ class DataPlane:
             out.append(copy)
         return out
 
+    def table_stats(self, name: str) -> TableStats:
+        """Row count, size and segments of a table; recomputed only after the table changed."""
+        version = self._store.version(name)
+        cached = self._stats.get(name)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        rows = self._store.rows(name)
+        step = max(len(rows) // _SIZE_SAMPLE, 1)
+        sample = rows[::step]
+        sampled = sum(len(repr({**row, "__time": int(row["__time"])})) for row in sample)
+        size = sampled * len(rows) // len(sample) if sample else 0
+        days = {int(row["__time"]) // _DAY_MS for row in rows}
+        stats = TableStats(len(rows), size, len(days), self._store.columns(name))
+        self._stats[name] = (version, stats)
+        return stats
+
     def drop_table(self, name: str) -> None:
         """Forget a table and its rows."""
         self._store.drop(name)
 
     def has_table_data(self, name: str) -> bool:
         """True when the table holds at least one row."""
-        return bool(self._store.rows(name))
+        return self._store.count(name) > 0
 
     # --- query -----------------------------------------------------------------------------------
 
@@ -167,6 +295,19 @@ def _column_type(expr: n.Node, rows: list[list[Any]], index: int) -> str:
     if isinstance(expr, n.Call) and (expr.name == "COUNT" or expr.name.startswith("APPROX_COUNT")):
         return "BIGINT"
     return "VARCHAR"
+
+
+def _value_type(value: Any) -> str | None:
+    """The Polaris type of a stored value (None for NULL)."""
+    if value is None:
+        return None
+    if isinstance(value, bool | int):
+        return "long"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, dict | list):
+        return "json"
+    return "string"
 
 
 def _json_value(value: Any) -> Any:

@@ -12,6 +12,7 @@ from airflow_provider_polaris.testing.dataplane.formats import (
     FormatError,
     Record,
     apply_schema,
+    as_timestamp_row,
     decompress,
     read_records,
 )
@@ -102,6 +103,10 @@ def source_interval(spec: Mapping[str, Any]) -> tuple[int, int]:
 def _table_rows(spec: Mapping[str, Any], store: TableStore) -> SourceRows:
     start, end = source_interval(spec)
     # The tuple is never mutated, so holding it is the start-of-job snapshot Polaris promises.
-    rows = [dict(r) for r in store.rows(str(spec.get("tableName"))) if start <= r["__time"] < end]
+    rows = [
+        as_timestamp_row(dict(r))
+        for r in store.rows(str(spec.get("tableName")))
+        if start <= r["__time"] < end
+    ]
     size = sum(len(json.dumps(r, default=str)) for r in rows)
     return SourceRows(rows=rows, bytes_processed=size)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 
 from airflow_provider_polaris.testing.dataplane.errors import EvalError
 
@@ -33,35 +34,37 @@ _ISO_RE = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)
 def parse_timestamp(text: str) -> Timestamp:
     """Parse an ISO-8601 date/time (``T`` or space separator, optional zone; default UTC).
 
-    Raises ValueError for anything else.
+    Raises ValueError for anything else. Cached: pushed events often repeat a time string.
     """
     match = _ISO_RE.match(text)
     if match is None:
         raise ValueError(f"not an ISO-8601 timestamp: {text!r}")
-    parts = match.groupdict()
-    year = int(parts["y"])
-    month = int(parts["mo"] or 1)
-    day = int(parts["d"] or 1)
-    hour = int(parts["h"] or 0)
-    minute = int(parts["mi"] or 0)
-    second = int(parts["s"] or 0)
-    millis = int((parts["f"] or "0").ljust(3, "0")[:3])
+    y, mo, d, h, mi, s, f, zone = match.groups()
+    year = int(y)
     # Polaris writes "all time" as -1000-01-01/5000-01-01; clamp what datetime can't hold.
     if year < 1:
         return Timestamp(MIN_MS)
     if year > 9999:
         return Timestamp(MAX_MS)
-    moment = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
-    zone = parts["z"]
+    hour, minute, second = int(h or 0), int(mi or 0), int(s or 0)
+    if hour > 23 or minute > 59 or second > 59:
+        raise ValueError(f"time out of range: {text!r}")
+    # date() validates the calendar day; whole-day arithmetic avoids datetime/timegm per event.
+    days = date(year, int(mo or 1), int(d or 1)).toordinal() - _EPOCH_ORDINAL
+    seconds = days * 86_400 + hour * 3600 + minute * 60 + second
     if zone and zone not in ("Z", "z", "UTC"):
         sign = -1 if zone[0] == "-" else 1
         digits = zone[1:].replace(":", "")
-        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
-        moment -= sign * offset
-    return Timestamp(calendar.timegm(moment.utctimetuple()) * 1000 + millis)
+        seconds -= sign * (int(digits[:2]) * 3600 + int(digits[2:4] or 0) * 60)
+    millis = int((f or "0").ljust(3, "0")[:3])
+    return Timestamp(seconds * 1000 + millis)
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def to_datetime(ms: int) -> datetime:
