@@ -8,11 +8,11 @@ from pathlib import Path
 
 
 def main() -> int:
-    """Run ``*_bench.py`` scripts one after another; return the number that failed."""
+    """Run ``*_bench.py`` scripts one after another with their defaults; return the failures."""
     failures = 0
     for script in sorted(Path(__file__).parent.glob("*_bench.py")):
         print(f"\n=== {script.name}", flush=True)
-        failures += subprocess.call([sys.executable, str(script), *sys.argv[1:]]) != 0
+        failures += subprocess.call([sys.executable, str(script)]) != 0
     return failures
 
 
