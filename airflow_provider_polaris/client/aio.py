@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar, cast
@@ -11,7 +12,7 @@ import httpx
 
 from airflow_provider_polaris.client._core import ApiCall, Auth, Core, Plan, Send, Sleep
 from airflow_provider_polaris.client._resource import AsyncMode, Pager
-from airflow_provider_polaris.client.auth import Authenticator
+from airflow_provider_polaris.client.auth import Authenticator, bearer_token
 from airflow_provider_polaris.client.config import PolarisConfig
 from airflow_provider_polaris.client.connections import ConnectionsApi
 from airflow_provider_polaris.client.events import EventsApi
@@ -30,7 +31,8 @@ class AsyncPolarisClient:
     Same namespaces and methods as :class:`~.sync.PolarisClient`; every method returns an
     awaitable (``iter_all`` an async iterator). Share one instance across many coroutines of
     the same event loop: OAuth refreshes are serialised by an ``asyncio.Lock`` so concurrent
-    callers trigger one token request. Use ``async with`` or call :meth:`aclose`.
+    callers trigger one token request. Use ``async with`` or call :meth:`aclose`. ``on_secret``
+    (sync or async) is called with every new OAuth access token, e.g. to mask it in logs.
     """
 
     def __init__(
@@ -40,11 +42,13 @@ class AsyncPolarisClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] | None = None,
+        on_secret: Callable[[str], Awaitable[None] | None] | None = None,
     ) -> None:
         self.config = config
         self._core = Core(config, clock)
         self._auth = Authenticator(self._core)
         self._sleep = sleep or asyncio.sleep
+        self._on_secret = on_secret
         self._token_lock = asyncio.Lock()
         self._http = httpx.AsyncClient(transport=transport, **self._core.client_options())
         self.projects: ProjectsApi[AsyncMode] = ProjectsApi(self)
@@ -124,6 +128,10 @@ class AsyncPolarisClient:
             header = self._auth.current(stale)
             if header is None:
                 header = await self._run(self._auth.refresh_plan())
+                if self._on_secret is not None:
+                    reported = self._on_secret(bearer_token(header))
+                    if inspect.isawaitable(reported):
+                        await reported
             return header
 
     async def aclose(self) -> None:

@@ -24,6 +24,11 @@ def basic_authorization(api_key: str) -> str:
     return "Basic " + base64.b64encode(f"{api_key}:".encode()).decode("ascii")
 
 
+def bearer_token(header: str) -> str:
+    """The access token inside a ``Bearer <token>`` header."""
+    return header.removeprefix("Bearer ")
+
+
 @dataclass(frozen=True)
 class Token:
     """An OAuth access token and its lifetime in seconds."""

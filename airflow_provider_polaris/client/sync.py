@@ -12,7 +12,7 @@ import httpx
 
 from airflow_provider_polaris.client._core import ApiCall, Auth, Core, Plan, Send, Sleep
 from airflow_provider_polaris.client._resource import Pager, SyncMode
-from airflow_provider_polaris.client.auth import Authenticator
+from airflow_provider_polaris.client.auth import Authenticator, bearer_token
 from airflow_provider_polaris.client.config import PolarisConfig
 from airflow_provider_polaris.client.connections import ConnectionsApi
 from airflow_provider_polaris.client.events import EventsApi
@@ -31,6 +31,8 @@ class PolarisClient:
     Use as a context manager (or call :meth:`close`). Resource namespaces: ``projects``, ``jobs``,
     ``connections``, ``tables``, ``files``, ``events``, ``query``. ``transport`` replaces the
     network (tests), ``sleep`` and ``clock`` replace ``time.sleep`` / ``time.monotonic``.
+    ``on_secret`` is called with every new OAuth access token (Airflow's hook registers it with
+    the secrets masker).
     Thread-safe: OAuth token refreshes are serialised by a lock.
     """
 
@@ -41,11 +43,13 @@ class PolarisClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] | None = None,
+        on_secret: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
         self._core = Core(config, clock)
         self._auth = Authenticator(self._core)
         self._sleep = sleep or time.sleep
+        self._on_secret = on_secret
         self._token_lock = threading.Lock()
         self._http = httpx.Client(transport=transport, **self._core.client_options())
         self.projects: ProjectsApi[SyncMode] = ProjectsApi(self)
@@ -121,6 +125,8 @@ class PolarisClient:
             header = self._auth.current(stale)
             if header is None:
                 header = self._run(self._auth.refresh_plan())
+                if self._on_secret is not None:
+                    self._on_secret(bearer_token(header))
             return header
 
     def close(self) -> None:

@@ -87,7 +87,7 @@ class PolarisHook(BaseHook):
             # Imported here so that importing the hook (DAG parse) does not load the client.
             from airflow_provider_polaris.client import PolarisClient
 
-            self._client = PolarisClient(self.get_config())
+            self._client = PolarisClient(self.get_config(), on_secret=mask_secret)
         return self._client
 
     async def get_async_client(self) -> AsyncPolarisClient:
@@ -99,7 +99,9 @@ class PolarisHook(BaseHook):
         if self._async_client is None:
             from airflow_provider_polaris.client import AsyncPolarisClient
 
-            self._async_client = AsyncPolarisClient(await self.aget_config())
+            self._async_client = AsyncPolarisClient(
+                await self.aget_config(), on_secret=amask_secret
+            )
         return self._async_client
 
     def close(self) -> None:
@@ -140,7 +142,7 @@ class PolarisHook(BaseHook):
         # One attempt: a person is waiting on the button and a retry hides the real answer.
         probe = replace(config, retry=RetryPolicy.no_retries())
         try:
-            with PolarisClient(probe) as client:
+            with PolarisClient(probe, on_secret=mask_secret) as client:
                 project = client.projects.get()
         except PolarisApiError as err:
             return False, _explain_api_error(err, config)

@@ -20,7 +20,12 @@ from polaris_client_harness import (
     make_config,
 )
 
-from airflow_provider_polaris.client import PolarisAuthError, PolarisConfig
+from airflow_provider_polaris.client import (
+    AsyncPolarisClient,
+    PolarisAuthError,
+    PolarisClient,
+    PolarisConfig,
+)
 
 TOKEN_URL = "https://id.imply.io/auth/realms/acme/protocol/openid-connect/token"
 
@@ -227,3 +232,37 @@ def test_client_repr_has_no_secret() -> None:
     with harness.client(oauth_config()) as client:
         assert CLIENT_SECRET not in repr(client)
         assert PROJECT in repr(client) and BASE in repr(client)
+
+
+def test_new_oauth_tokens_are_reported_to_on_secret() -> None:
+    issuer = TokenIssuer()
+    seen: list[str] = []
+    client = PolarisClient(
+        oauth_config(), transport=httpx.MockTransport(issuer), on_secret=seen.append
+    )
+    with client:
+        client.jobs.get("a")
+        client.jobs.get("b")
+    assert seen == ["tok-1"]
+
+
+async def test_new_oauth_tokens_are_reported_to_an_async_on_secret() -> None:
+    issuer = TokenIssuer()
+    seen: list[str] = []
+
+    async def remember(token: str) -> None:
+        seen.append(token)
+
+    async with AsyncPolarisClient(
+        oauth_config(), transport=httpx.MockTransport(issuer), on_secret=remember
+    ) as client:
+        await client.jobs.get("a")
+    assert seen == ["tok-1"]
+
+
+def test_api_keys_are_not_reported_as_new_secrets() -> None:
+    seen: list[str] = []
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
+    with PolarisClient(make_config(), transport=transport, on_secret=seen.append) as client:
+        client.jobs.get("a")
+    assert seen == []

@@ -74,3 +74,46 @@ def test_sync_client_reads_the_project(polaris_emulator: Any) -> None:
         assert hook.get_client().projects.get()["metadata"]["uid"] == polaris_emulator.project_id
     finally:
         hook.close()
+
+
+def _redact(value: str) -> Any:
+    try:
+        from airflow.sdk._shared.secrets_masker import redact
+    except ImportError:  # Airflow 2.x
+        from airflow.utils.log.secrets_masker import redact  # type: ignore[no-redef]
+    return redact(value)
+
+
+def _use_oauth(polaris_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    polaris_emulator.register_oauth_client("masking-client", "masking-client-secret")
+    set_conn(
+        monkeypatch,
+        polaris_emulator,
+        login="masking-client",
+        password="masking-client-secret",
+        extra={"token_url": polaris_emulator.token_url},
+    )
+
+
+def test_oauth_access_tokens_are_masked_when_fetched(
+    polaris_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _use_oauth(polaris_emulator, monkeypatch)
+    client = PolarisHook().get_client()
+    client.projects.get()
+    token = client.authorization_header().removeprefix("Bearer ")
+    assert token
+    assert token not in str(_redact(f"sent Authorization: Bearer {token}"))
+
+
+async def test_oauth_access_tokens_are_masked_on_the_async_path(
+    polaris_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _use_oauth(polaris_emulator, monkeypatch)
+    hook = PolarisHook()
+    client = await hook.get_async_client()
+    await client.projects.get()
+    token = (await client.authorization_header()).removeprefix("Bearer ")
+    assert token
+    assert token not in str(_redact(f"token {token} in a log line"))
+    await hook.aclose()
