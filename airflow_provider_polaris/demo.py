@@ -152,8 +152,8 @@ def print_timeline(jobs: list[dict[str, Any]]) -> None:
         )
 
 
-def print_rollup(client: PolarisClient) -> None:
-    """The rolled-up table next to the raw counts it came from."""
+def print_rollup(client: PolarisClient) -> bool:
+    """Print the rolled-up table next to the raw counts it came from; True when they agree."""
     rollup = client.query.sql(
         'SELECT "__time", "country", "events", "revenue" FROM "events_hourly" ORDER BY 1, 2'
     )
@@ -162,11 +162,18 @@ def print_rollup(client: PolarisClient) -> None:
         'FROM "events" GROUP BY 1 ORDER BY 1'
     )
     print(f"\n{'hour':<26} {'country':<8} {'events':>7} {'revenue':>8}")
+    rolled_up: dict[str, int] = {}
     for row in rollup:
         print(f"{row['__time']:<26} {row['country']:<8} {row['events']:>7} {row['revenue']:>8}")
-    print("\nraw events per hour (source):")
+        rolled_up[row["__time"]] = rolled_up.get(row["__time"], 0) + int(row["events"])
+    print("\nraw events per hour (source table) vs rolled up:")
+    agree = True
     for row in raw:
-        print(f"  {row['hour']}: {row['events']}")
+        hour, count = row["hour"], int(row["events"])
+        mark = "-" if hour not in rolled_up else ("ok" if rolled_up[hour] == count else "MISMATCH")
+        agree = agree and mark != "MISMATCH"
+        print(f"  {hour}: {count:>5} raw, {rolled_up.get(hour, 0):>5} rolled up  {mark}")
+    return agree and len(rolled_up) == len(RUNS) - 1
 
 
 def main() -> int:
@@ -176,6 +183,7 @@ def main() -> int:
         return 2
     home = Path(tempfile.mkdtemp(prefix="polaris-demo-"))
     log = home / "airflow.log"
+    succeeded = False
     try:
         (home / "dags").mkdir()
         shutil.copy(DAG_FILE, home / "dags" / DAG_FILE.name)
@@ -200,19 +208,29 @@ def main() -> int:
                         ["dags", "test", DAG_ID, logical_date.isoformat()], env, log
                     )
                     outcome = "success" if code == 0 else f"FAILED (exit {code})"
-                    _say(
-                        f"dags test {DAG_ID} {logical_date:%H:%M} - {why}: {outcome} ({took:.1f} s)"
-                    )
+                    _say(f"dags test {logical_date:%H:%M} - {why}: {outcome} ({took:.1f} s)")
                     if code:
                         _say(f"Airflow output is in {log}; last lines:")
                         print("\n".join(log.read_text().splitlines()[-40:]))
                         return code
-                print_timeline(list(client.jobs.iter_all()))
-                print_rollup(client)
-        _say("done: 3 rollup runs, each exactly one Polaris job; the rerun replaced its hour")
+                jobs = list(client.jobs.iter_all())
+                print_timeline(jobs)
+                rollup_jobs = [j for j in jobs if j.get("target", {}).get("tableName") != "events"]
+                rows_agree = print_rollup(client)
+        if len(rollup_jobs) != len(RUNS) or not rows_agree:
+            _say(f"UNEXPECTED: {len(rollup_jobs)} rollup jobs for {len(RUNS)} runs; see above")
+            return 1
+        _say(
+            f"done: {len(RUNS)} runs, exactly one Polaris job each; the rerun replaced its hour "
+            "(rolled-up counts equal the raw counts)"
+        )
+        succeeded = True
         return 0
     finally:
-        shutil.rmtree(home, ignore_errors=True)
+        if succeeded:
+            shutil.rmtree(home, ignore_errors=True)
+        else:
+            _say(f"kept {home} (Airflow home and log) for inspection")
 
 
 if __name__ == "__main__":
