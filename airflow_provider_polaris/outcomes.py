@@ -4,7 +4,8 @@ The sync wait, the trigger, the sensor and ``execute_complete`` all call :func:`
 a job can never be judged differently in poke, reschedule and deferrable modes. Anything this
 module does not recognise fails closed: an unknown execution status, an unknown health status or a
 malformed job document is a failure, never a silent success. Only ``unknown`` (which Polaris
-documents as transient) keeps a wait going.
+documents as transient) keeps a wait going, and only for ``max_unknown_polls`` consecutive polls
+(:class:`UnknownStreak`).
 
 Pure Python, no Airflow and no client imports: cheap to import and easy to test.
 """
@@ -178,7 +179,8 @@ def decide_outcome(
     ``pending``/``running``/``unknown`` keep waiting.
 
     Streaming-style waits pass ``target_statuses`` (e.g. ``{"running", "idle"}``): reaching one of
-    them is success; ``failed``/``canceled`` end the wait; a ``suspended`` job keeps the wait only
+    them is success (health ``warn`` adds a warning; health ``error`` is a failure);
+    ``failed``/``canceled`` end the wait; a ``suspended`` job keeps the wait only
     while its desired status is ``running`` (a resume in progress).
 
     Anything else (no status, an unrecognised status or health, a non-mapping) is a failure.
@@ -204,10 +206,12 @@ def decide_outcome(
     targets = {t.lower() for t in target_statuses} if target_statuses else None
     if targets is not None:
         if status in targets:
+            if health == "error":
+                return Outcome(
+                    "failure", f"{label} is {status} but unhealthy: {_health_text(state)}."
+                )
             warning = (
-                f"{label} is {status} with {_health_text(state)}."
-                if health in ("warn", "error")
-                else None
+                f"{label} is {status} with {_health_text(state)}." if health == "warn" else None
             )
             return Outcome("success", f"{label} is {status}.", warning)
         if state.desired_status in targets and status in _LIVE_OR_IN_FLIGHT:
@@ -229,6 +233,45 @@ def decide_outcome(
     if status == "suspended" and state.desired_status != "running":
         return Outcome("failure", f"{label} is suspended.")
     return Outcome("waiting", f"{label} is {status}.")
+
+
+DEFAULT_MAX_UNKNOWN_POLLS = 20
+
+
+def check_max_unknown_polls(value: Any) -> int | None:
+    """Validate ``max_unknown_polls``: a positive int, or ``None`` for no bound."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"max_unknown_polls must be a positive int or None, got {value!r}")
+    return value
+
+
+class UnknownStreak:
+    """Bounds how long a wait tolerates ``executionStatus: unknown``.
+
+    Feed every decided poll to :meth:`check`; after ``limit`` consecutive ``unknown`` observations
+    the ``waiting`` outcome becomes a failure. Any other status resets the count.
+    """
+
+    __slots__ = ("count", "limit")
+
+    def __init__(self, limit: int | None = DEFAULT_MAX_UNKNOWN_POLLS) -> None:
+        self.limit = check_max_unknown_polls(limit)
+        self.count = 0
+
+    def check(self, job: Mapping[str, Any], outcome: Outcome) -> Outcome:
+        if outcome.is_final or JobState(job).execution_status != "unknown":
+            self.count = 0
+            return outcome
+        self.count += 1
+        if self.limit is not None and self.count >= self.limit:
+            return Outcome(
+                "failure",
+                f"{_label(JobState(job))}: Polaris reported executionStatus 'unknown' for "
+                f"{self.count} consecutive polls (max_unknown_polls={self.limit}); failing closed.",
+            )
+        return outcome
 
 
 def _format_metrics(metrics: Mapping[str, Any] | None) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 from typing import Any
 
 INTERVAL_FIX = (
@@ -97,8 +98,20 @@ def infer_cron_period(timetable: Any, fire_time: datetime) -> tuple[datetime, da
     nxt = croniter(expression, local).get_next(datetime)
     if not (local - prev1 == prev1 - prev2 == nxt - local) or local - prev1 <= timedelta(0):
         return None
-    start = pendulum.instance(prev1, tz=zone)
-    return start.in_timezone("UTC"), pendulum.instance(fire_time).in_timezone("UTC")
+    # Evenly spaced on the wall clock is not enough: across a DST change "@daily" lasts 23 or
+    # 25 hours. The actual (UTC) length must be the same between every adjacent pair.
+    utc = [
+        pendulum.instance(datetime.combine(t.date(), t.time()), tz=zone).in_timezone("UTC")
+        for t in (prev2, prev1, local, nxt)
+    ]
+    lengths = {(later - earlier).total_seconds() for earlier, later in pairwise(utc)}
+    if len(lengths) != 1:
+        raise IntervalError(
+            f"The schedule {expression!r} in {zone} does not fire at evenly spaced instants around "
+            f"{format_instant(utc[2])} (daylight saving time changes the period's length), so "
+            f"the period to replace is ambiguous. {INTERVAL_FIX}"
+        )
+    return utc[1], utc[2]
 
 
 def run_interval(context: Mapping[str, Any]) -> tuple[datetime, datetime]:

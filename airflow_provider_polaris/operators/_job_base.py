@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Collection, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -25,9 +25,12 @@ from airflow_provider_polaris.links import JOB_ID_XCOM_KEY, JOB_URL_XCOM_KEY, Po
 from airflow_provider_polaris.operators._intervals import IntervalError
 from airflow_provider_polaris.operators._reattach import find_previous_job, forget_job, remember_job
 from airflow_provider_polaris.outcomes import (
+    DEFAULT_MAX_UNKNOWN_POLLS,
     JobState,
     Outcome,
     ProgressTracker,
+    UnknownStreak,
+    check_max_unknown_polls,
     decide_outcome,
     describe_failure,
 )
@@ -63,6 +66,35 @@ def json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+# How long before ``execution_timeout`` our own deadline fires (so we, not Airflow, end the wait
+# and cancel the job): 5 % of the timeout, at least 5 s, at most half of it.
+_EXECUTION_TIMEOUT_MARGIN = 0.05
+_EXECUTION_TIMEOUT_MIN_MARGIN = 5.0
+
+
+def execution_timeout_deadline(context: Mapping[str, Any], execution_timeout: Any) -> float | None:
+    """Epoch seconds shortly before ``ti.start_date + execution_timeout`` (``None`` if unset).
+
+    In deferrable mode Airflow 2.11 turns ``execution_timeout`` into the trigger timeout and kills
+    the trigger without ``on_kill`` (the job keeps running); 3.3 does not apply it while deferred.
+    Clamping our deadline to it makes our own wait time out first and cancel the job.
+    """
+    if not execution_timeout:
+        return None
+    total = (
+        execution_timeout.total_seconds()
+        if isinstance(execution_timeout, timedelta)
+        else float(execution_timeout)
+    )
+    if total <= 0:
+        return None
+    ti = context.get("ti") or context.get("task_instance")
+    started = getattr(ti, "start_date", None)
+    start = started.timestamp() if isinstance(started, datetime) and started.tzinfo else time.time()
+    margin = min(max(total * _EXECUTION_TIMEOUT_MARGIN, _EXECUTION_TIMEOUT_MIN_MARGIN), total / 2)
+    return start + total - margin
+
+
 def _is_fatal(exc: BaseException) -> bool:
     from airflow_provider_polaris.triggers._poller import is_fatal_error
 
@@ -78,14 +110,17 @@ def wait_for_job(
     log: Any,
     target_statuses: Collection[str] | None = None,
     max_consecutive_errors: int = 5,
+    max_unknown_polls: int | None = DEFAULT_MAX_UNKNOWN_POLLS,
     sleep: Any = time.sleep,
     now: Any = time.time,
 ) -> tuple[Outcome | None, Mapping[str, Any] | None]:
     """Poll until the job reaches an outcome; ``(None, last job)`` when ``deadline`` passes.
 
-    Logs one line whenever status, progress % or rows processed change, not one per poll.
+    Logs one line whenever status, progress % or rows processed change, not one per poll. After
+    ``max_unknown_polls`` consecutive ``unknown`` statuses the outcome is a failure.
     """
     tracker = ProgressTracker()
+    unknown = UnknownStreak(max_unknown_polls)
     errors = 0
     last: Mapping[str, Any] | None = None
     while True:
@@ -101,7 +136,7 @@ def wait_for_job(
         else:
             errors = 0
             last = job
-            outcome = decide_outcome(job, target_statuses=target_statuses)
+            outcome = unknown.check(job, decide_outcome(job, target_statuses=target_statuses))
             progress = metrics = None
             if not outcome.is_final and JobState(job).execution_status == "running":
                 progress, metrics = _progress_and_metrics(client, job_id)
@@ -147,7 +182,10 @@ class PolarisJobOperatorBase(BaseOperator):
     :param deferrable: wait in the triggerer instead of holding a worker slot.
     :param poll_interval: seconds between status checks, in both modes.
     :param timeout: give up waiting after this long (seconds or ``timedelta``): the job is asked
-        to cancel and the task fails. ``None`` waits for ever.
+        to cancel and the task fails. ``None`` waits for ever (but see ``execution_timeout``: the
+        wait also ends, and cancels the job, shortly before it).
+    :param max_unknown_polls: consecutive ``unknown`` statuses tolerated before the task fails
+        (``None``: no bound).
     :param cancel_on_kill: cancel the job when the task is killed, marked or cleared.
     """
 
@@ -168,6 +206,7 @@ class PolarisJobOperatorBase(BaseOperator):
         poll_interval: float = 30.0,
         timeout: float | timedelta | None = None,
         cancel_on_kill: bool = True,
+        max_unknown_polls: int | None = DEFAULT_MAX_UNKNOWN_POLLS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -179,6 +218,7 @@ class PolarisJobOperatorBase(BaseOperator):
         self.poll_interval = float(poll_interval)
         self.timeout = to_seconds(timeout)
         self.cancel_on_kill = cancel_on_kill
+        self.max_unknown_polls = check_max_unknown_polls(max_unknown_polls)
         self.submitted_job_id: str | None = None
         self._job_finished = False
 
@@ -215,7 +255,7 @@ class PolarisJobOperatorBase(BaseOperator):
             self._job_finished = True
             forget_job(context, self.log)
             return json_safe(job)
-        deadline = time.time() + self.timeout if self.timeout else None
+        deadline = self.wait_deadline(context)
         outcome = decide_outcome(job, target_statuses=self.wait_target_statuses)
         if outcome.is_final:
             return self.finish(context, outcome, job)
@@ -228,11 +268,24 @@ class PolarisJobOperatorBase(BaseOperator):
             deadline=deadline,
             log=self.log,
             target_statuses=self.wait_target_statuses,
+            max_unknown_polls=self.max_unknown_polls,
         )
         if outcome_or_none is None:
             self.give_up(job_id)
         assert outcome_or_none is not None and final is not None
         return self.finish(context, outcome_or_none, final)
+
+    def wait_deadline(self, context: Context) -> float | None:
+        """``timeout`` from now, clamped to just before the task's ``execution_timeout``."""
+        deadlines = [
+            d
+            for d in (
+                time.time() + self.timeout if self.timeout else None,
+                execution_timeout_deadline(context, getattr(self, "execution_timeout", None)),
+            )
+            if d is not None
+        ]
+        return min(deadlines) if deadlines else None
 
     def render_job_request(self, context: Context) -> dict[str, Any]:
         """Build and validate the request body; fails before any HTTP request."""
@@ -297,6 +350,7 @@ class PolarisJobOperatorBase(BaseOperator):
                 if self.wait_target_statuses
                 else None,
                 cancel_on_kill=self.cancel_on_kill,
+                max_unknown_polls=self.max_unknown_polls,
             ),
             method_name="execute_complete",
         )
@@ -311,7 +365,10 @@ class PolarisJobOperatorBase(BaseOperator):
             raise PolarisJobFailedError(message or f"Waiting for Polaris job {job_id} failed")
         assert job is not None
         outcome = decide_outcome(job, target_statuses=self.wait_target_statuses)
-        if outcome.kind != status:
+        if status == "failure" and outcome.kind == "waiting":
+            # The trigger gave up on a job still in flight (e.g. max_unknown_polls): its reason.
+            outcome = Outcome("failure", message or f"Waiting for Polaris job {job_id} failed")
+        elif outcome.kind != status:
             outcome = Outcome(
                 "failure",
                 f"The trigger reported {status!r} for Polaris job {job_id}, but its final state "
@@ -349,8 +406,13 @@ class PolarisJobOperatorBase(BaseOperator):
         """Timeout: cancel the job (best effort) and fail."""
         self._job_finished = True
         cancelled = self.cancel_job(job_id, reason="timeout")
+        limits = []
+        if self.timeout:
+            limits.append(f"timeout={self.timeout:g}s")
+        if getattr(self, "execution_timeout", None):
+            limits.append(f"execution_timeout={self.execution_timeout}")
         raise PolarisJobTimeoutError(
-            f"Polaris job {job_id} did not finish within {self.timeout:g}s; "
+            f"Polaris job {job_id} did not finish in time ({', '.join(limits) or 'deadline'}); "
             + (
                 "cancellation requested."
                 if cancelled

@@ -8,12 +8,14 @@ Two sources, in order:
    it submits a new job (3.3.2 keeps task state across a clear; the Airflow mixin would treat the
    old successful job as "already done").
 2. **A scan of Polaris** (every Airflow line; on 3.3 only when no id was stored, e.g. the create
-   response was lost): on a retry (``try_number > 1``) list the newest jobs on the same target
-   table, keep those created after this DAG run (re)started, and take the newest one whose request
-   matches what this try would submit (type, target, intervals, mode, source, query).
+   response was lost): on a retry (``try_number > 1``) page through the jobs on the same target
+   table newest first until one predates this DAG run's (re)start (at most 1,000 jobs), and take
+   the newest one whose request matches what this try would submit (type, target, intervals,
+   mode, source, query).
 
 Either way the earlier job is reused only when it is still active or completed successfully; a
-job that failed or was canceled leads to a fresh submit. XCom cannot serve here: Airflow clears a
+job that failed, was canceled or is being canceled (``desiredExecutionStatus`` ``canceled``) leads
+to a fresh submit. XCom cannot serve here: Airflow clears a
 task instance's XCom at the start of every try.
 """
 
@@ -28,7 +30,9 @@ from airflow_provider_polaris.client import PolarisNotFoundError
 from airflow_provider_polaris.outcomes import JobState, decide_outcome
 
 STATE_KEY = "polaris_job"
-_SCAN_LIMIT = 25
+# The fallback scan pages newest-first until a job predates the run, up to this many jobs.
+_SCAN_LIMIT = 1000
+_SCAN_PAGE_SIZE = 100
 # Polaris' clock and Airflow's may differ slightly.
 _CLOCK_SKEW = timedelta(seconds=1)
 
@@ -62,6 +66,10 @@ def forget_job(context: Mapping[str, Any], log: logging.Logger | Any) -> None:
 
 def _reusable(job: Mapping[str, Any], target_statuses: Any) -> bool:
     state = JobState(job)
+    if state.desired_status == "canceled":
+        # A cancel is in progress (Polaris keeps executionStatus running for a while): reattaching
+        # would end in a non-retryable PolarisJobCanceledError.
+        return False
     return state.is_active or decide_outcome(job, target_statuses=target_statuses).kind == "success"
 
 
@@ -194,29 +202,38 @@ def _scan(
     filters: dict[str, Any] = {
         "sort_column": "created_date_time",
         "sort_order": "DESC",
-        "limit": _SCAN_LIMIT,
+        "page_size": _SCAN_PAGE_SIZE,
     }
     if table:
         filters["target_table_name"] = table
     if isinstance(body.get("type"), str):
         filters["type"] = [body["type"]]
+    candidates: list[str] = []
     try:
-        page = client.jobs.list(**filters)
+        # Newest first: stop at the first job created before this run (re)started.
+        for seen, summary in enumerate(client.jobs.iter_all(**filters), start=1):
+            if seen > _SCAN_LIMIT:
+                log.warning(
+                    "Stopped looking for an earlier try's Polaris job after %s jobs", _SCAN_LIMIT
+                )
+                break
+            if not isinstance(summary, Mapping) or not isinstance(summary.get("id"), str):
+                continue
+            created = _parse_time(summary.get("createdTimestamp"))
+            if created is None:
+                continue
+            if created < since - _CLOCK_SKEW:
+                break
+            candidates.append(summary["id"])
     except Exception as exc:
         log.warning(
             "Could not list Polaris jobs to find an earlier try's job (%s); submitting a new one",
             exc,
         )
         return None
-    values = page.get("values", []) if isinstance(page, Mapping) else []
-    for summary in values:
-        if not isinstance(summary, Mapping) or not isinstance(summary.get("id"), str):
-            continue
-        created = _parse_time(summary.get("createdTimestamp"))
-        if created is None or created < since - _CLOCK_SKEW:
-            continue
+    for job_id in candidates:
         try:
-            job = client.jobs.get(summary["id"])
+            job = client.jobs.get(job_id)
         except PolarisNotFoundError:
             continue
         if not same_request(job, body):

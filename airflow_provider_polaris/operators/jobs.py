@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_polaris._compat import BaseOperator
 from airflow_provider_polaris.operators._intervals import (
+    IntervalError,
     format_interval,
     normalize_intervals,
     run_interval,
@@ -35,6 +37,30 @@ __all__ = [
     "PolarisSqlIngestionOperator",
     "PolarisTableToTableOperator",
 ]
+
+
+def _span(intervals: list[str]) -> str:
+    """``earliest start/latest end`` of ISO 8601 ``start/end`` intervals."""
+    if len(intervals) == 1:
+        return intervals[0]
+    bounds = []
+    for interval in intervals:
+        parts = interval.split("/", 1)
+        ends = [_parse_instant(p) for p in parts] if len(parts) == 2 else []
+        if len(ends) != 2 or ends[0] is None or ends[1] is None:
+            raise IntervalError(
+                f"cannot read interval {interval!r}; pass source_interval explicitly"
+            )
+        bounds.append((ends[0], ends[1]))
+    return format_interval(min(b[0] for b in bounds), max(b[1] for b in bounds))
+
+
+def _parse_instant(text: str) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
@@ -176,7 +202,8 @@ class PolarisTableToTableOperator(PolarisJobOperatorBase):
     :param mode: ``replace`` (default: overwrite ``intervals``) or ``append``.
     :param intervals: the target intervals to replace; default: the run's data interval (with the
         empty-interval rule of docs/jobs.md).
-    :param source_interval: the source rows to read; default: the same period. ``"all"`` reads
+    :param source_interval: the source rows to read; default: the same period (with explicit
+        ``intervals``, the span from their earliest start to their latest end). ``"all"`` reads
         the whole source table.
     :param create_table_if_not_exists: create ``target_table`` on the first run.
     :param filter_expression: SQL boolean over source columns.
@@ -234,8 +261,9 @@ class PolarisTableToTableOperator(PolarisJobOperatorBase):
             source_interval = None
         elif self.source_interval is not None:
             (source_interval,) = normalize_intervals(self.source_interval)
-        elif intervals is not None and len(intervals) == 1:
-            source_interval = intervals[0]
+        elif intervals is not None:
+            # Explicit intervals: read the span they cover, never the run's data interval.
+            source_interval = _span(intervals)
         else:
             source_interval = format_interval(*run_interval(context))
         target: dict[str, Any] = {"type": "table", "tableName": self.target_table}

@@ -24,10 +24,17 @@ from airflow_provider_polaris._compat import (
     conf,
 )
 from airflow_provider_polaris.links import PolarisJobLink
-from airflow_provider_polaris.operators._job_base import PolarisJobFailedError, read_trigger_event
+from airflow_provider_polaris.operators._job_base import (
+    PolarisJobCanceledError,
+    PolarisJobFailedError,
+    read_trigger_event,
+)
 from airflow_provider_polaris.outcomes import (
+    DEFAULT_MAX_UNKNOWN_POLLS,
     Outcome,
     ProgressTracker,
+    UnknownStreak,
+    check_max_unknown_polls,
     decide_outcome,
     describe_failure,
 )
@@ -46,9 +53,12 @@ class PolarisJobSensor(BaseSensorOperator):
     :param poll_interval: seconds between checks (alias of ``poke_interval``; used in every mode).
     :param deferrable: wait in the triggerer.
     :param target_statuses: for streaming jobs, e.g. ``["running", "idle"]``.
+    :param max_unknown_polls: consecutive ``unknown`` statuses tolerated before failing (poke and
+        deferrable modes; a reschedule-mode sensor counts within one poke only). ``None``: no bound.
 
-    A failed job raises ``PolarisJobFailedError`` and a canceled one too (in every mode, whatever
-    ``soft_fail`` says); a timeout raises ``AirflowSensorTimeout`` or, with ``soft_fail``, skips.
+    A failed job raises ``PolarisJobFailedError`` (retryable); a canceled one raises
+    ``PolarisJobCanceledError`` (no retry). Both fail in every mode whatever ``soft_fail`` says; a
+    timeout raises ``AirflowSensorTimeout`` or, with ``soft_fail``, skips.
     """
 
     template_fields: Sequence[str] = ("job_id", "polaris_conn_id")
@@ -62,6 +72,7 @@ class PolarisJobSensor(BaseSensorOperator):
         poll_interval: float | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         target_statuses: Collection[str] | None = None,
+        max_unknown_polls: int | None = DEFAULT_MAX_UNKNOWN_POLLS,
         **kwargs: Any,
     ) -> None:
         if poll_interval is not None:
@@ -73,7 +84,9 @@ class PolarisJobSensor(BaseSensorOperator):
         self.target_statuses = (
             frozenset(s.lower() for s in target_statuses) if target_statuses else None
         )
+        self.max_unknown_polls = check_max_unknown_polls(max_unknown_polls)
         self._tracker = ProgressTracker()
+        self._unknown = UnknownStreak(self.max_unknown_polls)
 
     @cached_property
     def hook(self) -> PolarisHook:
@@ -90,7 +103,8 @@ class PolarisJobSensor(BaseSensorOperator):
         line = self._tracker.observe(job)
         if line:
             self.log.info("%s", line)
-        return self._judge(decide_outcome(job, target_statuses=self.target_statuses), job)
+        outcome = decide_outcome(job, target_statuses=self.target_statuses)
+        return self._judge(self._unknown.check(job, outcome), job)
 
     def _judge(self, outcome: Outcome, job: Any) -> bool:
         if outcome.kind == "waiting":
@@ -102,13 +116,24 @@ class PolarisJobSensor(BaseSensorOperator):
         url = None
         with contextlib.suppress(Exception):
             url = self.hook.get_config().job_console_url(self.job_id)
-        raise PolarisJobFailedError(
-            describe_failure(job, None, None, url, headline=outcome.message)
-        )
+        message = describe_failure(job, None, None, url, headline=outcome.message)
+        if outcome.kind == "canceled":
+            raise PolarisJobCanceledError(message)
+        raise PolarisJobFailedError(message)
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
-            return super().execute(context)
+            try:
+                return super().execute(context)
+            except AirflowSkipException as exc:
+                # Airflow's sensor loop turns an AirflowFailException from poke into a skip under
+                # soft_fail (2.11 and 3.3); a canceled job must fail as in deferrable mode.
+                cause = exc.__cause__
+                if isinstance(cause, PolarisJobCanceledError) and not getattr(
+                    self, "never_fail", False
+                ):
+                    raise cause from None
+                raise
         # One check first: no deferral round trip for a job that is already done.
         if self.poke(context):
             return None
@@ -123,6 +148,7 @@ class PolarisJobSensor(BaseSensorOperator):
                 target_statuses=sorted(self.target_statuses) if self.target_statuses else None,
                 # The sensor does not own the job: never cancel it.
                 cancel_on_kill=False,
+                max_unknown_polls=self.max_unknown_polls,
             ),
             method_name="execute_complete",
         )
@@ -136,7 +162,9 @@ class PolarisJobSensor(BaseSensorOperator):
         if status == "error":
             raise PolarisJobFailedError(message)
         outcome = decide_outcome(job, target_statuses=self.target_statuses)
-        if outcome.kind != status:
+        if status == "failure" and outcome.kind == "waiting":
+            outcome = Outcome("failure", message or f"Waiting for Polaris job {job_id} failed")
+        elif outcome.kind != status:
             outcome = Outcome(
                 "failure",
                 f"Trigger said {status!r} but the job says {outcome.kind!r}; failing closed.",

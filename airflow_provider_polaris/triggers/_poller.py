@@ -31,7 +31,13 @@ from airflow_provider_polaris.client import (
     PolarisConfig,
     PolarisNotFoundError,
 )
-from airflow_provider_polaris.outcomes import Outcome, ProgressTracker, decide_outcome
+from airflow_provider_polaris.outcomes import (
+    DEFAULT_MAX_UNKNOWN_POLLS,
+    Outcome,
+    ProgressTracker,
+    UnknownStreak,
+    decide_outcome,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +74,14 @@ class Waiter:
     result: asyncio.Future[tuple[str, str, Mapping[str, Any] | None]]
     tracker: ProgressTracker = field(default_factory=ProgressTracker)
     errors: int = 0
+    max_unknown_polls: int | None = DEFAULT_MAX_UNKNOWN_POLLS
+    unknown: UnknownStreak | None = None
 
     def observe(self, job: Mapping[str, Any]) -> Outcome:
         self.errors = 0
-        outcome = decide_outcome(job, target_statuses=self.target_statuses)
+        if self.unknown is None:
+            self.unknown = UnknownStreak(self.max_unknown_polls)
+        outcome = self.unknown.check(job, decide_outcome(job, target_statuses=self.target_statuses))
         line = self.tracker.observe(job)
         if line:
             self.report(line)
@@ -208,6 +218,23 @@ async def _aclose(client: Any) -> None:
 _POLLERS: dict[tuple[Any, ...], SharedJobPoller] = {}
 
 
+def credentials_fingerprint(config: PolarisConfig) -> str:
+    """A sha256 of the config's auth material (never the secret itself) for the poller key.
+
+    A rotated API key or OAuth secret gets a new poller instead of reusing the first waiter's
+    client and credentials.
+    """
+    import hashlib
+    import json
+
+    material = [
+        getattr(config, name, None)
+        for name in ("api_key", "client_id", "client_secret", "token_url")
+    ]
+    text = json.dumps(material, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def poller_count() -> int:
     """How many shared pollers are alive (for tests and diagnostics)."""
     return len(_POLLERS)
@@ -225,7 +252,7 @@ async def wait_shared(
     Returns ``None`` on timeout. Always unregisters, including on cancellation.
     """
     loop = asyncio.get_running_loop()
-    key = (loop, conn_id, config.base_url, config.project_id)
+    key = (loop, conn_id, config.base_url, config.project_id, credentials_fingerprint(config))
     poller = _POLLERS.get(key)
     if poller is None:
         poller = _POLLERS[key] = SharedJobPoller(key, config, client_factory)

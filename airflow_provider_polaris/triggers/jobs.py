@@ -9,8 +9,9 @@ The trigger yields exactly one event and returns. Its payload::
     {"status": "success" | "failure" | "canceled" | "timeout" | "error",
      "job_id": str, "message": str, "job": <final job dict or None>}
 
-Every exception becomes an ``error`` event (fail closed); ``unknown`` states and transient API
-errors keep the wait going within ``max_consecutive_errors``.
+Every exception becomes an ``error`` event (fail closed); ``unknown`` states keep the wait going
+for at most ``max_unknown_polls`` consecutive polls, transient API errors within
+``max_consecutive_errors``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from collections.abc import AsyncIterator, Collection, Mapping
 from typing import Any
 
 from airflow_provider_polaris._compat import BaseTrigger, TriggerEvent
-from airflow_provider_polaris.outcomes import ProgressTracker, decide_outcome
+from airflow_provider_polaris.outcomes import (
+    DEFAULT_MAX_UNKNOWN_POLLS,
+    ProgressTracker,
+    UnknownStreak,
+    check_max_unknown_polls,
+    decide_outcome,
+)
 from airflow_provider_polaris.triggers._poller import Waiter, _aclose, is_fatal_error, wait_shared
 
 EVENT_STATUSES = frozenset({"success", "failure", "canceled", "timeout", "error"})
@@ -56,6 +63,8 @@ class PolarisJobTrigger(BaseTrigger):
     :param max_consecutive_errors: transient API errors tolerated in a row before an
         ``error`` event.
     :param shared_poller: share one status poller per connection and project (default).
+    :param max_unknown_polls: consecutive ``unknown`` statuses tolerated before a ``failure``
+        event (``None``: no bound).
     """
 
     def __init__(
@@ -68,6 +77,7 @@ class PolarisJobTrigger(BaseTrigger):
         cancel_on_kill: bool = True,
         max_consecutive_errors: int = 5,
         shared_poller: bool = True,
+        max_unknown_polls: int | None = DEFAULT_MAX_UNKNOWN_POLLS,
     ) -> None:
         super().__init__()
         self.job_id = str(job_id)
@@ -80,6 +90,7 @@ class PolarisJobTrigger(BaseTrigger):
         self.cancel_on_kill = bool(cancel_on_kill)
         self.max_consecutive_errors = int(max_consecutive_errors)
         self.shared_poller = bool(shared_poller)
+        self.max_unknown_polls = check_max_unknown_polls(max_unknown_polls)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -93,6 +104,7 @@ class PolarisJobTrigger(BaseTrigger):
                 "cancel_on_kill": self.cancel_on_kill,
                 "max_consecutive_errors": self.max_consecutive_errors,
                 "shared_poller": self.shared_poller,
+                "max_unknown_polls": self.max_unknown_polls,
             },
         )
 
@@ -143,6 +155,7 @@ class PolarisJobTrigger(BaseTrigger):
             target_statuses=frozenset(self.target_statuses) if self.target_statuses else None,
             poll_interval=self.poll_interval,
             max_consecutive_errors=self.max_consecutive_errors,
+            max_unknown_polls=self.max_unknown_polls,
             report=self.log.info,
             result=asyncio.get_running_loop().create_future(),
         )
@@ -159,6 +172,7 @@ class PolarisJobTrigger(BaseTrigger):
         tracker = ProgressTracker()
         targets = set(self.target_statuses) if self.target_statuses else None
         errors = 0
+        unknown = UnknownStreak(self.max_unknown_polls)
         try:
             while True:
                 try:
@@ -179,7 +193,7 @@ class PolarisJobTrigger(BaseTrigger):
                     )
                 else:
                     errors = 0
-                    outcome = decide_outcome(job, target_statuses=targets)
+                    outcome = unknown.check(job, decide_outcome(job, target_statuses=targets))
                     progress, metrics = None, None
                     if not outcome.is_final and job.get("executionStatus") == "running":
                         progress, metrics = await _progress_and_metrics(client, self.job_id)

@@ -96,12 +96,12 @@ def test_streaming_targets(status: str, desired: str, kind: str) -> None:
     assert decide_outcome(doc, target_statuses=STREAMING).kind == kind
 
 
-def test_streaming_live_with_error_health_is_success_with_warning() -> None:
+def test_streaming_live_with_error_health_is_failure() -> None:
     doc = job(
         "running", {"status": "error", "code": "could_not_connect_to_source"}, type="streaming"
     )
     outcome = decide_outcome(doc, target_statuses=STREAMING)
-    assert outcome.kind == "success" and outcome.warning and "could_not_connect" in outcome.warning
+    assert outcome.kind == "failure" and "could_not_connect" in outcome.message
 
 
 def test_suspend_target() -> None:
