@@ -122,6 +122,9 @@ class EmulatorState:
 
     def _clear(self) -> None:
         self.jobs: dict[str, Job] = {}
+        # Streaming jobs by the connection they read (a job's spec never changes), in creation
+        # order: a push finds its readers without scanning every job.
+        self._readers: dict[str, list[Job]] = {}
         self.tables: dict[str, dict[str, Any]] = {}
         self.connections: dict[str, dict[str, Any]] = {}
         self.files: dict[str, tuple[bytes, dict[str, Any]]] = {}
@@ -382,6 +385,11 @@ class EmulatorState:
                     job.script = self.next_scripts.pop(i)
                     break
             self.jobs[job.id] = job
+            if job.streaming:
+                source = spec.get("source") or {}
+                reads = source.get("connectionName")
+                if isinstance(reads, str):
+                    self._readers.setdefault(reads, []).append(job)
             return render_job(job, job.status)
 
     def _check_job_references(
@@ -726,13 +734,7 @@ class EmulatorState:
                 f"Connection {name} is a {conn['type']} connection, not push_streaming",
                 "connectionName",
             )
-        return [
-            job
-            for job in self.jobs.values()
-            if job.streaming
-            and not job.terminal
-            and (job.spec.get("source") or {}).get("connectionName") == name
-        ]
+        return [job for job in self._readers.get(name, ()) if not job.terminal]
 
     def push_events(self, name: str, lines: list[bytes]) -> None:
         """Fan events out to every live streaming job reading the connection."""

@@ -99,41 +99,49 @@ class Faults:
 
 
 class RequestLog:
-    """What the emulator served, for assertions such as "exactly one job was created"."""
+    """What the emulator served, for assertions such as "exactly one job was created".
+
+    Entries are stored as plain tuples (the raw query string, the float timestamp) and turned
+    into dicts only when read: the hot request path pays for one tuple and an append.
+    """
 
     def __init__(self) -> None:
-        self._entries: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
+        self._entries: deque[tuple[str, str, bytes | str, int, str, float]] = deque(
+            maxlen=REQUEST_LOG_LIMIT
+        )
 
     def add(
-        self, method: str, path: str, query: str, status: int, auth_kind: str, at: float
+        self, method: str, path: str, query: bytes | str, status: int, auth_kind: str, at: float
     ) -> None:
-        """Record one request."""
-        self._entries.append(
+        """Record one request (``query`` raw bytes or text)."""
+        self._entries.append((method, path, query, status, auth_kind, at))
+
+    def entries(self) -> list[dict[str, Any]]:
+        """A copy of the log, oldest first."""
+        return [
             {
                 "method": method,
                 "path": path,
-                "query": query,
+                "query": query.decode("latin-1") if isinstance(query, bytes) else query,
                 "status": status,
                 "auth_kind": auth_kind,
                 "timestamp": iso(at),
             }
-        )
-
-    def entries(self) -> list[dict[str, Any]]:
-        """A copy of the log, oldest first."""
-        return list(self._entries)
+            for method, path, query, status, auth_kind, at in list(self._entries)
+        ]
 
     def count(
         self, method: str | None = None, path_regex: str | None = None, project_prefix: str = ""
     ) -> int:
         """Requests with this method (or any) whose full or project-relative path matches."""
         pattern = re.compile(path_regex) if path_regex else None
+        wanted = method.upper() if method else None
         total = 0
-        for entry in self._entries:
-            if method and entry["method"] != method.upper():
+        for entry in list(self._entries):
+            if wanted and entry[0] != wanted:
                 continue
             if pattern is not None:
-                path = entry["path"]
+                path = entry[1]
                 relative = (
                     path[len(project_prefix) :]
                     if project_prefix and path.startswith(project_prefix)
@@ -157,30 +165,58 @@ class EventsBudget:
         self.per_minute = per_minute
         self._window = -1.0
         self._used = 0
+        self._limit_bytes = (per_minute, str(per_minute).encode())
 
     def take(self) -> tuple[bool, dict[str, str]]:
         """Spend one call if the window allows; return (allowed, rate-limit headers)."""
+        allowed, raw = self.take_raw()
+        return allowed, limits_dict(raw)
+
+    def take_raw(self) -> tuple[bool, list[tuple[bytes, bytes]]]:
+        """:meth:`take` with the headers as raw ASGI pairs (lower-case names), for the hot path."""
         now = self._clock.now()
         window = math.floor(now / 60.0) * 60.0
         if window != self._window:
             self._window, self._used = window, 0
-        allowed = self._used < self.per_minute
+        per_minute = self.per_minute
+        allowed = self._used < per_minute
         if allowed:
             self._used += 1
-        remaining = max(self.per_minute - self._used, 0)
-        reset = max(math.ceil(window + 60.0 - now), 1)
-        headers = {
-            "RateLimit-Limit": str(self.per_minute),
-            "RateLimit-Remaining": str(remaining),
-            "RateLimit-Reset": str(reset),
-            "X-RateLimit-Limit-Minute": str(self.per_minute),
-            "X-RateLimit-Remaining-Minute": str(remaining),
-        }
+        remaining = str(max(per_minute - self._used, 0)).encode()
+        reset = str(max(math.ceil(window + 60.0 - now), 1)).encode()
+        limit = self._limit_bytes
+        if limit[0] != per_minute:
+            limit = self._limit_bytes = (per_minute, str(per_minute).encode())
+        headers = [
+            (b"ratelimit-limit", limit[1]),
+            (b"ratelimit-remaining", remaining),
+            (b"ratelimit-reset", reset),
+            (b"x-ratelimit-limit-minute", limit[1]),
+            (b"x-ratelimit-remaining-minute", remaining),
+        ]
         if not allowed:
-            headers["Retry-After"] = str(reset)
+            headers.append((b"retry-after", reset))
         return allowed, headers
 
     def reset(self, per_minute: int = DEFAULT_EVENTS_BUDGET) -> None:
         """Start over with a fresh window and this budget."""
         self.per_minute = per_minute
         self._window, self._used = -1.0, 0
+
+
+_LIMIT_NAMES = {
+    name.lower().encode(): name
+    for name in (
+        "RateLimit-Limit",
+        "RateLimit-Remaining",
+        "RateLimit-Reset",
+        "X-RateLimit-Limit-Minute",
+        "X-RateLimit-Remaining-Minute",
+        "Retry-After",
+    )
+}
+
+
+def limits_dict(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Raw rate-limit header pairs back as the ``{"RateLimit-Limit": ...}`` dict."""
+    return {_LIMIT_NAMES[name]: value.decode() for name, value in raw}

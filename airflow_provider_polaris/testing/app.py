@@ -2,7 +2,10 @@
 
 A thin raw-ASGI front (``EmulatorFront``) does the per-request work that must stay cheap and
 uniform — injected faults, authentication (cached per header value), the project check and the
-request log — and hands everything else to a Starlette router.
+request log — and hands everything else to a Starlette router. The hottest route,
+``POST /events/{connection}``, skips the router and Starlette's Request/Response objects
+altogether while no fault is waiting (``serve_events``); with faults waiting it is routed to the
+same code, so both paths answer alike.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 from starlette.types import Message, Receive, Scope, Send
@@ -23,7 +26,7 @@ from starlette.types import Message, Receive, Scope, Send
 from ._errors import ApiError, bad
 from ._render import RESULT_FORMATS, render_result
 from ._state import EVENTS_MAX_BYTES, EmulatorState
-from ._traffic import Fault
+from ._traffic import Fault, limits_dict
 
 logger = logging.getLogger("airflow_provider_polaris.testing")
 Handler = Callable[[Request], Awaitable[Response]]
@@ -38,6 +41,9 @@ _EVENT_TYPES = frozenset(
         "text/plain",
     }
 )
+# Content-Type header values served without parsing (the general check handles the rest).
+_EVENT_TYPES_RAW = frozenset(t.encode() for t in _EVENT_TYPES)
+_EVENTS_CONTENT_LENGTH_0 = (b"content-length", b"0")
 _FAULT_CODES = {
     400: "BadArgument",
     401: "Unauthorized",
@@ -280,44 +286,6 @@ def polaris_routes(state: EmulatorState) -> list[Route]:
         state.delete_file(name)
         return Response(status_code=204)
 
-    # events
-    async def events(request: Request) -> Response:
-        with state.lock:
-            allowed, limits = state.budget.take()
-        try:
-            if not allowed:
-                return json_response({"message": "API rate limit exceeded"}, 429, limits)
-            body = await request.body()
-            if len(body) > EVENTS_MAX_BYTES:
-                raise ApiError(
-                    413,
-                    "PayloadTooLarge",
-                    f"Event payloads are limited to {EVENTS_MAX_BYTES} bytes",
-                )
-            if _media_type(request) not in _EVENT_TYPES:
-                raise ApiError(
-                    415,
-                    "UnsupportedMediaType",
-                    "Send events as newline-delimited JSON (application/json)",
-                )
-            encoding = request.headers.get("content-encoding", "identity").strip().lower()
-            if encoding == "gzip":
-                try:
-                    body = gzip.decompress(body)
-                except (OSError, EOFError, zlib.error):
-                    raise bad("The body is not valid gzip") from None
-            elif encoding not in ("", "identity"):
-                raise ApiError(
-                    415,
-                    "UnsupportedMediaType",
-                    f"Content-Encoding {encoding} is not supported; use gzip",
-                )
-            lines = [line for line in body.split(b"\n") if line.strip()]
-            state.push_events(request.path_params["name"], lines)
-            return Response(b"", 200, headers=limits)
-        except ApiError as error:
-            return error_response(error, limits)
-
     # query
     @endpoint
     async def query(request: Request) -> Response:
@@ -366,7 +334,7 @@ def polaris_routes(state: EmulatorState) -> list[Route]:
     return [
         Route(p + "/jobs/{job_id}", job, methods=["GET", "PUT"]),
         Route(p + "/jobs/{job_id}/status", job_status, methods=["GET", "POST"]),
-        Route(p + "/events/{name}", events, methods=["POST"]),
+        Route(p + "/events/{name}", _EventsRoute(state), methods=["POST"]),
         Route(p + "/jobs", jobs, methods=["GET", "POST"]),
         Route(p + "/jobs/{job_id}/progress", job_progress, methods=["GET"]),
         Route(p + "/jobs/{job_id}/metrics", job_metrics, methods=["GET"]),
@@ -386,6 +354,98 @@ def polaris_routes(state: EmulatorState) -> list[Route]:
         Route("/v1/apikeyinfo", api_key_info, methods=["GET"]),
         Route("/auth/realms/{org}/protocol/openid-connect/token", token, methods=["POST"]),
     ]
+
+
+Raw = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+async def serve_events(state: EmulatorState, scope: Scope, receive: Receive, name: str) -> Raw:
+    """``POST /events/{name}`` as (status, raw headers, body), without Request/Response objects.
+
+    The hot path of the emulator: rate-limit headers on every answer, the per-minute budget
+    (429 + Retry-After), 413 over 1 MB, 415 for other content types or encodings, gzip, and the
+    fan-out to the connection's streaming jobs (404 unknown connection, 400 not push_streaming).
+    """
+    with state.lock:
+        allowed, limits = state.budget.take_raw()
+    if not allowed:
+        return _raw(json_response({"message": "API rate limit exceeded"}, 429, limits_dict(limits)))
+    message = await receive()
+    if message["type"] != "http.request":
+        raise ClientDisconnect()
+    body: bytes = message.get("body", b"")
+    if message.get("more_body", False):
+        chunks = [body]
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise ClientDisconnect()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+    elif body.__class__ is not bytes:
+        body = bytes(body)
+    try:
+        if len(body) > EVENTS_MAX_BYTES:
+            raise ApiError(
+                413, "PayloadTooLarge", f"Event payloads are limited to {EVENTS_MAX_BYTES} bytes"
+            )
+        content_type = b""
+        encoding: bytes | None = None
+        seen_type = False
+        for key, value in scope["headers"]:
+            if key == b"content-type" and not seen_type:
+                content_type, seen_type = value, True
+            elif key == b"content-encoding" and encoding is None:
+                encoding = value
+        if content_type not in _EVENT_TYPES_RAW:
+            media = content_type.decode("latin-1").split(";")[0].strip().lower()
+            if media not in _EVENT_TYPES:
+                raise ApiError(
+                    415,
+                    "UnsupportedMediaType",
+                    "Send events as newline-delimited JSON (application/json)",
+                )
+        if encoding is not None:
+            coding = encoding.decode("latin-1").strip().lower()
+            if coding == "gzip":
+                try:
+                    body = gzip.decompress(body)
+                except (OSError, EOFError, zlib.error):
+                    raise bad("The body is not valid gzip") from None
+            elif coding not in ("", "identity"):
+                raise ApiError(
+                    415,
+                    "UnsupportedMediaType",
+                    f"Content-Encoding {coding} is not supported; use gzip",
+                )
+        state.push_events(name, list(filter(bytes.strip, body.split(b"\n"))))
+    except ApiError as error:
+        return _raw(error_response(error, limits_dict(limits)))
+    limits.append(_EVENTS_CONTENT_LENGTH_0)
+    return 200, limits, b""
+
+
+def _raw(response: Response) -> Raw:
+    return response.status_code, response.raw_headers, bytes(response.body)
+
+
+async def send_raw(send: Send, raw: Raw) -> None:
+    """Send a (status, headers, body) answer, the way a Starlette Response would."""
+    await send({"type": "http.response.start", "status": raw[0], "headers": raw[1]})
+    await send({"type": "http.response.body", "body": raw[2]})
+
+
+class _EventsRoute:
+    """The events route as a plain ASGI app (Starlette routes to it when faults are waiting)."""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        name = scope["path_params"]["name"]
+        await send_raw(send, await serve_events(self.state, scope, receive, name))
 
 
 def _sql_error(message: str, category: str) -> Response:
@@ -418,6 +478,8 @@ class EmulatorFront:
         self.closing = False
         self._project_root = state.prefix
         self._project_slash = state.prefix + "/"
+        self._events_prefix = state.prefix + "/events/"
+        self._events_start = len(self._events_prefix)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -428,6 +490,11 @@ class EmulatorFront:
             return
         state = self.state
         method: str = scope["method"]
+        if method == "POST" and path.startswith(self._events_prefix) and not state.faults.has_any():
+            name = path[self._events_start :]
+            if name and "/" not in name:
+                await self._events(scope, receive, send, path, name)
+                return
         auth = ["none"]
         delay = [0.0]
         logged = [False]
@@ -435,7 +502,7 @@ class EmulatorFront:
         def record(status: int) -> None:
             # Logged before the response leaves, so a client that saw it also sees the entry.
             logged[0] = True
-            query = scope.get("query_string", b"").decode("latin-1")
+            query = scope.get("query_string", b"")
             state.requests.add(method, path, query, status, auth[0], state.clock.now())
 
         async def send_and_watch(message: Message) -> None:
@@ -489,6 +556,37 @@ class EmulatorFront:
         finally:
             if not logged[0]:  # dropped connection or a crash before any response
                 record(0)
+
+    async def _events(
+        self, scope: Scope, receive: Receive, send: Send, path: str, name: str
+    ) -> None:
+        """The events route without faults waiting: what ``__call__`` and the router would do
+        (authenticate, serve, log before answering), minus their per-request objects."""
+        state = self.state
+        header = None
+        for key, value in scope["headers"]:
+            if key == b"authorization":
+                header = value.decode("latin-1")
+                break
+        auth = "none"
+        try:
+            try:
+                with state.lock:
+                    auth = state.authenticate(header)[0]
+            except ApiError as error:
+                auth = "invalid" if header else "none"
+                raw = _raw(error_response(error))
+            else:
+                raw = await serve_events(state, scope, receive, name)
+        except BaseException:
+            state.requests.add(
+                "POST", path, scope.get("query_string", b""), 0, auth, state.clock.now()
+            )
+            raise
+        state.requests.add(
+            "POST", path, scope.get("query_string", b""), raw[0], auth, state.clock.now()
+        )
+        await send_raw(send, raw)
 
     def _fault_response(self, fault: Fault) -> Response:
         headers: dict[str, str] = {}
