@@ -104,8 +104,14 @@ class PolarisHook(BaseHook):
             )
         return self._async_client
 
+    @property
+    def client_open(self) -> bool:
+        """Whether a synchronous client is cached (opened and not closed since)."""
+        return self._client is not None
+
     def close(self) -> None:
-        """Close the cached synchronous client (its connection pool)."""
+        """Close the cached synchronous client (its connection pool); the next
+        :meth:`get_client` opens a new one."""
         client, self._client = self._client, None
         if client is not None:
             client.close()

@@ -23,6 +23,7 @@ from airflow_provider_polaris._compat import (
 )
 from airflow_provider_polaris.links import JOB_ID_XCOM_KEY, JOB_URL_XCOM_KEY, PolarisJobLink
 from airflow_provider_polaris.operators._intervals import IntervalError
+from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
 from airflow_provider_polaris.operators._reattach import find_previous_job, forget_job, remember_job
 from airflow_provider_polaris.outcomes import (
     DEFAULT_MAX_UNKNOWN_POLLS,
@@ -173,7 +174,7 @@ def _progress_and_metrics(client: Any, job_id: str) -> tuple[Any, Any]:
         return None, None
 
 
-class PolarisJobOperatorBase(BaseOperator):
+class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
     """Base of the operators that submit one Polaris job and (optionally) wait for it.
 
     :param polaris_conn_id: Airflow connection to Polaris.
@@ -353,7 +354,12 @@ class PolarisJobOperatorBase(BaseOperator):
                 max_unknown_polls=self.max_unknown_polls,
             ),
             method_name="execute_complete",
+            kwargs=self.resume_kwargs() or None,
         )
+
+    def resume_kwargs(self) -> dict[str, Any]:
+        """Extra keyword arguments for ``execute_complete`` after a deferral (primitives only)."""
+        return {}
 
     def execute_complete(self, context: Context, event: Any = None) -> Any:
         """Resume after the trigger: validate the event and decide, failing closed."""

@@ -19,6 +19,7 @@ from airflow_provider_polaris._compat import (
     BaseOperator,
     mask_secret,
 )
+from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
@@ -134,7 +135,7 @@ def secrets_from_airflow_connection(conn: Any, polaris_type: str) -> dict[str, A
     return secrets
 
 
-class _PolarisConnectionOperator(BaseOperator):
+class _PolarisConnectionOperator(ClosesPolarisClient, BaseOperator):
     ui_color = "#c9e7f5"
 
     def __init__(self, *, polaris_conn_id: str = "polaris_default", **kwargs: Any) -> None:

@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any
 
 from airflow_provider_polaris._compat import AirflowFailException, BaseOperator
+from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from airflow_provider_polaris.hooks.polaris import PolarisHook
 
 
-class PolarisPushEventsOperator(BaseOperator):
+class PolarisPushEventsOperator(ClosesPolarisClient, BaseOperator):
     """Push events to the ``push_streaming`` connection ``connection_name``.
 
     :param connection_name: the Polaris push_streaming connection. Templated.

@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from airflow_provider_polaris._compat import AirflowFailException, BaseOperator, object_storage_path
+from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
@@ -108,7 +109,7 @@ def _stored_md5(meta: dict[str, Any]) -> str | None:
     return None
 
 
-class PolarisUploadFilesOperator(BaseOperator):
+class PolarisUploadFilesOperator(ClosesPolarisClient, BaseOperator):
     """Upload files to Polaris (``POST /v1/projects/{project}/files``) and return their names.
 
     :param paths: local paths, local globs (``data/*.json.gz``, ``**`` allowed) and fsspec URLs

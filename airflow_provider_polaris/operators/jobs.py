@@ -21,6 +21,7 @@ from airflow_provider_polaris.operators._job_base import (
     PolarisJobTimeoutError,
     json_safe,
 )
+from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
 from airflow_provider_polaris.outcomes import JobState
 
 if TYPE_CHECKING:
@@ -330,7 +331,7 @@ class PolarisSqlIngestionOperator(PolarisJobOperatorBase):
         )
 
 
-class PolarisCancelJobOperator(BaseOperator):
+class PolarisCancelJobOperator(ClosesPolarisClient, BaseOperator):
     """Cancel a Polaris job. A job that already ended is left alone (logged, not an error).
 
     Returns the job's status after the request.

@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_polaris._compat import AirflowFailException, BaseOperator
+from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
@@ -57,7 +58,7 @@ def table_differences(desired: Mapping[str, Any], existing: Mapping[str, Any]) -
     return lines
 
 
-class PolarisCreateTableOperator(BaseOperator):
+class PolarisCreateTableOperator(ClosesPolarisClient, BaseOperator):
     """Create a Polaris table (``POST /tables``), idempotently.
 
     :param table: the table spec (dict or ``TableSpec``): ``name``, ``type`` (``detail`` |

@@ -29,6 +29,7 @@ from airflow_provider_polaris.operators._job_base import (
     PolarisJobFailedError,
     read_trigger_event,
 )
+from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
 from airflow_provider_polaris.outcomes import (
     DEFAULT_MAX_UNKNOWN_POLLS,
     Outcome,
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from airflow_provider_polaris.hooks.polaris import PolarisHook
 
 
-class PolarisJobSensor(BaseSensorOperator):
+class PolarisJobSensor(ClosesPolarisClient, BaseSensorOperator):
     """Wait until a Polaris job completes (or reaches one of ``target_statuses``).
 
     :param job_id: the Polaris job id (templated), e.g.

@@ -7,13 +7,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_polaris._compat import AirflowFailException, BaseSensorOperator
+from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
     from airflow_provider_polaris.hooks.polaris import PolarisHook
 
 
-class PolarisTableSensor(BaseSensorOperator):
+class PolarisTableSensor(ClosesPolarisClient, BaseSensorOperator):
     """Wait until a Polaris table's ``availability`` is ``available`` (``GET /tables/{name}``).
 
     Works in ``poke`` and ``reschedule`` modes (a deferrable mode is not offered: a table

@@ -209,7 +209,9 @@ def test_sensor_canceled_job_is_not_retried_nor_skipped(
 ) -> None:
     import asyncio as aio
 
-    job_id = submit(emu, outcome="canceled")
+    # after_polls=0: the first read already reports canceled, so every mode sees it on its
+    # first poke whatever the clock does.
+    job_id = submit(emu, outcome="canceled", after_polls=0)
     sensor = PolarisJobSensor(
         task_id="wait",
         job_id=job_id,
