@@ -8,10 +8,10 @@ that connection. This DAG sets both up idempotently and then pushes a batch of e
    "ignore"``: an existing one is kept). Push connections take no secrets.
 2. ``PolarisStreamingJobOperator`` starts a streaming job from the connection into the ``orders``
    table (``createTableIfNotExists``) and waits until it is ``running`` or ``idle`` — events
-   pushed before a job reads the connection are not ingested anywhere. ``replace_running=True``
-   makes the next run replace the table's live job (Polaris refuses a second streaming job on a
-   table otherwise), so the spec in this file is always the one running. For frequent pushes,
-   move steps 1-2 to a set-up DAG and keep only the push here.
+   pushed before a job reads the connection are not ingested anywhere. ``if_running="keep"``
+   (the default) makes later runs keep the table's live job when it reads the same connection:
+   no restart, no duplicate. Roll out a changed spec with ``if_running="replace"``. For frequent
+   pushes, move steps 1-2 to a set-up DAG and keep only the push here.
 3. ``PolarisPushEventsOperator`` pushes the events from XCom (``events=build_events()``),
    batched and paced at the organisation's rate limit; its XCom value is the push report.
 4. A ``@task`` waits until Polaris has the accepted events (streaming ingestion takes a few
@@ -84,7 +84,7 @@ with DAG(
                 {"columnName": "batch_id", "expression": '"batch_id"'},
             ],
         },
-        replace_running=True,
+        if_running="keep",  # a later run reattaches to the live job instead of restarting it
         poll_interval=POLL_INTERVAL,
         timeout=timedelta(minutes=15),
     )

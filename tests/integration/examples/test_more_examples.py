@@ -101,17 +101,17 @@ def test_push_streaming_sets_up_pushes_and_finds_the_events(
     assert len(rows) == 120 and {row["batch_id"] for row in rows} == {run.run_id}
     assert len({row["order_id"] for row in rows}) == 120
 
-    # A second run keeps the connection and replaces the live job (replaceRunning) instead of
-    # failing on "a streaming job already writes to this table"; both batches are in the table.
+    # A second run keeps the connection and the live streaming job (if_running="keep"): no new
+    # job, no restart; both batches land in the table through the same job.
     polaris_emulator.clear_request_log()
     second = dag_runner.run(dag, now + timedelta(minutes=1))
     assert _succeeded(second), second.state
-    assert polaris_emulator.count_requests("POST", r"/jobs$") == 1
+    assert polaris_emulator.count_requests("POST", r"/jobs$") == 0
     with _client(polaris_emulator) as client:
         jobs = {
             j["id"]: j["executionStatus"] for j in client.jobs.list(type=["streaming"])["values"]
         }
-    assert sorted(jobs.values()) in (["canceled", "running"], ["canceled", "idle"]), jobs
+    assert list(jobs) == [job["id"]] and jobs[job["id"]] in ("running", "idle"), jobs
     rows = polaris_emulator.table_rows("orders")
     assert len(rows) == 240 and {row["batch_id"] for row in rows} == {run.run_id, second.run_id}
 
