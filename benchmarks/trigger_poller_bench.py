@@ -125,6 +125,9 @@ def main() -> None:
 
     import logging
 
+    # Status-change lines from hundreds of triggers would drown the table. Airflow 3 logs
+    # through structlog, which follows Airflow's level setting rather than the stdlib logger's.
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     logging.getLogger("airflow_provider_polaris").setLevel(logging.WARNING)
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {0})
