@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make demo   - build a virtualenv, run the hourly rollup DAG against the local Polaris emulator
-#   make test   - lint, type-check and run the whole suite on Airflow 3.3.x and on Airflow 2.11.x
+#   make test   - lint, type-check (on both lines) and run the whole suite on Airflow 3.3.x and
+#                 on Airflow 2.11.x
 PYTHON ?= python3
 VENVS := .venvs
 AF3 := $(VENVS)/af3
@@ -25,10 +26,12 @@ $(AF2)/.installed: pyproject.toml
 
 venvs: $(AF3)/.installed $(AF2)/.installed
 
-lint: $(AF3)/.installed
+# mypy runs in both venvs: each line resolves _compat's imports differently.
+lint: $(AF3)/.installed $(AF2)/.installed
 	$(AF3)/bin/ruff check .
 	$(AF3)/bin/ruff format --check .
 	$(AF3)/bin/mypy
+	$(AF2)/bin/mypy
 
 test-af3: $(AF3)/.installed
 	$(AF3)/bin/python -m pytest -q

@@ -80,15 +80,25 @@ else:
         ResumableJobMixin = None
 HAS_RESUMABLE_JOB_MIXIN: bool = ResumableJobMixin is not None
 
+
 # On 3.x the sync ``mask_secret`` also tells the supervisor over a blocking socket. Inside the
 # triggerer's event loop that would block the loop (and can raise ``DeadlockImminentError``, a
 # BaseException, while another coroutine's ``asend`` is in flight), so async code must use the
 # async variant where the Task SDK has one.
-_amask_secret: Callable[[str], Awaitable[None]] | None
-try:
-    from airflow.sdk.log import amask_secret as _amask_secret
-except ImportError:  # Airflow 2.x, early 3.x
-    _amask_secret = None
+def _sdk_amask_secret() -> Callable[[str], Awaitable[None]] | None:
+    """The Task SDK's async masker, or None where this Airflow has none.
+
+    A function rather than a ``try: import`` at module level so that mypy sees one definition
+    of the name on every line (on 2.x the import cannot be resolved).
+    """
+    try:
+        from airflow.sdk.log import amask_secret
+    except ImportError:  # Airflow 2.x, early 3.x
+        return None
+    return amask_secret
+
+
+_amask_secret = _sdk_amask_secret()
 
 
 def mask_secret(value: str | None) -> None:
