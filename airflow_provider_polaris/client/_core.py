@@ -8,7 +8,8 @@ error mapping all live in that one generator; the sync and async clients only ca
 commands out (``client.send`` vs ``await client.send``, ``time.sleep`` vs ``asyncio.sleep``).
 
 Retry rule: 408/429/500/502/503/504 responses, connect errors and read timeouts are retried with
-exponential backoff and full jitter, honouring ``Retry-After`` / ``RateLimit-Reset``, bounded by
+exponential backoff and full jitter, honouring ``Retry-After`` (and ``RateLimit-Reset`` when the
+rate limit was hit; after a 5xx the server's delay never shortens the backoff), bounded by
 ``RetryPolicy.max_attempts`` and ``max_elapsed``. A call that is not idempotent (creating a job,
 connection or table, uploading a file, pushing events) is retried only when the request certainly
 did not reach the server (connect error, connect or pool timeout) or the server refused it
@@ -284,7 +285,7 @@ class Core:
                 attempt -= 1
                 log.info("Polaris %s %s -> 401; fetching a new OAuth token", call.method, path)
                 continue
-            hint = server_delay(response.headers, self.wall_clock())
+            hint = server_delay(response.headers, self.wall_clock(), status)
             error = api_error(
                 status,
                 decode_body(response.content, response.headers.get("content-type")),
@@ -298,20 +299,26 @@ class Core:
                 and (status == 429 or call.idempotent)
                 and _replayable(call)
             )
-            delay = self._retry_delay(attempt, started, hint) if may_retry else None
+            delay = (
+                self._retry_delay(attempt, started, hint, at_least_backoff=status >= 500)
+                if may_retry
+                else None
+            )
             if delay is None:
                 raise error
             self._log_retry(call.method, path, str(status), attempt, delay)
             yield Sleep(delay)
 
-    def _retry_delay(self, attempt: int, started: float, hint: float | None) -> float | None:
+    def _retry_delay(
+        self, attempt: int, started: float, hint: float | None, *, at_least_backoff: bool = False
+    ) -> float | None:
         """The wait before the next attempt, or None when the policy's budget is spent."""
         policy = self.config.retry
         if attempt >= policy.max_attempts:
             return None
         if hint is not None and hint > policy.max_server_delay:
             return None
-        delay = policy.delay(attempt, hint)
+        delay = policy.delay(attempt, hint, at_least_backoff=at_least_backoff)
         if self.clock() - started + delay > policy.max_elapsed:
             return None
         return delay

@@ -37,8 +37,9 @@ class RetryPolicy:
     """How often and how long a failed call is retried.
 
     Delays grow exponentially (``backoff_base * 2 ** (retry - 1)``, capped at ``backoff_max``)
-    with full jitter. A server-given delay (``Retry-After`` or ``RateLimit-Reset``) replaces the
-    computed one, capped at ``max_server_delay``. Retrying stops after ``max_attempts`` attempts
+    with full jitter. A server-given delay (``Retry-After``, or ``RateLimit-Reset`` when the rate
+    limit was hit) replaces the computed one, capped at ``max_server_delay``; after a 5xx it can
+    only lengthen the computed one. Retrying stops after ``max_attempts`` attempts
     in total or when the next wait would end after ``max_elapsed`` seconds since the first attempt.
     """
 
@@ -71,12 +72,24 @@ class RetryPolicy:
         return (rng or random).uniform(0.0, ceiling)
 
     def delay(
-        self, retry_number: int, server_delay: float | None, rng: random.Random | None = None
+        self,
+        retry_number: int,
+        server_delay: float | None,
+        rng: random.Random | None = None,
+        *,
+        at_least_backoff: bool = False,
     ) -> float:
-        """The wait before the next attempt: the server's advice if any, else backoff."""
-        if server_delay is not None:
-            return min(max(server_delay, 0.0), self.max_server_delay)
-        return self.backoff(retry_number, rng)
+        """The wait before the next attempt: the server's advice if any, else backoff.
+
+        With ``at_least_backoff`` (a 5xx) the server's advice can lengthen the wait but never
+        shorten it below the backoff: a failing server told ``Retry-After: 0`` by a proxy
+        must not be hammered.
+        """
+        backoff = self.backoff(retry_number, rng)
+        if server_delay is None:
+            return backoff
+        advised = min(max(server_delay, 0.0), self.max_server_delay)
+        return max(advised, backoff) if at_least_backoff else advised
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -108,9 +121,22 @@ def parse_seconds(value: str | None) -> float | None:
     return seconds if seconds >= 0 else None
 
 
-def server_delay(headers: httpx.Headers, now: float) -> float | None:
-    """The delay a response asks for: ``Retry-After`` first, then ``RateLimit-Reset``."""
+def server_delay(headers: httpx.Headers, now: float, status: int | None = None) -> float | None:
+    """The delay a response asks for: ``Retry-After`` first, then ``RateLimit-Reset``.
+
+    ``RateLimit-Reset`` only says when the rate-limit window resets, and Polaris sends it on
+    every response; it is a reason to wait only when the request hit the limit: a 429, or
+    ``RateLimit-Remaining: 0``. Pass the response ``status`` so that a 503 carrying
+    ``RateLimit-Reset: 42`` is not waited on for 42 s (``None``: the caller handles 429s only).
+    """
     delay = parse_retry_after(headers.get("retry-after"), now)
-    if delay is None:
-        delay = parse_seconds(headers.get("ratelimit-reset"))
-    return delay
+    if delay is not None:
+        return delay
+    if status is None or status == 429 or _window_spent(headers):
+        return parse_seconds(headers.get("ratelimit-reset"))
+    return None
+
+
+def _window_spent(headers: httpx.Headers) -> bool:
+    remaining = parse_seconds(headers.get("ratelimit-remaining"))
+    return remaining is not None and remaining == 0

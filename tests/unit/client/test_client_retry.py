@@ -19,7 +19,7 @@ from airflow_provider_polaris.client import (
     PolarisTransportError,
     RetryPolicy,
 )
-from airflow_provider_polaris.client.retry import parse_retry_after
+from airflow_provider_polaris.client.retry import parse_retry_after, server_delay
 
 JOB = {"type": "batch", "target": {"type": "table", "tableName": "t"}}
 
@@ -39,6 +39,53 @@ def test_ratelimit_reset_is_honoured(harness: Harness, server: FakeServer) -> No
     server.queue(httpx.Response(429, headers={"RateLimit-Reset": "3"}), ok())
     harness.call(lambda c: c.jobs.get("j1"))
     assert harness.clock.sleeps == [3.0]
+
+
+@pytest.mark.parametrize("reset", ["42", "0", "3600"])
+def test_ratelimit_reset_is_not_the_wait_after_a_5xx(
+    harness: Harness, server: FakeServer, reset: str
+) -> None:
+    """Polaris sends RateLimit-Reset on every response: it says nothing about a 503."""
+    headers = {"RateLimit-Limit": "100", "RateLimit-Remaining": "97", "RateLimit-Reset": reset}
+    server.queue(httpx.Response(503, headers=headers), ok())
+    assert harness.call(lambda c: c.jobs.get("j1")) == {"id": "j1"}
+    assert harness.clock.sleeps == [0.5]  # the computed backoff
+
+
+def test_ratelimit_reset_counts_when_the_window_is_spent(
+    harness: Harness, server: FakeServer
+) -> None:
+    headers = {"RateLimit-Remaining": "0", "RateLimit-Reset": "3"}
+    server.queue(httpx.Response(503, headers=headers), ok())
+    harness.call(lambda c: c.jobs.get("j1"))
+    assert harness.clock.sleeps == [3.0]
+
+
+def test_a_5xx_never_waits_less_than_the_backoff(harness: Harness, server: FakeServer) -> None:
+    server.queue(
+        httpx.Response(502, headers={"Retry-After": "0"}),
+        httpx.Response(503, headers={"Retry-After": "0.1"}),
+        ok(),
+    )
+    harness.call(lambda c: c.jobs.get("j1"))
+    assert harness.clock.sleeps == [0.5, 1.0]
+
+
+def test_retry_after_zero_on_429_is_honoured(harness: Harness, server: FakeServer) -> None:
+    server.queue(httpx.Response(429, headers={"Retry-After": "0"}), ok())
+    harness.call(lambda c: c.jobs.get("j1"))
+    assert harness.clock.sleeps == [0.0]
+
+
+def test_server_delay_by_status() -> None:
+    reset = httpx.Headers({"RateLimit-Remaining": "5", "RateLimit-Reset": "42"})
+    assert server_delay(reset, 0.0, 429) == 42.0
+    assert server_delay(reset, 0.0, 503) is None
+    assert server_delay(reset, 0.0) == 42.0  # callers that only ask after a 429
+    spent = httpx.Headers({"RateLimit-Remaining": "0", "RateLimit-Reset": "42"})
+    assert server_delay(spent, 0.0, 503) == 42.0
+    both = httpx.Headers({"Retry-After": "7", "RateLimit-Reset": "42"})
+    assert server_delay(both, 0.0, 503) == 7.0
 
 
 def test_retry_after_http_date() -> None:
