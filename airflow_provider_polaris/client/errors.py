@@ -159,39 +159,52 @@ def _str_or_none(value: Any) -> str | None:
 def extract_error_fields(body: Any) -> tuple[str | None, str | None, str | None]:
     """``(code, message, target)`` from any error body shape Polaris or its gateway sends.
 
-    Handles the flat ErrorResponse, the same wrapped in ``{"error": {...}}``, ``{"error": "..."}``,
-    Druid SQL errors (``errorCode``/``errorMessage``), gateway ``{"code": 400, "message": ...}``,
-    ``{"message": ...}``, and plain text or HTML.
+    The message follows polaris-api.md section 10: ``message``, else ``error.message``, else
+    ``error`` when it is a string, else ``errorMessage``, else the raw text. Two shapes name the
+    error class in a string ``error`` and explain it apart: Druid SQL errors (``errorCode`` /
+    ``errorMessage``) and OAuth errors (``error_description``); there the explanation is the
+    message and ``error`` the fallback code. The async query failure
+    ``{"taskId", "state", "error": {"errorCode", "errorMessage", ...}}`` nests a Druid error.
+    The code comes from the same level as the message where it can.
     """
     if isinstance(body, dict):
-        inner = body.get("error")
-        if isinstance(inner, dict) and ("message" in inner or "code" in inner):
-            code, message, target = extract_error_fields(inner)
-            return code, message, target
-        message = (
-            _str_or_none(body.get("message"))
-            or _str_or_none(body.get("errorMessage"))
-            or _str_or_none(body.get("error_description"))  # OAuth token endpoint
-        )
-        code = _str_or_none(body.get("errorCode")) or _str_or_none(body.get("code"))
-        if isinstance(inner, str) and inner:
-            # Druid SQL errors name the class in "error" and explain in "errorMessage".
-            if message is None:
-                message = inner
-            elif code is None:
-                code = inner
-        if message is None:
-            innererror = body.get("innererror")
-            if isinstance(innererror, dict):
-                message = _str_or_none(innererror.get("message"))
-        if message is None and body:
-            message = json.dumps(body, default=str)[:_MAX_MESSAGE_CHARS]
-        return code, message, _str_or_none(body.get("target"))
+        return _object_error_fields(body)
     if isinstance(body, list):
         return None, json.dumps(body, default=str)[:_MAX_MESSAGE_CHARS], None
     if isinstance(body, str):
         return None, _text_message(body), None
     return None, None, None
+
+
+def _object_error_fields(body: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    inner = body.get("error")
+    nested: dict[str, Any] = inner if isinstance(inner, dict) else {}
+    named = inner if isinstance(inner, str) and inner else None
+    explained = _str_or_none(body.get("errorMessage")) or _str_or_none(
+        body.get("error_description")  # OAuth token endpoint
+    )
+    top_code = _str_or_none(body.get("errorCode")) or _str_or_none(body.get("code"))
+    nested_code = _str_or_none(nested.get("errorCode")) or _str_or_none(nested.get("code"))
+    nested_message = _str_or_none(nested.get("message")) or _str_or_none(nested.get("errorMessage"))
+
+    message = _str_or_none(body.get("message"))
+    if message is not None:
+        code = top_code or nested_code or named
+    elif nested_message is not None:
+        message, code = nested_message, nested_code or top_code
+    elif named is not None and explained is None:
+        message, code = named, top_code
+    elif explained is not None:
+        message, code = explained, top_code or named
+    else:
+        code = top_code or nested_code
+        innererror = body.get("innererror")
+        if isinstance(innererror, dict):
+            message = _str_or_none(innererror.get("message"))
+        if message is None and body:
+            message = json.dumps(body, default=str)[:_MAX_MESSAGE_CHARS]
+    target = _str_or_none(body.get("target")) or _str_or_none(nested.get("target"))
+    return code, message, target
 
 
 def _text_message(text: str) -> str | None:

@@ -102,6 +102,52 @@ NO_RETRY = make_config(retry=RetryPolicy.no_retries())
             "Bad",
             None,
         ),
+        (  # section 9: an async (deep-storage) query failure nests a Druid SqlErrorResponse
+            httpx.Response(
+                400,
+                json={
+                    "taskId": "query-7f1c",
+                    "state": "FAILED",
+                    "error": {
+                        "error": "druidException",
+                        "errorCode": "invalidInput",
+                        "errorMessage": "Column 'x' not found in any table",
+                        "category": "INVALID_INPUT",
+                        "persona": "USER",
+                    },
+                },
+            ),
+            "invalidInput",
+            "Column 'x' not found in any table",
+            None,
+        ),
+        (  # section 10's order: body.message before body.error.message
+            httpx.Response(
+                409,
+                json={
+                    "code": "Conflict",
+                    "message": "outer message",
+                    "error": {"code": "AlreadyExists", "message": "inner message"},
+                },
+            ),
+            "Conflict",
+            "outer message",
+            None,
+        ),
+        (  # ... body.error.message before body.errorMessage
+            httpx.Response(
+                400, json={"error": {"message": "inner", "target": "t"}, "errorMessage": "flat"}
+            ),
+            None,
+            "inner",
+            "t",
+        ),
+        (  # ... body.error as a string before the raw text
+            httpx.Response(400, json={"error": "Bad name", "code": "BadArgument"}),
+            "BadArgument",
+            "Bad name",
+            None,
+        ),
     ],
 )
 def test_every_error_body_shape(
