@@ -67,6 +67,32 @@ CONNECTION_READ_ONLY = frozenset(
 )
 
 
+# Credentials that live among a connection's properties (kafka ``ssl.keystore``): stored for
+# the connection, never returned ("Polaris never returns stored credentials"). Certificates
+# are public and are returned.
+_KEYSTORE_CREDENTIALS = ("key", "keyPassword")
+
+
+def _check_ssl(ssl: Any) -> None:
+    if not isinstance(ssl, dict):
+        raise bad("ssl must be an object with keystore and/or truststore", "ssl")
+    for store in ("keystore", "truststore"):
+        if store in ssl and not isinstance(ssl[store], dict):
+            raise bad(f"ssl.{store} must be an object", f"ssl.{store}")
+
+
+def public_properties(props: dict[str, Any]) -> dict[str, Any]:
+    """A connection's properties as responses show them: without keystore credentials."""
+    ssl = props.get("ssl")
+    if not isinstance(ssl, dict):
+        return props
+    keystore = ssl.get("keystore")
+    if not isinstance(keystore, dict) or not any(k in keystore for k in _KEYSTORE_CREDENTIALS):
+        return props
+    shown = {k: v for k, v in keystore.items() if k not in _KEYSTORE_CREDENTIALS}
+    return {**props, "ssl": {**ssl, "keystore": shown}}
+
+
 def _check_secrets(conn_type: str, secrets: Any) -> dict[str, Any] | None:
     _, _, allowed, required = _CONNECTION_TYPES[conn_type]
     if secrets is None:
@@ -108,6 +134,8 @@ def validate_connection(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
         raise bad("description must be a string", "description")
     if "topicNameIsPattern" in props:
         check_bool(props, "topicNameIsPattern")
+    if conn_type == "kafka" and "ssl" in props:
+        _check_ssl(props["ssl"])
     if conn_type == "s3" and not props.get("awsAssumedRoleArn") and body.get("secrets") is None:
         raise bad(
             "s3 connections need awsAssumedRoleArn or access_key secrets", "awsAssumedRoleArn"

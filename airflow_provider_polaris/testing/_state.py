@@ -20,7 +20,7 @@ from ._clock import EmulatorClock, iso
 from ._errors import ApiError, bad, conflict, not_found
 from ._jobs import OUTCOMES, PENDING_SECONDS, Job, JobScript, Lifecycle, render_job, zero_totals
 from ._jobspec import is_aggregation, validate_job
-from ._resources import validate_connection, validate_table
+from ._resources import public_properties, validate_connection, validate_table
 from ._rules import (
     COMPRESSIONS,
     DELETION_JOB_TYPES,
@@ -243,17 +243,11 @@ class EmulatorState:
             raise _unauthorized("Unsupported authorization scheme")
         if value == self.api_key:
             result = ("basic_raw", _API_KEY_USER)
-        else:
-            try:
-                decoded = base64.b64decode(
-                    value + "=" * (-len(value) % 4), altchars=b"-_", validate=False
-                )
-                user, _, _ = decoded.decode("utf-8").partition(":")
-            except (binascii.Error, UnicodeDecodeError, ValueError):
-                user = ""
-            if user != self.api_key:
-                raise _unauthorized("Invalid API key")
+        elif _basic_credentials(value) == f"{self.api_key}:":
+            # Exactly ``key:`` (user = key, empty password), as ``curl -u KEY:`` and the SDK send.
             result = ("basic", _API_KEY_USER)
+        else:
+            raise _unauthorized("Invalid API key")
         self._auth_cache[header] = result
         return result
 
@@ -747,7 +741,7 @@ class EmulatorState:
     # --- connections --------------------------------------------------------------------------
 
     def _render_connection(self, conn: dict[str, Any], base_url: str) -> dict[str, Any]:
-        out = {k: v for k, v in conn.items() if not k.startswith("_")}
+        out = public_properties({k: v for k, v in conn.items() if not k.startswith("_")})
         if conn["_secrets"] is not None:
             out["secrets"] = {"type": conn["_secrets"]["type"]}
         if conn["type"] == "push_streaming":
@@ -1087,6 +1081,15 @@ def _fallback_type(expression: str, measure: bool, input_types: Mapping[str, str
         if f'"{field_name}"' in expression and field_type in ("long", "double", "float"):
             return field_type
     return "long" if measure and expression.strip().upper().startswith("COUNT") else "string"
+
+
+def _basic_credentials(value: str) -> str | None:
+    """The ``user:password`` text of a Basic credential (standard or URL-safe base64)."""
+    try:
+        decoded = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
+        return decoded.decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
 
 
 def _user_id(name: str) -> str:

@@ -174,29 +174,42 @@ class EventsBudget:
 
     def take_raw(self) -> tuple[bool, list[tuple[bytes, bytes]]]:
         """:meth:`take` with the headers as raw ASGI pairs (lower-case names), for the hot path."""
+        now = self._roll()
+        allowed = self._used < self.per_minute
+        if allowed:
+            self._used += 1
+        headers = self._headers(now)
+        if not allowed:
+            headers.append((b"retry-after", headers[2][1]))
+        return allowed, headers
+
+    def peek_raw(self) -> list[tuple[bytes, bytes]]:
+        """The current rate-limit headers without spending a call: for events answers that
+        never reached the budget (401, injected faults), which carry the headers too."""
+        return self._headers(self._roll())
+
+    def _roll(self) -> float:
+        """Start a new window when the clock entered one; return the time."""
         now = self._clock.now()
         window = math.floor(now / 60.0) * 60.0
         if window != self._window:
             self._window, self._used = window, 0
+        return now
+
+    def _headers(self, now: float) -> list[tuple[bytes, bytes]]:
         per_minute = self.per_minute
-        allowed = self._used < per_minute
-        if allowed:
-            self._used += 1
         remaining = str(max(per_minute - self._used, 0)).encode()
-        reset = str(max(math.ceil(window + 60.0 - now), 1)).encode()
+        reset = str(max(math.ceil(self._window + 60.0 - now), 1)).encode()
         limit = self._limit_bytes
         if limit[0] != per_minute:
             limit = self._limit_bytes = (per_minute, str(per_minute).encode())
-        headers = [
+        return [
             (b"ratelimit-limit", limit[1]),
             (b"ratelimit-remaining", remaining),
             (b"ratelimit-reset", reset),
             (b"x-ratelimit-limit-minute", limit[1]),
             (b"x-ratelimit-remaining-minute", remaining),
         ]
-        if not allowed:
-            headers.append((b"retry-after", reset))
-        return allowed, headers
 
     def reset(self, per_minute: int = DEFAULT_EVENTS_BUDGET) -> None:
         """Start over with a fresh window and this budget."""

@@ -17,6 +17,7 @@ import logging
 import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -103,6 +104,12 @@ def _base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
+def _location(request: Request, collection_path: str, name: str) -> str:
+    """The URL of a created resource: its name percent-encoded as one path segment (a table
+    may be called ``Koalas Rollup``, a file ``dir/a.json``)."""
+    return f"{_base_url(request)}{collection_path}/{quote(name, safe='')}"
+
+
 def endpoint(handler: Handler) -> Handler:
     """Turn ApiError (and any bug) into a JSON error response."""
 
@@ -111,6 +118,8 @@ def endpoint(handler: Handler) -> Handler:
             return await handler(request)
         except ApiError as error:
             return error_response(error)
+        except ClientDisconnect:
+            raise  # nobody to answer: the front ends the request quietly
         except Exception as exc:  # a bug in the emulator: say so instead of dropping the socket
             logger.exception("emulator handler failed")
             return json_response(
@@ -118,6 +127,22 @@ def endpoint(handler: Handler) -> Handler:
             )
 
     return wrapped
+
+
+class PolarisRoute(Route):
+    """A route answering a method it does not serve with Polaris' JSON error shape (405)."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve the request, or 405 ``{"code", "message"}`` with ``Allow``."""
+        if self.methods and scope["method"] not in self.methods:
+            allowed = ", ".join(sorted(self.methods))
+            message = f"Method {scope['method']} is not allowed on {scope['path']}; use {allowed}"
+            response = json_response(
+                {"code": "MethodNotAllowed", "message": message}, 405, {"Allow": allowed}
+            )
+            await response(scope, receive, send)
+            return
+        await super().handle(scope, receive, send)
 
 
 def _query_lists(request: Request) -> dict[str, list[str]]:
@@ -161,8 +186,7 @@ def polaris_routes(state: EmulatorState) -> list[Route]:
         if request.method == "GET":
             return json_response(state.list_jobs(_query_lists(request)))
         job = state.create_job(await json_body(request), _principal(request))
-        location = f"{_base_url(request)}{p}/jobs/{job['id']}"
-        return json_response(job, 201, {"Location": location})
+        return json_response(job, 201, {"Location": _location(request, f"{p}/jobs", job["id"])})
 
     @endpoint
     async def job(request: Request) -> Response:
@@ -205,8 +229,9 @@ def polaris_routes(state: EmulatorState) -> list[Route]:
         conn = state.create_connection(
             await json_body(request), _principal(request), _base_url(request)
         )
-        location = f"{_base_url(request)}{p}/connections/{conn['name']}"
-        return json_response(conn, 201, {"Location": location})
+        return json_response(
+            conn, 201, {"Location": _location(request, f"{p}/connections", conn["name"])}
+        )
 
     @endpoint
     async def connection(request: Request) -> Response:
@@ -236,8 +261,9 @@ def polaris_routes(state: EmulatorState) -> list[Route]:
         if request.method == "GET":
             return json_response(state.list_tables(_query_lists(request)))
         table = state.create_table(await json_body(request), _principal(request))
-        location = f"{_base_url(request)}{p}/tables/{table['name']}"
-        return json_response(table, 201, {"Location": location})
+        return json_response(
+            table, 201, {"Location": _location(request, f"{p}/tables", table["name"])}
+        )
 
     @endpoint
     async def table(request: Request) -> Response:
@@ -276,7 +302,9 @@ def polaris_routes(state: EmulatorState) -> list[Route]:
             params.get("dataFormat"),
             params.get("compressionFormat"),
         )
-        return json_response(meta, 200)
+        return json_response(
+            meta, 200, {"Location": _location(request, f"{p}/files", meta["name"])}
+        )
 
     @endpoint
     async def file(request: Request) -> Response:
@@ -332,27 +360,27 @@ def polaris_routes(state: EmulatorState) -> list[Route]:
         return json_response(issued)
 
     return [
-        Route(p + "/jobs/{job_id}", job, methods=["GET", "PUT"]),
-        Route(p + "/jobs/{job_id}/status", job_status, methods=["GET", "POST"]),
-        Route(p + "/events/{name}", _EventsRoute(state), methods=["POST"]),
-        Route(p + "/jobs", jobs, methods=["GET", "POST"]),
-        Route(p + "/jobs/{job_id}/progress", job_progress, methods=["GET"]),
-        Route(p + "/jobs/{job_id}/metrics", job_metrics, methods=["GET"]),
-        Route(p + "/jobs/{job_id}/logs", job_logs, methods=["GET"]),
-        Route(p + "/jobs/{job_id}/reset", job_reset, methods=["POST"]),
-        Route(p + "/connections", connections, methods=["GET", "POST"]),
-        Route(p + "/connections/{name}", connection, methods=["GET", "PATCH", "DELETE"]),
-        Route(p + "/connections/{name}/test", connection_test, methods=["POST"]),
-        Route(p + "/connectionsMeta", connections_meta, methods=["GET"]),
-        Route(p + "/tables", tables, methods=["GET", "POST"]),
-        Route(p + "/tables/{name}", table, methods=["GET", "PUT"]),
-        Route(p + "/files", files, methods=["GET", "POST"]),
-        Route(p + "/files/{name:path}", file, methods=["GET", "DELETE"]),
-        Route(p + "/query/sql", query, methods=["POST"]),
-        Route("/v1/projects", list_projects, methods=["GET"]),
-        Route(p, get_project, methods=["GET"]),
-        Route("/v1/apikeyinfo", api_key_info, methods=["GET"]),
-        Route("/auth/realms/{org}/protocol/openid-connect/token", token, methods=["POST"]),
+        PolarisRoute(p + "/jobs/{job_id}", job, methods=["GET", "PUT"]),
+        PolarisRoute(p + "/jobs/{job_id}/status", job_status, methods=["GET", "POST"]),
+        PolarisRoute(p + "/events/{name}", _EventsRoute(state), methods=["POST"]),
+        PolarisRoute(p + "/jobs", jobs, methods=["GET", "POST"]),
+        PolarisRoute(p + "/jobs/{job_id}/progress", job_progress, methods=["GET"]),
+        PolarisRoute(p + "/jobs/{job_id}/metrics", job_metrics, methods=["GET"]),
+        PolarisRoute(p + "/jobs/{job_id}/logs", job_logs, methods=["GET"]),
+        PolarisRoute(p + "/jobs/{job_id}/reset", job_reset, methods=["POST"]),
+        PolarisRoute(p + "/connections", connections, methods=["GET", "POST"]),
+        PolarisRoute(p + "/connections/{name}", connection, methods=["GET", "PATCH", "DELETE"]),
+        PolarisRoute(p + "/connections/{name}/test", connection_test, methods=["POST"]),
+        PolarisRoute(p + "/connectionsMeta", connections_meta, methods=["GET"]),
+        PolarisRoute(p + "/tables", tables, methods=["GET", "POST"]),
+        PolarisRoute(p + "/tables/{name}", table, methods=["GET", "PUT"]),
+        PolarisRoute(p + "/files", files, methods=["GET", "POST"]),
+        PolarisRoute(p + "/files/{name:path}", file, methods=["GET", "DELETE"]),
+        PolarisRoute(p + "/query/sql", query, methods=["POST"]),
+        PolarisRoute("/v1/projects", list_projects, methods=["GET"]),
+        PolarisRoute(p, get_project, methods=["GET"]),
+        PolarisRoute("/v1/apikeyinfo", api_key_info, methods=["GET"]),
+        PolarisRoute("/auth/realms/{org}/protocol/openid-connect/token", token, methods=["POST"]),
     ]
 
 
@@ -461,6 +489,14 @@ def _sql_error(message: str, category: str) -> Response:
     return json_response(body, 400)
 
 
+def _authorization(scope: Scope) -> str | None:
+    """The first Authorization header of a request, as text."""
+    for key, value in scope["headers"]:
+        if key == b"authorization":
+            return str(value.decode("latin-1"))
+    return None
+
+
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
     response = json_response(
         {"code": "NotFound", "message": f"No route for {scope['method']} {scope['path']}"}, 404
@@ -490,26 +526,38 @@ class EmulatorFront:
             return
         state = self.state
         method: str = scope["method"]
-        if method == "POST" and path.startswith(self._events_prefix) and not state.faults.has_any():
+        events = path.startswith(self._events_prefix)
+        if method == "POST" and events and not state.faults.has_any():
             name = path[self._events_start :]
             if name and "/" not in name:
                 await self._events(scope, receive, send, path, name)
                 return
-        auth = ["none"]
-        delay = [0.0]
-        logged = [False]
+        header = _authorization(scope)
+        auth = "none"
+        refused: ApiError | None = None
+        if not path.startswith("/auth/realms/"):
+            try:
+                with state.lock:
+                    auth, scope["polaris.principal"] = state.authenticate(header)
+            except ApiError as error:
+                auth, refused = ("invalid" if header else "none"), error
+        delay = 0.0
+        logged = False
 
         def record(status: int) -> None:
             # Logged before the response leaves, so a client that saw it also sees the entry.
-            logged[0] = True
+            nonlocal logged
+            logged = True
             query = scope.get("query_string", b"")
-            state.requests.add(method, path, query, status, auth[0], state.clock.now())
+            state.requests.add(method, path, query, status, auth, state.clock.now())
 
         async def send_and_watch(message: Message) -> None:
             if message["type"] == "http.response.start":
                 record(message["status"])
-                if delay[0]:
-                    await self._sleep(delay[0])
+                if events:
+                    message = self._with_rate_limits(message)
+                if delay:
+                    await self._sleep(delay)
             await send(message)
 
         try:
@@ -528,34 +576,43 @@ class EmulatorFront:
                     if fault.kind == "status":
                         await self._fault_response(fault)(scope, receive, send_and_watch)
                         return
-                    delay[0] = fault.delay_seconds
-            if not path.startswith("/auth/realms/"):
-                header = None
-                for key, value in scope["headers"]:
-                    if key == b"authorization":
-                        header = value.decode("latin-1")
-                        break
-                try:
-                    with state.lock:
-                        auth[0], principal = state.authenticate(header)
-                except ApiError as error:
-                    auth[0] = "invalid" if header else "none"
-                    await error_response(error)(scope, receive, send_and_watch)
-                    return
-                scope["polaris.principal"] = principal
-                if (
-                    path.startswith("/v1/projects/")
-                    and path != self._project_root
-                    and not path.startswith(self._project_slash)
-                ):
-                    project = path.split("/")[3]
-                    missing = ApiError(404, "NotFound", f"Project {project} not found", "projectId")
-                    await error_response(missing)(scope, receive, send_and_watch)
-                    return
+                    delay = fault.delay_seconds
+            if refused is not None:
+                await self._refuse(refused, events)(scope, receive, send_and_watch)
+                return
+            if (
+                path.startswith("/v1/projects/")
+                and path != self._project_root
+                and not path.startswith(self._project_slash)
+            ):
+                project = path.split("/")[3]
+                missing = ApiError(404, "NotFound", f"Project {project} not found", "projectId")
+                await error_response(missing)(scope, receive, send_and_watch)
+                return
             await self.router(scope, receive, send_and_watch)
+        except ClientDisconnect:
+            return  # the client went away mid-request: nothing to answer, logged as status 0
         finally:
-            if not logged[0]:  # dropped connection or a crash before any response
+            if not logged:  # dropped connection, a disconnect or a crash before any response
                 record(0)
+
+    def _refuse(self, error: ApiError, events: bool) -> Response:
+        """401 for bad credentials; on the events route with the rate-limit headers, in the
+        same order as the fast path sends them."""
+        if not events:
+            return error_response(error)
+        with self.state.lock:
+            return error_response(error, limits_dict(self.state.budget.peek_raw()))
+
+    def _with_rate_limits(self, start: Message) -> Message:
+        """An events answer that never reached the budget still carries the rate-limit
+        headers (polaris-api.md §14: every events response has them)."""
+        headers = list(start.get("headers") or [])
+        if any(key.lower() == b"ratelimit-limit" for key, _ in headers):
+            return start
+        with self.state.lock:
+            headers += self.state.budget.peek_raw()
+        return {**start, "headers": headers}
 
     async def _events(
         self, scope: Scope, receive: Receive, send: Send, path: str, name: str
@@ -563,29 +620,25 @@ class EmulatorFront:
         """The events route without faults waiting: what ``__call__`` and the router would do
         (authenticate, serve, log before answering), minus their per-request objects."""
         state = self.state
-        header = None
-        for key, value in scope["headers"]:
-            if key == b"authorization":
-                header = value.decode("latin-1")
-                break
+        header = _authorization(scope)
         auth = "none"
+        query = scope.get("query_string", b"")
         try:
             try:
                 with state.lock:
                     auth = state.authenticate(header)[0]
             except ApiError as error:
                 auth = "invalid" if header else "none"
-                raw = _raw(error_response(error))
+                raw = _raw(self._refuse(error, events=True))
             else:
                 raw = await serve_events(state, scope, receive, name)
+        except ClientDisconnect:
+            state.requests.add("POST", path, query, 0, auth, state.clock.now())
+            return  # the client went away mid-push: nothing to answer
         except BaseException:
-            state.requests.add(
-                "POST", path, scope.get("query_string", b""), 0, auth, state.clock.now()
-            )
+            state.requests.add("POST", path, query, 0, auth, state.clock.now())
             raise
-        state.requests.add(
-            "POST", path, scope.get("query_string", b""), raw[0], auth, state.clock.now()
-        )
+        state.requests.add("POST", path, query, raw[0], auth, state.clock.now())
         await send_raw(send, raw)
 
     def _fault_response(self, fault: Fault) -> Response:

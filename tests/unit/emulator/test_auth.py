@@ -21,12 +21,44 @@ def test_basic_variants_accepted_and_logged(emu: PolarisEmulator) -> None:
     assert [e["auth_kind"] for e in emu.request_log()] == ["basic", "basic_raw"]
 
 
+def test_standard_and_url_safe_base64_of_key_colon_are_accepted() -> None:
+    # The official SDK sends urlsafe_b64encode(key + ":"), curl the standard alphabet.
+    key = "pok_>>>"
+    standard = base64.b64encode(f"{key}:".encode()).decode()
+    url_safe = base64.urlsafe_b64encode(f"{key}:".encode()).decode()
+    assert standard != url_safe
+    with PolarisEmulator(api_key=key, manual_clock=True) as emu:
+        assert _get(emu, f"Basic {standard}").status_code == 200
+        assert _get(emu, f"Basic {url_safe}").status_code == 200
+        assert _get(emu, f"Basic {url_safe.rstrip('=')}").status_code == 200
+
+
 def test_bad_credentials_are_401(emu: PolarisEmulator) -> None:
-    wrong = base64.b64encode(b"pok_wrong:").decode()
-    for header in (None, f"Basic {wrong}", "Basic pok_wrong", "Token abc", "Bearer nope", "Basic"):
+    key = emu.api_key
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    refused = (
+        None,
+        f"Basic {b64('pok_wrong:')}",
+        "Basic pok_wrong",
+        f"Basic {b64(key)}",  # no colon: not "key as user, empty password"
+        f"Basic {b64(key + ':anything')}",  # a password is not part of a Polaris API key
+        f"Basic {b64(':' + key)}",
+        f"Basic {b64(key + '::')}",
+        f"Basic {key}:",
+        f"Basic {b64(key + ':')}!",
+        f"Bearer {key}",  # an API key is not a token
+        "Token abc",
+        "Bearer nope",
+        "Basic",
+    )
+    for header in refused:
         response = _get(emu, header)
         assert response.status_code == 401, header
-        assert response.json()["message"]
+        assert response.json()["code"] == "Unauthorized" and response.json()["message"], header
+        assert response.headers["WWW-Authenticate"] == 'Basic realm="polaris"'
     assert {e["status"] for e in emu.request_log()} == {401}
 
 

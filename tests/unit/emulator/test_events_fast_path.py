@@ -125,24 +125,53 @@ def test_events_log_auth_and_faults(pushing: httpx.Client, emu: PolarisEmulator)
         content=b"{}",
         auth=("wrong", ""),
     )
-    assert bad.status_code == 401 and "RateLimit-Limit" not in bad.headers
+    assert bad.status_code == 401
     anonymous = httpx.post(
         f"{emu.base_url}/v1/projects/{emu.project_id}/events/push", content=b"{}"
     )
     assert anonymous.status_code == 401
-    assert pushing.get("/events/push").status_code == 405
+    wrong_method = pushing.get("/events/push")
+    assert wrong_method.status_code == 405
     emu.inject_fault("POST", "/events/push", status=503)
-    assert pushing.post("/events/push", content=b"{}").status_code == 503
+    injected = pushing.post("/events/push", content=b"{}")
+    assert injected.status_code == 503
+    # Every events answer carries the rate-limit headers; a refused call spends no budget.
+    for response in (bad, anonymous, wrong_method, injected):
+        assert response.headers["RateLimit-Limit"] == "83334", response
+        assert response.headers["X-RateLimit-Limit-Minute"] == "83334", response
+        assert response.headers["RateLimit-Remaining"] == "83333", response
+        assert response.headers["X-RateLimit-Remaining-Minute"] == "83333", response
+        assert 1 <= int(response.headers["RateLimit-Reset"]) <= 60, response
     log = emu.request_log()
     assert [(e["method"], e["query"], e["status"], e["auth_kind"]) for e in log] == [
         ("POST", "x=1", 200, "basic"),
         ("POST", "", 401, "invalid"),
         ("POST", "", 401, "none"),
         ("GET", "", 405, "basic"),
-        ("POST", "", 503, "none"),
+        ("POST", "", 503, "basic"),  # the fault answered, the credentials were still sent
     ]
     assert log[0]["path"] == f"/v1/projects/{emu.project_id}/events/push"
     assert emu.count_requests("post", "/events/push") == 4
+
+
+def test_401_on_events_fast_and_routed_paths_alike(
+    pushing: httpx.Client, emu: PolarisEmulator
+) -> None:
+    url = f"{emu.base_url}/v1/projects/{emu.project_id}/events/push"
+    fast = httpx.post(url, content=b"{}", auth=("wrong", ""))
+    emu.inject_fault("DELETE", "/never")
+    routed = httpx.post(url, content=b"{}", auth=("wrong", ""))
+    assert fast.status_code == routed.status_code == 401
+    assert _shape(fast) == _shape(routed)
+
+
+def test_429_fault_on_events_keeps_its_exhausted_rate_headers(
+    pushing: httpx.Client, emu: PolarisEmulator
+) -> None:
+    emu.inject_fault("POST", "/events/push", status=429, retry_after=3)
+    response = pushing.post("/events/push", content=b"{}")
+    assert response.status_code == 429 and response.headers["Retry-After"] == "3"
+    assert response.headers.get_list("RateLimit-Remaining") == ["0"]
 
 
 def test_readers_index_follows_jobs(pushing: httpx.Client, emu: PolarisEmulator) -> None:

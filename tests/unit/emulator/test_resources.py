@@ -159,6 +159,35 @@ def test_connection_duplicate_patch_delete_test_meta(api: httpx.Client) -> None:
     assert meta["externalId"] and meta["implyArn"].startswith("arn:aws:iam::")
 
 
+def test_kafka_ssl_keystore_credentials_are_never_returned(
+    api: httpx.Client, emu: PolarisEmulator
+) -> None:
+    ssl = {
+        "keystore": {
+            "type": "pem",
+            "certificates": "CERTCHAIN",
+            "key": "PRIVKEY",
+            "keyPassword": "KEYPW",
+        },
+        "truststore": {"type": "pem", "certificates": "CACERT"},
+    }
+    body = {**VALID_CONNECTIONS[0], "ssl": ssl}
+    created = api.post("/connections", json=body)
+    assert created.status_code == 201
+    patched = api.patch("/connections/k", json={"type": "kafka", "topicName": "other"})
+    listed = api.get("/connections").json()["values"][0]
+    for shown in (created.json(), api.get("/connections/k").json(), patched.json(), listed):
+        assert "PRIVKEY" not in str(shown) and "KEYPW" not in str(shown)
+        assert shown["ssl"] == {
+            "keystore": {"type": "pem", "certificates": "CERTCHAIN"},
+            "truststore": {"type": "pem", "certificates": "CACERT"},
+        }
+    kept = emu.state.connections["k"]["ssl"]["keystore"]  # stored for the connection's use
+    assert (kept["key"], kept["keyPassword"]) == ("PRIVKEY", "KEYPW")
+    bad = api.post("/connections", json={**VALID_CONNECTIONS[0], "name": "k3", "ssl": "yes"})
+    assert bad.status_code == 400 and bad.json()["target"] == "ssl"
+
+
 def test_connection_in_use_cannot_be_deleted(api: httpx.Client) -> None:
     api.post("/connections", json={"type": "push_streaming", "name": "push"})
     create_job(api, streaming_spec())
