@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ._jobs import DEFAULT_JOB_DURATIONS, merge_job_durations
 from ._state import DEFAULT_API_KEY, DEFAULT_ORG, DEFAULT_PROJECT_ID
 from ._traffic import DEFAULT_EVENTS_BUDGET
 
@@ -41,7 +42,44 @@ def _parser() -> argparse.ArgumentParser:
             default=DEFAULT_EVENTS_BUDGET,
             help="events calls per minute",
         )
+        target.add_argument(
+            "--job-duration",
+            action="append",
+            default=[],
+            type=_duration,
+            metavar="NAME=SECONDS",
+            help=(
+                "simulated duration at time scale 1, repeatable; NAME is one of "
+                f"{', '.join(DEFAULT_JOB_DURATIONS)} (defaults "
+                + ", ".join(f"{k}={v:g}" for k, v in DEFAULT_JOB_DURATIONS.items())
+                + ")"
+            ),
+        )
+        target.add_argument(
+            "--http",
+            choices=("auto", "h11", "httptools"),
+            default="auto",
+            help="uvicorn HTTP parser (auto: httptools when installed)",
+        )
+        target.add_argument(
+            "--loop",
+            choices=("auto", "asyncio", "uvloop"),
+            default="auto",
+            help="event loop (auto: uvloop when installed)",
+        )
     return parser
+
+
+def _duration(text: str) -> tuple[str, float]:
+    """``NAME=SECONDS`` of ``--job-duration``, checked like the Python API checks it."""
+    name, sep, seconds = text.partition("=")
+    try:
+        value = float(seconds)
+        merge_job_durations({name.strip(): value})
+    except ValueError as exc:
+        detail = str(exc) if sep and seconds.strip() else "expected NAME=SECONDS, e.g. batch=10"
+        raise argparse.ArgumentTypeError(detail) from None
+    return name.strip(), value
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -60,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         org=args.org,
         time_scale=args.time_scale,
         events_budget=args.events_budget,
+        job_durations=dict(args.job_duration),
     )
     try:
         sock = bind_socket(args.host, args.port)
@@ -74,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"  API key    : {state.api_key}\n"
         f"  org        : {state.org} (OAuth client emulator-client / emulator-secret)\n"
         f"  time scale : {state.time_scale}\n"
+        f"  durations  : {_durations_text(state.job_durations)} (seconds at time scale 1)\n"
         f"  try        : curl -u {state.api_key}: {base_url}/v1/projects/{state.project_id}/jobs\n"
         f"  Airflow    : AIRFLOW_CONN_POLARIS_DEFAULT='"
         f'{{"conn_type":"imply_polaris","host":"{base_url}","password":"{state.api_key}",'
@@ -81,7 +121,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "Press Ctrl-C to stop.",
         flush=True,
     )
-    server = uvicorn.Server(uvicorn_config(build_asgi_app(state, base_url)))
+    config = uvicorn_config(build_asgi_app(state, base_url), http=args.http, loop=args.loop)
+    server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:
@@ -90,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         sock.close()
     print("Polaris emulator stopped.", flush=True)
     sys.exit(0)
+
+
+def _durations_text(durations: dict[str, float]) -> str:
+    return ", ".join(f"{name}={seconds:g}" for name, seconds in durations.items())
 
 
 if __name__ == "__main__":

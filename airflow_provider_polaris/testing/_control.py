@@ -51,6 +51,7 @@ def control_router(state: EmulatorState, info: dict[str, Any]) -> Router:
             current = {
                 "time_scale": state.time_scale,
                 "manual_clock": state.clock.manual,
+                "job_durations": dict(state.job_durations),
                 "now": state.clock.now(),
             }
         return _json({**info, **current})
@@ -61,7 +62,14 @@ def control_router(state: EmulatorState, info: dict[str, Any]) -> Router:
 
     async def configure(request: Request) -> Response:
         body = await _body(request)
-        state.configure(time_scale=body.get("time_scale"), manual_clock=body.get("manual_clock"))
+        durations = body.get("job_durations")
+        if durations is not None and not isinstance(durations, dict):
+            raise ValueError("job_durations must be an object of seconds by name")
+        state.configure(
+            time_scale=body.get("time_scale"),
+            manual_clock=body.get("manual_clock"),
+            job_durations=durations,
+        )
         return _json({"status": "ok"})
 
     async def advance(request: Request) -> Response:

@@ -8,18 +8,30 @@ writes are committed), so a canceled or failed job never changes a table.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from ._clock import iso
 from ._rules import TERMINAL
 
-PENDING_SECONDS = 1.0
-RUNNING_SECONDS = {"batch": 3.0, "sql": 3.0}
-MAINTENANCE_RUNNING_SECONDS = 1.0
-TRANSITION_SECONDS = 0.5  # a cancel / suspend / resume request takes effect after this
-IDLE_AFTER_SECONDS = 10.0  # a streaming job with nothing to read for this long shows `idle`
+# Simulated durations in seconds at time_scale 1 (each is multiplied by the time scale):
+# `pending` before any job runs; then a running time per batch-like job type; `transition`
+# between a cancel / suspend / resume request and its effect; `idle` without events before a
+# streaming job shows `idle`.
+DEFAULT_JOB_DURATIONS: Mapping[str, float] = MappingProxyType(
+    {
+        "pending": 1.0,
+        "batch": 3.0,
+        "sql": 3.0,
+        "delete_data": 1.0,
+        "drop_table": 1.0,
+        "restore_data": 1.0,
+        "transition": 0.5,
+        "idle": 10.0,
+    }
+)
 STREAM_BUFFER_LIMIT = 100_000  # events held for a pending or suspended streaming job
 OUTCOMES = frozenset({"completed", "failed", "running", "unknown", "canceled"})
 _STEP_ORDER = {"desired": 0, "start": 1, "finish": 2, "idle": 3}
@@ -85,6 +97,22 @@ class Job:
         )
 
 
+def merge_job_durations(
+    changes: Mapping[str, Any] | None, base: Mapping[str, float] = DEFAULT_JOB_DURATIONS
+) -> dict[str, float]:
+    """``base`` with ``changes`` applied; ValueError naming an unknown key or a bad value."""
+    merged = dict(base)
+    for key, value in (changes or {}).items():
+        if key not in DEFAULT_JOB_DURATIONS:
+            raise ValueError(
+                f"unknown job duration {key!r}; use one of {', '.join(DEFAULT_JOB_DURATIONS)}"
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ValueError(f"job duration {key!r} must be a number of seconds >= 0")
+        merged[key] = float(value)
+    return merged
+
+
 def zero_totals() -> dict[str, int]:
     """The metrics of a job that has processed nothing yet."""
     return {
@@ -104,20 +132,26 @@ class Lifecycle:
         self,
         *,
         time_scale: Callable[[], float],
+        durations: Callable[[], Mapping[str, float]],
         on_start: Callable[[Job], None],
         on_commit: Callable[[Job], None],
         on_finished: Callable[[Job], None],
         on_events: Callable[[Job, list[bytes]], None],
     ) -> None:
         self._scale = time_scale
+        self._durations = durations
         self._on_start = on_start
         self._on_commit = on_commit
         self._on_finished = on_finished
         self._on_events = on_events
 
+    def seconds(self, name: str) -> float:
+        """A configured duration (see DEFAULT_JOB_DURATIONS), scaled by the time scale."""
+        return self._durations()[name] * self._scale()
+
     def running_seconds(self, job: Job) -> float:
         """How long a batch-like job of this type runs before it finishes."""
-        return RUNNING_SECONDS.get(job.type, MAINTENANCE_RUNNING_SECONDS) * self._scale()
+        return self.seconds(job.type)
 
     # --- lazy advance -------------------------------------------------------------------------
 
@@ -146,7 +180,7 @@ class Lifecycle:
             steps.append((job.pending_until, "start"))
         elif job.status == "running":
             if job.streaming:
-                steps.append((job.last_activity + IDLE_AFTER_SECONDS * self._scale(), "idle"))
+                steps.append((job.last_activity + self.seconds("idle"), "idle"))
             elif job.finish_at is not None:
                 steps.append((job.finish_at, "finish"))
         if not steps:
@@ -160,16 +194,20 @@ class Lifecycle:
         script = job.script
         if script is not None and not job.terminal and job.desired != "canceled":
             polls = job.polls
-            if script.outcome == "unknown" or polls < script.unknown_polls:
+            first_read = script.unknown_polls  # the first read not answered `unknown`
+            if script.outcome == "unknown" or polls < first_read:
                 shown = "unknown"
-            elif (
-                script.after_polls is not None
-                and polls >= script.unknown_polls + script.after_polls
-            ):
+            elif script.after_polls is not None and polls >= first_read + script.after_polls:
                 if script.outcome != "running":
                     if job.status == "pending":
                         self.start(job, now)
                     self.apply_outcome(job, now, script)
+                shown = job.status
+            elif script.after_polls is not None and polls > first_read:
+                # Reads between the first and the outcome see the job running, as a poller
+                # of a real job would.
+                if job.status == "pending":
+                    self.start(job, now)
                 shown = job.status
         if count:
             job.polls += 1
@@ -316,6 +354,8 @@ class Lifecycle:
             job.status = "suspended"
             job.updated = at
             job.log(at, "ok", None, "Job suspended")
+        elif job.status == "suspended" and job.started is None:
+            self.start(job, at)  # suspended while pending: it runs for the first time now
         elif job.status == "suspended":
             job.status = "running"
             job.updated = at
@@ -324,10 +364,10 @@ class Lifecycle:
             self._flush(job)
 
     def request(self, job: Job, desired: str, now: float) -> None:
-        """Record a desired status; it takes effect TRANSITION_SECONDS later (scaled)."""
+        """Record a desired status; it takes effect the ``transition`` duration later."""
         job.desired = desired
         job.updated = now
-        job.transition_at = now + TRANSITION_SECONDS * self._scale()
+        job.transition_at = now + self.seconds("transition")
 
     def cancel_now(self, job: Job, at: float) -> None:
         """Cancel at once (a streaming job replaced by ``replaceRunning``)."""

@@ -18,7 +18,15 @@ from typing import Any
 from ._bridge import load_dataplane
 from ._clock import EmulatorClock, iso
 from ._errors import ApiError, bad, conflict, not_found
-from ._jobs import OUTCOMES, PENDING_SECONDS, Job, JobScript, Lifecycle, render_job, zero_totals
+from ._jobs import (
+    OUTCOMES,
+    Job,
+    JobScript,
+    Lifecycle,
+    merge_job_durations,
+    render_job,
+    zero_totals,
+)
 from ._jobspec import is_aggregation, validate_job
 from ._resources import public_properties, validate_connection, validate_table
 from ._rules import (
@@ -96,12 +104,15 @@ class EmulatorState:
         clock: Callable[[], float] | None = None,
         manual_clock: bool = False,
         events_budget: int = DEFAULT_EVENTS_BUDGET,
+        job_durations: Mapping[str, float] | None = None,
     ) -> None:
         self.api_key = api_key
         self.project_id = project_id
         self.org = org
         self.prefix = f"/v1/projects/{project_id}"
-        self._defaults = (time_scale, clock, manual_clock, events_budget)
+        durations = merge_job_durations(job_durations)
+        self._defaults = (time_scale, clock, manual_clock, events_budget, durations)
+        self.job_durations = dict(durations)
         self.lock = threading.RLock()
         self.faults = Faults()
         self.requests = RequestLog()
@@ -112,6 +123,7 @@ class EmulatorState:
         self.dataplane = load_dataplane(clock=lambda: self.clock.now())
         self.lifecycle = Lifecycle(
             time_scale=lambda: self.time_scale,
+            durations=lambda: self.job_durations,
             on_start=self._start_ingestion,
             on_commit=self._commit,
             on_finished=self._finished,
@@ -139,8 +151,9 @@ class EmulatorState:
     def reset(self) -> None:
         """Forget everything and return to the constructor's settings."""
         with self.lock:
-            time_scale, clock, manual, budget = self._defaults
+            time_scale, clock, manual, budget, durations = self._defaults
             self.time_scale = time_scale
+            self.job_durations = dict(durations)
             self.clock = EmulatorClock(clock, manual=manual)
             self.budget = EventsBudget(self.clock, budget)
             self.faults.clear()
@@ -149,13 +162,21 @@ class EmulatorState:
             self._clear()
 
     def configure(
-        self, *, time_scale: float | None = None, manual_clock: bool | None = None
+        self,
+        *,
+        time_scale: float | None = None,
+        manual_clock: bool | None = None,
+        job_durations: Mapping[str, float] | None = None,
     ) -> None:
-        """Change the time scale or the clock mode (manual or not) until the next reset."""
+        """Change the time scale, the clock mode (manual or not) and/or some job durations
+        (merged into the current ones) until the next reset. Jobs already created keep the
+        times they were given (when they leave pending, when they finish)."""
+        if time_scale is not None and time_scale <= 0:
+            raise ValueError("time_scale must be positive")
         with self.lock:
+            if job_durations is not None:
+                self.job_durations = merge_job_durations(job_durations, self.job_durations)
             if time_scale is not None:
-                if time_scale <= 0:
-                    raise ValueError("time_scale must be positive")
                 self.time_scale = time_scale
             if manual_clock is not None and manual_clock != self.clock.manual:
                 source = self._defaults[1]
@@ -367,7 +388,7 @@ class EmulatorState:
                 table=table_name,
                 created=now,
                 created_by=principal,
-                pending_until=now + PENDING_SECONDS * self.time_scale,
+                pending_until=now + self.lifecycle.seconds("pending"),
                 updated=now,
                 query=spec.get("query") if kind == "sql" else None,
                 totals=zero_totals(),
@@ -514,16 +535,19 @@ class EmulatorState:
             self.lifecycle.advance(job, now)
             if job.type in DELETION_JOB_TYPES:
                 raise bad(f"{job.type} jobs can't be updated or canceled", "desiredExecutionStatus")
+            # Asking for the desired status a job already has changes nothing (§4: `running`
+            # is every job's default): 200 with the job as it is, also once it has ended.
+            if desired == job.desired or (desired == "canceled" and job.status == "canceled"):
+                return job
             if desired != "canceled" and not job.streaming:
                 raise bad(
-                    "Only streaming jobs can be suspended or resumed", "desiredExecutionStatus"
+                    "Only streaming jobs can be suspended or resumed; cancel a "
+                    f"{job.type} job with desiredExecutionStatus canceled",
+                    "desiredExecutionStatus",
                 )
             if job.terminal:
-                if desired == "canceled" and job.status == "canceled":
-                    return job
                 raise bad(f"Job {job.id} is already {job.status}", "desiredExecutionStatus")
-            if desired != job.desired:
-                self.lifecycle.request(job, desired, now)
+            self.lifecycle.request(job, desired, now)
             return job
 
     def render(self, job: Job, *, count: bool = False) -> dict[str, Any]:

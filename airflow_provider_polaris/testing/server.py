@@ -7,7 +7,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -50,8 +50,10 @@ def build_asgi_app(state: EmulatorState, base_url: str) -> Any:
     return EmulatorFront(state, control_router(state, info))
 
 
-def uvicorn_config(app: Any) -> Any:
-    """uvicorn settings for speed: no access log, warnings only, httptools when installed."""
+def uvicorn_config(app: Any, *, http: str = "auto", loop: str = "auto") -> Any:
+    """uvicorn settings for speed: no access log, warnings only; ``auto`` picks httptools and
+    uvloop when installed (``h11`` / ``asyncio`` force the pure-Python stack of a plain
+    ``[emulator]`` install)."""
     import uvicorn
 
     return uvicorn.Config(
@@ -59,8 +61,8 @@ def uvicorn_config(app: Any) -> Any:
         lifespan="off",
         access_log=False,
         log_level="warning",
-        http="auto",
-        loop="auto",
+        http=http,
+        loop=loop,
         timeout_keep_alive=30,
         server_header=False,
         date_header=False,
@@ -76,8 +78,11 @@ class PolarisEmulator:
             os.environ["AIRFLOW_CONN_POLARIS_DEFAULT"] = emu.airflow_connection()
 
     ``time_scale`` multiplies every simulated duration (a batch job is pending 1 s and runs 3 s at
-    scale 1). ``manual_clock=True`` freezes time until :meth:`advance`; ``clock`` injects the time
-    source (seconds since the epoch).
+    scale 1). ``job_durations`` changes some of those durations (seconds at scale 1): keys
+    ``pending``, ``batch``, ``sql``, ``delete_data``, ``drop_table``, ``restore_data`` (running
+    time per job type), ``transition`` (a cancel/suspend/resume taking effect) and ``idle``
+    (a streaming job without events showing ``idle``). ``manual_clock=True`` freezes time until
+    :meth:`advance`; ``clock`` injects the time source (seconds since the epoch).
     """
 
     def __init__(
@@ -92,6 +97,7 @@ class PolarisEmulator:
         clock: Callable[[], float] | None = None,
         manual_clock: bool = False,
         events_budget: int = DEFAULT_EVENTS_BUDGET,
+        job_durations: Mapping[str, float] | None = None,
     ) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
@@ -103,6 +109,7 @@ class PolarisEmulator:
             clock=clock,
             manual_clock=manual_clock,
             events_budget=events_budget,
+            job_durations=job_durations,
         )
         self.host = host
         self.port = port
@@ -231,10 +238,17 @@ class PolarisEmulator:
         self.state.reset()
 
     def configure(
-        self, *, time_scale: float | None = None, manual_clock: bool | None = None
+        self,
+        *,
+        time_scale: float | None = None,
+        manual_clock: bool | None = None,
+        job_durations: Mapping[str, float] | None = None,
     ) -> None:
-        """Change the time scale and/or the clock mode until the next :meth:`reset`."""
-        self.state.configure(time_scale=time_scale, manual_clock=manual_clock)
+        """Change the time scale, the clock mode and/or some job durations (merged into the
+        current ones; see the class docstring) until the next :meth:`reset`."""
+        self.state.configure(
+            time_scale=time_scale, manual_clock=manual_clock, job_durations=job_durations
+        )
 
     def advance(self, seconds: float) -> None:
         """Move the emulator clock forward (jobs progress, tokens expire, rate windows roll)."""

@@ -412,9 +412,11 @@ def test_script_next_job_after_polls_then_failed(api: httpx.Client, emu: Polaris
     emu.script_job(outcome="failed", after_polls=2, health_code="too_many_columns", message="boom")
     job = create_job(api, batch_spec())
     assert status(api, job["id"]) == "pending"
-    assert status(api, job["id"]) == "pending"
+    running = api.get(f"/jobs/{job['id']}").json()  # reads before the outcome see it running
+    assert running["executionStatus"] == "running" and running["startedTimestamp"] is not None
     body = api.get(f"/jobs/{job['id']}").json()
     assert body["executionStatus"] == "failed"
+    assert body["completedTimestamp"] >= body["startedTimestamp"] == running["startedTimestamp"]
     assert body["health"]["code"] == "too_many_columns" and body["health"]["message"] == "boom"
 
 

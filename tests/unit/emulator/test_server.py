@@ -123,11 +123,15 @@ def test_cli_prints_banner_serves_and_stops_on_ctrl_c() -> None:
         "p1",
         "--time-scale",
         "0.01",
+        "--job-duration",
+        "batch=7",
+        "--job-duration",
+        "pending=0.5",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
-        banner = [proc.stdout.readline() for _ in range(6)]
+        banner = [proc.stdout.readline() for _ in range(7)]
         base = re.search(r"(http://\S+)", banner[0]).group(1)  # type: ignore[union-attr]
         assert (
             "p1" in banner[1] and "pok_cli" in banner[2] and "curl -u pok_cli:" in "".join(banner)
@@ -137,6 +141,9 @@ def test_cli_prints_banner_serves_and_stops_on_ctrl_c() -> None:
             "values": [],
             "moreResultsAvailable": False,
         }
+        durations = httpx.get(f"{base}/_emulator/info", timeout=10).json()["job_durations"]
+        assert (durations["batch"], durations["pending"], durations["sql"]) == (7, 0.5, 3)
+        assert "batch=7" in banner[5] and "pending=0.5" in banner[5]
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=15)
