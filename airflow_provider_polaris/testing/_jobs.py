@@ -19,7 +19,7 @@ from ._rules import TERMINAL
 # Simulated durations in seconds at time_scale 1 (each is multiplied by the time scale):
 # `pending` before any job runs; then a running time per batch-like job type; `transition`
 # between a cancel / suspend / resume request and its effect; `idle` without events before a
-# streaming job shows `idle`.
+# streaming job shows `idle`; `statement` an async query statement runs before SUCCESS.
 DEFAULT_JOB_DURATIONS: Mapping[str, float] = MappingProxyType(
     {
         "pending": 1.0,
@@ -30,6 +30,7 @@ DEFAULT_JOB_DURATIONS: Mapping[str, float] = MappingProxyType(
         "restore_data": 1.0,
         "transition": 0.5,
         "idle": 10.0,
+        "statement": 1.0,
     }
 )
 STREAM_BUFFER_LIMIT = 100_000  # events held for a pending or suspended streaming job

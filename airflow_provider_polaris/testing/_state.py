@@ -40,11 +40,14 @@ from ._rules import (
     JOB_SORT_COLUMNS,
     JOB_TYPES,
     STREAMING_CONNECTION_TYPES,
+    TABLE_PARTITIONING,
     check_connection_name,
     check_enum,
     is_aligned,
     parse_interval,
 )
+from ._sql import SqlRequest, as_sql_failure
+from ._statements import StatementStore
 from ._traffic import DEFAULT_EVENTS_BUDGET, EventsBudget, Faults, RequestLog
 
 DEFAULT_PROJECT_ID = "6b4a7d2e-3f1c-4e8a-9b5d-0c2f7a1e9d34"
@@ -129,6 +132,9 @@ class EmulatorState:
             on_finished=self._finished,
             on_events=self._ingest_events,
         )
+        self.statements = StatementStore(
+            clock=lambda: self.clock.now(), runtime=lambda: self.lifecycle.seconds("statement")
+        )
         self._auth_cache: dict[str, tuple[str, dict[str, str]]] = {}
         self._clear()
 
@@ -143,6 +149,7 @@ class EmulatorState:
         self.oauth_clients: dict[str, str] = {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET}
         self.tokens: dict[str, tuple[str, float]] = {}
         self.next_scripts: list[JobScript] = []
+        self.statements.clear()
         self._auth_cache.clear()
         self.created = self.clock.now()
 
@@ -944,17 +951,48 @@ class EmulatorState:
             return self._render_table(self._table(name))
 
     def list_tables(self, params: Mapping[str, Sequence[str]]) -> dict[str, Any]:
-        """GET /tables (filter ``partitioningGranularity``)."""
+        """GET /tables with the documented filters: ``partitioningGranularity`` (repeatable)
+        and ``segmentCount`` (tables with exactly that many segments)."""
         with self.lock:
             self._advance_all()
             wanted = set(params.get("partitioningGranularity", ()))
+            for value in wanted:
+                check_enum(value, TABLE_PARTITIONING, "partitioningGranularity")
+            counts = params.get("segmentCount")
+            segments = _int_param(counts[-1], 0, "segmentCount", 0, None) if counts else None
+            summaries = [
+                self._render_table(t, summary=True)
+                for t in self.tables.values()
+                if not wanted or t["partitioningGranularity"] in wanted
+            ]
             return {
                 "values": [
-                    self._render_table(t, summary=True)
-                    for t in self.tables.values()
-                    if not wanted or t["partitioningGranularity"] in wanted
+                    t for t in summaries if segments is None or t["segmentCount"] == segments
                 ]
             }
+
+    def list_unused_segments(
+        self, name: str, params: Mapping[str, Sequence[str]]
+    ) -> dict[str, Any]:
+        """GET /tables/{name}/unusedSegments: one page after the ``lastSegmentId`` cursor.
+
+        The emulator keeps no unused segments (its data plane holds rows, not segment
+        versions), so every page is empty; the table and the parameters are still checked.
+        """
+
+        def one(key: str) -> str | None:
+            values = params.get(key)
+            return values[-1] if values else None
+
+        with self.lock:
+            self._table(name)
+            interval = one("interval")
+            if interval is not None:
+                parse_interval(interval, "interval")
+            _int_param(one("limit"), 100, "limit", 1, None)
+            check_enum((one("sortOrder") or "ASC").upper(), frozenset({"ASC", "DESC"}), "sortOrder")
+            unused: list[dict[str, Any]] = []
+            return {"values": unused}
 
     def update_table(self, name: str, body: Any, principal: dict[str, str]) -> dict[str, Any]:
         """PUT /tables/{name}: optimistic locking on ``version``; columns change only when empty."""
@@ -1096,6 +1134,38 @@ class EmulatorState:
         with self.lock:
             self._advance_all()
             return self.dataplane.query(sql, parameters)
+
+    def run_sql(self, request: SqlRequest) -> Any:
+        """POST /query/sql: the query's result; SqlFailure for what the data plane refuses."""
+        try:
+            return self.query(request.query, request.parameters)
+        except Exception as exc:
+            failure = as_sql_failure(exc)
+            if failure is None:
+                raise
+            raise failure from None
+
+    def submit_statement(self, body: Any) -> dict[str, Any]:
+        """POST /query/sql/statements: run now, show RUNNING for the ``statement`` duration."""
+        with self.lock:
+            return self.statements.submit(body, self.run_sql)
+
+    def statement_status(self, query_id: str, *, detail: bool) -> dict[str, Any]:
+        """GET /query/sql/statements/{id}."""
+        with self.lock:
+            return self.statements.status(query_id, detail=detail)
+
+    def statement_results(
+        self, query_id: str, page: str | None, result_format: str | None
+    ) -> tuple[bytes, str]:
+        """GET /query/sql/statements/{id}/results: (body, media type)."""
+        with self.lock:
+            return self.statements.results(query_id, page, result_format)
+
+    def cancel_statement(self, query_id: str) -> int:
+        """DELETE /query/sql/statements/{id}: the status code (202 canceled, 200 already done)."""
+        with self.lock:
+            return self.statements.cancel(query_id)
 
 
 def _fallback_type(expression: str, measure: bool, input_types: Mapping[str, str]) -> str:

@@ -25,7 +25,8 @@ from starlette.routing import Route, Router
 from starlette.types import Message, Receive, Scope, Send
 
 from ._errors import ApiError, bad
-from ._render import RESULT_FORMATS, render_result
+from ._render import render_result
+from ._sql import SqlFailure, parse_sql_request
 from ._state import EVENTS_MAX_BYTES, EmulatorState
 from ._traffic import Fault, limits_dict
 
@@ -118,6 +119,8 @@ def endpoint(handler: Handler) -> Handler:
             return await handler(request)
         except ApiError as error:
             return error_response(error)
+        except SqlFailure as failure:  # SQL routes answer in Druid's SqlErrorResponse shape
+            return json_response(failure.body, failure.status)
         except ClientDisconnect:
             raise  # nobody to answer: the front ends the request quietly
         except Exception as exc:  # a bug in the emulator: say so instead of dropping the socket
@@ -274,6 +277,11 @@ def polaris_routes(state: EmulatorState) -> list[Route]:
             state.update_table(name, await json_body(request), _principal(request))
         )
 
+    @endpoint
+    async def unused_segments(request: Request) -> Response:
+        name = request.path_params["name"]
+        return json_response(state.list_unused_segments(name, _query_lists(request)))
+
     # files
     @endpoint
     async def files(request: Request) -> Response:
@@ -317,34 +325,42 @@ def polaris_routes(state: EmulatorState) -> list[Route]:
     # query
     @endpoint
     async def query(request: Request) -> Response:
-        body = await json_body(request)
-        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
-            return _sql_error("query is required", "INVALID_INPUT")
-        fmt = body.get("resultFormat") or "object"
-        if fmt not in RESULT_FORMATS:
-            return _sql_error(f"Invalid resultFormat {fmt!r}", "INVALID_INPUT")
-        params = body.get("parameters")
-        if params is not None and not isinstance(params, list):
-            return _sql_error("parameters must be a list", "INVALID_INPUT")
-        try:
-            result = state.query(body["query"], params)
-        except Exception as exc:
-            if not hasattr(exc, "category"):
-                raise
-            if hasattr(exc, "to_response"):
-                return json_response(exc.to_response(), 400)
-            return _sql_error(getattr(exc, "message", str(exc)), exc.category)
-        header = bool(body.get("header"))
+        sql = parse_sql_request(await json_body(request))
+        result = state.run_sql(sql)
         content, media = render_result(
             list(result.columns),
             list(result.sql_types),
             [list(row) for row in result.rows],
-            fmt=fmt,
-            header=header,
-            types_header=bool(body.get("typesHeader")),
-            sql_types_header=bool(body.get("sqlTypesHeader")),
+            fmt=sql.result_format,
+            header=sql.header,
+            types_header=sql.types_header,
+            sql_types_header=sql.sql_types_header,
         )
-        headers = {"X-Druid-SQL-Header-Included": "yes"} if header else None
+        headers = {"X-Druid-SQL-Header-Included": "yes"} if sql.header else None
+        return Response(content, 200, headers=headers, media_type=media)
+
+    @endpoint
+    async def statements(request: Request) -> Response:
+        return json_response(state.submit_statement(await json_body(request)))
+
+    @endpoint
+    async def statement(request: Request) -> Response:
+        query_id = request.path_params["query_id"]
+        if request.method == "DELETE":
+            return Response(b"", state.cancel_statement(query_id))
+        detail = request.query_params.get("detail", "false").lower() == "true"
+        return json_response(state.statement_status(query_id, detail=detail))
+
+    @endpoint
+    async def statement_results(request: Request) -> Response:
+        params = request.query_params
+        content, media = state.statement_results(
+            request.path_params["query_id"], params.get("page"), params.get("resultFormat")
+        )
+        filename = params.get("filename")
+        headers = None
+        if filename:
+            headers = {"Content-Disposition": f'attachment; filename="{quote(filename)}"'}
         return Response(content, 200, headers=headers, media_type=media)
 
     # token endpoint (OAuth client credentials)
@@ -374,9 +390,15 @@ def polaris_routes(state: EmulatorState) -> list[Route]:
         PolarisRoute(p + "/connectionsMeta", connections_meta, methods=["GET"]),
         PolarisRoute(p + "/tables", tables, methods=["GET", "POST"]),
         PolarisRoute(p + "/tables/{name}", table, methods=["GET", "PUT"]),
+        PolarisRoute(p + "/tables/{name}/unusedSegments", unused_segments, methods=["GET"]),
         PolarisRoute(p + "/files", files, methods=["GET", "POST"]),
         PolarisRoute(p + "/files/{name:path}", file, methods=["GET", "DELETE"]),
         PolarisRoute(p + "/query/sql", query, methods=["POST"]),
+        PolarisRoute(p + "/query/sql/statements", statements, methods=["POST"]),
+        PolarisRoute(p + "/query/sql/statements/{query_id}", statement, methods=["GET", "DELETE"]),
+        PolarisRoute(
+            p + "/query/sql/statements/{query_id}/results", statement_results, methods=["GET"]
+        ),
         PolarisRoute("/v1/projects", list_projects, methods=["GET"]),
         PolarisRoute(p, get_project, methods=["GET"]),
         PolarisRoute("/v1/apikeyinfo", api_key_info, methods=["GET"]),
@@ -474,19 +496,6 @@ class _EventsRoute:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         name = scope["path_params"]["name"]
         await send_raw(send, await serve_events(self.state, scope, receive, name))
-
-
-def _sql_error(message: str, category: str) -> Response:
-    code = "invalidInput" if category == "INVALID_INPUT" else category.lower()
-    body = {
-        "error": "druidException",
-        "errorCode": code,
-        "persona": "USER",
-        "category": category,
-        "errorMessage": message,
-        "context": {},
-    }
-    return json_response(body, 400)
 
 
 def _authorization(scope: Scope) -> str | None:

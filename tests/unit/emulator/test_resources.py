@@ -10,7 +10,7 @@ import pytest
 
 from airflow_provider_polaris.testing.server import PolarisEmulator
 
-from ._helpers import create_job, streaming_spec, upload
+from ._helpers import batch_spec, create_job, streaming_spec, upload
 
 SASL = {"type": "sasl_plain", "username": "u", "password": "p"}
 VALID_CONNECTIONS: list[dict[str, Any]] = [
@@ -221,6 +221,56 @@ def test_tables_create_get_list_put_with_versions(api: httpx.Client) -> None:
     assert api.put("/tables/Koalas Rollup", json=body).json()["target"] == "version"
     assert api.put("/tables/none", json=update).status_code == 404
     assert api.get("/tables/none").status_code == 404
+
+
+def test_list_tables_filters(api: httpx.Client, emu: PolarisEmulator) -> None:
+    upload(api)
+    create_job(api, batch_spec("loaded"))  # day partitioning, one day of rows
+    api.post("/tables", json={"name": "empty", "type": "detail", "partitioningGranularity": "hour"})
+    emu.advance(5)
+
+    def names(**params: Any) -> list[str]:
+        response = api.get("/tables", params=params)
+        assert response.status_code == 200, response.text
+        return sorted(t["name"] for t in response.json()["values"])
+
+    assert names() == ["empty", "loaded"]
+    assert names(segmentCount=1) == ["loaded"]
+    assert names(segmentCount=0) == ["empty"]
+    assert names(segmentCount=7) == []
+    assert names(partitioningGranularity=["hour", "day"]) == ["empty", "loaded"]
+    assert names(partitioningGranularity="hour", segmentCount=0) == ["empty"]
+    for params, target in (
+        ({"segmentCount": "many"}, "segmentCount"),
+        ({"segmentCount": "-1"}, "segmentCount"),
+        ({"partitioningGranularity": "fortnight"}, "partitioningGranularity"),
+    ):
+        response = api.get("/tables", params=params)
+        assert response.status_code == 400 and response.json()["target"] == target
+
+
+def test_unused_segments_page_shape_and_checks(api: httpx.Client) -> None:
+    api.post("/tables", json={"name": "Koalas Rollup", "type": "detail"})
+    path = "/tables/Koalas Rollup/unusedSegments"
+    assert api.get(path).json() == {"values": []}
+    page = api.get(
+        path,
+        params={
+            "interval": "2024-01-01/2024-02-01",
+            "limit": 10,
+            "lastSegmentId": "Koalas Rollup_2024-01-01_v1",
+            "sortOrder": "DESC",
+        },
+    )
+    assert page.status_code == 200 and page.json() == {"values": []}
+    assert api.get("/tables/none/unusedSegments").status_code == 404
+    for params, target in (
+        ({"interval": "2024-02-01/2024-01-01"}, "interval"),
+        ({"limit": 0}, "limit"),
+        ({"sortOrder": "sideways"}, "sortOrder"),
+    ):
+        response = api.get(path, params=params)
+        assert response.status_code == 400 and response.json()["target"] == target
 
 
 @pytest.mark.parametrize(
