@@ -9,6 +9,7 @@ The overloads below give mypy the right type for each client.
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
@@ -36,12 +37,18 @@ Page = dict[str, Any]
 
 @dataclass
 class Pager(Generic[T]):
-    """An offset-paginated listing: the call for a given offset, the items of a page, and
-    whether another page follows (``has_more(page, offset_after_page)``)."""
+    """A paginated listing: the call for a position, the items of a page, and whether another
+    page follows (``has_more(page, next_position)``).
+
+    Positions are item offsets (0, then the number of items read so far) unless ``advance``
+    says otherwise: ``advance(position, items_on_page)`` gives the next position, e.g.
+    ``position + 1`` for numbered pages. Walking stops at the first empty page.
+    """
 
     page_call: Callable[[int], ApiCall[Page]]
     items: Callable[[Page], list[T]]
     has_more: Callable[[Page, int], bool]
+    advance: Callable[[int, int], int] = operator.add
 
 
 class Resource(Generic[M]):

@@ -30,9 +30,11 @@ class AsyncPolarisClient:
 
     Same namespaces and methods as :class:`~.sync.PolarisClient`; every method returns an
     awaitable (``iter_all`` an async iterator). Share one instance across many coroutines of
-    the same event loop: OAuth refreshes are serialised by an ``asyncio.Lock`` so concurrent
-    callers trigger one token request. Use ``async with`` or call :meth:`aclose`. ``on_secret``
-    (sync or async) is called with every new OAuth access token, e.g. to mask it in logs.
+    the same event loop: at most ``config.max_connections`` requests are in flight, the others
+    wait on a semaphore (not in httpx's pool, whose wait costs CPU per queued request and times
+    out), and OAuth refreshes are serialised by an ``asyncio.Lock`` so concurrent callers
+    trigger one token request. Use ``async with`` or call :meth:`aclose`. ``on_secret`` (sync or
+    async) is called with every new OAuth access token, e.g. to mask it in logs.
     """
 
     def __init__(
@@ -50,6 +52,8 @@ class AsyncPolarisClient:
         self._sleep = sleep or asyncio.sleep
         self._on_secret = on_secret
         self._token_lock = asyncio.Lock()
+        self._gate: asyncio.Semaphore | None = None
+        self._gate_loop: asyncio.AbstractEventLoop | None = None
         self._http = httpx.AsyncClient(transport=transport, **self._core.client_options())
         self.projects: ProjectsApi[AsyncMode] = ProjectsApi(self)
         self.jobs: JobsApi[AsyncMode] = JobsApi(self)
@@ -70,15 +74,15 @@ class AsyncPolarisClient:
         return await self._run(self._core.plan(call))
 
     async def paginate(self, pager: Pager[T]) -> AsyncIterator[T]:
-        """Yield every item of an offset-paginated listing, fetching pages lazily."""
-        offset = 0
+        """Yield every item of a paginated listing, fetching pages lazily."""
+        position = 0
         while True:
-            page = await self.execute(pager.page_call(offset))
+            page = await self.execute(pager.page_call(position))
             items = pager.items(page)
             for item in items:
                 yield item
-            offset += len(items)
-            if not items or not pager.has_more(page, offset):
+            position = pager.advance(position, len(items))
+            if not items or not pager.has_more(page, position):
                 return
 
     def url_for(self, call: ApiCall[Any]) -> str:
@@ -108,16 +112,30 @@ class AsyncPolarisClient:
                     return cast(T, done.value)
                 reply, error = None, None
                 if isinstance(command, Send):
-                    try:
-                        reply = await self._http.send(command.request)
-                    except httpx.TransportError as exc:
-                        error = exc
+                    async with self._send_gate():
+                        try:
+                            reply = await self._http.send(command.request)
+                        except httpx.TransportError as exc:
+                            error = exc
                 elif isinstance(command, Sleep):
                     await self._sleep(command.seconds)
                 elif isinstance(command, Auth):
                     reply = await self._authorization(command.stale)
         finally:
             plan.close()
+
+    def _send_gate(self) -> asyncio.Semaphore:
+        """The semaphore bounding requests in flight, made in (and for) the running loop.
+
+        Made lazily because a semaphore belongs to the loop it first waits in, and the client
+        may be built outside any loop (or in a worker thread). A client reused from another
+        loop gets a fresh semaphore rather than a ``RuntimeError``.
+        """
+        loop = asyncio.get_running_loop()
+        if self._gate is None or self._gate_loop is not loop:
+            self._gate = asyncio.Semaphore(self.config.max_connections)
+            self._gate_loop = loop
+        return self._gate
 
     async def _authorization(self, stale: str | None) -> str:
         header = self._auth.current(stale)

@@ -38,7 +38,9 @@ class PolarisConfig:
     ``base_url`` is ``scheme://host[:port]`` (a path prefix is kept); the client appends
     ``/v1/projects/{project_id}/...``. Authenticate with exactly one of ``api_key`` or
     ``client_id`` + ``client_secret`` (OAuth client credentials; ``token_url`` defaults to
-    Imply's identity realm for ``org``). Secrets never appear in ``repr()``.
+    Imply's identity realm for ``org``). ``max_connections`` sizes a client's connection pool:
+    at most that many requests are in flight at once, the others wait their turn (for as long as
+    it takes: waiting is not a timeout). Secrets never appear in ``repr()``.
     """
 
     project_id: str
@@ -50,6 +52,7 @@ class PolarisConfig:
     org: str | None = None
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
+    max_connections: int = 100
     verify: bool | str = True
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     user_agent: str | None = None
@@ -84,6 +87,9 @@ class PolarisConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{name} must be a number > 0, got {value!r}")
+        connections = self.max_connections
+        if not isinstance(connections, int) or isinstance(connections, bool) or connections < 1:
+            raise ValueError(f"max_connections must be a whole number >= 1, got {connections!r}")
         if not isinstance(self.verify, (bool, str)):
             raise ValueError("verify must be a bool or a CA bundle path")
         if not isinstance(self.retry, RetryPolicy):
@@ -160,7 +166,8 @@ class PolarisConfig:
             f"client_id={self.client_id!r}, client_secret={_mask(self.client_secret)}, "
             f"token_url={self.token_url!r}, org={self.org!r}, "
             f"connect_timeout={self.connect_timeout!r}, read_timeout={self.read_timeout!r}, "
-            f"verify={self.verify!r}, retry={self.retry!r}, user_agent={self.user_agent!r}, "
+            f"max_connections={self.max_connections!r}, verify={self.verify!r}, "
+            f"retry={self.retry!r}, user_agent={self.user_agent!r}, "
             f"console_base_url={self.console_base_url!r})"
         )
 

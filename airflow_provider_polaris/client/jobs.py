@@ -149,6 +149,20 @@ class JobsApi(Resource[M]):
         )
 
     @endpoint
+    def update(self, job_id: str, desired_execution_status: str) -> ApiCall[JsonObject]:
+        """Request ``desiredExecutionStatus`` with the older ``PUT /jobs/{jobId}``; returns the
+        JobResponse. Prefer :meth:`set_status` (``POST /jobs/{jobId}/status``).
+
+        Asking twice for the same state has the same effect, so this PUT is retried."""
+        return ApiCall(
+            "PUT",
+            _job_path(job_id),
+            parse_object,
+            json={"desiredExecutionStatus": desired_execution_status},
+            idempotent=True,
+        )
+
+    @endpoint
     def get_status(self, job_id: str) -> ApiCall[JsonObject]:
         """``{"executionStatus": ...}`` (``GET /jobs/{jobId}/status``)."""
         return _get(_job_path(job_id, "/status"))

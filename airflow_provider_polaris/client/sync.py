@@ -33,7 +33,9 @@ class PolarisClient:
     network (tests), ``sleep`` and ``clock`` replace ``time.sleep`` / ``time.monotonic``.
     ``on_secret`` is called with every new OAuth access token (Airflow's hook registers it with
     the secrets masker).
-    Thread-safe: OAuth token refreshes are serialised by a lock.
+    Thread-safe: at most ``config.max_connections`` requests are in flight (other threads wait
+    their turn on a semaphore, without a timeout), and OAuth token refreshes are serialised by a
+    lock.
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class PolarisClient:
         self._sleep = sleep or time.sleep
         self._on_secret = on_secret
         self._token_lock = threading.Lock()
+        self._gate = threading.BoundedSemaphore(config.max_connections)
         self._http = httpx.Client(transport=transport, **self._core.client_options())
         self.projects: ProjectsApi[SyncMode] = ProjectsApi(self)
         self.jobs: JobsApi[SyncMode] = JobsApi(self)
@@ -68,14 +71,14 @@ class PolarisClient:
         return self._run(self._core.plan(call))
 
     def paginate(self, pager: Pager[T]) -> Iterator[T]:
-        """Yield every item of an offset-paginated listing, fetching pages lazily."""
-        offset = 0
+        """Yield every item of a paginated listing, fetching pages lazily."""
+        position = 0
         while True:
-            page = self.execute(pager.page_call(offset))
+            page = self.execute(pager.page_call(position))
             items = pager.items(page)
             yield from items
-            offset += len(items)
-            if not items or not pager.has_more(page, offset):
+            position = pager.advance(position, len(items))
+            if not items or not pager.has_more(page, position):
                 return
 
     def url_for(self, call: ApiCall[Any]) -> str:
@@ -105,10 +108,11 @@ class PolarisClient:
                     return cast(T, done.value)
                 reply, error = None, None
                 if isinstance(command, Send):
-                    try:
-                        reply = self._http.send(command.request)
-                    except httpx.TransportError as exc:
-                        error = exc
+                    with self._gate:
+                        try:
+                            reply = self._http.send(command.request)
+                        except httpx.TransportError as exc:
+                            error = exc
                 elif isinstance(command, Sleep):
                     self._sleep(command.seconds)
                 elif isinstance(command, Auth):

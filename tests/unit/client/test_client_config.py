@@ -86,6 +86,8 @@ def test_org_is_derived_from_imply_host() -> None:
         ({"api_key": None, "client_id": "c", "client_secret": "s"}, "token_url"),
         ({"connect_timeout": 0}, "connect_timeout"),
         ({"read_timeout": -1}, "read_timeout"),
+        ({"max_connections": 0}, "max_connections"),
+        ({"max_connections": 2.5}, "max_connections"),
         ({"base_url": "ftp://x"}, "base_url"),
         ({"base_url": "https://user:pw@host"}, "base_url"),
         ({"base_url": ""}, "base_url"),
