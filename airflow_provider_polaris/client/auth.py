@@ -19,9 +19,17 @@ MAX_REFRESH_LEAD = 60.0
 REFRESH_LEAD_FRACTION = 0.2
 
 
+def basic_credentials(api_key: str) -> str:
+    """``base64(api_key + ":")``: the key as user name with an empty password.
+
+    As secret as the key itself (it decodes to it): mask it wherever the key is masked.
+    """
+    return base64.b64encode(f"{api_key}:".encode()).decode("ascii")
+
+
 def basic_authorization(api_key: str) -> str:
-    """``Basic base64(api_key + ":")`` — the key as user name with an empty password."""
-    return "Basic " + base64.b64encode(f"{api_key}:".encode()).decode("ascii")
+    """The ``Authorization`` header value for an API key: ``Basic <basic_credentials>``."""
+    return "Basic " + basic_credentials(api_key)
 
 
 def bearer_token(header: str) -> str:

@@ -1,7 +1,8 @@
 """Turn an Airflow connection of type ``imply_polaris`` into a :class:`PolarisConfig`.
 
-Pure: no lookups, no I/O, no masking (the hook masks secrets where it reads the connection).
-Every mistake is reported before any request, naming the connection id, the field and the fix.
+Pure: no lookups, no masking (the hook masks secrets where it reads the connection), and no
+I/O beyond checking that a CA bundle named in ``verify`` exists. Every mistake is reported
+before any request, naming the connection id, the field and the fix.
 
 Accepted ``host`` forms (the "Organization or API URL" field):
 
@@ -9,18 +10,27 @@ Accepted ``host`` forms (the "Organization or API URL" field):
   extra (and ``cloud``, default ``aws``) say where the API lives.
 - ``myorg.us-east-1.aws.api.imply.io`` with or without ``https://``: the regional API host;
   organization, region and cloud are read from it.
-- any other URL with a scheme, e.g. ``http://127.0.0.1:8795``: used verbatim as the base URL
-  (the local emulator, a proxy). A loopback host without scheme (``127.0.0.1``, ``localhost``)
-  means ``http://``; any other dotted host without scheme means ``https://``.
+- any other host, or any host with a port: a base URL (the local emulator, a proxy). Without
+  a scheme, a loopback host (``localhost``, ``127.x.x.x``, ``::1``) or a single-label name
+  (``polaris-emulator:8795``, as in Docker networks) means ``http://``, anything else
+  ``https://``. A path is kept as a prefix (a proxy).
+
+A pasted API URL is cut back to the host: a trailing ``/v1``, ``/v1/projects`` or
+``/v1/projects/<id>/...`` is removed (the client appends ``/v1/projects/<id>`` itself), and the
+project id in it is used when the ``project_id`` extra is empty. A console URL
+``myorg.app.imply.io/projects/<id>/...`` is read the same way. Any other path on an Imply host
+is an error.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from airflow_provider_polaris._compat import AIRFLOW_VERSION, AirflowException
 from airflow_provider_polaris._provider_info import AUTH_TYPES, CONNECTION_TYPE, POLARIS_CLOUDS
@@ -35,7 +45,10 @@ _REGIONAL_API_HOST = re.compile(
     re.IGNORECASE,
 )
 _GLOBAL_API_HOST = re.compile(r"^(?P<org>[A-Za-z0-9-]+)\.api\.imply\.io$", re.IGNORECASE)
-_LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
+# A pasted API URL: the base URL, then /v1, /v1/projects or /v1/projects/<id>[/anything].
+_API_PATH = re.compile(r"^(?P<prefix>.*?)/v1(?:/projects(?:/(?P<project>[^/]+)(?:/.*)?)?)?$")
+# A pasted console URL: /projects/<id>[/anything].
+_CONSOLE_PATH = re.compile(r"^/projects/(?P<project>[^/]+)(?:/.*)?$")
 _TRUE = {"true", "1", "yes", "on"}
 # PolarisConfig's own ValueErrors start with its field name; say which form field that is.
 _CONFIG_FIELD_TO_FORM = {
@@ -96,6 +109,7 @@ class _Endpoint:
     org: str | None = None
     region: str | None = None
     cloud: str | None = None
+    project_id: str | None = None  # from a pasted API or console URL
 
 
 def default_user_agent() -> str:
@@ -119,15 +133,23 @@ def config_from_connection(conn: ConnectionLike) -> PolarisConfig:
             f"is {conn.conn_type!r}; a Polaris connection has type {CONNECTION_TYPE!r}.",
         )
 
+    endpoint = _parse_host(conn_id, conn.host, conn.port)
     project_id = extras.text("project_id")
+    if endpoint.project_id is not None:
+        if project_id is not None and project_id != endpoint.project_id:
+            raise fail(
+                "host",
+                f"its path names project {endpoint.project_id!r} but the 'Project ID' field "
+                f"(extra.project_id) says {project_id!r}. Keep only scheme://host in the host "
+                "(the provider appends /v1/projects/<id>) or make the two agree.",
+            )
+        project_id = endpoint.project_id
     if not project_id:
         raise fail(
             "extra.project_id",
             "the Polaris project ID is missing. Set the 'Project ID' field (extra "
             '{"project_id": "<uuid>"}); it is in the project\'s URL in the Polaris console.',
         )
-
-    endpoint = _parse_host(conn_id, conn.host, conn.port)
     region = extras.text("region")
     cloud = extras.text("cloud")
     if cloud is not None:
@@ -243,6 +265,15 @@ def _client_options(extras: _Extras) -> dict[str, Any]:
     if (connect_timeout := extras.number("connect_timeout")) is not None:
         options["connect_timeout"] = connect_timeout
     if (verify := extras.boolean_or_path("verify")) is not None:
+        # Checked here, not when the first request loads it: a wrong path is a connection
+        # mistake and must be named as one, not surface as a bare FileNotFoundError.
+        if isinstance(verify, str) and not os.path.isfile(verify):
+            raise PolarisConnectionConfigError(
+                extras.conn_id,
+                "extra.verify",
+                f"the CA bundle {verify!r} is not a file on this machine. Give the path of a "
+                "PEM file readable where tasks and triggers run, or true / false.",
+            )
         options["verify"] = verify
     if (max_retries := extras.integer("max_retries")) is not None:
         options["retry"] = RetryPolicy(max_attempts=max_retries + 1)
@@ -293,9 +324,12 @@ def _credentials(conn: ConnectionLike, extras: _Extras, fail: _Fail) -> dict[str
 
 def _parse_host(conn_id: str | None, host: str | None, port: int | None) -> _Endpoint:
     raw = (host or "").strip()
+
+    def fail(field: str, problem: str) -> PolarisConnectionConfigError:
+        return PolarisConnectionConfigError(conn_id, field, problem)
+
     if not raw:
-        raise PolarisConnectionConfigError(
-            conn_id,
+        raise fail(
             "host",
             "empty. Put your organization name (myorg), its API host "
             "(myorg.us-east-1.aws.api.imply.io) or a base URL (http://127.0.0.1:8795) in the host.",
@@ -308,36 +342,84 @@ def _parse_host(conn_id: str | None, host: str | None, port: int | None) -> _End
     except ValueError:  # e.g. an unbalanced IPv6 bracket or a non-numeric port
         hostname, url_port, parts = "", None, urlsplit("")
     if not hostname or (has_scheme and parts.scheme not in ("http", "https")):
-        raise PolarisConnectionConfigError(
-            conn_id,
+        raise fail(
             "host",
             f"cannot read {raw!r}; use myorg, myorg.REGION.CLOUD.api.imply.io "
             "or an http(s):// base URL.",
         )
+    if url_port is not None and port and url_port != port:
+        raise fail(
+            "port",
+            f"is {port} but the host {raw!r} says port {url_port}; keep the port in one place.",
+        )
+    port = url_port or port or None
     path = parts.path.rstrip("/")
 
     if match := _REGIONAL_API_HOST.match(hostname):
-        scheme = parts.scheme or "https"
-        netloc = parts.netloc if has_scheme else hostname
+        prefix, project = _api_path(path)
+        if prefix:
+            raise fail("host", _unexpected_path(raw, path, f"https://{hostname}"))
+        netloc = f"{hostname}:{port}" if port else hostname
         return _Endpoint(
-            base_url=f"{scheme}://{netloc}{path}",
+            base_url=f"{parts.scheme or 'https'}://{netloc}",
             org=match.group("org"),
             region=match.group("region"),
             cloud=match.group("cloud").lower(),
+            project_id=project,
         )
     # The console (app) host and the global API host only identify the organization.
     if match := (_APP_HOST.match(hostname) or _GLOBAL_API_HOST.match(hostname)):
-        return _Endpoint(org=match.group("org"))
-    if not has_scheme and "." not in hostname and hostname not in _LOOPBACK:
-        if not _DNS_LABEL.match(hostname):
-            raise PolarisConnectionConfigError(
-                conn_id, "host", f"{raw!r} is not a valid organization name."
+        console = _CONSOLE_PATH.match(path) if _APP_HOST.match(hostname) else None
+        prefix, project = ("", console.group("project")) if console else _api_path(path)
+        if prefix:
+            raise fail("host", _unexpected_path(raw, path, hostname))
+        if port:
+            raise fail(
+                "port",
+                f"{hostname} names the organization, which has no port; remove port {port} "
+                "(a port only applies to a base URL such as http://127.0.0.1:8795).",
             )
+        return _Endpoint(org=match.group("org"), project_id=unquote(project) if project else None)
+    single_label = "." not in hostname and not _is_loopback(hostname)
+    if not has_scheme and single_label and not port:
+        if path or not _DNS_LABEL.match(hostname):
+            raise fail("host", f"{raw!r} is not a valid organization name.")
         return _Endpoint(org=hostname)
 
-    # Any other host: a base URL used verbatim (emulator, proxy, private endpoint).
-    scheme = parts.scheme or ("http" if hostname in _LOOPBACK else "https")
+    # Any other host, or a host with a port: a base URL (emulator, proxy, private endpoint).
+    scheme = parts.scheme or ("http" if _is_loopback(hostname) or single_label else "https")
+    prefix, project = _api_path(path)
+    return _Endpoint(base_url=f"{scheme}://{_netloc(parts, port)}{prefix}", project_id=project)
+
+
+def _api_path(path: str) -> tuple[str, str | None]:
+    """``(prefix, project_id)``: ``path`` without a trailing ``/v1[/projects[/<id>/...]]``."""
+    match = _API_PATH.match(path)
+    if match is None:
+        return path, None
+    project = match.group("project")
+    return match.group("prefix"), unquote(project) if project else None
+
+
+def _unexpected_path(raw: str, path: str, host: str) -> str:
+    return (
+        f"{raw!r} has the path {path!r}, which Polaris does not serve there. Put only the host "
+        f"({host}) in the host field: the provider appends /v1/projects/<project_id>."
+    )
+
+
+def _is_loopback(hostname: str) -> bool:
+    if hostname.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def _netloc(parts: SplitResult, port: int | None) -> str:
+    """The URL's netloc, with the connection's port added when the URL has none."""
     netloc = parts.netloc
-    if url_port is None and port:
+    if parts.port is None and port:
         netloc = f"{netloc}:{port}"
-    return _Endpoint(base_url=f"{scheme}://{netloc}{path}")
+    return netloc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_polaris._compat import (
@@ -10,6 +11,7 @@ from airflow_provider_polaris._compat import (
     amask_secret,
     mask_secret,
 )
+from airflow_provider_polaris.client.auth import basic_credentials
 from airflow_provider_polaris.hooks import form
 from airflow_provider_polaris.hooks.connection import (
     ConnectionLike,
@@ -43,6 +45,7 @@ class PolarisHook(BaseHook):
         self._config: PolarisConfig | None = None
         self._client: PolarisClient | None = None
         self._async_client: AsyncPolarisClient | None = None
+        self._async_client_lock: asyncio.Lock | None = None
 
     def __repr__(self) -> str:
         # The config (and so any secret) is never part of the repr.
@@ -63,12 +66,16 @@ class PolarisHook(BaseHook):
         """Look up the connection (blocking) and return its client configuration.
 
         The API key / OAuth client secret is registered with the secrets masker as soon as it
-        is read. Do not call this from a trigger: use :meth:`aget_config`.
+        is read, and so is the Basic credential derived from an API key. Do not call this from
+        a trigger: use :meth:`aget_config`.
         """
         if self._config is None:
             conn = self.get_connection(self.polaris_conn_id)
             mask_secret(conn.password)
-            self._config = self.config_from_connection(conn)
+            config = self.config_from_connection(conn)
+            for secret in _derived_secrets(config):
+                mask_secret(secret)
+            self._config = config
         return self._config
 
     async def aget_config(self) -> PolarisConfig:
@@ -76,7 +83,10 @@ class PolarisHook(BaseHook):
         if self._config is None:
             conn = await aget_connection(self.polaris_conn_id)
             await amask_secret(conn.password)
-            self._config = self.config_from_connection(conn)
+            config = self.config_from_connection(conn)
+            for secret in _derived_secrets(config):
+                await amask_secret(secret)
+            self._config = config
         return self._config
 
     # -- clients ---------------------------------------------------------------------------------
@@ -93,15 +103,22 @@ class PolarisHook(BaseHook):
     async def get_async_client(self) -> AsyncPolarisClient:
         """The asynchronous Polaris client for this connection (created once per hook).
 
-        An httpx async client belongs to the event loop it first runs in: use the hook from one
-        loop only (a trigger's ``run()`` does).
+        Built in a worker thread: loading the TLS trust store takes tens of milliseconds, which
+        would stall every other trigger sharing the triggerer's event loop. Concurrent callers
+        wait for the one construction. An httpx async client belongs to the event loop it first
+        runs in: use the hook from one loop only (a trigger's ``run()`` does).
         """
         if self._async_client is None:
-            from airflow_provider_polaris.client import AsyncPolarisClient
+            config = await self.aget_config()
+            if self._async_client_lock is None:
+                self._async_client_lock = asyncio.Lock()
+            async with self._async_client_lock:
+                if self._async_client is None:
+                    from airflow_provider_polaris.client import AsyncPolarisClient
 
-            self._async_client = AsyncPolarisClient(
-                await self.aget_config(), on_secret=amask_secret
-            )
+                    self._async_client = await asyncio.to_thread(
+                        AsyncPolarisClient, config, on_secret=amask_secret
+                    )
         return self._async_client
 
     @property
@@ -186,6 +203,12 @@ class PolarisHook(BaseHook):
         from airflow_provider_polaris.events import push_events
 
         return push_events(self.get_config(), connection_name, events, **options)
+
+
+def _derived_secrets(config: PolarisConfig) -> list[str]:
+    """Secrets computed from the connection's: the Basic credential (``base64(key:)``) of an
+    API key, which would otherwise print in clear if a request's headers were ever logged."""
+    return [basic_credentials(config.api_key)] if config.api_key else []
 
 
 def _explain_api_error(err: Any, config: PolarisConfig) -> str:

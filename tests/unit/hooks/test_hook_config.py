@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 from typing import Any
 
+import certifi
 import pytest
 
 from airflow_provider_polaris._compat import AirflowException, Connection
@@ -80,6 +83,32 @@ def parse(conn: Any) -> PolarisConfig:
         ("localhost", {}, "http://localhost", None),
         ("https://polaris-proxy.internal/api/", {}, "https://polaris-proxy.internal/api", None),
         ("polaris-proxy.internal", {}, "https://polaris-proxy.internal", None),
+        # A host with a port is a base URL; http:// for loopback and single-label names.
+        ("polaris-emulator:8795", {}, "http://polaris-emulator:8795", None),
+        ("127.0.0.2:8795", {}, "http://127.0.0.2:8795", None),
+        ("[::1]:8795", {}, "http://[::1]:8795", None),
+        ("polaris.internal:8443", {}, "https://polaris.internal:8443", None),
+        # A pasted API URL is cut back to its host.
+        (
+            f"https://myorg.us-east-1.aws.api.imply.io/v1/projects/{PROJECT}/jobs",
+            {},
+            "https://myorg.us-east-1.aws.api.imply.io",
+            "myorg",
+        ),
+        (
+            "myorg.us-east-1.aws.api.imply.io/v1/",
+            {},
+            "https://myorg.us-east-1.aws.api.imply.io",
+            "myorg",
+        ),
+        (f"http://127.0.0.1:8795/v1/projects/{PROJECT}", {}, "http://127.0.0.1:8795", None),
+        ("https://polaris-proxy.internal/api/v1", {}, "https://polaris-proxy.internal/api", None),
+        (
+            f"https://myorg.app.imply.io/projects/{PROJECT}/jobs",
+            {"region": "us-east-1"},
+            "https://myorg.us-east-1.aws.api.imply.io",
+            "myorg",
+        ),
     ],
 )
 def test_host_forms(host: str, extra: dict[str, Any], base_url: str, org: str | None) -> None:
@@ -97,6 +126,41 @@ def test_region_from_api_host_sets_cloud() -> None:
 
 def test_port_field_is_added_to_a_base_url_without_port() -> None:
     assert parse(make_conn("127.0.0.1", port=8795)).base_url == "http://127.0.0.1:8795"
+
+
+@pytest.mark.parametrize(
+    ("host", "base_url"),
+    [
+        ("polaris-emulator", "http://polaris-emulator:8795"),  # URI imply-polaris://:k@name:8795
+        ("myorg", "http://myorg:8795"),
+        ("polaris.internal", "https://polaris.internal:8795"),
+        ("http://127.0.0.1", "http://127.0.0.1:8795"),
+        ("myorg.us-east-1.aws.api.imply.io", "https://myorg.us-east-1.aws.api.imply.io:8795"),
+    ],
+)
+def test_a_port_makes_the_host_a_base_url(host: str, base_url: str) -> None:
+    """A port is never dropped: a single-label host with a port is a server, not an org."""
+    config = parse(make_conn(host, port=8795))
+    assert config.base_url == base_url
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        f"https://myorg.us-east-1.aws.api.imply.io/v1/projects/{PROJECT}",
+        f"myorg.us-east-1.aws.api.imply.io/v1/projects/{PROJECT}/jobs/j1",
+        f"https://myorg.app.imply.io/projects/{PROJECT}",
+    ],
+)
+def test_project_id_from_a_pasted_url(host: str) -> None:
+    config = parse(make_conn(host, project_id=None, region="us-east-1"))
+    assert config.project_id == PROJECT
+    assert config.project_url == f"https://myorg.us-east-1.aws.api.imply.io/v1/projects/{PROJECT}"
+
+
+def test_pasted_url_agreeing_with_the_project_extra() -> None:
+    host = f"https://myorg.us-east-1.aws.api.imply.io/v1/projects/{PROJECT}/"
+    assert parse(make_conn(host)).project_url.count("/v1/projects/") == 1
 
 
 def test_api_key_is_default_auth() -> None:
@@ -151,12 +215,12 @@ def test_string_extras_from_uri_connections_are_parsed() -> None:
     assert config.console_base_url == "https://console.example"
 
 
-def test_typed_extras_and_ca_bundle_path() -> None:
-    config = parse(
-        make_conn(region="us-east-1", timeout=30, verify="/etc/ssl/polaris.pem", max_retries=0)
-    )
+def test_typed_extras_and_ca_bundle_path(tmp_path: Path) -> None:
+    bundle = tmp_path / "polaris.pem"
+    shutil.copyfile(certifi.where(), bundle)
+    config = parse(make_conn(region="us-east-1", timeout=30, verify=str(bundle), max_retries=0))
     assert config.read_timeout == 30
-    assert config.verify == "/etc/ssl/polaris.pem"
+    assert config.verify == str(bundle)
     assert config.retry.max_attempts == 1
     assert parse(make_conn(region="us-east-1", verify=True)).verify is True
     assert parse(make_conn(region="us-east-1", verify="TRUE")).verify is True
@@ -194,6 +258,26 @@ BAD_CONNECTIONS = [
     pytest.param(make_conn("ftp://files.example"), "host", id="bad-scheme"),
     pytest.param(make_conn("http://[::1"), "host", id="unparseable-host"),
     pytest.param(make_conn("my_org!", region="us-east-1"), "host", id="bad-org"),
+    pytest.param(
+        make_conn("https://myorg.us-east-1.aws.api.imply.io/api/v2"), "host", id="api-host-path"
+    ),
+    pytest.param(
+        make_conn("https://myorg.app.imply.io/tables", region="us-east-1"), "host", id="app-path"
+    ),
+    pytest.param(
+        make_conn(
+            f"https://myorg.us-east-1.aws.api.imply.io/v1/projects/{PROJECT}",
+            project_id="another-project",
+        ),
+        "host",
+        id="path-project-disagrees",
+    ),
+    pytest.param(make_conn("myorg/v1", region="us-east-1"), "host", id="org-with-path"),
+    pytest.param(make_conn("myorg.app.imply.io", port=443, region="us-east-1"), "port", id="port"),
+    pytest.param(make_conn("http://127.0.0.1:8795", port=9000), "port", id="two-ports"),
+    pytest.param(
+        make_conn(region="us-east-1", verify="/nonexistent/ca.pem"), "extra.verify", id="no-ca"
+    ),
     pytest.param(make_conn(region="us-east-1", auth_type="kerberos"), "extra.auth_type", id="auth"),
     pytest.param(make_conn(region="us-east-1", timeout="ten"), "extra.timeout", id="timeout"),
     pytest.param(make_conn(region="us-east-1", timeout="0"), "extra.timeout", id="timeout-zero"),

@@ -5,16 +5,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from typing import Any
 from urllib.parse import quote
 
+import airflow
 import httpx
 import pytest
 import respx
+from packaging.version import Version
 
+import airflow_provider_polaris
 from airflow_provider_polaris import _compat
 from airflow_provider_polaris.client import AsyncPolarisClient, PolarisClient
+from airflow_provider_polaris.client.auth import basic_authorization, basic_credentials
 from airflow_provider_polaris.hooks.connection import PolarisConnectionConfigError
 from airflow_provider_polaris.hooks.polaris import PolarisHook
 
@@ -102,6 +107,36 @@ def test_env_uri_connection_with_base_url_and_oauth(monkeypatch: pytest.MonkeyPa
     assert config.token_url == "http://127.0.0.1:8795/token"
 
 
+def test_env_uri_connection_with_a_docker_host_and_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    uri = f"imply-polaris://:{quote(API_KEY, safe='')}@polaris-emulator:8795?project_id={PROJECT}"
+    monkeypatch.setenv("AIRFLOW_CONN_POLARIS_DEFAULT", uri)
+    config = PolarisHook().get_config()
+    assert config.base_url == "http://polaris-emulator:8795"
+    assert config.project_url == f"http://polaris-emulator:8795/v1/projects/{PROJECT}"
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_user_agent_names_the_provider_and_the_running_airflow(
+    polaris_env: None, mode: str
+) -> None:
+    with respx.mock:
+        route = respx.get(PROJECT_URL).respond(200, json={"metadata": {"uid": PROJECT}})
+        hook = PolarisHook()
+        if mode == "sync":
+            hook.get_client().projects.get()
+            hook.close()
+        else:
+
+            async def get() -> None:
+                await (await hook.get_async_client()).projects.get()
+                await hook.aclose()
+
+            asyncio.run(get())
+    products = route.calls.last.request.headers["User-Agent"].split()
+    assert f"airflow-provider-polaris/{airflow_provider_polaris.__version__}" in products
+    assert f"apache-airflow/{Version(airflow.__version__).base_version}" in products
+
+
 def test_bad_env_connection_raises_before_any_request(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_POLARIS_DEFAULT", json_conn(extra={}))
     with respx.mock(assert_all_called=False) as router:
@@ -162,7 +197,39 @@ async def test_aget_config_masks_with_the_async_masker(
         lambda value: pytest.fail("sync mask_secret called inside the event loop"),
     )
     await PolarisHook().aget_config()
-    assert seen == [API_KEY]
+    assert seen == [API_KEY, basic_credentials(API_KEY)]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_basic_credentials_of_the_key_are_masked(polaris_env: None, mode: str) -> None:
+    """base64(key:) decodes to the key: a logged Authorization header must not show it."""
+    hook = PolarisHook()
+    if mode == "sync":
+        hook.get_config()
+    else:
+        asyncio.run(hook.aget_config())
+    header = basic_authorization(API_KEY)
+    assert basic_credentials(API_KEY) not in str(redact(f"headers={{'Authorization': {header!r}}}"))
+
+
+async def test_async_client_is_built_off_the_event_loop_once(
+    polaris_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Building it loads the TLS trust store (tens of ms): never on the triggerer's loop."""
+    built_in: list[threading.Thread] = []
+    real_init = httpx.AsyncClient.__init__
+
+    def spy(self: httpx.AsyncClient, *args: Any, **kwargs: Any) -> None:
+        built_in.append(threading.current_thread())
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(httpx.AsyncClient, "__init__", spy)
+    hook = PolarisHook()
+    first, second = await asyncio.gather(hook.get_async_client(), hook.get_async_client())
+    assert first is second
+    assert len(built_in) == 1
+    assert built_in[0] is not threading.current_thread()
+    await hook.aclose()
 
 
 async def test_aget_connection_fallback_does_not_block_the_loop(
