@@ -80,7 +80,8 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "verify": {
         "label": "Verify TLS certificates",
-        "description": "true, false, or the path of a CA bundle file on the workers.",
+        "description": "true, false, or the path of a CA bundle (PEM) file on the workers "
+        "and triggerers.",
         "schema": {"type": ["string", "null"], "default": "true"},
     },
     "max_retries": {

@@ -41,6 +41,26 @@ def test_validates_against_airflows_bundled_schema() -> None:
     jsonschema.validate(PROVIDER_INFO, schema)
 
 
+def test_connection_types_validate_against_airflows_provider_yaml_schema() -> None:
+    """Airflow 3.2+ describes ``conn-fields`` / ``ui-field-behaviour`` in provider.yaml.schema.json
+    (stricter than provider_info.schema.json: no unknown keys, known hidden fields only)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    schema_path = Path(airflow.__file__).parent / "provider.yaml.schema.json"
+    if not schema_path.exists():
+        pytest.skip(f"this Airflow ships no {schema_path.name}")
+    full = json.loads(schema_path.read_text())
+    connection_types = full["properties"]["connection-types"]
+    described = set(connection_types["items"].get("properties", {}))
+    if not {"conn-fields", "ui-field-behaviour"} <= described:
+        pytest.skip("this Airflow's provider.yaml schema predates declarative connection forms")
+    schema = {
+        "type": "object",
+        "properties": {"connection-types": connection_types},
+        "definitions": full.get("definitions", {}),
+    }
+    jsonschema.validate({"connection-types": PROVIDER_INFO["connection-types"]}, schema)
+
+
 def test_declared_classes_exist_where_written() -> None:
     """Every module/class the provider info names is importable once its engineer lands it."""
     import importlib

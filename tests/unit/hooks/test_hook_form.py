@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import Any
 
 import pytest
@@ -71,10 +73,71 @@ def test_form_defaults_equal_client_defaults() -> None:
     assert defaults["cloud"] == "aws"
 
 
-def test_legacy_widgets_agree_with_declarative_fields() -> None:
-    pytest.importorskip("wtforms")
-    pytest.importorskip("flask_appbuilder")
-    widgets = PolarisHook.get_connection_form_widgets()
+# -- the legacy (wtforms) form -------------------------------------------------------------------
+#
+# wtforms, flask_appbuilder and flask_babel come with the Flask UI: Airflow 2.11 ships them, 3.x
+# does not (the FAB provider brings them). So that the agreement is checked on both lines, the
+# test also runs against minimal stand-ins of the few names form.py uses, put in sys.modules for
+# that test only. Where the real libraries exist, a test checks the stand-ins build the same form.
+
+
+class StandInUnboundField:
+    """What calling a wtforms field class outside a form returns: the class and its arguments."""
+
+    def __init__(self, field_class: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.field_class, self.args, self.kwargs = field_class, args, kwargs
+
+
+class StandInField:
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # as wtforms.Field.__new__ without form
+        return StandInUnboundField(cls, args, kwargs)
+
+
+class StandInValidator:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args, self.kwargs = args, kwargs
+
+
+def _stand_in_modules() -> dict[str, types.ModuleType]:
+    wtforms = types.ModuleType("wtforms")
+    for name in ("StringField", "PasswordField", "IntegerField", "BooleanField"):
+        setattr(wtforms, name, type(name, (StandInField,), {}))
+    validators = types.ModuleType("wtforms.validators")
+    for name in ("Optional", "AnyOf", "NumberRange"):
+        setattr(validators, name, type(name, (StandInValidator,), {}))
+    wtforms.validators = validators  # type: ignore[attr-defined]
+    appbuilder = types.ModuleType("flask_appbuilder")
+    widgets = types.ModuleType("flask_appbuilder.fieldwidgets")
+    for name in ("BS3TextFieldWidget", "BS3PasswordFieldWidget"):
+        setattr(widgets, name, type(name, (), {}))
+    appbuilder.fieldwidgets = widgets  # type: ignore[attr-defined]
+    babel = types.ModuleType("flask_babel")
+    babel.lazy_gettext = lambda text: text  # type: ignore[attr-defined]
+    return {
+        "wtforms": wtforms,
+        "wtforms.validators": validators,
+        "flask_appbuilder": appbuilder,
+        "flask_appbuilder.fieldwidgets": widgets,
+        "flask_babel": babel,
+    }
+
+
+def _legacy_widgets(libraries: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    if libraries == "installed":
+        pytest.importorskip("wtforms")
+        pytest.importorskip("flask_appbuilder")
+        pytest.importorskip("flask_babel")
+    else:
+        for name, module in _stand_in_modules().items():
+            monkeypatch.setitem(sys.modules, name, module)
+    return PolarisHook.get_connection_form_widgets()
+
+
+@pytest.mark.parametrize("libraries", ["installed", "stand-ins"])
+def test_legacy_widgets_agree_with_declarative_fields(
+    libraries: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    widgets = _legacy_widgets(libraries, monkeypatch)
     assert set(widgets) == set(CONN_FIELDS)
     allowed = {"StringField", "PasswordField", "IntegerField", "BooleanField"}
     for name, unbound in widgets.items():
@@ -89,6 +152,30 @@ def test_legacy_widgets_agree_with_declarative_fields() -> None:
         for choice in schema.get("enum", []):
             if choice is not None:
                 assert choice in unbound.kwargs["description"], (name, choice)
+        validators = {type(v).__name__ for v in unbound.kwargs["validators"]}
+        assert "Optional" in validators, name  # every extra may be left empty
+        assert ("AnyOf" in validators) == any(c is not None for c in schema.get("enum", []))
+        assert ("NumberRange" in validators) == ("minimum" in schema), name
+
+
+def test_stand_ins_build_the_same_form_as_the_real_libraries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def shape(widgets: dict[str, Any]) -> dict[str, Any]:
+        return {
+            name: (
+                unbound.field_class.__name__,
+                str(unbound.args[0]),
+                unbound.kwargs["description"],
+                unbound.kwargs.get("default"),
+                sorted(type(v).__name__ for v in unbound.kwargs["validators"]),
+                type(unbound.kwargs.get("widget")).__name__,
+            )
+            for name, unbound in widgets.items()
+        }
+
+    real = shape(_legacy_widgets("installed", monkeypatch))
+    assert shape(_legacy_widgets("stand-ins", monkeypatch)) == real
 
 
 def test_type_mapping() -> None:
