@@ -1,16 +1,18 @@
 """Event push throughput and client cost against the emulator in its own process.
 
-    python benchmarks/events_bench.py [EVENTS] [--latency 0.05] [--concurrency 96]
+    python benchmarks/events_bench.py [EVENTS] [--latency 0.05] [--concurrency N]
 
 Starts ``python -m airflow_provider_polaris.testing serve`` in a subprocess (so the server gets
-the other core), creates a push_streaming connection, injects LATENCY seconds of delay into every
-events request, and pushes EVENTS small events (default 1,000,000) through the provider's pusher
-(``airflow_provider_polaris.events.push_events``: per-event checks, 60-event batches, CONCURRENCY
-requests in flight on one asyncio event loop, paced from the rate-limit headers). The events
-connection has no streaming job reading it, so the emulator only accepts the pushes (cheap) and
-the client is what is measured. Prints events, calls, seconds, calls/s, events/s, client CPU
-µs/event (process CPU time of this process), RSS (start, peak during the push: "memory flat"),
-and the share of a core used by this process and by the emulator.
+the other core) with Polaris' events budget (83,334 calls per minute), creates a push_streaming
+connection, injects LATENCY seconds of delay into every events request, and pushes EVENTS small
+events (default 1,000,000) through the provider's pusher with its **default options**
+(``airflow_provider_polaris.events.push_events``: per-event checks, 60-event batches,
+``DEFAULT_MAX_CONCURRENT_REQUESTS`` requests in flight on one asyncio event loop, paced from the
+rate-limit headers); ``--concurrency`` overrides the requests in flight for experiments. The
+events connection has no streaming job reading it, so the emulator only accepts the pushes
+(cheap) and the client is what is measured. Prints events, calls, seconds, calls/s, events/s,
+429s, client CPU µs/event (process CPU time of this process), RSS (start, peak during the push:
+"memory flat"), and the share of a core used by this process and by the emulator.
 
 Targets (issue 5): >= 1,250 calls/s at 60 events/call with 50 ms latency (90% of Polaris'
 83,334 calls/min), <= 12 µs of client CPU per event, flat memory.
@@ -33,7 +35,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_polaris.client import PolarisConfig
-from airflow_provider_polaris.events import push_events
+from airflow_provider_polaris.events import DEFAULT_MAX_CONCURRENT_REQUESTS, push_events
 
 
 def rss_mb() -> float:
@@ -111,12 +113,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("events", nargs="?", type=int, default=1_000_000)
     parser.add_argument("--latency", type=float, default=0.05, help="server delay per request (s)")
-    parser.add_argument("--concurrency", type=int, default=96, help="requests in flight")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help=f"requests in flight (default: the pusher's, {DEFAULT_MAX_CONCURRENT_REQUESTS})",
+    )
     parser.add_argument("--batch", type=int, default=60, help="events per request")
     parser.add_argument("--gzip", action="store_true")
     args = parser.parse_args()
 
-    proc, base_url, project_id, api_key = start_emulator(events_budget=10_000_000)
+    proc, base_url, project_id, api_key = start_emulator(events_budget=83_334)
     try:
         config = PolarisConfig(project_id=project_id, base_url=base_url, api_key=api_key)
         from airflow_provider_polaris.client.sync import PolarisClient
@@ -147,13 +154,14 @@ def main() -> None:
         sampler.start()
         server0 = cpu_seconds_of(proc.pid)
         cpu0, wall0 = time.process_time(), time.perf_counter()
+        overrides = {"max_concurrent_requests": args.concurrency} if args.concurrency else {}
         report = push_events(
             config,
             "bench",
             make_events(args.events),
-            max_concurrent_requests=args.concurrency,
             max_events_per_request=args.batch,
             gzip=args.gzip,
+            **overrides,
         )
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         server1 = cpu_seconds_of(proc.pid)
@@ -164,20 +172,22 @@ def main() -> None:
         proc.wait(10)
 
     calls = report.requests
+    in_flight = args.concurrency or DEFAULT_MAX_CONCURRENT_REQUESTS
     print(
-        f"latency {args.latency * 1000:.0f} ms/request, {args.concurrency} in flight, "
-        f"{args.batch} events/request{', gzip' if args.gzip else ''}"
+        f"latency {args.latency * 1000:.0f} ms/request, {in_flight} in flight"
+        f"{'' if args.concurrency else ' (default)'}, {args.batch} events/request"
+        f"{', gzip' if args.gzip else ''}, budget 83,334 calls/min"
     )
     header = (
         f"{'events':>10} {'calls':>8} {'seconds':>8} {'calls/s':>8} {'events/s':>10} "
-        f"{'CPU µs/event':>12} {'RSS start MB':>12} {'RSS peak MB':>11}"
+        f"{'429s':>5} {'CPU µs/event':>12} {'RSS start MB':>12} {'RSS peak MB':>11}"
     )
     print(header)
     print("-" * len(header))
     print(
         f"{report.accepted:>10,} {calls:>8,} {wall:>8.2f} {calls / wall:>8.0f} "
-        f"{report.accepted / wall:>10,.0f} {cpu / max(report.accepted, 1) * 1e6:>12.2f} "
-        f"{rss_start:>12.0f} {peak[0]:>11.0f}"
+        f"{report.accepted / wall:>10,.0f} {report.rate_limited:>5} "
+        f"{cpu / max(report.accepted, 1) * 1e6:>12.2f} {rss_start:>12.0f} {peak[0]:>11.0f}"
     )
     print(
         f"targets: calls/s >= 1,250 -> {'met' if calls / wall >= 1250 else 'NOT met'}; "

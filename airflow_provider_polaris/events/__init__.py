@@ -10,7 +10,12 @@ for in a :class:`PushReport`.
 from __future__ import annotations
 
 from airflow_provider_polaris.events._checks import EventChecker
-from airflow_provider_polaris.events._options import MAX_PAYLOAD_BYTES, PushOptions, make_options
+from airflow_provider_polaris.events._options import (
+    DEFAULT_MAX_CONCURRENT_REQUESTS,
+    MAX_PAYLOAD_BYTES,
+    PushOptions,
+    make_options,
+)
 from airflow_provider_polaris.events._pusher import EventPusher, push_events
 from airflow_provider_polaris.events._report import (
     REJECT_REASONS,
@@ -20,6 +25,7 @@ from airflow_provider_polaris.events._report import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_CONCURRENT_REQUESTS",
     "MAX_PAYLOAD_BYTES",
     "REJECT_REASONS",
     "EventChecker",

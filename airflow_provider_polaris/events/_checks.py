@@ -42,6 +42,16 @@ def _make_fast_encoder() -> Callable[[Any], str]:
 _encode = _make_fast_encoder()
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed (Polaris cannot ingest NaN or Infinity)")
+
+
+# NDJSON lines are decoded with NaN/Infinity refused, as the encoder refuses them in objects
+# (json.loads accepts them by default). Built once: json.loads with a hook builds a decoder per
+# call.
+_decode = json.JSONDecoder(parse_constant=_refuse_constant).decode
+
+
 def _parse_iso_ms(value: str) -> float | None:
     """Epoch milliseconds of an ISO 8601 timestamp (naive means UTC); None if unparseable."""
     try:
@@ -123,10 +133,14 @@ class EventChecker:
         return encoded
 
     def check_line(self, line: bytes) -> Checked:
-        """Check one NDJSON line (already stripped, not blank); the line itself is what is sent."""
+        """Check one NDJSON line (already stripped, not blank); the line itself is what is sent.
+
+        ``NaN``, ``Infinity`` and ``-Infinity`` are refused (``invalid_json``): they are not
+        JSON, and the same values in an object are refused as ``not_serialisable``.
+        """
         try:
-            event = json.loads(line)
-        except ValueError as exc:
+            event = _decode(line.decode())
+        except ValueError as exc:  # UnicodeDecodeError included
             return ("invalid_json", f"not valid JSON: {exc}")
         if not isinstance(event, dict):
             return ("not_an_object", f"an event must be a JSON object, got {type(event).__name__}")

@@ -82,20 +82,35 @@ class Feed:
 
     # -- loop side ------------------------------------------------------------------------------
 
-    async def take(self) -> list[Any] | None:
-        """The next items in order (at most ``max_take``); ``None`` once the input is exhausted."""
+    async def take(self, timeout: float | None = None) -> list[Any] | None:
+        """The next items in order (at most ``max_take``); ``None`` once the input is exhausted.
+
+        With ``timeout`` (seconds), an empty list when nothing arrived in that time: the caller
+        gets control back to send a batch whose flush window ran out while the input is slow.
+        """
         items = self._items
         while not items:
             if self._ended:
                 if items:  # appended just before the end
                     break
                 return None
-            waiter = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            waiter = loop.create_future()
             self._waiter = waiter
             # Re-check after publishing the waiter: an item appended before the reader could see
             # the waiter is caught here, one appended after it wakes the waiter.
             if not items and not self._ended:
-                await waiter
+                if timeout is None:
+                    await waiter
+                else:
+                    timer = loop.call_later(max(timeout, 0.0), _wake, waiter)
+                    try:
+                        await waiter
+                    finally:
+                        timer.cancel()
+                    if not items and not self._ended:
+                        self._waiter = None
+                        return []
             self._waiter = None
         popleft = items.popleft
         taken = [popleft() for _ in range(min(len(items), self._max_take))]

@@ -8,6 +8,10 @@ from typing import Any
 
 #: Polaris' documented request payload limit for event pushes.
 MAX_PAYLOAD_BYTES = 1_000_000
+#: Requests in flight by default. Polaris is ~50 ms away, so calls/s ~= in flight / 0.05 s: the
+#: organisation's limit (83,334 calls/min, ~1,389/s) needs about 70 in flight; 128 leaves room
+#: for slower answers. The pacer, not this number, keeps a push within the rate limit.
+DEFAULT_MAX_CONCURRENT_REQUESTS = 128
 
 
 @dataclass(frozen=True)
@@ -23,7 +27,7 @@ class PushOptions:
     #: Send ``Content-Encoding: gzip`` bodies (less bandwidth, more client CPU).
     gzip: bool = False
     #: Requests in flight at once (one keep-alive connection each).
-    max_concurrent_requests: int = 8
+    max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS
     #: Event field holding the time (ISO 8601 string or epoch milliseconds); None: not checked.
     time_field: str | None = "__time"
     #: Reject events older than this (Polaris' ``lateMessageRejectionPeriod``, default 30 days).

@@ -1,11 +1,22 @@
-"""Shared pacing state for the push senders: one pause and one send interval for all of them.
+"""Shared pacing state for the push senders: one budget estimate, one pause, one send interval.
 
 Polaris limits push calls per organisation (83,334 per minute) and reports the budget on every
-response (``RateLimit-Remaining``, ``RateLimit-Reset``). While plenty of budget remains, workers
-send as fast as they can. When the remaining budget gets close to the number of requests that can
-be in flight, sends are spaced so the rest of the window's budget lasts until the reset. A 429
-pauses *every* worker (not just the one that got it) until ``Retry-After`` (or an exponential
-backoff when the server gives no hint), so a storm of 429s costs one pause instead of N.
+response (``RateLimit-Limit``, ``RateLimit-Remaining``, ``RateLimit-Reset``). The pacer turns
+those headers into a decision taken *each time* a sender is about to send (never once for a
+later send, so a pause that starts while a sender waits for its turn still stops it):
+
+- **Learn first.** Until the first response arrives only one request is in flight, so a push
+  never opens with a blind burst of ``max_concurrent_requests`` calls into a small budget.
+- **Count what is in flight.** ``RateLimit-Remaining`` is what was left when the server handled
+  that request; every request still in flight may spend one more. A sender may start only while
+  ``remaining - in_flight > 0`` for the current window, and the lowest ``remaining`` seen in a
+  window is kept (responses can arrive out of order). Once the window has reset (by the
+  ``RateLimit-Reset`` estimate), ``RateLimit-Limit`` minus what is in flight is available.
+- **Spread the tail.** When that estimate drops to ``low_water`` or below, sends are spaced so
+  the rest of the window's budget lasts until the reset (kind to other clients of the
+  organisation).
+- **429s pause everyone.** A 429 pauses *every* sender until ``Retry-After`` (or an exponential
+  backoff when the server gives no hint), so a storm of 429s costs one pause instead of N.
 """
 
 from __future__ import annotations
@@ -16,10 +27,22 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+#: How long a sender waits before asking again while the pacer waits for responses (the first
+#: one, or the in-flight requests of a window whose budget they may use up).
+POLL_SECONDS = 0.02
+#: Two ``RateLimit-Reset`` estimates of one window differ by less than this (whole seconds,
+#: rounded up, plus latency); a later window ends at least this much later.
+_SAME_WINDOW_SECONDS = 2.0
+
 
 class Pacer:
-    """Pacing shared by every sender of one push (thread-safe; asyncio senders ``await`` the
-    delay from :meth:`reserve`, threads use :meth:`acquire`)."""
+    """Pacing shared by every sender of one push (thread-safe).
+
+    A sender calls :meth:`reserve` until it returns 0 (sleeping the returned time in between),
+    sends, then reports the outcome with exactly one of :meth:`observe` (2xx),
+    :meth:`rate_limited` (429) or :meth:`failed` (anything else). Threads may use
+    :meth:`acquire`, which sleeps with the blocking ``sleep``.
+    """
 
     def __init__(
         self,
@@ -36,46 +59,89 @@ class Pacer:
         self._backoff_max = backoff_max
         self._clock = clock
         self._sleep = sleep
+        self._learned = False
+        self._in_flight = 0
         self._paused_until = 0.0
         self._next_slot = 0.0
-        self._interval = 0.0
         self._consecutive_429 = 0
+        #: The current rate-limit window: when it ends (clock time), the lowest remaining budget
+        #: reported in it, and the budget of a whole window.
+        self._window_end: float | None = None
+        self._remaining = 0
+        self._limit: int | None = None
+
+    @property
+    def in_flight(self) -> int:
+        """Requests sent and not yet answered."""
+        return self._in_flight
 
     def reserve(self) -> float:
-        """Take the next send slot; return how long to wait for it (the caller sleeps)."""
+        """Return 0 when the caller may send now (it then counts as in flight), else how long to
+        wait before asking again."""
         with self._lock:
             now = self._clock()
-            start = max(now, self._paused_until, self._next_slot)
-            if self._interval:
-                self._next_slot = start + self._interval
-        return max(start - now, 0.0)
+            wait = self._wait(now)
+            if wait <= 0:
+                self._in_flight += 1
+                return 0.0
+            return wait
+
+    def _wait(self, now: float) -> float:
+        if now < self._paused_until:
+            return self._paused_until - now
+        if not self._learned and self._in_flight:
+            return POLL_SECONDS  # one request at a time until the first answer
+        end = self._window_end
+        if end is None:
+            return 0.0  # the server sends no rate-limit headers: only 429s pace
+        if now < end:
+            left = self._remaining - self._in_flight
+        elif self._limit is not None:
+            left = self._limit - self._in_flight  # a new window (its first answer is due)
+        else:
+            return 0.0
+        if left <= 0:
+            return end - now if now < end else POLL_SECONDS
+        if now < end and left <= self._low_water:
+            if now < self._next_slot:
+                return self._next_slot - now
+            self._next_slot = now + (end - now) / left
+        return 0.0
 
     def acquire(self) -> float:
-        """Wait (with the blocking ``sleep``) for this worker's turn to send; return the wait."""
-        wait = self.reserve()
-        if wait > 0:
+        """Wait (with the blocking ``sleep``) until this worker may send; return the time waited."""
+        waited = 0.0
+        while (wait := self.reserve()) > 0:
             self._sleep(wait)
-        return wait
+            waited += wait
+        return waited
 
-    def observe(self, remaining: int | None, reset_seconds: float | None) -> None:
-        """Adjust pacing from a successful response's rate-limit headers."""
+    def observe(
+        self, remaining: int | None, reset_seconds: float | None, limit: int | None = None
+    ) -> None:
+        """A request succeeded: account for it and learn from its rate-limit headers."""
         with self._lock:
+            self._finished()
             self._consecutive_429 = 0
+            if limit is not None:
+                self._limit = limit
             if remaining is None or reset_seconds is None:
-                self._interval = self._next_slot = 0.0
                 return
-            if remaining <= 0:
-                self._paused_until = max(self._paused_until, self._clock() + reset_seconds)
-                self._interval = self._next_slot = 0.0
-            elif remaining <= self._low_water:
-                # Spread what is left of this window's budget until it resets.
-                self._interval = max(reset_seconds, 0.0) / remaining
-            else:
-                self._interval = self._next_slot = 0.0
+            end = self._clock() + max(reset_seconds, 0.0)
+            current = self._window_end
+            if current is None or end >= current + _SAME_WINDOW_SECONDS:
+                self._window_end, self._remaining = end, remaining  # a new window
+                self._next_slot = 0.0
+            elif end > current - _SAME_WINDOW_SECONDS:
+                # The same window: the budget only shrinks within it, whatever the arrival order.
+                self._window_end = min(current, end)
+                self._remaining = min(self._remaining, remaining)
+            # else: an answer from an earlier window, arriving late: nothing to learn.
 
     def rate_limited(self, retry_after: float | None) -> float:
-        """Record a 429: pause every worker; return the pause (seconds) from now."""
+        """A request got a 429: pause every worker; return the pause (seconds) from now."""
         with self._lock:
+            self._finished()
             self._consecutive_429 += 1
             if retry_after is not None and retry_after > 0:
                 wait = float(retry_after)
@@ -84,3 +150,12 @@ class Pacer:
             wait += random.uniform(0, min(0.1, wait / 10))  # de-synchronise the restart
             self._paused_until = max(self._paused_until, self._clock() + wait)
             return wait
+
+    def failed(self) -> None:
+        """A request failed otherwise (5xx, network error, 4xx): it is no longer in flight."""
+        with self._lock:
+            self._finished()
+
+    def _finished(self) -> None:
+        self._learned = True
+        self._in_flight = max(0, self._in_flight - 1)

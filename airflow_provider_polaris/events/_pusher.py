@@ -9,8 +9,16 @@ of a thread pool's CPU: no GIL hand-off per request, and ~0.07 ms per request fo
 exchange on raw asyncio streams against 0.27 ms for ``http.client`` and 1.3-5 ms for httpx.
 
 Memory stays flat whatever the input size: the input is streamed, the feed is bounded, and at
-most ``max(2, max_concurrent_requests)`` batches wait for a sender (the checks pause, and then
-the reader, when the senders fall behind).
+most ``max(2, min(max_concurrent_requests, 32))`` batches wait for a sender (the checks pause,
+and then the reader, when the senders fall behind).
+
+One coroutine, the consumer, owns the open batch and is the only one that hands batches to the
+senders, including batches sent early by the flush window: it waits for input with a deadline
+instead of leaving that to another task. So the end-of-input markers always follow the last
+batch in the queue, and no batch can be left behind. Every batch handed on stays in a pending
+set until a sender settles it (accepted or undelivered); whatever is still pending at the end is
+reported undelivered, and ``push()`` checks that accepted + rejected + undelivered equals the
+events read.
 """
 
 from __future__ import annotations
@@ -37,12 +45,17 @@ from airflow_provider_polaris.events._report import (
     EventsDeliveryError,
     PushReport,
     Rejection,
+    format_ranges,
     line_ranges,
 )
 
 __all__ = ["MAX_PAYLOAD_BYTES", "EventPusher", "PushOptions", "make_options", "push_events"]
 
 log = logging.getLogger(__name__)
+
+#: Most batches waiting for a sender: enough to keep the senders busy (the checks fill a batch
+#: far faster than a request returns), small enough to bound memory with 1 MB batches.
+_MAX_QUEUED_BATCHES = 32
 
 
 class _Batch:
@@ -136,6 +149,8 @@ class EventPusher:
         self._aborted = False
         self._undelivered_lines: list[int] = []
         self._batch: _Batch | None = None
+        #: Batches handed to the senders and not settled yet (see ``_account``).
+        self._pending: set[_Batch] = set()
         self._feed = Feed()
         self._batches: asyncio.Queue[_Batch | None] | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -169,14 +184,39 @@ class EventPusher:
         finally:
             # On a read error (or an interrupt) the loop sees feed.failed: stop, account, return.
             sender.join()
-            self.report.undelivered = len(self._undelivered_lines)
-            self.report.undelivered_ranges = line_ranges(self._undelivered_lines)
+            self._account()
             self.report.seconds = self._clock() - started
         if loop_error:
             raise loop_error[0]
-        if not self.report.complete:
-            raise EventsDeliveryError(self.report)
-        return self.report
+        report = self.report
+        accounted = report.accepted + report.rejected + report.undelivered
+        if accounted != report.events_read:
+            report.last_error = (
+                f"accounting error: {report.events_read} events read but {accounted} accounted "
+                f"for ({report.accepted} accepted, {report.rejected} rejected, "
+                f"{report.undelivered} undelivered); treat the push as incomplete"
+            )
+            raise EventsDeliveryError(report)
+        if not report.complete:
+            raise EventsDeliveryError(report)
+        return report
+
+    def _account(self) -> None:
+        """Fill the report's undelivered lines, counting any batch nobody settled as undelivered
+        (it cannot happen by design; if it ever did, the events are named instead of lost)."""
+        orphans = [*self._pending, *([self._batch] if self._batch is not None else [])]
+        self._pending.clear()
+        self._batch = None
+        if orphans:
+            lines = sorted(line for batch in orphans for line in batch.lines)
+            self._undelivered_lines.extend(lines)
+            self.report.last_error = (
+                f"internal error: {len(lines)} events were never sent (lines "
+                f"{format_ranges(line_ranges(lines))})"
+            )
+            log.error("push to %r: %s", self.report.connection_name, self.report.last_error)
+        self.report.undelivered = len(self._undelivered_lines)
+        self.report.undelivered_ranges = line_ranges(self._undelivered_lines)
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -192,15 +232,13 @@ class EventPusher:
     async def _run(self, streaming: bool) -> None:
         opts = self.options
         n = opts.max_concurrent_requests
-        self._batches = asyncio.Queue(maxsize=max(2, n))
+        self._batches = asyncio.Queue(maxsize=max(2, min(n, _MAX_QUEUED_BATCHES)))
         if not _is_async(self._send):
             self._executor = ThreadPoolExecutor(n, thread_name_prefix="polaris-push")
         senders = [asyncio.create_task(self._sender()) for _ in range(n)]
-        flusher = None
-        if streaming and opts.flush_window_seconds > 0:
-            flusher = asyncio.create_task(self._flush_stale())
         try:
-            await self._consume()
+            await self._consume(opts.flush_window_seconds if streaming else 0.0)
+            # Only this coroutine enqueues batches, so the markers below come after the last one.
             tail, self._batch = self._batch, None
             if tail is not None:
                 await self._enqueue(tail)
@@ -208,8 +246,6 @@ class EventPusher:
                 await self._batches.put(None)
             await asyncio.gather(*senders)
         finally:
-            if flusher is not None:
-                flusher.cancel()
             for task in senders:
                 task.cancel()
             if self._executor is not None:
@@ -218,8 +254,9 @@ class EventPusher:
             if aclose is not None:
                 await aclose()
 
-    async def _consume(self) -> None:
-        """Check and batch the feed's items in order, handing full batches to the senders."""
+    async def _consume(self, flush_window: float) -> None:
+        """Check and batch the feed's items in order, handing batches to the senders when full,
+        and, with a ``flush_window``, once the open batch's first event is that old."""
         feed = self._feed
         report = self.report
         checker = self._checker
@@ -232,7 +269,19 @@ class EventPusher:
         read = 0
         line_no = 0
         try:
-            while (chunk := await feed.take()) is not None:
+            while True:
+                open_batch = self._batch
+                if flush_window and open_batch is not None:
+                    age = clock() - open_batch.started
+                    if age >= flush_window:
+                        self._batch = None
+                        await self._enqueue(open_batch)
+                        continue
+                    chunk = await feed.take(flush_window - age)
+                else:
+                    chunk = await feed.take()
+                if chunk is None:
+                    break
                 for item in chunk:
                     line_no += 1
                     if line_no < start_line:
@@ -286,19 +335,12 @@ class EventPusher:
         assert self._batches is not None
         if self._aborted:
             self._not_sent(batch)
-        elif self._batches.full():
+            return
+        self._pending.add(batch)
+        if self._batches.full():
             await self._batches.put(batch)
         else:
             self._batches.put_nowait(batch)
-
-    async def _flush_stale(self) -> None:
-        window = self.options.flush_window_seconds
-        while True:
-            await asyncio.sleep(window / 4)
-            batch = self._batch
-            if batch is not None and self._clock() - batch.started >= window:
-                self._batch = None
-                await self._enqueue(batch)
 
     def _reject(self, line: int, reason: str, detail: str) -> None:
         report = self.report
@@ -321,6 +363,8 @@ class EventPusher:
                 continue
             payload = b"\n".join(batch.parts)
             failure = await self._deliver(payload)
+            # Settled only here: a batch whose send was interrupted stays pending (undelivered).
+            self._pending.discard(batch)
             if failure is None:
                 report.accepted += len(batch.lines)
                 report.bytes_sent += len(payload)
@@ -337,6 +381,7 @@ class EventPusher:
             )
 
     def _not_sent(self, batch: _Batch) -> None:
+        self._pending.discard(batch)
         self._undelivered_lines.extend(batch.lines)
 
     async def _call(self, payload: bytes) -> Any:
@@ -351,8 +396,8 @@ class EventPusher:
         retries = 0
         rate_limit_wait = 0.0
         while True:
-            wait = pacer.reserve()
-            if wait > 0:
+            # Asked again after every wait: a pause or a spent budget learnt meanwhile applies.
+            while (wait := pacer.reserve()) > 0:
                 await self._sleep(wait)
             report.requests += 1
             try:
@@ -368,6 +413,7 @@ class EventPusher:
                             f"still rate-limited after {rate_limit_wait:.0f}s: {_describe(exc)}"
                         )
                     continue
+                pacer.failed()
                 if kind == "retryable" and retries < opts.max_retries and not self._aborted:
                     retries += 1
                     report.retries += 1
@@ -384,11 +430,11 @@ class EventPusher:
                     continue
                 return _Failure(_describe(exc), fatal=kind == "fatal")
             rate_limit = getattr(result, "rate_limit", None)
-            if rate_limit is not None:
-                pacer.observe(
-                    getattr(rate_limit, "remaining", None),
-                    getattr(rate_limit, "reset_seconds", None),
-                )
+            pacer.observe(
+                getattr(rate_limit, "remaining", None),
+                getattr(rate_limit, "reset_seconds", None),
+                getattr(rate_limit, "limit", None),
+            )
             return None
 
 
@@ -421,7 +467,23 @@ def push_events(
 def _push_with(
     client: Any, connection_name: str, events: Iterable[Any] | IO[bytes], opts: PushOptions
 ) -> PushReport:
+    from airflow_provider_polaris.events._proxied import (
+        HttpxPushTransport,
+        describe_proxy,
+        proxy_for,
+    )
     from airflow_provider_polaris.events._transport import PushTransport
 
     transport = PushTransport(client, connection_name, gzip=opts.gzip)
-    return EventPusher(transport, connection_name, opts).push(events)
+    proxy = proxy_for(transport.url)
+    if proxy is None:
+        log.info("pushing to %s directly (asyncio streams)", transport.url)
+        return EventPusher(transport, connection_name, opts).push(events)
+    # httpx honours the proxy settings for every other call: the pushes follow them too.
+    log.info(
+        "pushing to %s through the proxy %s (httpx; HTTP(S)_PROXY / NO_PROXY)",
+        transport.url,
+        describe_proxy(proxy),
+    )
+    proxied = HttpxPushTransport(client, connection_name, proxy, gzip=opts.gzip)
+    return EventPusher(proxied, connection_name, opts).push(events)

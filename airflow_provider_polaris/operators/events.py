@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import gzip
 import json
 from collections.abc import Iterable, Iterator, Sequence
@@ -18,21 +19,80 @@ if TYPE_CHECKING:
     from airflow_provider_polaris.hooks.polaris import PolarisHook
 
 
+_TEXT_FORMS = (
+    "events must be a list of events: pass the upstream result directly (events=build_events() "
+    "or events=upstream.output, an XComArg), or render templates as native objects "
+    "(render_template_as_native_obj=True on the DAG); a rendered string must be JSON (an array "
+    "or an object), NDJSON (one JSON object per line) or the Python repr of a list of dicts; "
+    "or pass the path or URL of an NDJSON file"
+)
+
+
+def events_from_text(text: str) -> list[Any] | None:
+    """The events in a rendered ``events`` string; ``None`` when it is a path or URL.
+
+    Accepts JSON (an array, or one object), NDJSON (one object per line: each line is then
+    checked on its own and a bad one is rejected with its line number) and the Python repr of
+    a list of dicts (what Jinja renders for ``{{ ti.xcom_pull(...) }}``; read with
+    ``ast.literal_eval``, which evaluates literals only, never code). Raises
+    ``AirflowFailException`` naming ``events`` when the text is none of these.
+    """
+    text = text.strip()
+    if not text:
+        raise AirflowFailException(f"events rendered to an empty string; {_TEXT_FORMS}")
+    if text[0] not in "[{":
+        if "\n" in text:
+            raise AirflowFailException(
+                f"events is text of several lines that do not start with a JSON object; "
+                f"{_TEXT_FORMS}"
+            )
+        return None  # a path or URL
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        json_error: str | None = str(exc)
+    else:
+        json_error = None
+    if json_error is not None:
+        if "\n" in text and text[0] == "{":
+            return text.splitlines()  # NDJSON
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            raise AirflowFailException(
+                f"events could not be read as JSON ({json_error}) nor as a Python literal; "
+                f"{_TEXT_FORMS}"
+            ) from None
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise AirflowFailException(
+        f"events is {type(value).__name__} text, not a list of events; {_TEXT_FORMS}"
+    )
+
+
 class PolarisPushEventsOperator(ClosesPolarisClient, BaseOperator):
     """Push events to the ``push_streaming`` connection ``connection_name``.
 
     :param connection_name: the Polaris push_streaming connection. Templated.
     :param events: the events. Templated. One of:
 
-        - a list of event dicts (or of NDJSON lines);
-        - a JSON array / object string, e.g. ``"{{ ti.xcom_pull('make_events') }}"`` (an XCom
-          rendered as text is parsed as JSON);
+        - a list of event dicts (or of NDJSON lines), typically the upstream task's result
+          passed directly: ``events=build_events()`` or ``events=upstream.output`` (an
+          ``XComArg``, resolved to the list itself at run time);
+        - text rendered from a template, e.g. ``"{{ ti.xcom_pull('build_events') }}"``: JSON
+          (an array or one object), NDJSON (one object per line) or the Python repr Jinja
+          renders for a list of dicts (read with ``ast.literal_eval``: literals only). With
+          ``render_template_as_native_obj=True`` on the DAG the template renders the list itself;
         - a local path or fsspec URL (``file://``, ``s3://``, ...) of an NDJSON file, streamed
           line by line (``.gz`` files are decompressed on the fly). Line numbers in the report
           are the file's line numbers.
     :param time_field: the event field holding the time (default ``__time``).
     :param max_events_per_request: events per request (default 60, Polaris' recommendation).
-    :param max_concurrent_requests: requests in flight (default 8).
+    :param max_concurrent_requests: requests in flight (default
+        :data:`~airflow_provider_polaris.events.DEFAULT_MAX_CONCURRENT_REQUESTS`, 128: enough
+        for the organisation's rate limit at ~50 ms per request; the pacer keeps within it).
     :param gzip: send gzip-compressed bodies.
     :param max_rejected: fail the task (after pushing the valid events) when more events than
         this were rejected by the checks; ``None`` (default) only reports them.
@@ -56,7 +116,7 @@ class PolarisPushEventsOperator(ClosesPolarisClient, BaseOperator):
         events: Any,
         time_field: str | None = "__time",
         max_events_per_request: int = 60,
-        max_concurrent_requests: int = 8,
+        max_concurrent_requests: int | None = None,
         gzip: bool = False,
         max_rejected: int | None = None,
         push_options: dict[str, Any] | None = None,
@@ -83,13 +143,14 @@ class PolarisPushEventsOperator(ClosesPolarisClient, BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_polaris.events import EventsDeliveryError
 
-        options = {
+        options: dict[str, Any] = {
             "time_field": self.time_field,
             "max_events_per_request": self.max_events_per_request,
-            "max_concurrent_requests": self.max_concurrent_requests,
             "gzip": self.gzip,
-            **self.push_options,
         }
+        if self.max_concurrent_requests is not None:
+            options["max_concurrent_requests"] = self.max_concurrent_requests
+        options.update(self.push_options)
         with self._open_events() as events:
             try:
                 report = self.hook.push_events(self.connection_name, events, **options)
@@ -117,15 +178,15 @@ class PolarisPushEventsOperator(ClosesPolarisClient, BaseOperator):
         if isinstance(events, bytes):
             events = events.decode()
         if isinstance(events, str):
-            text = events.strip()
-            if text.startswith(("[", "{")):
-                parsed = json.loads(text)
-                yield [parsed] if isinstance(parsed, dict) else parsed
+            parsed = events_from_text(events)
+            if parsed is not None:
+                yield parsed
                 return
+            location = events.strip()
             from airflow_provider_polaris.operators.files import open_source
 
-            with open_source(text) as raw:
-                if text.endswith(".gz"):
+            with open_source(location) as raw:
+                if location.endswith(".gz"):
                     with gzip.GzipFile(fileobj=raw) as unzipped:
                         yield unzipped
                 else:
@@ -135,5 +196,5 @@ class PolarisPushEventsOperator(ClosesPolarisClient, BaseOperator):
             yield [events]
             return
         if events is None:
-            raise ValueError("events is required")
+            raise AirflowFailException(f"events is None; {_TEXT_FORMS}")
         yield events

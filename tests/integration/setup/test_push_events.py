@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import heapq
 import io
 import json
 import logging
@@ -174,3 +176,161 @@ def test_streaming_file_object_is_not_read_whole(polaris_emulator: Any, push_tab
     body = "\n".join(json.dumps(e) for e in events(100)).encode()
     report = PolarisHook().push_events("push", NoReadAll(body), **FAST)
     assert report.accepted == 100
+
+
+# -- pacing against the emulator's per-minute budget, on a clock the test drives ---------------
+
+
+class SimulatedTime:
+    """One simulated clock for the emulator (its budget windows) and the pusher (its pacing and
+    sleeps). Time moves only while no request is in flight, to the end of the earliest sleep:
+    answers take no simulated time, and nothing sleeps for real."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0  # the start of an emulator budget window (a whole minute)
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = 0
+        self._in_flight = 0
+        self._idle: asyncio.Event | None = None
+        self._driver: asyncio.Task[None] | None = None
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+        heapq.heappush(self._sleepers, (self.now + seconds, self._order, woken))
+        self._order += 1
+        if self._driver is None or self._driver.done():
+            self._driver = loop.create_task(self._drive())
+        await woken
+
+    def sending(self, send: Any) -> Any:
+        """``send`` counted as in flight while it runs."""
+        simulated = self
+
+        class Counted:
+            async def __call__(self, payload: bytes) -> Any:
+                simulated._in_flight += 1
+                try:
+                    return await send(payload)
+                finally:
+                    simulated._in_flight -= 1
+                    if not simulated._in_flight and simulated._idle is not None:
+                        simulated._idle.set()
+
+            async def aclose(self) -> None:
+                await send.aclose()
+
+        return Counted()
+
+    async def _drive(self) -> None:
+        self._idle = asyncio.Event()
+        while self._sleepers:
+            for _ in range(10):  # let woken tasks reach their next send or sleep
+                await asyncio.sleep(0)
+            if self._in_flight:
+                self._idle.clear()
+                await self._idle.wait()
+                continue
+            until, _, woken = heapq.heappop(self._sleepers)
+            self.now = max(self.now, until)
+            if not woken.done():
+                woken.set_result(None)
+
+
+@pytest.mark.parametrize("concurrency", [8, None], ids=["8-in-flight", "default"])
+def test_pacing_stays_within_a_small_budget_without_a_429(concurrency: int | None) -> None:
+    """40 calls per minute for 60 calls' worth of events: the push must wait for the next window
+    instead of tripping the limit (it used to get 5 429s at 8 in flight)."""
+    from airflow_provider_polaris.client import PolarisConfig
+    from airflow_provider_polaris.client.sync import PolarisClient
+    from airflow_provider_polaris.events import EventPusher, make_options
+    from airflow_provider_polaris.events._transport import PushTransport
+    from airflow_provider_polaris.testing import PolarisEmulator
+
+    clock = SimulatedTime()
+    options = make_options(**({"max_concurrent_requests": concurrency} if concurrency else {}))
+    with PolarisEmulator(clock=clock.time, events_budget=40) as emulator:
+        config = PolarisConfig(
+            project_id=emulator.project_id, base_url=emulator.base_url, api_key=emulator.api_key
+        )
+        with PolarisClient(config) as client:
+            client.connections.create({"type": "push_streaming", "name": "paced"})
+            pusher = EventPusher(
+                clock.sending(PushTransport(client, "paced")),
+                "paced",
+                options,
+                clock=clock.time,
+                sleep=clock.sleep,
+            )
+            report = pusher.push(events(3600))
+        pushes = [e for e in emulator.request_log() if e["path"].endswith("/events/paced")]
+    assert report.accepted == 3600 and report.rate_limited == 0 and report.requests == 60
+    assert [e["status"] for e in pushes] == [200] * 60
+    per_minute = Counter(
+        int(datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")).timestamp() // 60)
+        for e in pushes
+    )
+    assert len(per_minute) >= 2 and max(per_minute.values()) <= 40
+
+
+# -- proxies: pushes go where the rest of the provider's traffic goes --------------------------
+
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+def _dead_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # nothing listens once closed
+
+
+def test_an_environment_proxy_is_honoured(
+    polaris_emulator: Any,
+    push_table: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    proxy = f"http://127.0.0.1:{_dead_port()}"
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    caplog.set_level(logging.INFO, logger="airflow_provider_polaris.events")
+    with pytest.raises(EventsDeliveryError) as info:
+        push(10, max_retries=0)
+    assert f"through the proxy {proxy}" in str(info.value)  # it went to (and died at) the proxy
+    assert polaris_emulator.count_requests("POST", r"/events/push") == 0
+    assert f"through the proxy {proxy} (httpx" in caplog.text
+
+    caplog.clear()
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert push(10).accepted == 10
+    assert "directly (asyncio streams)" in caplog.text
+    assert stored(polaris_emulator) == Counter(range(1, 11))
+
+
+def test_the_httpx_transport_pushes_and_reads_rate_limits(
+    polaris_emulator: Any, push_table: str, client: Any
+) -> None:
+    from airflow_provider_polaris.events import EventPusher, make_options
+    from airflow_provider_polaris.events._proxied import HttpxPushTransport, proxy_for
+
+    assert proxy_for(polaris_emulator.base_url) is None  # no proxy here: httpx goes direct
+    sent = []
+
+    class Recording(HttpxPushTransport):
+        async def __call__(self, payload: bytes) -> Any:
+            result = await super().__call__(payload)
+            sent.append(result)
+            return result
+
+    transport = Recording(client, "push", "http://unused.example:3128", gzip=True)
+    report = EventPusher(transport, "push", make_options(**FAST)).push(events(130))
+    assert report.accepted == 130 and report.requests == 3
+    assert stored(polaris_emulator) == Counter(range(1, 131))
+    assert sent[0].status_code == 200 and sent[0].rate_limit.remaining is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import random
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -25,7 +26,7 @@ from airflow_provider_polaris.events import (
     PushOptions,
     make_options,
 )
-from airflow_provider_polaris.events._pacing import Pacer
+from airflow_provider_polaris.events._pacing import POLL_SECONDS, Pacer
 from airflow_provider_polaris.events._report import format_ranges, line_ranges
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -143,6 +144,23 @@ def test_objects_not_serialisable_are_rejected() -> None:
     ]
 
 
+def test_nan_and_infinity_are_refused_in_lines_as_in_objects() -> None:
+    sender = FakeSender()
+    lines = [f'{{"__time": "{ISO_NOW}", "i": 1, "v": {bad}}}' for bad in ("NaN", "Infinity")]
+    lines.append(f'{{"__time": "{ISO_NOW}", "i": 3, "v": -Infinity}}')
+    items = [*lines, ev(4, v=float("nan")), ev(5, v=float("inf")), ev(6, v=1.5)]
+    report = EventPusher(sender, "push", fast()).push(items)
+    assert sender.delivered == [6]
+    assert [(r.line, r.reason) for r in report.rejections] == [
+        (1, "invalid_json"),
+        (2, "invalid_json"),
+        (3, "invalid_json"),
+        (4, "not_serialisable"),
+        (5, "not_serialisable"),
+    ]
+    assert "NaN is not allowed" in report.rejections[0].detail
+
+
 def test_time_checks_are_configurable() -> None:
     sender = FakeSender()
     opts = fast(time_field="ts", late_rejection_period=None, early_rejection_period=None)
@@ -225,6 +243,97 @@ def test_flush_window_sends_partial_batches_of_a_slow_stream() -> None:
     assert report.accepted == 3 and seen_before_end == [1]
 
 
+def test_a_batch_sent_by_the_flush_window_is_never_left_behind() -> None:
+    """The audit's repro: a partial batch goes stale while the only sender is busy and the batch
+    queue is full, and the input ends at that moment. Every event must still be sent."""
+    window = 0.005
+    first_send = threading.Event()
+    ended = threading.Event()
+    state: dict[str, Any] = {}
+    delivered: list[int] = []
+
+    async def send(payload: bytes) -> Any:
+        if "gate" not in state:  # the first request waits until released
+            state["loop"] = asyncio.get_running_loop()
+            state["gate"] = state["loop"].create_future()
+            first_send.set()
+            await state["gate"]
+        delivered.extend(json.loads(line)["i"] for line in payload.split(b"\n"))
+        return SimpleNamespace(rate_limit=None)
+
+    def release_after_the_input_ended() -> None:
+        # Runs in the pusher's loop and holds it while the reader finishes, so the queue slot
+        # the sender frees and the end of the input are seen in the same loop iteration.
+        assert ended.wait(5)
+        time.sleep(0.05)  # the reader thread marks the feed ended (a few bytecodes)
+        state["gate"].set_result(None)
+
+    def source() -> Any:
+        yield ev(1)
+        assert first_send.wait(5)  # event 1 was flushed alone and its sender is blocked
+        for i in (2, 3, 4):  # each flushed alone: 2 and 3 fill the queue, 4 waits for a slot
+            yield ev(i)
+            time.sleep(window * 8)  # a gap in the stream, longer than the flush window
+        state["loop"].call_soon_threadsafe(release_after_the_input_ended)
+        ended.set()
+
+    opts = fast(max_concurrent_requests=1, flush_window_seconds=window, max_events_per_request=100)
+    report = EventPusher(send, "push", opts).push(source())
+    assert sorted(delivered) == [1, 2, 3, 4]
+    assert report.events_read == report.accepted == 4 and report.complete
+
+
+def _push_with_random_timing_and_faults(rng: random.Random) -> None:
+    n = rng.randint(1, 70)
+    bad = {i for i in range(1, n + 1) if rng.random() < 0.05}
+    gaps = [rng.choice([0.0, 0.0, 0.0, 0.0005, 0.002]) for _ in range(n)]
+    fates = iter(rng.choice(["ok"] * 12 + ["429", "503"]) for _ in range(10_000))
+    delivered: list[int] = []
+
+    async def send(payload: bytes) -> Any:
+        fate = next(fates)
+        await asyncio.sleep(rng.choice([0, 0, 0.0005, 0.001]))
+        if fate == "429":
+            raise rate_limited(0.001)
+        if fate == "503":
+            raise server_error()  # refused before ingesting: no duplicate on retry
+        delivered.extend(json.loads(line)["i"] for line in payload.split(b"\n"))
+        return SimpleNamespace(rate_limit=None)
+
+    def source() -> Any:
+        for i in range(1, n + 1):
+            yield "{broken" if i in bad else ev(i)
+            if gaps[i - 1]:
+                time.sleep(gaps[i - 1])  # a slow stream: the flush window sends partial batches
+
+    opts = fast(
+        max_concurrent_requests=rng.randint(1, 4),
+        flush_window_seconds=rng.choice([0.0005, 0.001, 0.003]),
+        max_events_per_request=rng.randint(1, 25),
+        max_retries=rng.choice([0, 1, 3]),
+    )
+    try:
+        report = EventPusher(send, "push", opts).push(source())
+    except EventsDeliveryError as exc:
+        report = exc.report
+    undelivered = {line for a, b in report.undelivered_ranges for line in range(a, b + 1)}
+    unread = set(range(report.unread_from_line or n + 1, n + 1))
+    rejected = {r.line for r in report.rejections}
+    assert len(delivered) == len(set(delivered)) == report.accepted
+    assert report.accepted + report.rejected + report.undelivered == report.events_read
+    assert set(delivered) | undelivered | rejected | unread == set(range(1, n + 1))
+    assert not set(delivered) & (undelivered | rejected)
+    assert report.complete == (not undelivered and not unread)
+
+
+def test_every_event_is_accounted_for_under_random_timing_and_faults() -> None:
+    """Seeded stress: slow streams, flush windows, few senders, 429s, 5xx, bad lines. Every read
+    event is delivered once, rejected or reported undelivered, and the counts add up."""
+    master = random.Random(20260511)
+    for _ in range(40):
+        _push_with_random_timing_and_faults(random.Random(master.random()))
+
+
 def test_input_that_fails_to_read_is_accounted_for() -> None:
     def broken() -> Any:
         yield ev(1)
@@ -243,24 +352,84 @@ def test_options_validation() -> None:
     assert make_options(late_rejection_period=7).late_rejection_period == timedelta(days=7)
 
 
-def test_pacer_spreads_the_remaining_budget_and_pauses_everyone_on_429() -> None:
-    now = [0.0]
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def learned_pacer(clock: FakeClock, low_water: int, **headers: Any) -> Pacer:
+    """A pacer that has had its first answer (``headers``: remaining, reset_seconds, limit)."""
+    pacer = Pacer(low_water=low_water, clock=clock)
+    assert pacer.reserve() == 0
+    pacer.observe(**headers)
+    return pacer
+
+
+def test_pacer_sends_one_request_until_the_first_answer() -> None:
+    pacer = Pacer(low_water=4, clock=FakeClock())
+    assert pacer.reserve() == 0
+    assert pacer.reserve() == POLL_SECONDS  # no blind burst into an unknown budget
+    pacer.observe(remaining=1000, reset_seconds=10, limit=1000)
+    assert [pacer.reserve() for _ in range(3)] == [0, 0, 0]
+    assert pacer.in_flight == 3
+
+
+def test_pacer_counts_requests_in_flight_against_the_budget() -> None:
+    clock = FakeClock()
+    pacer = learned_pacer(clock, 1, remaining=3, reset_seconds=10, limit=5)
+    assert [pacer.reserve() for _ in range(3)] == [0, 0, 0]  # may spend the 3 left
+    assert pacer.reserve() == pytest.approx(10.0)  # nothing left until the window resets
+    clock.now = 4.0
+    pacer.observe(remaining=2, reset_seconds=6)  # 2 left and 2 still in flight
+    assert pacer.reserve() == pytest.approx(6.0)
+    pacer.observe(remaining=5, reset_seconds=6)  # answered out of order: the budget stays 2
+    assert pacer.in_flight == 1 and pacer.reserve() == pytest.approx(6.0)  # 1 left, spaced
+    clock.now = 10.0  # a new window: its limit, minus the request still in flight
+    assert [pacer.reserve() for _ in range(4)] == [0, 0, 0, 0]
+    assert pacer.reserve() == POLL_SECONDS
+
+
+def test_pacer_spreads_the_last_of_the_budget_until_the_reset() -> None:
+    clock = FakeClock()
+    pacer = learned_pacer(clock, 4, remaining=4, reset_seconds=8, limit=100)
+    assert pacer.reserve() == 0  # 4 calls left for 8 s: one every 2 s
+    pacer.observe(remaining=3, reset_seconds=8)
+    assert pacer.reserve() == pytest.approx(2.0)
+    clock.now = 2.0
+    assert pacer.reserve() == 0
+
+
+def test_pacer_rechecks_after_waiting_for_a_slot() -> None:
+    """A sender waiting for its spaced slot must not send once the budget turned out spent
+    (the cause of the 429s at a 40 calls/min budget)."""
+    clock = FakeClock()
+    pacer = learned_pacer(clock, 4, remaining=4, reset_seconds=8, limit=40)
+    assert pacer.reserve() == 0
+    wait = pacer.reserve()  # the next sender waits for its slot...
+    assert wait == pytest.approx(2.0)
+    pacer.observe(remaining=0, reset_seconds=8)  # ...while an answer says nothing is left
+    clock.now += wait
+    assert pacer.reserve() == pytest.approx(6.0)  # so it waits for the reset, not sends
+
+
+def test_pacer_pauses_everyone_on_429() -> None:
+    clock = FakeClock()
     slept: list[float] = []
 
-    def sleep(s: float) -> None:
-        slept.append(s)
-        now[0] += s
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.now += seconds
 
-    pacer = Pacer(low_water=4, clock=lambda: now[0], sleep=sleep)
-    pacer.observe(remaining=1000, reset_seconds=10)
-    assert pacer.acquire() == 0 and pacer.acquire() == 0
-    pacer.observe(remaining=2, reset_seconds=10)  # 2 calls left for 10 s: one every 5 s
-    pacer.acquire()
-    assert pacer.acquire() == pytest.approx(5.0)
-    pacer.observe(remaining=500, reset_seconds=10)
-    wait = pacer.rate_limited(3.0)
-    assert 3.0 <= wait < 3.2
-    assert pacer.acquire() == pytest.approx(wait)
+    pacer = Pacer(low_water=4, clock=clock, sleep=sleep)
+    assert pacer.acquire() == 0
+    pause = pacer.rate_limited(3.0)
+    assert 3.0 <= pause < 3.2 and pacer.in_flight == 0
+    assert pacer.acquire() == pytest.approx(pause) and slept == [pytest.approx(pause)]
 
 
 def test_ranges_helpers() -> None:
@@ -567,3 +736,43 @@ def test_transport_tls_with_a_ca_bundle(tmp_path: Any) -> None:
         server, lambda push: push(b"{}"), scheme="https", verify=str(cert), server_ssl=server_ssl
     )
     assert result.status_code == 200 and len(server.requests) == 1
+
+
+# -- which transport: the environment's proxy settings ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("environment", "url", "expected"),
+    [
+        ({}, "https://api.imply.io/v1/x", None),
+        ({"HTTPS_PROXY": "http://p:3128"}, "https://api.imply.io/v1/x", "http://p:3128"),
+        ({"https_proxy": "http://p:3128"}, "http://127.0.0.1:8080/v1/x", None),
+        ({"HTTP_PROXY": "http://p:3128"}, "http://127.0.0.1:8080/v1/x", "http://p:3128"),
+        ({"ALL_PROXY": "http://p:3128"}, "https://api.imply.io/v1/x", "http://p:3128"),
+        (
+            {"HTTPS_PROXY": "http://p:3128", "NO_PROXY": ".imply.io"},
+            "https://org.api.imply.io/v1/x",
+            None,
+        ),
+        ({"HTTP_PROXY": "http://p:3128", "no_proxy": "127.0.0.1"}, "http://127.0.0.1:9/x", None),
+        ({"HTTP_PROXY": "http://p:3128", "NO_PROXY": "*"}, "http://a.example/x", None),
+    ],
+)
+def test_proxy_for_reads_the_environment_like_httpx(
+    environment: dict[str, str], url: str, expected: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_polaris.events._proxied import proxy_for
+
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert proxy_for(url) == expected
+
+
+def test_proxy_credentials_are_not_logged() -> None:
+    from airflow_provider_polaris.events._proxied import describe_proxy
+
+    assert describe_proxy("http://user:pw-secret@proxy.corp:3128") == "http://proxy.corp:3128"
+    assert describe_proxy("proxy.corp:3128") == "http://proxy.corp:3128"
