@@ -1,7 +1,9 @@
 """Connection specs (``POST /connections`` bodies), discriminated on ``type``.
 
 Each connection type declares the properties a create needs and the secret types it accepts;
-``validate_secrets_for`` checks a secrets object against them.
+``validate_secrets_for`` checks a secrets object against them. The rules are Polaris' own
+(polaris-api.md §5), so that a create the server would refuse with a 400 fails here first,
+naming the field and the fix.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from airflow_provider_polaris.models._base import (
     validate_spec,
 )
 from airflow_provider_polaris.models._checks import ConnectionName, NonBlank
-from airflow_provider_polaris.models.errors import PolarisSpecError, SpecIssue
+from airflow_provider_polaris.models.errors import PolarisSpecError, SpecIssue, join_path
 from airflow_provider_polaris.models.secrets import (
+    AccessKeySecrets,
     AnyConnectionSecrets,
     ConnectionSecrets,
     parse_connection_secrets,
@@ -61,10 +64,28 @@ class ConnectionSpec(PolarisModel):
                     alias = type(self).model_fields[name].alias or name
                     issues.append((alias, f"{self.type} connections need {alias!r}; add it"))
         if self.secrets is not None:
-            issues.extend(_secret_type_issues(self, self.secrets))
+            issues.extend(self.secrets_issues(self.secrets))
         if issues:
             raise SpecIssue(*issues)
         return self
+
+    def secrets_issues(self, secrets: ConnectionSecrets) -> list[tuple[str, str]]:
+        """Problems with ``secrets`` for this connection: a type it doesn't take, or a field
+        this connection type needs."""
+        return _secret_type_issues(self, secrets)
+
+    def missing_secrets_issues(self) -> list[tuple[str, str]]:
+        """Problems with creating this connection without secrets."""
+        if not self.required_secret_types:
+            return []
+        return [
+            (
+                "secrets",
+                f"{self.type} connections need secrets of type "
+                f"{_one_of(self.required_secret_types)}; store them in an Airflow connection "
+                "and pass secrets_conn_id",
+            )
+        ]
 
 
 def _secret_type_issues(spec: ConnectionSpec, secrets: ConnectionSecrets) -> list[tuple[str, str]]:
@@ -137,7 +158,7 @@ class ConfluentConnectionSpec(ConnectionSpec):
 class KinesisConnectionSpec(ConnectionSpec):
     """An Amazon Kinesis stream, read by assuming ``awsAssumedRoleArn`` (no secrets)."""
 
-    required_properties = ("stream",)
+    required_properties = ("stream", "aws_endpoint", "aws_assumed_role_arn")
 
     type: Literal["kinesis"]
     stream: NonBlank | None = None
@@ -146,9 +167,10 @@ class KinesisConnectionSpec(ConnectionSpec):
 
 
 class S3ConnectionSpec(ConnectionSpec):
-    """An S3 bucket; role assumption recommended, ``access_key`` secrets optional."""
+    """An S3 bucket, read by assuming ``awsAssumedRoleArn`` (recommended) or with ``access_key``
+    secrets (``accessKeyId`` and ``accessKeySecret``): one of the two is required."""
 
-    required_properties = ("bucket",)
+    required_properties = ("bucket", "aws_endpoint")
     accepted_secret_types = ("access_key",)
 
     type: Literal["s3"]
@@ -156,6 +178,32 @@ class S3ConnectionSpec(ConnectionSpec):
     aws_endpoint: str | None = None
     prefix: str | None = None
     aws_assumed_role_arn: str | None = None
+
+    def secrets_issues(self, secrets: ConnectionSecrets) -> list[tuple[str, str]]:
+        """Besides the type: S3 access keys need their ID as well as the secret."""
+        issues = super().secrets_issues(secrets)
+        if not issues and isinstance(secrets, AccessKeySecrets) and not secrets.access_key_id:
+            issues.append(
+                (
+                    "secrets.accessKeyId",
+                    "S3 access keys need accessKeyId as well as accessKeySecret; set the "
+                    "secrets connection's login to the access key ID",
+                )
+            )
+        return issues
+
+    def missing_secrets_issues(self) -> list[tuple[str, str]]:
+        """Without secrets, Polaris must be able to assume a role."""
+        if self.aws_assumed_role_arn:
+            return []
+        return [
+            (
+                "awsAssumedRoleArn",
+                "s3 connections need awsAssumedRoleArn (recommended: a role Polaris assumes) or "
+                "access_key secrets (accessKeyId and accessKeySecret, through secrets_conn_id); "
+                "add one",
+            )
+        ]
 
 
 class AzureConnectionSpec(ConnectionSpec):
@@ -225,24 +273,23 @@ def validate_secrets_for(
     """Check that ``secrets`` (or ``spec.secrets`` when not given) suit the connection type.
 
     Returns the parsed secrets (or None); raises ``PolarisSpecError`` for a secret type the
-    connection doesn't take, or missing secrets where a create needs them.
+    connection doesn't take, a field the connection type needs (S3 access keys need
+    ``accessKeyId``), or missing secrets where a create needs them (S3: unless
+    ``awsAssumedRoleArn`` is set).
     """
-    parsed = spec.secrets if secrets is None else parse_connection_secrets(secrets)
-    if parsed is None:
-        if spec.required_secret_types:
-            raise PolarisSpecError(
-                [
-                    (
-                        "secrets",
-                        f"{spec.type} connections need secrets of type "
-                        f"{_one_of(spec.required_secret_types)}; add "
-                        '{"type": ..., ...} with the credentials',
-                    )
-                ],
-                "connection",
-            )
-        return None
-    issues = _secret_type_issues(spec, parsed)
+    parsed = spec.secrets if secrets is None else _parse_secrets_of_connection(secrets)
+    issues = spec.missing_secrets_issues() if parsed is None else spec.secrets_issues(parsed)
     if issues:
         raise PolarisSpecError(issues, "connection")
     return parsed
+
+
+def _parse_secrets_of_connection(
+    secrets: Mapping[str, Any] | ConnectionSecrets,
+) -> ConnectionSecrets:
+    """Parse secrets given apart from the spec, reporting paths as the connection sees them."""
+    try:
+        return parse_connection_secrets(secrets)
+    except PolarisSpecError as exc:
+        issues = [(join_path("secrets", path), message) for path, message in exc.errors]
+    raise PolarisSpecError(issues, "connection")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import ConfigDict, field_validator
+from pydantic import ConfigDict, SecretStr, field_validator, model_validator
 
 from airflow_provider_polaris.models._base import (
     LazyAdapter,
@@ -30,6 +30,18 @@ class ConnectionSecrets(PolarisModel):
     _mask_extras: ClassVar[bool] = True
 
     type: str
+
+    @model_validator(mode="after")
+    def _no_empty_secret(self) -> ConnectionSecrets:
+        # Polaris refuses an empty password, key or token; say so before any request.
+        empty = [
+            (field.alias or name, "must not be empty; set the credential in the secrets connection")
+            for name, field in type(self).model_fields.items()
+            if isinstance(value := getattr(self, name), SecretStr) and not value.get_secret_value()
+        ]
+        if empty:
+            raise SpecIssue(*empty)
+        return self
 
 
 class SaslPlainSecrets(ConnectionSecrets):
@@ -64,7 +76,11 @@ class AwsIamSecrets(ConnectionSecrets):
 
 
 class AccessKeySecrets(ConnectionSecrets):
-    """An access key (S3: ``accessKeyId`` + ``accessKeySecret``; Azure: ``accessKeySecret``)."""
+    """An access key (S3: ``accessKeyId`` + ``accessKeySecret``; Azure: ``accessKeySecret``).
+
+    ``accessKeyId`` is optional here because Azure takes none; S3 connections require it
+    (``S3ConnectionSpec`` checks).
+    """
 
     type: Literal["access_key"]
     access_key_id: str | None = None
@@ -115,6 +131,31 @@ AnyConnectionSecrets = Annotated[
 """Any secrets object, chosen by its ``type``."""
 
 _SECRETS_ADAPTER: LazyAdapter[ConnectionSecrets] = LazyAdapter(AnyConnectionSecrets)
+
+_SECRETS_BY_TYPE: dict[str, type[ConnectionSecrets]] = {
+    "sasl_plain": SaslPlainSecrets,
+    "sasl_scram": SaslScramSecrets,
+    "aws_iam": AwsIamSecrets,
+    "access_key": AccessKeySecrets,
+    "sas_token": SasTokenSecrets,
+    "basic": BasicSecrets,
+    "confluent": ConfluentSecrets,
+}
+SECRET_TYPES = tuple(_SECRETS_BY_TYPE)
+"""Every secrets ``type`` Polaris knows."""
+
+
+def secret_fields(secret_type: str) -> tuple[str, ...]:
+    """The wire names of the fields of one secrets type, without ``type`` (empty: unknown).
+
+    ``secret_fields("sasl_scram") == ("mechanism", "username", "password")``
+    """
+    model = _SECRETS_BY_TYPE.get(secret_type)
+    if model is None:
+        return ()
+    return tuple(
+        field.alias or name for name, field in model.model_fields.items() if name != "type"
+    )
 
 
 def parse_connection_secrets(data: Mapping[str, Any] | ConnectionSecrets) -> ConnectionSecrets:

@@ -1,15 +1,16 @@
 """Create, delete and test Polaris connections (``/v1/projects/{project}/connections``).
 
-Connection secrets (Kafka SASL credentials, access keys, SAS tokens, registry passwords) never go
-in the DAG file: they are read at run time from an Airflow connection named by
-``secrets_conn_id`` (so from any secrets backend), masked in logs the moment they are read, and
-sent only in the request body. See ``docs/setup-operators.md`` for the mapping.
+Connection secrets (Kafka SASL credentials and client keys, access keys, SAS tokens, registry
+passwords) never go in the DAG file: they are read at run time from an Airflow connection named
+by ``secrets_conn_id`` (so from any secrets backend), masked in logs the moment they are read,
+and sent only in the request body. See ``docs/setup-operators.md`` for the mapping.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -54,6 +55,14 @@ _LOGIN_PASSWORD_FIELDS: dict[str, tuple[str | None, str | None]] = {
 }
 # Connection types whose secrets have only one possible type.
 _DEFAULT_SECRET_TYPE = {"confluent": "sasl_plain", "confluent_schema_registry": "basic"}
+# Extras of the secrets connection holding the Kafka client key for mutual TLS, and the field
+# of the connection's ``ssl.keystore`` each one fills.
+KEYSTORE_EXTRAS = {"ssl_keystore_key": "key", "ssl_keystore_key_password": "keyPassword"}
+_KEY_IN_DAG = (
+    "do not put the Kafka client key (ssl.keystore.key / keyPassword) in the DAG file: store it "
+    "in the Airflow connection named by secrets_conn_id (extra ssl_keystore_key and "
+    "ssl_keystore_key_password); it is merged into the request at run time"
+)
 
 
 def _check_if_exists(value: str) -> None:
@@ -92,22 +101,76 @@ def property_differences(
     return lines
 
 
-def secrets_from_airflow_connection(conn: Any, polaris_type: str) -> dict[str, Any]:
+@dataclass
+class ConnectionSecretsRead:
+    """What a secrets connection provides: the Polaris ``secrets`` object, the Kafka keystore
+    credentials (``key``, ``keyPassword``; may be empty) and the extra keys that were not used."""
+
+    secrets: dict[str, Any]
+    keystore: dict[str, str] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)
+
+
+def _mask(value: str) -> None:
+    mask_secret(value)
+    if "\n" in value:  # a PEM key: mask its body lines too, should one be logged on its own
+        for line in value.splitlines():
+            if len(line) >= 16 and not line.startswith("-----"):
+                mask_secret(line)
+
+
+def _extra_of(conn: Any) -> dict[str, Any]:
+    raw = conn.extra_dejson if hasattr(conn, "extra_dejson") else {}
+    return dict(raw or {})
+
+
+def secret_type_difference(desired: str | None, existing: Mapping[str, Any]) -> list[str]:
+    """A difference line when the stored secrets' ``type`` is not the desired one (Polaris
+    returns the type only, never the values, so nothing else can be compared)."""
+    stored = existing.get("secrets")
+    have = stored.get("type") if isinstance(stored, Mapping) else None
+    if desired is None or desired == have:  # no secrets_conn_id: the stored ones are kept
+        return []
+    return [
+        f"secrets.type: Polaris has {json.dumps(have)}, spec wants {json.dumps(desired)} "
+        "(secret values are never compared)"
+    ]
+
+
+def secrets_from_airflow_connection(conn: Any, polaris_type: str) -> ConnectionSecretsRead:
     """Build a Polaris ``secrets`` object from an Airflow connection (see the module docs).
 
     - ``extra`` may hold the whole object under ``"secrets"`` (``{"secrets": {"type": ...}}``);
-      otherwise the extra's keys form it (``{"type": "sasl_scram", "mechanism": ...}``).
+      otherwise ``type`` and the extra keys that are fields of that secret type form it
+      (``{"type": "sasl_scram", "mechanism": ...}``); other keys are listed in ``ignored``.
     - ``login`` / ``password`` fill the type's credential fields when not set in extra:
       ``username``/``password`` (sasl_plain, sasl_scram, basic), ``key``/``secret`` (confluent),
       ``accessKeyId``/``accessKeySecret`` (access_key), ``sasToken`` from the password.
     - ``type`` defaults to ``sasl_plain`` for confluent and ``basic`` for schema registries.
+    - ``ssl_keystore_key`` / ``ssl_keystore_key_password`` (kafka only) are the client key for
+      mutual TLS and its password.
 
-    Every string value is registered with the secrets masker as it is read.
+    Every value used is registered with the secrets masker as it is read.
     """
-    mask_secret(conn.password)
-    raw_extra = conn.extra_dejson if hasattr(conn, "extra_dejson") else {}
-    extra = dict(raw_extra or {})
-    nested = extra.get("secrets")
+    from pydantic.alias_generators import to_camel
+
+    from airflow_provider_polaris.models.secrets import secret_fields
+
+    if conn.password:
+        _mask(conn.password)
+    extra = _extra_of(conn)
+    ignored: list[str] = []
+    keystore: dict[str, str] = {}
+    for extra_key, keystore_field in KEYSTORE_EXTRAS.items():
+        value = extra.pop(extra_key, None)
+        if value in (None, ""):
+            continue
+        if polaris_type != "kafka":
+            ignored.append(extra_key)
+            continue
+        _mask(str(value))
+        keystore[keystore_field] = str(value)
+    nested = extra.pop("secrets", None)
     if isinstance(nested, str):
         try:
             nested = json.loads(nested)
@@ -115,10 +178,24 @@ def secrets_from_airflow_connection(conn: Any, polaris_type: str) -> dict[str, A
             raise AirflowFailException(
                 f"secrets connection {conn.conn_id!r}: extra 'secrets' is not a JSON object"
             ) from None
-    secrets: dict[str, Any] = dict(nested) if isinstance(nested, Mapping) else extra
+    if isinstance(nested, Mapping):
+        secrets: dict[str, Any] = dict(nested)
+        ignored.extend(extra)
+    else:
+        secrets = {}
+        if extra.get("type"):
+            secrets["type"] = extra.pop("type")
+        wanted = secrets.get("type") or _DEFAULT_SECRET_TYPE.get(polaris_type) or ""
+        fields = secret_fields(wanted)
+        for key, value in extra.items():
+            wire = key if key in fields else to_camel(key)
+            if wire in fields:
+                secrets[wire] = value
+            elif key != "type":
+                ignored.append(key)
     for value in secrets.values():
-        if isinstance(value, str):
-            mask_secret(value)
+        if isinstance(value, str) and value:
+            _mask(value)
     secret_type = secrets.get("type") or _DEFAULT_SECRET_TYPE.get(polaris_type)
     if not secret_type:
         raise AirflowFailException(
@@ -132,7 +209,27 @@ def secrets_from_airflow_connection(conn: Any, polaris_type: str) -> dict[str, A
         secrets[login_field] = conn.login
     if password_field and conn.password and password_field not in secrets:
         secrets[password_field] = conn.password
-    return secrets
+    return ConnectionSecretsRead(secrets, keystore, sorted(ignored))
+
+
+def keystore_credentials_in(connection: Any) -> bool:
+    """Whether a connection spec (dict or model) carries ``ssl.keystore.key``/``keyPassword``."""
+    if not isinstance(connection, Mapping):
+        ssl = getattr(connection, "ssl", None)
+        keystore = getattr(ssl, "keystore", None)
+        return bool(getattr(keystore, "key", None) or getattr(keystore, "key_password", None))
+    ssl = connection.get("ssl")
+    keystore = ssl.get("keystore") if isinstance(ssl, Mapping) else None
+    if not isinstance(keystore, Mapping):
+        return False
+    return any(keystore.get(k) for k in ("key", "keyPassword", "key_password"))
+
+
+def with_keystore(body: dict[str, Any], keystore: Mapping[str, str]) -> dict[str, Any]:
+    """``body`` with ``keystore`` merged into ``ssl.keystore`` (new dicts; ``type`` pem)."""
+    ssl = dict(body.get("ssl") or {})
+    ssl["keystore"] = {"type": "pem", **(ssl.get("keystore") or {}), **keystore}
+    return {**body, "ssl": ssl}
 
 
 class _PolarisConnectionOperator(ClosesPolarisClient, BaseOperator):
@@ -183,6 +280,8 @@ class PolarisCreateConnectionOperator(_PolarisConnectionOperator):
                 "do not put secrets in the DAG file: store them in an Airflow connection "
                 "and pass secrets_conn_id"
             )
+        if keystore_credentials_in(connection):
+            raise ValueError(_KEY_IN_DAG)
         self.connection = connection
         self.secrets_conn_id = secrets_conn_id
         self.if_exists = if_exists
@@ -201,12 +300,16 @@ class PolarisCreateConnectionOperator(_PolarisConnectionOperator):
                 raise AirflowFailException(
                     "do not put secrets in the DAG file: use secrets_conn_id"
                 )
-            raw_secrets = self._read_secrets(spec.type)
-            secrets = validate_secrets_for(spec, raw_secrets)
+            if keystore_credentials_in(spec):
+                raise AirflowFailException(_KEY_IN_DAG)
+            read = self._read_secrets(spec.type)
+            secrets = validate_secrets_for(spec, read.secrets if read else None)
         except PolarisSpecError as exc:
             raise AirflowFailException(str(exc)) from None
         properties = spec.to_api()
         body = dict(properties)
+        if read is not None and read.keystore:
+            body = with_keystore(body, read.keystore)
         if secrets is not None:
             body["secrets"] = secrets.to_api()
         name = spec.name
@@ -214,15 +317,27 @@ class PolarisCreateConnectionOperator(_PolarisConnectionOperator):
         try:
             created = client.connections.create(body)
         except PolarisConflictError:
-            return self._on_conflict(client, name, spec.type, properties, body)
+            desired_type = secrets.type if secrets is not None else None
+            return self._on_conflict(client, name, spec.type, properties, body, desired_type)
         self.log.info("Created Polaris %s connection %r", spec.type, name)
         return self._result(created, name, spec.type, "created", [])
 
-    def _read_secrets(self, polaris_type: str) -> dict[str, Any] | None:
+    def _read_secrets(self, polaris_type: str) -> ConnectionSecretsRead | None:
         if not self.secrets_conn_id:
             return None
         conn = BaseHook.get_connection(self.secrets_conn_id)
-        return secrets_from_airflow_connection(conn, polaris_type)
+        read = secrets_from_airflow_connection(conn, polaris_type)
+        if read.ignored:
+            self.log.info(
+                "secrets connection %r: extra %s ignored (not fields of %s secrets%s)",
+                self.secrets_conn_id,
+                ", ".join(repr(k) for k in read.ignored),
+                read.secrets.get("type"),
+                "; ssl_keystore_* apply to kafka connections only"
+                if any(k in KEYSTORE_EXTRAS for k in read.ignored)
+                else "",
+            )
+        return read
 
     def _on_conflict(
         self,
@@ -231,6 +346,7 @@ class PolarisCreateConnectionOperator(_PolarisConnectionOperator):
         conn_type: str,
         properties: dict[str, Any],
         body: dict[str, Any],
+        secret_type: str | None,
     ) -> dict[str, Any]:
         if self.if_exists == "fail":
             raise AirflowFailException(
@@ -242,6 +358,7 @@ class PolarisCreateConnectionOperator(_PolarisConnectionOperator):
             return self._result(updated, name, conn_type, "updated", [])
         existing = client.connections.get(name)
         differences = property_differences(properties, existing)
+        differences.extend(secret_type_difference(secret_type, existing))
         if differences:
             self.log.warning(
                 "Polaris connection %r already exists and differs from the spec "

@@ -33,7 +33,9 @@ def table_differences(desired: Mapping[str, Any], existing: Mapping[str, Any]) -
     """Readable differences between a desired table spec and the table Polaris has.
 
     Only settings the spec sets are compared (Polaris fills in defaults); the schema is compared
-    column by column (missing columns, different data types or column types).
+    column by column: columns missing in Polaris, different data types or column types, and
+    columns Polaris has that the spec leaves out (except ``__``-prefixed system columns such as
+    ``__time``, which Polaris may add itself).
     """
     lines: list[str] = []
     for key, want in desired.items():
@@ -53,6 +55,10 @@ def table_differences(desired: Mapping[str, Any], existing: Mapping[str, Any]) -
                             f"schema: column {name!r} {attr} is {other.get(attr)!r} in Polaris, "
                             f"spec wants {col[attr]!r}"
                         )
+            wanted = _columns(want)
+            for name in have_cols:
+                if name not in wanted and not name.startswith("__"):
+                    lines.append(f"schema: column {name!r} is in Polaris but not in the spec")
         elif want != have:
             lines.append(f"{key}: Polaris has {json.dumps(have)}, spec wants {json.dumps(want)}")
     return lines
@@ -68,9 +74,10 @@ class PolarisCreateTableOperator(ClosesPolarisClient, BaseOperator):
         snake_case keys work too. Templated (``.json`` files are rendered as templates).
     :param if_exists: on a 409 (the name exists): ``ignore`` (default) reads the table and logs
         every difference from the spec; ``update`` PUTs the spec with the table's current
-        ``version`` (re-reading and retrying once if another writer changed it meanwhile);
-        ``fail`` fails the task.
-    :return: (XCom) ``{"name", "action": "created"|"exists"|"updated", "version",
+        ``version`` (re-reading and retrying once if another writer changed it meanwhile), and
+        sends nothing when the table already matches the spec (``"unchanged"``, the version
+        stays); ``fail`` fails the task.
+    :return: (XCom) ``{"name", "action": "created"|"exists"|"updated"|"unchanged", "version",
         "availability", "differences"}``.
     """
 
@@ -144,6 +151,10 @@ class PolarisCreateTableOperator(ClosesPolarisClient, BaseOperator):
         for attempt in (1, 2):
             existing = client.tables.get(name)
             differences = table_differences(desired, existing)
+            if not differences:
+                # A PUT would only bump the version (and fail on a busy table): send nothing.
+                self.log.info("Polaris table %r already matches the spec; not updated", name)
+                return self._result(existing, name, "unchanged", [])
             body = {**desired, "version": existing.get("version", 0)}
             try:
                 updated = client.tables.update(name, body)

@@ -216,3 +216,221 @@ def test_delete_and_test_connection(polaris_emulator: Any, client: Any) -> None:
         PolarisDeleteConnectionOperator(task_id="d", name="p", missing_ok=False).execute(context={})  # type: ignore[arg-type]
     with pytest.raises(PolarisNotFoundError):
         PolarisTestConnectionOperator(task_id="t", name="p").execute(context={})  # type: ignore[arg-type]
+
+
+# -- Polaris' own rules, checked before any request (polaris-api.md §5) -----------------------
+
+S3_ENDPOINT = "s3.us-east-1.amazonaws.com"
+ROLE = "arn:aws:iam::123456789012:role/polaris"
+
+# name -> (connection spec, secrets connection (login, password, extra) or None, field named)
+BAD_CASES: dict[str, tuple[dict[str, Any], tuple[str | None, str, dict[str, Any]] | None, str]] = {
+    "kinesis_without_endpoint": (
+        {"type": "kinesis", "name": "kin", "stream": "s", "awsAssumedRoleArn": ROLE},
+        None,
+        "awsEndpoint",
+    ),
+    "kinesis_without_role": (
+        {"type": "kinesis", "name": "kin", "stream": "s", "awsEndpoint": "kinesis.x"},
+        None,
+        "awsAssumedRoleArn",
+    ),
+    "s3_without_endpoint": (
+        {"type": "s3", "name": "s3c", "bucket": "b", "awsAssumedRoleArn": ROLE},
+        None,
+        "awsEndpoint",
+    ),
+    "s3_without_role_or_keys": (
+        {"type": "s3", "name": "s3c", "bucket": "b", "awsEndpoint": S3_ENDPOINT},
+        None,
+        "awsAssumedRoleArn",
+    ),
+    "s3_access_key_without_id": (
+        {"type": "s3", "name": "s3c", "bucket": "b", "awsEndpoint": S3_ENDPOINT},
+        (None, PASSWORD, {"type": "access_key"}),
+        "secrets.accessKeyId",
+    ),
+    "azure_access_key_without_secret": (
+        {"type": "azure", "name": "az", "storageAccount": "acct", "container": "c1"},
+        (None, "", {"type": "access_key"}),
+        "secrets.accessKeySecret",
+    ),
+    "azure_sas_token_without_token": (
+        {"type": "azure", "name": "az", "storageAccount": "acct", "container": "c1"},
+        (None, "", {"type": "sas_token"}),
+        "secrets.sasToken",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CASES))
+def test_what_polaris_would_refuse_fails_before_any_request(
+    case: str, polaris_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec, secrets, field = BAD_CASES[case]
+    secrets_conn_id = _secrets_conn(monkeypatch, *secrets) if secrets else None
+    op = PolarisCreateConnectionOperator(
+        task_id="t", connection=spec, secrets_conn_id=secrets_conn_id
+    )
+    with pytest.raises(AirflowFailException) as info:
+        op.execute(context={})  # type: ignore[arg-type]
+    assert f"{field}:" in str(info.value) and PASSWORD not in str(info.value)
+    assert polaris_emulator.request_log() == []
+
+
+def test_the_emulator_refuses_the_same_bodies(client: Any) -> None:
+    """The rules above are Polaris' (as the emulator plays it): a body that skips the provider's
+    checks gets a 400 naming the same field."""
+    from airflow_provider_polaris.client import PolarisBadRequestError
+
+    for case in ("kinesis_without_endpoint", "s3_without_role_or_keys"):
+        spec, _, field = BAD_CASES[case]
+        with pytest.raises(PolarisBadRequestError, match=field):
+            client.connections.create(spec)
+
+
+# -- Kafka mutual TLS: the client key comes from the secrets connection -----------------------
+
+PEM_KEY = (
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-never-log\n"
+    "-----END PRIVATE KEY-----"
+)
+KEY_PASSWORD = "kp-never-log-4242"
+MTLS_SPEC = {
+    "type": "kafka",
+    "name": "mtls",
+    "bootstrapServers": "b1:9094",
+    "topicName": "clicks",
+    "ssl": {
+        "keystore": {"type": "pem", "certificates": "-----BEGIN CERTIFICATE-----\nCERT"},
+        "truststore": {"type": "pem", "certificates": "CA"},
+    },
+}
+
+
+def test_kafka_client_key_comes_from_the_secrets_connection(
+    polaris_emulator: Any,
+    client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    extra = {
+        "type": "sasl_plain",
+        "ssl_keystore_key": PEM_KEY,
+        "ssl_keystore_key_password": KEY_PASSWORD,
+    }
+    secrets_conn_id = _secrets_conn(monkeypatch, LOGIN, PASSWORD, extra)
+    op = PolarisCreateConnectionOperator(
+        task_id="t", connection=MTLS_SPEC, secrets_conn_id=secrets_conn_id
+    )
+    op.render_template_fields(context={})  # type: ignore[arg-type]
+    result = op.execute(context={})  # type: ignore[arg-type]
+    assert result["action"] == "created"
+
+    stored = polaris_emulator.state.connections["mtls"]  # what Polaris keeps, not what it shows
+    keystore = stored["ssl"]["keystore"]
+    assert keystore == {
+        "type": "pem",
+        "certificates": MTLS_SPEC["ssl"]["keystore"]["certificates"],  # type: ignore[index]
+        "key": PEM_KEY,
+        "keyPassword": KEY_PASSWORD,
+    }
+    assert stored["_secrets"] == {"type": "sasl_plain", "username": LOGIN, "password": PASSWORD}
+    assert "key" not in client.connections.get("mtls")["ssl"]["keystore"]
+
+    rendered = json.dumps({f: getattr(op, f) for f in op.template_fields}, default=str)
+    text = _logs(caplog, capsys) + json.dumps(result) + rendered
+    for secret in (PEM_KEY, KEY_PASSWORD, PASSWORD):
+        assert secret not in text
+    assert KEY_PASSWORD not in _redact(f"x {KEY_PASSWORD} y")  # registered with the masker
+    assert PEM_KEY not in _redact(f"x {PEM_KEY} y")
+
+
+def test_kafka_client_key_in_the_dag_file_is_refused(
+    polaris_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_polaris.models import parse_connection_spec
+
+    in_dag = {**MTLS_SPEC, "ssl": {"keystore": {"type": "pem", "key": PEM_KEY}}}
+    with pytest.raises(ValueError, match="secrets_conn_id") as info:
+        PolarisCreateConnectionOperator(task_id="t", connection=in_dag)
+    assert "ssl_keystore_key" in str(info.value) and PEM_KEY not in str(info.value)
+    model = parse_connection_spec({**MTLS_SPEC, "ssl": {"keystore": {"keyPassword": "kp"}}})
+    with pytest.raises(ValueError, match="secrets_conn_id"):
+        PolarisCreateConnectionOperator(task_id="t", connection=model)
+    # What a template renders is checked when the task runs, before any request.
+    secrets_conn_id = _secrets_conn(monkeypatch, LOGIN, PASSWORD, {"type": "sasl_plain"})
+    op = PolarisCreateConnectionOperator(
+        task_id="t", connection=MTLS_SPEC, secrets_conn_id=secrets_conn_id
+    )
+    op.connection = in_dag
+    with pytest.raises(AirflowFailException, match="ssl_keystore_key"):
+        op.execute(context={})  # type: ignore[arg-type]
+    assert polaris_emulator.request_log() == []
+
+
+# -- what the secrets connection's extras map to -----------------------------------------------
+
+
+def test_unrelated_extras_are_not_sent_and_are_named(
+    polaris_emulator: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.INFO)
+    # e.g. an AWS connection reused as the secrets connection: region_name is not a secret field.
+    extra = {"type": "access_key", "region_name": "us-east-1", "role_arn": ROLE}
+    secrets_conn_id = _secrets_conn(monkeypatch, "AKIAEXAMPLE", PASSWORD, extra)
+    spec = {"type": "s3", "name": "s3c", "bucket": "b", "awsEndpoint": S3_ENDPOINT}
+    op = PolarisCreateConnectionOperator(
+        task_id="t", connection=spec, secrets_conn_id=secrets_conn_id
+    )
+    assert op.execute(context={})["action"] == "created"  # type: ignore[arg-type]
+    assert polaris_emulator.state.connections["s3c"]["_secrets"] == {
+        "type": "access_key",
+        "accessKeyId": "AKIAEXAMPLE",
+        "accessKeySecret": PASSWORD,
+    }
+    logs = _logs(caplog, capsys)
+    assert "'region_name', 'role_arn' ignored (not fields of access_key secrets" in logs
+    assert "us-east-1" not in logs  # names only, never values
+
+
+def test_snake_case_extras_map_to_the_secret_fields(
+    polaris_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extra = {"type": "aws_iam", "aws_assumed_role_arn": ROLE}
+    secrets_conn_id = _secrets_conn(monkeypatch, None, "", extra)
+    spec = {"type": "kafka", "name": "msk", "bootstrapServers": "b:9098", "topicName": "t"}
+    op = PolarisCreateConnectionOperator(
+        task_id="t", connection=spec, secrets_conn_id=secrets_conn_id
+    )
+    assert op.execute(context={})["action"] == "created"  # type: ignore[arg-type]
+    assert polaris_emulator.state.connections["msk"]["_secrets"] == {
+        "type": "aws_iam",
+        "awsAssumedRoleArn": ROLE,
+    }
+
+
+def test_ignore_reports_a_different_secret_type(
+    polaris_emulator: Any, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = {"type": "kafka", "name": "k", "bootstrapServers": "b:1", "topicName": "t"}
+    client.connections.create(
+        {**spec, "secrets": {"type": "sasl_plain", "username": LOGIN, "password": PASSWORD}}
+    )
+    extra = {"type": "sasl_scram", "mechanism": "SCRAM-SHA-512"}
+    secrets_conn_id = _secrets_conn(monkeypatch, LOGIN, PASSWORD, extra)
+    op = PolarisCreateConnectionOperator(
+        task_id="t", connection=spec, secrets_conn_id=secrets_conn_id
+    )
+    result = op.execute(context={})  # type: ignore[arg-type]
+    assert result["action"] == "exists"
+    assert result["differences"] == [
+        'secrets.type: Polaris has "sasl_plain", spec wants "sasl_scram" '
+        "(secret values are never compared)"
+    ]
+    assert polaris_emulator.count_requests("PATCH", r"/connections/.*") == 0

@@ -68,6 +68,27 @@ def test_create_ignore_update_fail(
         create(spec, "fail")
 
 
+@pytest.mark.parametrize("spec", [DETAIL, AGGREGATE], ids=["detail", "aggregate"])
+def test_update_sends_nothing_when_the_table_already_matches(
+    spec: dict[str, Any], polaris_emulator: Any, client: Any
+) -> None:
+    create(spec)
+    result = create(spec, "update")
+    assert result["action"] == "unchanged" and result["differences"] == []
+    assert result["version"] == 0 == client.tables.get(spec["name"])["version"]
+    assert polaris_emulator.count_requests("PUT", r"/tables/.*") == 0
+
+
+def test_columns_left_out_of_the_spec_are_differences(polaris_emulator: Any) -> None:
+    create(DETAIL)
+    narrower = {**DETAIL, "schema": [{"name": "__time", "dataType": "timestamp"}]}
+    assert create(narrower)["differences"] == [
+        "schema: column 'city' is in Polaris but not in the spec"
+    ]
+    assert create(narrower, "update")["action"] == "updated"
+    assert polaris_emulator.count_requests("PUT", r"/tables/clicks") == 1
+
+
 def test_update_retries_once_on_a_stale_version(polaris_emulator: Any, client: Any) -> None:
     create(DETAIL)
     polaris_emulator.inject_fault("PUT", "/tables/clicks", status=409, count=1)

@@ -15,6 +15,9 @@ from airflow_provider_polaris.models import (
 )
 
 SECRET = "s3cr3t-VALUE"
+ROLE = "arn:aws:iam::123456789012:role/polaris"
+KINESIS_ENDPOINT = "kinesis.us-east-1.amazonaws.com"
+S3 = {"type": "s3", "bucket": "b", "awsEndpoint": "s3.us-east-1.amazonaws.com"}
 
 
 def problems(data: dict[str, Any], **kwargs: Any) -> dict[str, str]:
@@ -47,7 +50,10 @@ def test_connection_name_allowed_characters() -> None:
         ({"type": "kafka", "name": "k", "topicName": "t"}, "bootstrapServers"),
         ({"type": "confluent", "name": "c", "bootstrapServers": "b"}, "topicName"),
         ({"type": "kinesis", "name": "k"}, "stream"),
+        ({"type": "kinesis", "name": "k", "stream": "s"}, "awsEndpoint"),
+        ({"type": "kinesis", "name": "k", "stream": "s"}, "awsAssumedRoleArn"),
         ({"type": "s3", "name": "s"}, "bucket"),
+        ({"type": "s3", "name": "s", "bucket": "b"}, "awsEndpoint"),
         ({"type": "azure", "name": "a", "storageAccount": "x"}, "container"),
         ({"type": "confluent_schema_registry", "name": "r"}, "urls"),
     ],
@@ -82,6 +88,8 @@ def test_secret_type_must_suit_connection() -> None:
             "type": "kinesis",
             "name": "k",
             "stream": "s",
+            "awsEndpoint": KINESIS_ENDPOINT,
+            "awsAssumedRoleArn": ROLE,
             "secrets": {"type": "access_key", "accessKeySecret": SECRET},
         }
     )
@@ -99,9 +107,22 @@ def test_secret_type_must_suit_connection() -> None:
         ({"type": "azure", "storageAccount": "a", "container": "c"}, "sasl_plain", False),
         ({"type": "confluent_schema_registry", "urls": ["https://r"]}, "basic", True),
         ({"type": "confluent_schema_registry", "urls": ["https://r"]}, None, False),
-        ({"type": "s3", "bucket": "b"}, None, True),
-        ({"type": "s3", "bucket": "b"}, "access_key", True),
-        ({"type": "kinesis", "stream": "s"}, None, True),
+        ({**S3, "awsAssumedRoleArn": ROLE}, None, True),
+        (S3, None, False),  # neither a role nor access keys
+        (S3, "access_key", True),
+        (S3, "access_key_without_id", False),
+        ({"type": "azure", "storageAccount": "a", "container": "c"}, "access_key_without_id", True),
+        (S3, "access_key_empty", False),
+        (
+            {
+                "type": "kinesis",
+                "stream": "s",
+                "awsEndpoint": KINESIS_ENDPOINT,
+                "awsAssumedRoleArn": ROLE,
+            },
+            None,
+            True,
+        ),
         ({"type": "push_streaming"}, "basic", False),
     ],
 )
@@ -118,22 +139,38 @@ def test_validate_secrets_for(connection: dict[str, Any], secrets: str | None, o
         "confluent": {"type": "confluent", "key": "k", "secret": SECRET},
         "sas_token": {"type": "sas_token", "sasToken": "?" + SECRET},
         "basic": {"type": "basic", "username": "u", "password": SECRET},
-        "access_key": {"type": "access_key", "accessKeySecret": SECRET},
+        "access_key": {"type": "access_key", "accessKeyId": "AKIA", "accessKeySecret": SECRET},
+        "access_key_without_id": {"type": "access_key", "accessKeySecret": SECRET},
+        "access_key_empty": {"type": "access_key", "accessKeyId": "AKIA", "accessKeySecret": ""},
     }
     given = samples[secrets] if secrets else None
     if ok:
         result = validate_secrets_for(spec, given)
-        assert (result.type if result else None) == secrets
+        assert (result.type if result else None) == (given or {}).get("type")
     else:
         with pytest.raises(PolarisSpecError) as info:
             validate_secrets_for(spec, given)
-        assert info.value.paths[0].startswith("secrets")
+        assert info.value.paths[0].startswith(("secrets", "awsAssumedRoleArn"))
         assert SECRET not in str(info.value)
+
+
+def test_s3_needs_a_role_or_complete_access_keys() -> None:
+    spec = parse_connection_spec({**S3, "name": "s"})
+    with pytest.raises(PolarisSpecError) as info:
+        validate_secrets_for(spec, None)
+    assert info.value.paths == ["awsAssumedRoleArn"]
+    assert "or access_key secrets" in str(info.value)
+    with pytest.raises(PolarisSpecError) as info:
+        validate_secrets_for(spec, {"type": "access_key", "accessKeySecret": SECRET})
+    assert info.value.paths == ["secrets.accessKeyId"]
+    assert "login" in str(info.value) and SECRET not in str(info.value)
+    embedded = {**S3, "name": "s", "secrets": {"type": "access_key", "accessKeySecret": SECRET}}
+    assert "secrets.accessKeyId" in problems(embedded)
 
 
 def test_required_secret_types_exposed() -> None:
     assert KafkaConnectionSpec.required_secret_types == ("sasl_plain", "sasl_scram", "aws_iam")
-    spec = parse_connection_spec({"type": "s3", "name": "s", "bucket": "b"})
+    spec = parse_connection_spec({**S3, "name": "s"})
     assert spec.required_secret_types == ()
     assert spec.accepted_secret_types == ("access_key",)
 
@@ -218,6 +255,21 @@ class TestSecrets:
     def test_sas_token_advice(self) -> None:
         message = secret_problems({"type": "sas_token", "sasToken": SECRET})["sasToken"]
         assert "must start with '?'" in message
+
+    def test_empty_credentials_are_refused(self) -> None:
+        found = secret_problems({"type": "sasl_plain", "username": "u", "password": ""})
+        assert found == {
+            "password": "must not be empty; set the credential in the secrets connection"
+        }
+        assert "sasToken" in secret_problems({"type": "sas_token", "sasToken": ""})
+
+    def test_fields_of_each_secret_type(self) -> None:
+        from airflow_provider_polaris.models.secrets import secret_fields
+
+        assert secret_fields("sasl_scram") == ("mechanism", "username", "password")
+        assert secret_fields("access_key") == ("accessKeyId", "accessKeySecret")
+        assert secret_fields("aws_iam") == ("awsAssumedRoleArn",)
+        assert secret_fields("nope") == ()
 
     def test_unknown_secret_type(self) -> None:
         message = secret_problems({"type": "oauth", "token": SECRET})[""]
