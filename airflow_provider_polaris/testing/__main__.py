@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     import uvicorn
 
     from ._state import EmulatorState
-    from .server import bind_socket, build_asgi_app, uvicorn_config
+    from .server import bind_socket, build_asgi_app, server_stack, uvicorn_config
 
     state = EmulatorState(
         api_key=args.api_key,
@@ -112,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"  project id : {state.project_id}\n"
         f"  API key    : {state.api_key}\n"
         f"  org        : {state.org} (OAuth client emulator-client / emulator-secret)\n"
+        f"  server     : uvicorn, {server_stack(args.http, args.loop)}\n"
         f"  time scale : {state.time_scale}\n"
         f"  durations  : {_durations_text(state.job_durations)} (seconds at time scale 1)\n"
         f"  try        : curl -u {state.api_key}: {base_url}/v1/projects/{state.project_id}/jobs\n"

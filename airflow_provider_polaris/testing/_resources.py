@@ -111,10 +111,11 @@ def _check_secrets(conn_type: str, secrets: Any) -> dict[str, Any] | None:
         check_enum(
             secrets["mechanism"], frozenset({"SCRAM-SHA-256", "SCRAM-SHA-512"}), "secrets.mechanism"
         )
+    access_key_id = secrets.get("accessKeyId")
     if (
         kind == "access_key"
         and conn_type == "s3"
-        and not isinstance(secrets.get("accessKeyId"), str)
+        and not (isinstance(access_key_id, str) and access_key_id)
     ):
         raise bad("secrets.accessKeyId is required for S3 access keys", "secrets.accessKeyId")
     return dict(secrets)

@@ -28,6 +28,7 @@ from ._jobs import (
     zero_totals,
 )
 from ._jobspec import is_aggregation, validate_job
+from ._projects import PROJECT_MAX_BYTES, Projects
 from ._resources import public_properties, validate_connection, validate_table
 from ._rules import (
     COMPRESSIONS,
@@ -57,7 +58,6 @@ DEFAULT_CLIENT_ID = "emulator-client"
 DEFAULT_CLIENT_SECRET = "emulator-secret"
 TOKEN_LIFETIME_SECONDS = 300
 EVENTS_MAX_BYTES = 1024 * 1024
-PROJECT_MAX_BYTES = 100_000_000_000
 EXPIRED_TOKEN_MESSAGE = 'Token claims invalid: ["exp"]="token expired"'
 _API_KEY_USER = {"username": "api-key-emulator", "userId": "0b6e4f4a-6f2e-4f57-9a59-2f7b6c1d0e01"}
 _EXTENSION_FORMATS = {
@@ -132,6 +132,7 @@ class EmulatorState:
             on_finished=self._finished,
             on_events=self._ingest_events,
         )
+        self.projects = Projects(project_id, clock=lambda: self.clock.now())
         self.statements = StatementStore(
             clock=lambda: self.clock.now(), runtime=lambda: self.lifecycle.seconds("statement")
         )
@@ -150,8 +151,8 @@ class EmulatorState:
         self.tokens: dict[str, tuple[str, float]] = {}
         self.next_scripts: list[JobScript] = []
         self.statements.clear()
+        self.projects.clear()
         self._auth_cache.clear()
-        self.created = self.clock.now()
 
     # --- control surface ----------------------------------------------------------------------
 
@@ -339,30 +340,38 @@ class EmulatorState:
 
     # --- projects -----------------------------------------------------------------------------
 
+    def _used_bytes(self) -> int:
+        return sum(len(content) for content, _ in self.files.values())
+
     def project(self) -> dict[str, Any]:
-        """The one emulated project."""
-        used = sum(len(content) for content, _ in self.files.values())
-        return {
-            "metadata": {
-                "uid": self.project_id,
-                "name": "Emulator project",
-                "createdOnTimestamp": iso(self.created),
-            },
-            "spec": {
-                "plan": "a.01",
-                "desiredState": "running",
-                "deletionProtection": False,
-                "stopProtection": False,
-                "region": "us-east-1",
-            },
-            "status": {
-                "maxBytes": PROJECT_MAX_BYTES,
-                "currentBytes": used,
-                "deepStorageBytes": 0,
-                "state": "running",
-                "version": "emulator",
-            },
-        }
+        """The served project."""
+        with self.lock:
+            return self.projects.get(self.project_id, self._used_bytes())
+
+    def list_projects(self) -> list[dict[str, Any]]:
+        """GET /v1/projects."""
+        with self.lock:
+            return self.projects.list(self._used_bytes())
+
+    def get_project(self, project_id: str) -> dict[str, Any]:
+        """GET /v1/projects/{id}."""
+        with self.lock:
+            return self.projects.get(project_id, self._used_bytes())
+
+    def create_project(self, body: Any) -> dict[str, Any]:
+        """POST /v1/projects (a record only: its API is not served)."""
+        with self.lock:
+            return self.projects.create(body)
+
+    def update_project(self, project_id: str, body: Any) -> dict[str, Any]:
+        """PATCH /v1/projects/{id}."""
+        with self.lock:
+            return self.projects.update(project_id, body, self._used_bytes())
+
+    def delete_project(self, project_id: str) -> None:
+        """DELETE /v1/projects/{id}."""
+        with self.lock:
+            self.projects.delete(project_id)
 
     # --- jobs ---------------------------------------------------------------------------------
 

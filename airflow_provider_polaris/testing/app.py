@@ -160,12 +160,22 @@ def polaris_routes(state: EmulatorState) -> list[Route]:
     p = state.prefix
 
     @endpoint
-    async def list_projects(request: Request) -> Response:
-        return json_response([state.project()])
+    async def projects(request: Request) -> Response:
+        if request.method == "GET":
+            return json_response(state.list_projects())
+        project = state.create_project(await json_body(request))
+        location = _location(request, "/v1/projects", project["metadata"]["uid"])
+        return json_response(project, 201, {"Location": location})
 
     @endpoint
-    async def get_project(request: Request) -> Response:
-        return json_response(state.project())
+    async def project(request: Request) -> Response:
+        project_id = request.path_params["project_id"]
+        if request.method == "GET":
+            return json_response(state.get_project(project_id))
+        if request.method == "DELETE":
+            state.delete_project(project_id)
+            return Response(b"", 200)
+        return json_response(state.update_project(project_id, await json_body(request)))
 
     @endpoint
     async def api_key_info(request: Request) -> Response:
@@ -399,8 +409,8 @@ def polaris_routes(state: EmulatorState) -> list[Route]:
         PolarisRoute(
             p + "/query/sql/statements/{query_id}/results", statement_results, methods=["GET"]
         ),
-        PolarisRoute("/v1/projects", list_projects, methods=["GET"]),
-        PolarisRoute(p, get_project, methods=["GET"]),
+        PolarisRoute("/v1/projects", projects, methods=["GET", "POST"]),
+        PolarisRoute("/v1/projects/{project_id}", project, methods=["GET", "PATCH", "DELETE"]),
         PolarisRoute("/v1/apikeyinfo", api_key_info, methods=["GET"]),
         PolarisRoute("/auth/realms/{org}/protocol/openid-connect/token", token, methods=["POST"]),
     ]
@@ -591,7 +601,7 @@ class EmulatorFront:
                 return
             if (
                 path.startswith("/v1/projects/")
-                and path != self._project_root
+                and path.count("/") > 3  # a project's API, not the project itself
                 and not path.startswith(self._project_slash)
             ):
                 project = path.split("/")[3]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import importlib
 import json
 import socket
 import threading
@@ -48,6 +49,24 @@ def build_asgi_app(state: EmulatorState, base_url: str) -> Any:
         "org": state.org,
     }
     return EmulatorFront(state, control_router(state, info))
+
+
+def _importable(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+def server_stack(http: str = "auto", loop: str = "auto") -> str:
+    """What uvicorn runs for these settings, e.g. ``httptools + uvloop`` (the fast path, when
+    ``uvicorn[standard]`` is installed) or ``h11 + asyncio`` (pure Python)."""
+    if http == "auto":
+        http = "httptools" if _importable("httptools") else "h11"
+    if loop == "auto":
+        loop = "uvloop" if _importable("uvloop") else "asyncio"
+    return f"{http} + {loop}"
 
 
 def uvicorn_config(app: Any, *, http: str = "auto", loop: str = "auto") -> Any:

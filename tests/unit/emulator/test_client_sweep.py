@@ -32,7 +32,7 @@ from ._helpers import ROWS, batch_spec, streaming_spec
 
 # The methods each test below calls, by namespace.
 SWEPT: dict[str, set[str]] = {
-    "projects": {"list", "get"},
+    "projects": {"list", "get", "create", "update", "delete"},
     "connections": {"create", "get", "list", "update", "delete", "test", "get_meta"},
     "tables": {"create", "get", "list", "update", "list_unused_segments"},
     "files": {"upload", "list", "iter_all", "get", "delete"},
@@ -50,16 +50,20 @@ SWEPT: dict[str, set[str]] = {
         "get_metrics",
         "get_logs",
         "reset",
+        "update",
     },
     "events": {"push"},
-    "query": {"sql"},
+    "query": {
+        "sql",
+        "submit_statement",
+        "get_statement",
+        "get_statement_results",
+        "iter_statement_results",
+        "cancel_statement",
+    },
 }
-# Being added to the client by another change; to be swept once they exist.
-NOT_YET_SWEPT: dict[str, set[str]] = {
-    "query": {"submit_statement", "get_statement", "get_statement_results", "cancel_statement"},
-    "jobs": {"update"},
-    "projects": {"create", "update", "delete"},
-}
+# Client methods deliberately left out of the sweep (none).
+NOT_YET_SWEPT: dict[str, set[str]] = {}
 
 
 def _config(emu: PolarisEmulator) -> PolarisConfig:
@@ -126,7 +130,26 @@ def test_projects(client: PolarisClient, emu: PolarisEmulator) -> None:
     assert project["spec"]["desiredState"] == "running" and project["status"]["state"] == "running"
     with pytest.raises(PolarisNotFoundError):
         client.projects.get("another-project")
-    assert [s for _, _, s in _statuses(emu)] == [200, 200, 404]
+    created = client.projects.create(
+        {"metadata": {"name": "Staging"}, "spec": {"plan": "a.01", "region": "eu-west-1"}}
+    )
+    other = created["metadata"]["uid"]
+    assert created["spec"]["desiredState"] == "running" and created["status"]["state"] == "running"
+    assert sorted(p["metadata"]["name"] for p in client.projects.list()) == [
+        "Emulator project",
+        "Staging",
+    ]
+    paused = client.projects.update(other, {"spec": {"desiredState": "paused"}})
+    assert paused["status"]["state"] == "paused" and paused["metadata"]["name"] == "Staging"
+    with pytest.raises(PolarisBadRequestError) as bad_region:
+        client.projects.create({"metadata": {"name": "x"}, "spec": {"plan": "a", "region": "mars"}})
+    assert bad_region.value.target == "spec.region"
+    assert client.projects.delete(other) is None
+    with pytest.raises(PolarisNotFoundError):
+        client.projects.get(other)
+    with pytest.raises(PolarisBadRequestError):
+        client.projects.delete(emu.project_id)  # the served project stays
+    assert [s for _, _, s in _statuses(emu)] == [200, 200, 404, 201, 200, 200, 400, 200, 404, 400]
 
 
 def test_connections(client: PolarisClient, emu: PolarisEmulator) -> None:
@@ -251,13 +274,18 @@ def test_batch_job(client: PolarisClient, emu: PolarisEmulator) -> None:
     assert client.jobs.cancel(second["id"]) == {"executionStatus": "pending"}
     emu.advance(0.5)
     assert client.jobs.get(second["id"])["health"]["code"] == "canceled"
+    third = client.jobs.create(batch_spec())
+    updated = client.jobs.update(third["id"], "canceled")  # the older PUT /jobs/{id}
+    assert updated["id"] == third["id"] and updated["desiredExecutionStatus"] == "canceled"
+    assert updated["spec"]["type"] == "batch"
     with pytest.raises(PolarisBadRequestError) as not_streaming:
         client.jobs.reset(job_id)
     assert not_streaming.value.target == "jobId"
     with pytest.raises(PolarisNotFoundError):
         client.jobs.get("no-such-job")
     statuses = [(m, s) for m, _, s in _statuses(emu)]
-    assert statuses.count(("POST", 201)) == 2  # the upload answers 200, each job create 201
+    assert statuses.count(("POST", 201)) == 3  # the upload answers 200, each job create 201
+    assert ("PUT", 200) in statuses
     assert statuses[-2:] == [("POST", 400), ("GET", 404)]
 
 
@@ -324,6 +352,44 @@ def test_query_sql(client: PolarisClient, emu: PolarisEmulator) -> None:
     assert [s for _, _, s in _statuses(emu)][-6:] == [200, 200, 200, 200, 200, 400]
 
 
+def test_async_query_statements(client: PolarisClient, emu: PolarisEmulator) -> None:
+    client.files.upload("events.json", io.BytesIO(ROWS))
+    client.jobs.create(batch_spec())
+    emu.advance(5)
+    sql = 'SELECT "country", "n" FROM "t" WHERE "n" > ? ORDER BY "n"'
+    submitted = client.query.submit_statement(
+        sql, parameters=[{"type": "BIGINT", "value": 0}], context={"rowsPerPage": 1}
+    )
+    query_id = submitted["queryId"]
+    assert submitted["state"] == "RUNNING" and [c["name"] for c in submitted["schema"]] == [
+        "country",
+        "n",
+    ]
+    with pytest.raises(PolarisBadRequestError):  # not finished yet
+        client.query.get_statement_results(query_id)
+    emu.advance(1)
+    done = client.query.get_statement(query_id)
+    assert done["state"] == "SUCCESS" and done["result"]["numTotalRows"] == 2
+    assert [p["id"] for p in done["result"]["pages"]] == [0, 1]
+    assert "stages" in client.query.get_statement(query_id, detail=True)
+    assert client.query.get_statement_results(query_id, page=1) == [{"country": "FR", "n": 2}]
+    assert client.query.get_statement_results(query_id, result_format="csv") == "DE,1\nFR,2\n\n"
+    rows = list(client.query.iter_statement_results(done, result_format="array"))
+    assert rows == [["DE", 1], ["FR", 2]]
+    assert client.query.cancel_statement(query_id) is None  # already done: 200
+    running = client.query.submit_statement('SELECT COUNT(*) AS "c" FROM "t"')["queryId"]
+    assert client.query.cancel_statement(running) is None  # 202
+    assert client.query.get_statement(running)["errorDetails"]["category"] == "CANCELED"
+    with pytest.raises(PolarisBadRequestError) as failed:
+        client.query.submit_statement('SELECT * FROM "missing"')
+    assert "missing" in failed.value.message
+    with pytest.raises(PolarisNotFoundError):
+        client.query.get_statement("no-such-query")
+    statements = [(m, s) for m, p, s in _statuses(emu) if p.startswith("/query/sql/statements")]
+    assert ("DELETE", 200) in statements and ("DELETE", 202) in statements
+    assert statements[-2:] == [("POST", 400), ("GET", 404)]
+
+
 async def test_async_client_through_the_same_endpoints(emu: PolarisEmulator) -> None:
     async with AsyncPolarisClient(_config(emu)) as client:
         assert (await client.projects.get())["metadata"]["uid"] == emu.project_id
@@ -339,18 +405,11 @@ async def test_async_client_through_the_same_endpoints(emu: PolarisEmulator) -> 
         assert pushed.status_code == 200
         rows = await client.query.sql('SELECT COUNT(*) AS "c" FROM "t"')
         assert rows == [{"c": 2}]
+        statement = await client.query.submit_statement('SELECT COUNT(*) AS "c" FROM "t"')
+        emu.advance(1)
+        status = await client.query.get_statement(statement["queryId"])
+        assert [row async for row in client.query.iter_statement_results(status)] == [{"c": 2}]
         with pytest.raises(PolarisNotFoundError):
             await client.tables.get("none")
-    assert [s for _, _, s in _statuses(emu)] == [
-        200,
-        200,
-        201,
-        201,
-        200,
-        200,
-        200,
-        200,
-        200,
-        200,
-        404,
-    ]
+    statuses = [s for _, _, s in _statuses(emu)]
+    assert statuses == [200, 200, 201, 201] + [200] * 9 + [404]

@@ -72,6 +72,80 @@ def test_projects(api: httpx.Client, emu: PolarisEmulator) -> None:
     assert project.json()["status"]["state"] == "running"
 
 
+def test_project_create_update_delete(emu: PolarisEmulator) -> None:
+    regional = httpx.Client(base_url=f"{emu.base_url}/v1", auth=(emu.api_key, ""))
+    body = {
+        "metadata": {"name": "Docs project"},
+        "spec": {"plan": "a.01", "region": "us-east-1", "deletionProtection": True},
+    }
+    created = regional.post("/projects", json=body)
+    assert created.status_code == 201
+    project = created.json()
+    uid = project["metadata"]["uid"]
+    assert created.headers["location"] == f"{emu.base_url}/v1/projects/{uid}"
+    assert project["metadata"]["createdOnTimestamp"].endswith("Z")
+    assert project["spec"] == {
+        "plan": "a.01",
+        "desiredState": "running",
+        "deletionProtection": True,
+        "stopProtection": False,
+        "region": "us-east-1",
+    }
+    assert project["status"]["state"] == "running" and project["status"]["currentBytes"] == 0
+    assert regional.get(f"/projects/{uid}").json() == project
+    assert regional.get(f"/projects/{uid}/jobs").status_code == 404  # a record, not served
+    stopped = regional.patch(
+        f"/projects/{uid}",
+        json={"metadata": {"name": "Renamed"}, "spec": {"desiredState": "stopped"}},
+    )
+    assert stopped.status_code == 200
+    assert stopped.json()["metadata"]["name"] == "Renamed"
+    assert stopped.json()["status"]["state"] == "stopped"
+    protected = regional.delete(f"/projects/{uid}")
+    assert protected.status_code == 400 and protected.json()["target"] == "projectId"
+    regional.patch(f"/projects/{uid}", json={"spec": {"deletionProtection": False}})
+    assert regional.delete(f"/projects/{uid}").status_code == 200
+    assert regional.get(f"/projects/{uid}").status_code == 404
+    assert regional.delete(f"/projects/{uid}").status_code == 404
+    assert regional.patch("/projects/none", json={}).status_code == 404
+    served = regional.delete(f"/projects/{emu.project_id}")
+    assert served.status_code == 400
+    guarded = regional.post(
+        "/projects",
+        json={
+            "metadata": {"name": "Guarded"},
+            "spec": {"plan": "a.01", "region": "eastus", "stopProtection": True},
+        },
+    ).json()["metadata"]["uid"]
+    no_stop = regional.patch(f"/projects/{guarded}", json={"spec": {"desiredState": "stopped"}})
+    assert no_stop.status_code == 400 and no_stop.json()["target"] == "spec.desiredState"
+    moved = regional.patch(f"/projects/{guarded}", json={"spec": {"region": "westus2"}})
+    assert moved.status_code == 400 and moved.json()["target"] == "spec.region"
+    for bad_body, target in (
+        ({"metadata": {"name": ""}, "spec": {"plan": "a", "region": "eastus"}}, "metadata.name"),
+        ({"metadata": {"name": "x"}, "spec": {"region": "eastus"}}, "spec.plan"),
+        ({"metadata": {"name": "x"}, "spec": {"plan": "a", "region": "moon"}}, "spec.region"),
+        (
+            {
+                "metadata": {"name": "x"},
+                "spec": {"plan": "a", "region": "eastus", "desiredState": "on"},
+            },
+            "spec.desiredState",
+        ),
+        ({"metadata": "x"}, "metadata"),
+    ):
+        response = regional.post("/projects", json=bad_body)
+        assert response.status_code == 400 and response.json()["target"] == target, bad_body
+    spec = {"plan": "a.01", "region": "eastus"}
+    while len(regional.get("/projects").json()) < 25:
+        assert regional.post("/projects", json={"metadata": {"name": "n"}, "spec": spec}).is_success
+    full = regional.post("/projects", json={"metadata": {"name": "26th"}, "spec": spec})
+    assert full.status_code == 400 and "25" in full.json()["message"]
+    emu.reset()
+    assert [p["metadata"]["uid"] for p in regional.get("/projects").json()] == [emu.project_id]
+    regional.close()
+
+
 @pytest.mark.parametrize("body", VALID_CONNECTIONS, ids=lambda b: b["name"])
 def test_create_each_connection_type_never_returns_secrets(
     api: httpx.Client, body: dict[str, Any]
@@ -121,6 +195,28 @@ def test_create_each_connection_type_never_returns_secrets(
         ({"type": "push_streaming", "name": "x" * 65}, "name"),
         ({"type": "confluent_schema_registry", "name": "x", "urls": [], "secrets": SASL}, "urls"),
         ({"type": "azure", "name": "x", "storageAccount": "a", "container": "c"}, "secrets"),
+        (
+            {
+                "type": "s3",
+                "name": "x",
+                "bucket": "b",
+                "awsEndpoint": "e",
+                "secrets": {"type": "access_key", "accessKeyId": "", "accessKeySecret": "s"},
+            },
+            "secrets.accessKeyId",
+        ),
+        (
+            {
+                "type": "s3",
+                "name": "x",
+                "bucket": "b",
+                "awsEndpoint": "e",
+                "secrets": {"type": "access_key", "accessKeyId": "id"},
+            },
+            "secrets.accessKeySecret",
+        ),
+        ({"type": "s3", "name": "x", "bucket": "b", "awsEndpoint": "e"}, "awsAssumedRoleArn"),
+        ({"type": "kinesis", "name": "x", "stream": "s", "awsEndpoint": "e"}, "awsAssumedRoleArn"),
     ],
 )
 def test_connection_validation(api: httpx.Client, body: dict[str, Any], target: str) -> None:

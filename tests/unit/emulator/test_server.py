@@ -127,11 +127,17 @@ def test_cli_prints_banner_serves_and_stops_on_ctrl_c() -> None:
         "batch=7",
         "--job-duration",
         "pending=0.5",
+        "--http",
+        "h11",
+        "--loop",
+        "asyncio",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
-        banner = [proc.stdout.readline() for _ in range(7)]
+        banner = [proc.stdout.readline()]
+        while not banner[-1].startswith("Press Ctrl-C") and banner[-1]:
+            banner.append(proc.stdout.readline())
         base = re.search(r"(http://\S+)", banner[0]).group(1)  # type: ignore[union-attr]
         assert (
             "p1" in banner[1] and "pok_cli" in banner[2] and "curl -u pok_cli:" in "".join(banner)
@@ -143,7 +149,9 @@ def test_cli_prints_banner_serves_and_stops_on_ctrl_c() -> None:
         }
         durations = httpx.get(f"{base}/_emulator/info", timeout=10).json()["job_durations"]
         assert (durations["batch"], durations["pending"], durations["sql"]) == (7, 0.5, 3)
-        assert "batch=7" in banner[5] and "pending=0.5" in banner[5]
+        durations_line = next(line for line in banner if "durations" in line)
+        assert "batch=7" in durations_line and "pending=0.5" in durations_line
+        assert any(line.partition(":")[2].strip() == "uvicorn, h11 + asyncio" for line in banner)
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=15)

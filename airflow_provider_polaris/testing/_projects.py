@@ -1,0 +1,182 @@
+"""Projects of the emulated region: ``/v1/projects`` and ``/v1/projects/{projectId}`` (§1).
+
+The emulator serves one project's API (jobs, tables, ...). Projects created through
+``POST /v1/projects`` exist as records only: they are listed, read, changed and deleted, but
+their own API paths answer 404. Every project's ``status.state`` follows its
+``spec.desiredState`` at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from ._clock import iso
+from ._errors import bad, not_found
+from ._rules import check_enum
+
+PROJECT_MAX_BYTES = 100_000_000_000
+MAX_PROJECTS = 25  # per region
+REGIONS = frozenset(
+    {
+        "us-east-1",
+        "us-east-2",
+        "eu-central-1",
+        "eu-west-1",
+        "us-west-2",
+        "ap-northeast-2",
+        "ap-south-1",
+        "eastus",
+        "germanywestcentral",
+        "westus2",
+    }
+)
+DESIRED_STATES = frozenset({"running", "paused", "stopped"})
+_PROTECTIONS = ("deletionProtection", "stopProtection")
+
+
+def _name(value: Any, target: str = "metadata.name") -> str:
+    if not isinstance(value, str) or not 1 <= len(value.strip()) <= 128:
+        raise bad("A project name must be 1-128 characters", target)
+    return value
+
+
+def _section(body: dict[str, Any], key: str) -> dict[str, Any]:
+    section = body.get(key) or {}
+    if not isinstance(section, dict):
+        raise bad(f"{key} must be an object", key)
+    return section
+
+
+def _check_protections(spec: dict[str, Any]) -> None:
+    for flag in _PROTECTIONS:
+        if flag in spec and not isinstance(spec[flag], bool):
+            raise bad(f"spec.{flag} must be a boolean", f"spec.{flag}")
+
+
+class Projects:
+    """The region's projects; the caller holds the state lock."""
+
+    def __init__(self, served_id: str, clock: Callable[[], float]) -> None:
+        self.served_id = served_id
+        self._clock = clock
+        self._projects: dict[str, dict[str, Any]] = {}
+        self.clear()
+
+    def clear(self) -> None:
+        """Back to the served project alone, as the emulator started."""
+        self._projects = {
+            self.served_id: {
+                "metadata": {
+                    "uid": self.served_id,
+                    "name": "Emulator project",
+                    "createdOnTimestamp": iso(self._clock()),
+                },
+                "spec": {
+                    "plan": "a.01",
+                    "desiredState": "running",
+                    "deletionProtection": False,
+                    "stopProtection": False,
+                    "region": "us-east-1",
+                },
+            }
+        }
+
+    def _render(self, project: dict[str, Any], used_bytes: int) -> dict[str, Any]:
+        served = project["metadata"]["uid"] == self.served_id
+        return {
+            "metadata": dict(project["metadata"]),
+            "spec": dict(project["spec"]),
+            "status": {
+                "maxBytes": PROJECT_MAX_BYTES,
+                "currentBytes": used_bytes if served else 0,
+                "deepStorageBytes": 0,
+                "state": project["spec"]["desiredState"],
+                "version": "emulator",
+            },
+        }
+
+    def _project(self, project_id: str) -> dict[str, Any]:
+        project = self._projects.get(project_id)
+        if project is None:
+            raise not_found(f"Project {project_id} not found", "projectId")
+        return project
+
+    def list(self, used_bytes: int) -> list[dict[str, Any]]:
+        """GET /v1/projects: a bare array."""
+        return [self._render(p, used_bytes) for p in self._projects.values()]
+
+    def get(self, project_id: str, used_bytes: int) -> dict[str, Any]:
+        """GET /v1/projects/{id}."""
+        return self._render(self._project(project_id), used_bytes)
+
+    def create(self, body: Any) -> dict[str, Any]:
+        """POST /v1/projects: ``metadata.name``, ``spec.plan`` and ``spec.region`` required."""
+        if not isinstance(body, dict):
+            raise bad("The request body must be a JSON object")
+        metadata, spec = _section(body, "metadata"), _section(body, "spec")
+        if len(self._projects) >= MAX_PROJECTS:
+            raise bad(f"A region holds at most {MAX_PROJECTS} projects", "metadata.name")
+        name = _name(metadata.get("name"))
+        if not isinstance(spec.get("plan"), str) or not spec["plan"]:
+            raise bad("spec.plan is required", "spec.plan")
+        region = check_enum(spec.get("region"), REGIONS, "spec.region")
+        desired = check_enum(
+            spec.get("desiredState", "running"), DESIRED_STATES, "spec.desiredState"
+        )
+        _check_protections(spec)
+        project_id = str(uuid.uuid4())
+        self._projects[project_id] = {
+            "metadata": {
+                "uid": project_id,
+                "name": name,
+                "createdOnTimestamp": iso(self._clock()),
+            },
+            "spec": {
+                "plan": spec["plan"],
+                "desiredState": desired,
+                "deletionProtection": spec.get("deletionProtection", False),
+                "stopProtection": spec.get("stopProtection", False),
+                "region": region,
+            },
+        }
+        return self._render(self._projects[project_id], 0)
+
+    def update(self, project_id: str, body: Any, used_bytes: int) -> dict[str, Any]:
+        """PATCH /v1/projects/{id}: ``metadata.name`` and ``spec`` fields; the region stays."""
+        project = self._project(project_id)
+        if not isinstance(body, dict):
+            raise bad("The request body must be a JSON object")
+        metadata, spec = _section(body, "metadata"), _section(body, "spec")
+        name = _name(metadata["name"]) if "name" in metadata else project["metadata"]["name"]
+        current = project["spec"]
+        if spec.get("region", current["region"]) != current["region"]:
+            raise bad("A project's region can't change", "spec.region")
+        desired = check_enum(
+            spec.get("desiredState", current["desiredState"]), DESIRED_STATES, "spec.desiredState"
+        )
+        _check_protections(spec)
+        merged = {**current, **{k: v for k, v in spec.items() if k in current}}
+        merged["desiredState"] = desired
+        if (
+            desired == "stopped"
+            and current["desiredState"] != "stopped"
+            and merged["stopProtection"]
+        ):
+            raise bad("The project has stop protection", "spec.desiredState")
+        project["metadata"]["name"] = name
+        project["spec"] = merged
+        return self._render(project, used_bytes)
+
+    def delete(self, project_id: str) -> None:
+        """DELETE /v1/projects/{id}: not the served project, not with deletion protection."""
+        project = self._project(project_id)
+        if project_id == self.served_id:
+            raise bad(
+                "The emulator serves this project and can't delete it (reset() empties it)",
+                "projectId",
+            )
+        if project["spec"]["deletionProtection"]:
+            raise bad("The project has deletion protection", "projectId")
+        del self._projects[project_id]
