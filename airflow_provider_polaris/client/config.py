@@ -52,11 +52,11 @@ class PolarisConfig:
     org: str | None = None
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
-    max_connections: int = 100
     verify: bool | str = True
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     user_agent: str | None = None
     console_base_url: str | None = None
+    max_connections: int = 100
 
     def __post_init__(self) -> None:
         if not isinstance(self.project_id, str) or not self.project_id.strip():
