@@ -334,6 +334,25 @@ def test_every_event_is_accounted_for_under_random_timing_and_faults() -> None:
         _push_with_random_timing_and_faults(random.Random(master.random()))
 
 
+def test_a_batch_whose_send_never_ended_is_named_not_lost() -> None:
+    """A sender that dies mid-send (here: a BaseException from the send function) leaves its
+    batch unsettled; the report still names those lines as undelivered."""
+
+    class SenderCrashed(BaseException):
+        pass
+
+    async def send(payload: bytes) -> Any:
+        raise SenderCrashed
+
+    pusher = EventPusher(send, "push", fast(max_concurrent_requests=1))
+    with pytest.raises(SenderCrashed):
+        pusher.push([ev(i) for i in range(1, 61)])
+    report = pusher.report
+    assert report.undelivered == 60 and report.undelivered_ranges == [(1, 60)]
+    assert report.accepted + report.rejected + report.undelivered == report.events_read
+    assert "60 events were never sent (lines 1-60)" in (report.last_error or "")
+
+
 def test_input_that_fails_to_read_is_accounted_for() -> None:
     def broken() -> Any:
         yield ev(1)
