@@ -55,10 +55,22 @@ class HttpxPushTransport:
     """
 
     def __init__(
-        self, client: Any, connection_name: str, proxy: str, *, gzip: bool = False
+        self,
+        client: Any,
+        connection_name: str,
+        proxy: str,
+        *,
+        gzip: bool = False,
+        max_connections: int | None = None,
     ) -> None:
-        # The pusher retries and paces; the client must send each push exactly once.
-        self._config = dataclasses.replace(client.config, retry=RetryPolicy.no_retries())
+        # The pusher retries and paces: the client sends each push exactly once. Its pool holds
+        # a connection per sender (``max_connections``: the pusher's requests in flight).
+        config = client.config
+        self._config = dataclasses.replace(
+            config,
+            retry=RetryPolicy.no_retries(),
+            max_connections=max_connections or config.max_connections,
+        )
         self._connection_name = connection_name
         self._proxy = describe_proxy(proxy)
         self._gzip = gzip

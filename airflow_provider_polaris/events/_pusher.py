@@ -485,5 +485,11 @@ def _push_with(
         transport.url,
         describe_proxy(proxy),
     )
-    proxied = HttpxPushTransport(client, connection_name, proxy, gzip=opts.gzip)
+    proxied = HttpxPushTransport(
+        client,
+        connection_name,
+        proxy,
+        gzip=opts.gzip,
+        max_connections=opts.max_concurrent_requests,
+    )
     return EventPusher(proxied, connection_name, opts).push(events)

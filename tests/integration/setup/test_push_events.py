@@ -329,8 +329,9 @@ def test_the_httpx_transport_pushes_and_reads_rate_limits(
             sent.append(result)
             return result
 
-    transport = Recording(client, "push", "http://unused.example:3128", gzip=True)
+    transport = Recording(client, "push", "http://proxy.example:3128", gzip=True, max_connections=3)
     report = EventPusher(transport, "push", make_options(**FAST)).push(events(130))
     assert report.accepted == 130 and report.requests == 3
+    assert transport._client is None  # closed at the end of the push
     assert stored(polaris_emulator) == Counter(range(1, 131))
     assert sent[0].status_code == 200 and sent[0].rate_limit.remaining is not None
