@@ -19,10 +19,12 @@ USER = {"username": "tester", "userId": "u1"}
 
 
 def test_job_durations_from_the_constructor_and_configure() -> None:
-    with PolarisEmulator(manual_clock=True, job_durations={"batch": 10, "pending": 2}) as emu:
-        api = httpx.Client(
+    with (
+        PolarisEmulator(manual_clock=True, job_durations={"batch": 10, "pending": 2}) as emu,
+        httpx.Client(
             base_url=f"{emu.base_url}/v1/projects/{emu.project_id}", auth=(emu.api_key, "")
-        )
+        ) as api,
+    ):
         upload(api)
         job = create_job(api, batch_spec())
         emu.advance(1.9)
@@ -37,9 +39,8 @@ def test_job_durations_from_the_constructor_and_configure() -> None:
         emu.configure(job_durations={"pending": 0, "drop_table": 5}, time_scale=0.5)
         assert emu.state.job_durations["batch"] == 10  # merged, not replaced
         api.post("/tables", json={"name": "gone", "type": "detail"})
-        drop = create_job(
-            api, {"type": "drop_table", "target": {"type": "table", "tableName": "gone"}}
-        )
+        drop_spec = {"type": "drop_table", "target": {"type": "table", "tableName": "gone"}}
+        drop = create_job(api, drop_spec)
         assert status(api, drop["id"]) == "running"  # pending 0 s
         emu.advance(2.4)  # 5 s x 0.5
         assert status(api, drop["id"]) == "running"
@@ -47,24 +48,26 @@ def test_job_durations_from_the_constructor_and_configure() -> None:
         assert status(api, drop["id"]) == "completed"
 
         emu.reset()  # back to the constructor's durations
-        assert (
-            emu.state.job_durations["pending"] == 2 and emu.state.job_durations["drop_table"] == 1
-        )
-        api.close()
+        durations = emu.state.job_durations
+        assert (durations["pending"], durations["drop_table"]) == (2, 1)
 
 
 def test_job_durations_over_the_control_api_and_bad_values(emu: PolarisEmulator) -> None:
-    control = httpx.Client(base_url=f"{emu.base_url}/_emulator")
+    with httpx.Client(base_url=f"{emu.base_url}/_emulator") as control:
+        _configure_over_http(control)
+    with pytest.raises(ValueError, match="'idle'"):
+        emu.configure(job_durations={"idle": "soon"})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="unknown job duration 'running'"):
+        PolarisEmulator(job_durations={"running": 3})
+
+
+def _configure_over_http(control: httpx.Client) -> None:
     assert control.post("/configure", json={"job_durations": {"sql": 42}}).status_code == 200
     assert control.get("/info").json()["job_durations"]["sql"] == 42
     bad = control.post("/configure", json={"job_durations": {"bach": 1}})
     assert bad.status_code == 400 and "'bach'" in bad.json()["message"]
     assert control.post("/configure", json={"job_durations": {"sql": -1}}).status_code == 400
     assert control.post("/configure", json={"job_durations": [1]}).status_code == 400
-    with pytest.raises(ValueError, match="'idle'"):
-        emu.configure(job_durations={"idle": "soon"})  # type: ignore[dict-item]
-    with pytest.raises(ValueError, match="unknown job duration 'running'"):
-        PolarisEmulator(job_durations={"running": 3})
 
 
 def test_transition_and_idle_durations(api: httpx.Client, emu: PolarisEmulator) -> None:

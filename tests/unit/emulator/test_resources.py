@@ -73,7 +73,11 @@ def test_projects(api: httpx.Client, emu: PolarisEmulator) -> None:
 
 
 def test_project_create_update_delete(emu: PolarisEmulator) -> None:
-    regional = httpx.Client(base_url=f"{emu.base_url}/v1", auth=(emu.api_key, ""))
+    with httpx.Client(base_url=f"{emu.base_url}/v1", auth=(emu.api_key, "")) as regional:
+        _project_lifecycle(emu, regional)
+
+
+def _project_lifecycle(emu: PolarisEmulator, regional: httpx.Client) -> None:
     body = {
         "metadata": {"name": "Docs project"},
         "spec": {"plan": "a.01", "region": "us-east-1", "deletionProtection": True},
@@ -143,7 +147,6 @@ def test_project_create_update_delete(emu: PolarisEmulator) -> None:
     assert full.status_code == 400 and "25" in full.json()["message"]
     emu.reset()
     assert [p["metadata"]["uid"] for p in regional.get("/projects").json()] == [emu.project_id]
-    regional.close()
 
 
 @pytest.mark.parametrize("body", VALID_CONNECTIONS, ids=lambda b: b["name"])
