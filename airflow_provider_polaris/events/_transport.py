@@ -116,7 +116,7 @@ class PushTransport:
                 decode_body(response.body, headers.get("content-type")),
                 method="POST",
                 url=self.url,
-                retry_after=server_delay(headers, time.time()),
+                retry_after=server_delay(headers, time.time(), status),
                 reason=response.reason,
             )
         raise AssertionError("unreachable")  # pragma: no cover
