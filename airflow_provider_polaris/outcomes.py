@@ -26,6 +26,8 @@ KNOWN_EXECUTION_STATUSES = frozenset(
 # Statuses a job passes through on its way somewhere else: a wait keeps going.
 _IN_FLIGHT = frozenset({"pending", "running", "unknown"})
 _LIVE_OR_IN_FLIGHT = frozenset({"pending", "running", "unknown", "idle", "suspended"})
+# Statuses a job never leaves (without a new job): waits may name them as targets.
+_ENDED = frozenset({"completed", "failed", "canceled"})
 _HEALTH_ALIASES = {"ok": "ok", "warn": "warn", "warning": "warn", "error": "error"}
 
 
@@ -181,7 +183,9 @@ def decide_outcome(
     Streaming-style waits pass ``target_statuses`` (e.g. ``{"running", "idle"}``): reaching one of
     them is success (health ``warn`` adds a warning; health ``error`` is a failure);
     ``failed``/``canceled`` end the wait; a ``suspended`` job keeps the wait only
-    while its desired status is ``running`` (a resume in progress).
+    while its desired status is ``running`` (a resume in progress). A target that is an end
+    state (``canceled``, ``completed``, ``failed``: what a cancel waits for) is success when
+    reached, whatever the health (a warning names the health when the job did not cancel).
 
     Anything else (no status, an unrecognised status or health, a non-mapping) is a failure.
     """
@@ -198,12 +202,19 @@ def decide_outcome(
     if health is not None and health not in ("ok", "warn", "error"):
         return Outcome("failure", f"{label} has an unrecognised health status {health!r}.")
 
+    targets = {t.lower() for t in target_statuses} if target_statuses else None
+    if targets is not None and status in targets and status in _ENDED:
+        # The waiter asked for this end state itself (a cancel waits for ``canceled``, or for
+        # the job to end on its own first): reaching it is what it waited for.
+        warning = (
+            None if status == "canceled" else f"{label} ended {status} ({_health_text(state)})."
+        )
+        return Outcome("success", f"{label} is {status}.", warning)
     if status == "failed":
         return Outcome("failure", f"{label} failed: {_health_text(state)}.")
     if status == "canceled":
         return Outcome("canceled", f"{label} was canceled.")
 
-    targets = {t.lower() for t in target_statuses} if target_statuses else None
     if targets is not None:
         if status in targets:
             if health == "error":
@@ -337,7 +348,12 @@ def describe_failure(
 
 
 class ProgressTracker:
-    """Turns a stream of polls into one log line per change (status, progress %, rows processed)."""
+    """Turns a stream of polls into one log line per change (status, progress %, rows processed).
+
+    A poll without progress or metrics keeps the values last seen *while the status stays the
+    same*; a status change drops them, so a final ``failed`` line never repeats a stale
+    "52% done" from an earlier poll.
+    """
 
     def __init__(self) -> None:
         self._last: tuple[Any, ...] | None = None
@@ -359,7 +375,7 @@ class ProgressTracker:
         totals = metrics.get("totals") if isinstance(metrics, Mapping) else None
         if isinstance(totals, Mapping):
             rows = totals.get("numRowsProcessed")
-        if self._last is not None:  # a poll that skipped progress/metrics keeps the last values
+        if self._last is not None and self._last[0] == state.execution_status:
             percent = self._last[2] if percent is None else percent
             rows = self._last[3] if rows is None else rows
         current = (state.execution_status, state.health_status, percent, rows)
@@ -372,3 +388,39 @@ class ProgressTracker:
         if rows is not None:
             line += f", {rows} rows processed"
         return line
+
+
+DEFAULT_PROGRESS_INTERVAL = 300.0
+DEFAULT_MAX_CONSECUTIVE_ERRORS = 5
+"""Transient API errors in a row that every wait (sync, trigger, sensor) tolerates."""
+
+
+def check_progress_interval(value: Any) -> float | None:
+    """Validate ``progress_interval``: seconds (``None`` or ``0`` disable progress sampling)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"progress_interval must be seconds >= 0 or None, got {value!r}")
+    return float(value) or None
+
+
+class ProgressSchedule:
+    """When a wait may spend two extra requests (``/progress``, ``/metrics``) on a running job.
+
+    Status polls are cheap and, in the triggerer, shared by every wait on a project; progress is
+    per job. So progress is sampled at most once per ``interval`` seconds, the first time one
+    interval after the wait started (short jobs cost nothing extra). ``None`` never samples.
+    """
+
+    __slots__ = ("_next", "interval")
+
+    def __init__(self, interval: float | None, now: float) -> None:
+        self.interval = check_progress_interval(interval)
+        self._next = None if self.interval is None else now + self.interval
+
+    def due(self, now: float) -> bool:
+        """True (and the next sample scheduled) when a sample is due at ``now``."""
+        if self._next is None or self.interval is None or now < self._next:
+            return False
+        self._next = now + self.interval
+        return True

@@ -7,6 +7,7 @@ append mode, a streaming job reading files, ...), naming the field path and the 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -15,7 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from airflow_provider_polaris.models._base import LazyAdapter, PolarisModel, TaggedBy, validate_spec
 from airflow_provider_polaris.models._checks import Duration, Interval, sql_statement_target
 from airflow_provider_polaris.models.common import ColumnMapping, JobTarget, PartitionedBy
-from airflow_provider_polaris.models.errors import SpecIssue
+from airflow_provider_polaris.models.errors import PolarisSpecError, SpecIssue
 from airflow_provider_polaris.models.formats import delimited_formats
 from airflow_provider_polaris.models.sources import BatchSource, ConnectionSource
 
@@ -313,8 +314,19 @@ _JOB_ADAPTER: LazyAdapter[JobSpec] = LazyAdapter(AnyJobSpec)
 def parse_job_spec(data: Mapping[str, Any] | JobSpec) -> JobSpec:
     """Validate a job spec given as a dict (snake_case or camelCase keys) or a model.
 
-    Raises ``PolarisSpecError`` naming each bad field's wire path and the fix.
+    A model is validated again from its wire form: one built with ``model_construct()`` or
+    changed after construction skipped the checks. Raises ``PolarisSpecError`` naming each bad
+    field's wire path and the fix.
     """
     if isinstance(data, JobSpec):
-        return data
+        try:
+            with warnings.catch_warnings():
+                # A malformed model warns while serializing; the validation below says what's wrong.
+                warnings.simplefilter("ignore")
+                data = data.to_api()
+        except Exception as exc:  # a model_construct() with values pydantic cannot serialize
+            raise PolarisSpecError(
+                [("", f"cannot read the {type(data).__name__} model ({type(exc).__name__})")],
+                "job",
+            ) from None
     return validate_spec(_JOB_ADAPTER, data, "job")

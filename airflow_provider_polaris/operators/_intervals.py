@@ -2,11 +2,13 @@
 
 Airflow 3 runs cron presets with ``CronTriggerTimetable`` whose data interval is zero-length
 (``@hourly`` at 10:00 -> 10:00-10:00). A replace over an empty interval would overwrite nothing
-(or fail), so we never submit one. When the data interval is empty we infer the period only when it
-is unambiguous: the DAG runs a cron trigger timetable, this run's time is one of its fire times,
-and the fire times around it are evenly spaced in wall-clock time. Then the period is
+(or fail), so we never submit one. When the data interval is empty we infer the period only when
+the schedule is provably regular: the DAG runs a cron trigger timetable whose day-of-month, month
+and day-of-week fields are all ``*``, its fire times are evenly spaced over a whole day, this
+run's time is one of them, and no DST change alters the period's real length. Then the period is
 ``[previous fire time, this fire time)`` -- what ``CronTriggerTimetable(..., interval=<period>)``
-would have given. Anything else fails before any request, naming the fix.
+would have given. Anything else (``0 9 * * 1-5``, ``@weekly``, ``@monthly``, a manual run off the
+schedule) fails before any request, naming the fix, whatever the day it runs on.
 """
 
 from __future__ import annotations
@@ -79,12 +81,52 @@ def _timetable_fields(timetable: Any) -> tuple[str, Any, Any] | None:
     return expression, interval, tz
 
 
+_PRESETS = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@quarterly": "0 0 1 */3 *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}
+
+
+def _fires_every_day_alike(expression: str) -> bool:
+    """Only minute and hour fields restrict the schedule (day of month, month, day of week are
+    ``*``): then every day has the same fire times, and one day's gaps are all the gaps."""
+    fields = _PRESETS.get(expression.strip().lower(), expression).split()
+    return len(fields) == 5 and all(f in ("*", "?") for f in fields[2:5])
+
+
+def _daily_period(expression: str, day: datetime) -> timedelta | None:
+    """The one gap between consecutive fire times over a whole (wall-clock) day, if constant."""
+    from croniter import croniter
+
+    it = croniter(expression, day - timedelta(microseconds=1))
+    fires = [it.get_next(datetime)]
+    while fires[-1] < day + timedelta(days=1):
+        fires.append(it.get_next(datetime))
+    gaps = {later - earlier for earlier, later in pairwise(fires)}
+    return gaps.pop() if len(gaps) == 1 else None
+
+
 def infer_cron_period(timetable: Any, fire_time: datetime) -> tuple[datetime, datetime] | None:
-    """``(previous fire, fire_time)`` when ``fire_time`` fires a regular cron trigger."""
+    """``(previous fire, fire_time)`` when ``fire_time`` fires a provably regular cron trigger.
+
+    Regular means: only the minute and hour fields restrict the schedule, the fire times are
+    evenly spaced over a whole day (so over every day), and the previous period has the same
+    length in real (UTC) time as the ones around it (no DST change inside). Weekday, monthly and
+    other calendar schedules are never inferred: a rule that held midweek would break on Monday.
+    """
     fields = _timetable_fields(timetable)
     if fields is None or fire_time.tzinfo is None:
         return None
     expression, _interval, tz = fields
+    if not _fires_every_day_alike(expression):
+        return None
+    expression = _PRESETS.get(expression.strip().lower(), expression)
     import pendulum
     from croniter import croniter
 
@@ -92,12 +134,11 @@ def infer_cron_period(timetable: Any, fire_time: datetime) -> tuple[datetime, da
     local = pendulum.instance(fire_time).in_timezone(zone).naive()
     if not croniter.match(expression, local):
         return None
-    it = croniter(expression, local)
-    prev1 = it.get_prev(datetime)
-    prev2 = it.get_prev(datetime)
-    nxt = croniter(expression, local).get_next(datetime)
-    if not (local - prev1 == prev1 - prev2 == nxt - local) or local - prev1 <= timedelta(0):
+    midnight = datetime.combine(local.date(), datetime.min.time())
+    period = _daily_period(expression, midnight)
+    if period is None or period <= timedelta(0):
         return None
+    prev1, prev2, nxt = local - period, local - 2 * period, local + period
     # Evenly spaced on the wall clock is not enough: across a DST change "@daily" lasts 23 or
     # 25 hours. The actual (UTC) length must be the same between every adjacent pair.
     utc = [

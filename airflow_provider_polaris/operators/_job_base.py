@@ -20,23 +20,31 @@ from airflow_provider_polaris._compat import (
     AirflowFailException,
     BaseOperator,
     conf,
+    mask_secret,
 )
-from airflow_provider_polaris.links import JOB_ID_XCOM_KEY, JOB_URL_XCOM_KEY, PolarisJobLink
+from airflow_provider_polaris.links import PolarisJobLink
 from airflow_provider_polaris.operators._intervals import IntervalError
 from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
 from airflow_provider_polaris.operators._reattach import find_previous_job, forget_job, remember_job
+from airflow_provider_polaris.operators._report import console_url, explain_failure, publish_job
 from airflow_provider_polaris.outcomes import (
+    DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_MAX_UNKNOWN_POLLS,
+    DEFAULT_PROGRESS_INTERVAL,
+    STREAMING_LIVE,
     JobState,
     Outcome,
+    ProgressSchedule,
     ProgressTracker,
     UnknownStreak,
     check_max_unknown_polls,
+    check_progress_interval,
     decide_outcome,
-    describe_failure,
 )
 
 if TYPE_CHECKING:
+    import jinja2
+
     from airflow_provider_polaris._compat import Context
     from airflow_provider_polaris.hooks.polaris import PolarisHook
 
@@ -51,6 +59,11 @@ class PolarisJobCanceledError(AirflowFailException):
 
 class PolarisJobTimeoutError(AirflowException):
     """The job did not finish within the operator's ``timeout``; it was asked to cancel."""
+
+
+def default_deferrable() -> bool:
+    """``[operators] default_deferrable``, read when an operator is built (not at import)."""
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
 def to_seconds(value: float | timedelta | None) -> float | None:
@@ -96,12 +109,6 @@ def execution_timeout_deadline(context: Mapping[str, Any], execution_timeout: An
     return start + total - margin
 
 
-def _is_fatal(exc: BaseException) -> bool:
-    from airflow_provider_polaris.triggers._poller import is_fatal_error
-
-    return is_fatal_error(exc)
-
-
 def wait_for_job(
     client: Any,
     job_id: str,
@@ -110,36 +117,48 @@ def wait_for_job(
     deadline: float | None,
     log: Any,
     target_statuses: Collection[str] | None = None,
-    max_consecutive_errors: int = 5,
+    max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
     max_unknown_polls: int | None = DEFAULT_MAX_UNKNOWN_POLLS,
+    progress_interval: float | None = DEFAULT_PROGRESS_INTERVAL,
     sleep: Any = time.sleep,
     now: Any = time.time,
 ) -> tuple[Outcome | None, Mapping[str, Any] | None]:
     """Poll until the job reaches an outcome; ``(None, last job)`` when ``deadline`` passes.
 
-    Logs one line whenever status, progress % or rows processed change, not one per poll. After
-    ``max_unknown_polls`` consecutive ``unknown`` statuses the outcome is a failure.
+    Logs one line whenever status, progress % or rows processed change, not one per poll;
+    progress and row counts of a running job are fetched every ``progress_interval`` seconds.
+    After ``max_unknown_polls`` consecutive ``unknown`` statuses the outcome is a failure.
+    Transient API errors are tolerated as in the trigger and the sensor (``ErrorStreak``).
     """
+    from airflow_provider_polaris.triggers._poller import ErrorStreak
+
     tracker = ProgressTracker()
+    schedule = ProgressSchedule(progress_interval, now())
     unknown = UnknownStreak(max_unknown_polls)
-    errors = 0
+    errors = ErrorStreak(max_consecutive_errors)
     last: Mapping[str, Any] | None = None
     while True:
         try:
             job = client.jobs.get(job_id)
         except Exception as exc:
-            errors += 1
-            if _is_fatal(exc) or errors > max_consecutive_errors:
+            if errors.gives_up(exc):
                 raise
             log.warning(
-                "Polling Polaris job %s failed (%s in a row), will retry: %s", job_id, errors, exc
+                "Polling Polaris job %s failed (%s in a row), will retry: %s",
+                job_id,
+                errors.count,
+                exc,
             )
         else:
-            errors = 0
+            errors.reset()
             last = job
             outcome = unknown.check(job, decide_outcome(job, target_statuses=target_statuses))
             progress = metrics = None
-            if not outcome.is_final and JobState(job).execution_status == "running":
+            if (
+                not outcome.is_final
+                and JobState(job).execution_status == "running"
+                and schedule.due(now())
+            ):
                 progress, metrics = _progress_and_metrics(client, job_id)
             line = tracker.observe(job, progress, metrics)
             if line:
@@ -174,26 +193,34 @@ def _progress_and_metrics(client: Any, job_id: str) -> tuple[Any, Any]:
         return None, None
 
 
+# Set on an operator while Airflow renders the inside of a template field (see render_template).
+_RENDERING_NESTED = "_polaris_rendering_nested"
+
+
 class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
     """Base of the operators that submit one Polaris job and (optionally) wait for it.
 
     :param polaris_conn_id: Airflow connection to Polaris.
     :param wait_for_completion: wait for the job's outcome (default); otherwise succeed once it
         is submitted.
-    :param deferrable: wait in the triggerer instead of holding a worker slot.
+    :param deferrable: wait in the triggerer instead of holding a worker slot (default:
+        ``[operators] default_deferrable``).
     :param poll_interval: seconds between status checks, in both modes.
-    :param timeout: give up waiting after this long (seconds or ``timedelta``): the job is asked
-        to cancel and the task fails. ``None`` waits for ever (but see ``execution_timeout``: the
-        wait also ends, and cancels the job, shortly before it).
+    :param timeout: give up waiting after this long (seconds or ``timedelta``): a job this task
+        submitted is asked to cancel and the task fails. ``None`` waits for ever (but see
+        ``execution_timeout``: the wait also ends, and cancels the job, shortly before it).
     :param max_unknown_polls: consecutive ``unknown`` statuses tolerated before the task fails
         (``None``: no bound).
+    :param progress_interval: seconds between samples of a running job's progress % and rows
+        processed (two requests each), logged when they change; ``None``/``0``: never.
     :param cancel_on_kill: cancel the job when the task is killed, marked or cleared.
     """
 
     template_fields: Sequence[str] = ("polaris_conn_id",)
     operator_extra_links = (PolarisJobLink(),)
     ui_color = "#e8f1ff"
-    # None: wait for a batch job to complete; streaming operators wait for these statuses.
+    # None: wait for a batch job to complete (a streaming spec waits for ``running``/``idle``);
+    # control operators wait for these statuses.
     wait_target_statuses: ClassVar[frozenset[str] | None] = None
     # Whether an earlier try's job may be reattached to (off for operators whose job is a one-off).
     reattach_previous_job: ClassVar[bool] = True
@@ -203,11 +230,12 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
         *,
         polaris_conn_id: str = "polaris_default",
         wait_for_completion: bool = True,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool | None = None,
         poll_interval: float = 30.0,
         timeout: float | timedelta | None = None,
         cancel_on_kill: bool = True,
         max_unknown_polls: int | None = DEFAULT_MAX_UNKNOWN_POLLS,
+        progress_interval: float | None = DEFAULT_PROGRESS_INTERVAL,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -215,11 +243,12 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
             raise ValueError("poll_interval must be positive")
         self.polaris_conn_id = polaris_conn_id
         self.wait_for_completion = wait_for_completion
-        self.deferrable = deferrable
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.poll_interval = float(poll_interval)
         self.timeout = to_seconds(timeout)
         self.cancel_on_kill = cancel_on_kill
         self.max_unknown_polls = check_max_unknown_polls(max_unknown_polls)
+        self.progress_interval = check_progress_interval(progress_interval)
         self.submitted_job_id: str | None = None
         self._job_finished = False
 
@@ -229,52 +258,94 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
 
         return PolarisHook(polaris_conn_id=self.polaris_conn_id)
 
+    # -- templating ---------------------------------------------------------------------------
+    def render_template(
+        self,
+        content: Any,
+        context: Context,
+        jinja_env: jinja2.Environment | None = None,
+        seen_oids: set[int] | None = None,
+    ) -> Any:
+        """Render like Airflow, except that only a template field's own string may name a
+        template file (``template_ext``): strings nested in a spec -- ``s3://b/events.json``,
+        an uploaded ``events.json``, a ``*.json`` pattern -- render as plain templates.
+
+        Airflow matches ``template_ext`` against every string of a dict or list field, so a
+        nested ``.json`` value would be looked up as a file (``TemplateNotFound``).
+        """
+        nested = self.__dict__.get(_RENDERING_NESTED, False)
+        if isinstance(content, str):
+            if not nested:
+                return super().render_template(content, context, jinja_env, seen_oids)
+            env = jinja_env or self.get_template_env()
+            return self._render(env.from_string(content), context)
+        self.__dict__[_RENDERING_NESTED] = True
+        try:
+            return super().render_template(content, context, jinja_env, seen_oids)
+        finally:
+            self.__dict__[_RENDERING_NESTED] = nested
+
     # -- to implement ---------------------------------------------------------------------------
-    def build_job_spec(self, context: Context) -> Mapping[str, Any] | str:
-        """The job request (a dict, or JSON text) for this run; may raise ``IntervalError``."""
+    def build_job_spec(self, context: Context) -> Any:
+        """The job request (a dict, JSON text or a ``JobSpec`` model) for this run; may raise
+        ``IntervalError``."""
         raise NotImplementedError
 
     def check_job_spec(self, spec: Any) -> None:
         """Reject specs of the wrong kind for this operator (raise ``AirflowFailException``)."""
 
+    def why_not_owned(self, job_id: str) -> str | None:
+        """Why this task must never cancel ``job_id`` (``None``: it submitted the job)."""
+        return None
+
     # -- execute ------------------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
         body = self.render_job_request(context)
         client = self.hook.get_client()
+        targets = self.wait_targets(body)
         job = None
         if self.reattach_previous_job:
-            job = find_previous_job(
-                context, client, body, self.log, target_statuses=self.wait_target_statuses
-            )
+            job = find_previous_job(context, client, body, self.log, target_statuses=targets)
         if job is None:
             job = self.submit(context, client, body)
         job_id = str(job["id"])
         self.submitted_job_id = job_id
-        self.publish_job(context, job_id)
+        publish_job(context, self.hook, job_id, self.log)
 
         if not self.wait_for_completion:
             self._job_finished = True
             forget_job(context, self.log)
             return json_safe(job)
         deadline = self.wait_deadline(context)
-        outcome = decide_outcome(job, target_statuses=self.wait_target_statuses)
+        outcome = decide_outcome(job, target_statuses=targets)
         if outcome.is_final:
             return self.finish(context, outcome, job)
         if self.deferrable:
-            self.defer_wait(job_id, deadline)
+            self.defer_wait(job_id, deadline, targets)
         outcome_or_none, final = wait_for_job(
             client,
             job_id,
             poll_interval=self.poll_interval,
             deadline=deadline,
             log=self.log,
-            target_statuses=self.wait_target_statuses,
+            target_statuses=targets,
             max_unknown_polls=self.max_unknown_polls,
+            progress_interval=self.progress_interval,
         )
         if outcome_or_none is None:
-            self.give_up(job_id)
+            self.give_up(job_id, final)
         assert outcome_or_none is not None and final is not None
         return self.finish(context, outcome_or_none, final)
+
+    def wait_targets(self, doc: Mapping[str, Any]) -> frozenset[str] | None:
+        """The statuses that end the wait successfully for this request or job document.
+
+        The class's ``wait_target_statuses`` when set; else ``running``/``idle`` for a streaming
+        job (it never completes) and ``None`` (complete) for everything else.
+        """
+        if self.wait_target_statuses is not None:
+            return self.wait_target_statuses
+        return STREAMING_LIVE if JobState(doc).is_streaming else None
 
     def wait_deadline(self, context: Context) -> float | None:
         """``timeout`` from now, clamped to just before the task's ``execution_timeout``."""
@@ -290,7 +361,7 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
 
     def render_job_request(self, context: Context) -> dict[str, Any]:
         """Build and validate the request body; fails before any HTTP request."""
-        from airflow_provider_polaris.models import PolarisSpecError, parse_job_spec
+        from airflow_provider_polaris.models import JobSpec, PolarisSpecError, parse_job_spec
 
         try:
             raw = self.build_job_spec(context)
@@ -301,9 +372,10 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
                 raw = json.loads(raw)
             except ValueError as exc:
                 raise AirflowFailException(f"job_spec is not valid JSON: {exc}") from None
-        if not isinstance(raw, Mapping):
+        if not isinstance(raw, Mapping | JobSpec):
             raise AirflowFailException(
-                f"job_spec must be a mapping or JSON text, got {type(raw).__name__}"
+                "job_spec must be a mapping, JSON text, a .json template file or a JobSpec "
+                f"model (parse_job_spec), got {type(raw).__name__}"
             )
         try:
             spec = parse_job_spec(raw)
@@ -323,22 +395,10 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
         return job
 
     def console_url(self, job_id: str) -> str | None:
-        try:
-            url: str = self.hook.get_config().job_console_url(job_id)
-            return url
-        except Exception:  # a link is a convenience; never fail the task for it
-            return None
+        """The job's page in the Polaris console (``None`` if the connection cannot say)."""
+        return console_url(self.hook, job_id)
 
-    def publish_job(self, context: Context, job_id: str) -> None:
-        """Push ``job_id`` and ``job_url`` to XCom before waiting (the extra link reads them)."""
-        url = self.console_url(job_id)
-        ti = context["ti"]
-        ti.xcom_push(key=JOB_ID_XCOM_KEY, value=job_id)
-        if url:
-            ti.xcom_push(key=JOB_URL_XCOM_KEY, value=url)
-            self.log.info("Polaris job %s: %s", job_id, url)
-
-    def defer_wait(self, job_id: str, deadline: float | None) -> None:
+    def defer_wait(self, job_id: str, deadline: float | None, targets: Any) -> None:
         from airflow_provider_polaris.triggers.jobs import PolarisJobTrigger
 
         self.defer(
@@ -347,11 +407,11 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
                 polaris_conn_id=self.polaris_conn_id,
                 poll_interval=self.poll_interval,
                 deadline=deadline,
-                target_statuses=sorted(self.wait_target_statuses)
-                if self.wait_target_statuses
-                else None,
-                cancel_on_kill=self.cancel_on_kill,
+                target_statuses=sorted(targets) if targets else None,
+                # The trigger must never cancel a job this task does not own.
+                cancel_on_kill=self.cancel_on_kill and self.why_not_owned(job_id) is None,
                 max_unknown_polls=self.max_unknown_polls,
+                progress_interval=self.progress_interval,
             ),
             method_name="execute_complete",
             kwargs=self.resume_kwargs() or None,
@@ -366,11 +426,11 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
         status, job_id, message, job = read_trigger_event(event)
         self.submitted_job_id = job_id
         if status == "timeout":
-            self.give_up(job_id)
+            self.give_up(job_id, job)
         if status == "error":
             raise PolarisJobFailedError(message or f"Waiting for Polaris job {job_id} failed")
         assert job is not None
-        outcome = decide_outcome(job, target_statuses=self.wait_target_statuses)
+        outcome = decide_outcome(job, target_statuses=self.wait_targets(job))
         if status == "failure" and outcome.kind == "waiting":
             # The trigger gave up on a job still in flight (e.g. max_unknown_polls): its reason.
             outcome = Outcome("failure", message or f"Waiting for Polaris job {job_id} failed")
@@ -392,44 +452,52 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
             self.log.info("%s", outcome.message)
             forget_job(context, self.log)
             return json_safe(job)
-        message = self.failure_message(job_id, job, outcome.message)
+        message = explain_failure(self.hook, job_id, job, outcome.message, self.log)
         self.log.error("%s", message)
         if outcome.kind == "canceled":
             raise PolarisJobCanceledError(message)
         raise PolarisJobFailedError(message)
 
-    def failure_message(self, job_id: str, job: Mapping[str, Any] | None, headline: str) -> str:
-        logs = metrics = None
-        try:
-            client = self.hook.get_client()
-            logs = client.jobs.get_logs(job_id)
-            metrics = client.jobs.get_metrics(job_id)
-        except Exception as exc:
-            self.log.debug("Could not fetch logs/metrics of Polaris job %s: %s", job_id, exc)
-        return describe_failure(job, logs, metrics, self.console_url(job_id), headline=headline)
-
-    def give_up(self, job_id: str) -> None:
-        """Timeout: cancel the job (best effort) and fail."""
+    def give_up(self, job_id: str, last: Mapping[str, Any] | None = None) -> None:
+        """Timeout: cancel the job when this task owns it (best effort), then fail saying
+        which limit passed, the last status seen and where to look."""
         self._job_finished = True
-        cancelled = self.cancel_job(job_id, reason="timeout")
         limits = []
         if self.timeout:
             limits.append(f"timeout={self.timeout:g}s")
         if getattr(self, "execution_timeout", None):
             limits.append(f"execution_timeout={self.execution_timeout}")
-        raise PolarisJobTimeoutError(
-            f"Polaris job {job_id} did not finish in time ({', '.join(limits) or 'deadline'}); "
-            + (
-                "cancellation requested."
-                if cancelled
-                else "it could not be canceled (see the log)."
-            )
-        )
+        targets = self.wait_targets(last or {})
+        goal = f"reach {'/'.join(sorted(targets))}" if targets else "finish"
+        parts = [
+            f"Polaris job {job_id} did not {goal} in time ({', '.join(limits) or 'deadline'})",
+            f"last status: {JobState(last).describe() if last else 'not seen'}",
+        ]
+        not_owned = self.why_not_owned(job_id)
+        if not_owned:
+            parts.append(f"left as it is ({not_owned})")
+        elif self.cancel_job(job_id, reason="timeout"):
+            parts.append("cancellation requested")
+        else:
+            parts.append("it could not be canceled (see the log)")
+        url = self.console_url(job_id)
+        raise PolarisJobTimeoutError("; ".join(parts) + "." + (f" Console: {url}" if url else ""))
 
-    def cancel_job(self, job_id: str, *, reason: str) -> bool:
-        """Best-effort cancel; logs and swallows every error so it never masks the original one."""
+    def cancel_job(self, job_id: str, *, reason: str, fresh_client: bool = False) -> bool:
+        """Best-effort cancel; logs and swallows every error so it never masks the original one.
+
+        ``fresh_client``: use a short-lived client of its own instead of the hook's cached one,
+        which the interrupted wait may be in the middle of using (``on_kill`` runs from a signal
+        handler).
+        """
         try:
-            self.hook.get_client().jobs.cancel(job_id)
+            if fresh_client:
+                from airflow_provider_polaris.client import PolarisClient
+
+                with PolarisClient(self.hook.get_config(), on_secret=mask_secret) as client:
+                    client.jobs.cancel(job_id)
+            else:
+                self.hook.get_client().jobs.cancel(job_id)
         except Exception as exc:
             self.log.warning("Could not cancel Polaris job %s (%s): %s", job_id, reason, exc)
             return False
@@ -437,5 +505,11 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
         return True
 
     def on_kill(self) -> None:
-        if self.cancel_on_kill and self.submitted_job_id and not self._job_finished:
-            self.cancel_job(self.submitted_job_id, reason="task killed")
+        job_id = self.submitted_job_id
+        if not (self.cancel_on_kill and job_id and not self._job_finished):
+            return
+        not_owned = self.why_not_owned(job_id)
+        if not_owned:
+            self.log.info("Task killed; leaving Polaris job %s alone (%s)", job_id, not_owned)
+            return
+        self.cancel_job(job_id, reason="task killed", fresh_client=True)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_polaris._compat import BaseOperator
+from airflow_provider_polaris.operators._control import PolarisJobControlOperatorBase
 from airflow_provider_polaris.operators._intervals import (
     IntervalError,
     format_interval,
@@ -19,14 +18,12 @@ from airflow_provider_polaris.operators._job_base import (
     PolarisJobFailedError,
     PolarisJobOperatorBase,
     PolarisJobTimeoutError,
-    json_safe,
 )
-from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
 from airflow_provider_polaris.outcomes import JobState
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
-    from airflow_provider_polaris.hooks.polaris import PolarisHook
+    from airflow_provider_polaris.models import JobSpec
 
 __all__ = [
     "PolarisBatchIngestionOperator",
@@ -71,9 +68,15 @@ def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
 class PolarisCreateJobOperator(PolarisJobOperatorBase):
     """Submit any Polaris job spec (batch, sql, streaming, delete_data, ...) and wait for it.
 
-    ``job_spec`` is a dict (templated recursively) or a path to a ``.json`` file rendered as a
-    template, or JSON text. The spec is validated before any request; a bad spec fails the task
-    without retries, naming the offending field path.
+    ``job_spec`` is a dict (templated recursively), a path to a ``.json`` file rendered as a
+    template, JSON text, or a ``JobSpec`` model (``parse_job_spec(...)``, validated again). Only
+    ``job_spec`` itself may name a ``.json`` file: nested strings such as
+    ``s3://bucket/events.json`` render as plain templates. The spec is validated before any
+    request; a bad spec fails the task without retries, naming the offending field path.
+
+    A batch-like job is waited on until it ends; a **streaming** job never completes, so the wait
+    ends once it is ``running`` or ``idle`` (as ``PolarisStreamingJobOperator``, without its
+    ``if_running`` check).
 
     Returns the final job document (JSON-safe); pushes ``job_id`` and ``job_url`` to XCom before
     waiting. See :class:`PolarisJobOperatorBase` for the waiting arguments.
@@ -83,11 +86,11 @@ class PolarisCreateJobOperator(PolarisJobOperatorBase):
     template_ext: Sequence[str] = (".json",)
     template_fields_renderers = {"job_spec": "json"}
 
-    def __init__(self, *, job_spec: Mapping[str, Any] | str, **kwargs: Any) -> None:
+    def __init__(self, *, job_spec: Mapping[str, Any] | str | JobSpec, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.job_spec = job_spec
 
-    def build_job_spec(self, context: Context) -> Mapping[str, Any] | str:
+    def build_job_spec(self, context: Context) -> Mapping[str, Any] | str | JobSpec:
         return self.job_spec
 
 
@@ -113,9 +116,10 @@ class PolarisBatchIngestionOperator(PolarisJobOperatorBase):
         "mappings",
         "intervals",
         "filter_expression",
+        "extra_spec",
         "polaris_conn_id",
     )
-    template_fields_renderers = {"source": "json", "mappings": "json"}
+    template_fields_renderers = {"source": "json", "mappings": "json", "extra_spec": "json"}
 
     def __init__(
         self,
@@ -219,9 +223,10 @@ class PolarisTableToTableOperator(PolarisJobOperatorBase):
         "intervals",
         "source_interval",
         "filter_expression",
+        "extra_spec",
         "polaris_conn_id",
     )
-    template_fields_renderers = {"mappings": "json"}
+    template_fields_renderers = {"mappings": "json", "extra_spec": "json"}
 
     def __init__(
         self,
@@ -296,13 +301,14 @@ class PolarisSqlIngestionOperator(PolarisJobOperatorBase):
     """Run a SQL ingestion (``INSERT``/``REPLACE INTO ... SELECT``) as a Polaris job.
 
     :param sql: the statement, or a path to a ``.sql`` file (rendered as a template).
-    :param parameters: ``[{"type": "VARCHAR", "value": "x"}]`` for ``?`` placeholders.
-    :param context: SQL query context.
+    :param parameters: ``[{"type": "VARCHAR", "value": "x"}]`` for ``?`` placeholders
+        (templated; a value ending in ``.sql`` stays a value, it is not read as a file).
+    :param context: SQL query context (templated; kept in the ``query_context`` attribute).
     """
 
-    template_fields: Sequence[str] = ("sql", "parameters", "polaris_conn_id")
+    template_fields: Sequence[str] = ("sql", "parameters", "query_context", "polaris_conn_id")
     template_ext: Sequence[str] = (".sql",)
-    template_fields_renderers = {"sql": "sql"}
+    template_fields_renderers = {"sql": "sql", "query_context": "json"}
 
     def __init__(
         self,
@@ -331,38 +337,38 @@ class PolarisSqlIngestionOperator(PolarisJobOperatorBase):
         )
 
 
-class PolarisCancelJobOperator(ClosesPolarisClient, BaseOperator):
-    """Cancel a Polaris job. A job that already ended is left alone (logged, not an error).
+class PolarisCancelJobOperator(PolarisJobControlOperatorBase):
+    """Cancel a Polaris job and wait until it is ``canceled``.
 
-    Returns the job's status after the request.
+    A job that already ended (``completed``, ``failed``, ``canceled``), or that ends on its own
+    before the cancel takes effect, is not an error: there is nothing left to stop, so the task
+    succeeds and logs what the job did. Returns the final job document; pushes ``job_id`` and
+    ``job_url``. ``wait_for_completion=False`` returns right after the cancel request;
+    ``deferrable``, ``poll_interval`` and ``timeout`` work as for the other job operators (a
+    timeout fails the task; the job is left as it is).
+
+    :param job_id: the job to cancel (templated), e.g.
+        ``"{{ ti.xcom_pull('load', key='job_id') }}"``.
     """
 
-    template_fields: Sequence[str] = ("job_id", "polaris_conn_id")
+    verb = "cancels"
+    wait_target_statuses: ClassVar[frozenset[str] | None] = frozenset(
+        {"canceled", "completed", "failed"}
+    )
 
-    def __init__(
-        self, *, job_id: str, polaris_conn_id: str = "polaris_default", **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self.job_id = job_id
-        self.polaris_conn_id = polaris_conn_id
+    def __init__(self, *, job_id: str, **kwargs: Any) -> None:
+        super().__init__(job_id=job_id, **kwargs)
 
-    @cached_property
-    def hook(self) -> PolarisHook:
-        from airflow_provider_polaris.hooks.polaris import PolarisHook
-
-        return PolarisHook(polaris_conn_id=self.polaris_conn_id)
-
-    def execute(self, context: Context) -> Any:
-        client = self.hook.get_client()
-        job = client.jobs.get(self.job_id)
+    def control(self, context: Context, client: Any) -> Mapping[str, Any]:
+        job_id = str(self.job_id)
+        job: Mapping[str, Any] = client.jobs.get(job_id)
         state = JobState(job)
         if state.is_terminal:
             self.log.info(
-                "Polaris job %s already ended (%s); nothing to cancel",
-                self.job_id,
-                state.describe(),
+                "Polaris job %s already ended (%s); nothing to cancel", job_id, state.describe()
             )
-            return json_safe(job)
-        result = client.jobs.cancel(self.job_id)
-        self.log.info("Requested cancellation of Polaris job %s", self.job_id)
-        return json_safe(result) if result is not None else None
+            return job
+        client.jobs.cancel(job_id)
+        self.log.info("Requested cancellation of Polaris job %s", job_id)
+        job = client.jobs.get(job_id)
+        return job

@@ -7,19 +7,17 @@ and live), or for a suspend until it is ``suspended``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from airflow_provider_polaris._compat import AirflowFailException, BaseOperator
+from airflow_provider_polaris._compat import AirflowFailException
 from airflow_provider_polaris.client import PolarisNotFoundError
+from airflow_provider_polaris.operators._control import PolarisJobControlOperatorBase
 from airflow_provider_polaris.operators._job_base import PolarisJobOperatorBase
-from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
 from airflow_provider_polaris.operators._reattach import same_request
 from airflow_provider_polaris.outcomes import STREAMING_LIVE, JobState
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
-    from airflow_provider_polaris.hooks.polaris import PolarisHook
 
 __all__ = [
     "IfRunning",
@@ -213,22 +211,10 @@ class PolarisStreamingJobOperator(PolarisJobOperatorBase):
         self.kept_job_id = kept_job_id
         return super().execute_complete(context, event)
 
-    def cancel_job(self, job_id: str, *, reason: str) -> bool:
+    def why_not_owned(self, job_id: str) -> str | None:
         if job_id == self.kept_job_id:
-            self.log.warning(
-                "Not canceling Polaris streaming job %s (%s): this task did not start it "
-                "(if_running='keep')",
-                job_id,
-                reason,
-            )
-            return False
-        return super().cancel_job(job_id, reason=reason)
-
-    def defer_wait(self, job_id: str, deadline: float | None) -> None:
-        if job_id == self.kept_job_id:
-            # The trigger must not cancel a job this task did not start.
-            self.cancel_on_kill = False
-        super().defer_wait(job_id, deadline)
+            return "this task did not start it: it kept the table's running job, if_running='keep'"
+        return None
 
 
 def _connection(doc: Mapping[str, Any]) -> Any:
@@ -237,82 +223,69 @@ def _connection(doc: Mapping[str, Any]) -> Any:
     return source.get("connectionName") if isinstance(source, Mapping) else None
 
 
-class _WaitingControlOperator(PolarisJobOperatorBase):
-    """Set a job's desired status, then wait (in any mode) until it reaches the target."""
-
-    template_fields: Sequence[str] = ("job_id", "polaris_conn_id")
-    desired: ClassVar[str] = ""
-    reattach_previous_job: ClassVar[bool] = False
-
-    def __init__(self, *, job_id: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.job_id = job_id
-        # Suspending or resuming is not a job this task owns: never cancel it on kill/timeout.
-        self.cancel_on_kill = False
-
-    def render_job_request(self, context: Context) -> dict[str, Any]:
-        return {}
-
-    def submit(self, context: Context, client: Any, body: Mapping[str, Any]) -> Mapping[str, Any]:
-        client.jobs.set_status(self.job_id, self.desired)
-        self.log.info("Requested %s for Polaris job %s", self.desired, self.job_id)
-        job: Mapping[str, Any] = client.jobs.get(self.job_id)
-        return job
-
-    def give_up(self, job_id: str) -> None:
-        from airflow_provider_polaris.operators._job_base import PolarisJobTimeoutError
-
-        raise PolarisJobTimeoutError(
-            f"Polaris job {job_id} did not reach {sorted(self.wait_target_statuses or [])} in time."
-        )
-
-
-class PolarisSuspendJobOperator(_WaitingControlOperator):
+class PolarisSuspendJobOperator(PolarisJobControlOperatorBase):
     """Suspend a streaming job and wait until it is ``suspended`` (unless told not to wait)."""
 
-    desired = "suspended"
+    verb = "suspends"
     wait_target_statuses: ClassVar[frozenset[str] | None] = frozenset({"suspended"})
 
+    def __init__(self, *, job_id: str, **kwargs: Any) -> None:
+        super().__init__(job_id=job_id, **kwargs)
 
-class PolarisResumeJobOperator(_WaitingControlOperator):
+    def control(self, context: Context, client: Any) -> Mapping[str, Any]:
+        return _set_status(self, client, "suspended")
+
+
+class PolarisResumeJobOperator(PolarisJobControlOperatorBase):
     """Resume a suspended streaming job and wait until it is ``running`` or ``idle``."""
 
-    desired = "running"
+    verb = "resumes"
     wait_target_statuses: ClassVar[frozenset[str] | None] = STREAMING_LIVE
 
+    def __init__(self, *, job_id: str, **kwargs: Any) -> None:
+        super().__init__(job_id=job_id, **kwargs)
 
-class PolarisResetStreamingJobOperator(ClosesPolarisClient, BaseOperator):
-    """Reset a streaming job's offsets back to its ``readFromPoint``.
+    def control(self, context: Context, client: Any) -> Mapping[str, Any]:
+        return _set_status(self, client, "running")
+
+
+def _set_status(op: PolarisJobControlOperatorBase, client: Any, desired: str) -> Mapping[str, Any]:
+    job_id = str(op.job_id)
+    client.jobs.set_status(job_id, desired)
+    op.log.info("Requested %s for Polaris job %s", desired, job_id)
+    job: Mapping[str, Any] = client.jobs.get(job_id)
+    return job
+
+
+class PolarisResetStreamingJobOperator(PolarisJobControlOperatorBase):
+    """Reset a streaming job's offsets back to its ``readFromPoint``, then wait until it is
+    ``running`` or ``idle`` again.
 
     Give ``job_id``, or ``target_table`` to reset the table's live streaming job (found with
     ``GET /jobs?type=streaming&targetTableName=...&executionStatus=running|idle|pending``).
-    Returns the job id that was reset.
+    Returns the final job document; pushes ``job_id`` and ``job_url``. ``deferrable``,
+    ``wait_for_completion``, ``poll_interval`` and ``timeout`` work as for the other job
+    operators (a timeout fails the task and leaves the job as it is).
     """
 
     template_fields: Sequence[str] = ("job_id", "target_table", "polaris_conn_id")
+    verb = "resets"
+    wait_target_statuses: ClassVar[frozenset[str] | None] = STREAMING_LIVE
 
     def __init__(
         self,
         *,
         job_id: str | None = None,
         target_table: str | None = None,
-        polaris_conn_id: str = "polaris_default",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(job_id=job_id, **kwargs)
         if not job_id and not target_table:
             raise ValueError("Give job_id or target_table")
-        self.job_id = job_id
         self.target_table = target_table
-        self.polaris_conn_id = polaris_conn_id
-
-    @cached_property
-    def hook(self) -> PolarisHook:
-        from airflow_provider_polaris.hooks.polaris import PolarisHook
-
-        return PolarisHook(polaris_conn_id=self.polaris_conn_id)
 
     def find_streaming_job(self, client: Any) -> str:
+        """The id of the one live streaming job writing to ``target_table``."""
         page = client.jobs.list(
             type=["streaming"],
             target_table_name=self.target_table,
@@ -334,10 +307,9 @@ class PolarisResetStreamingJobOperator(ClosesPolarisClient, BaseOperator):
             )
         return str(jobs[0]["id"])
 
-    def execute(self, context: Context) -> str:
-        client = self.hook.get_client()
+    def control(self, context: Context, client: Any) -> Mapping[str, Any]:
         job_id = self.job_id or self.find_streaming_job(client)
-        job = client.jobs.get(job_id)
+        job: Mapping[str, Any] = client.jobs.get(job_id)
         state = JobState(job)
         if state.job_type and state.job_type != "streaming":
             raise AirflowFailException(
@@ -347,5 +319,5 @@ class PolarisResetStreamingJobOperator(ClosesPolarisClient, BaseOperator):
         self.log.info(
             "Reset the offsets of streaming job %s (table %r)", job_id, state.target_table
         )
-        context["ti"].xcom_push(key="job_id", value=job_id)
-        return job_id
+        job = client.jobs.get(job_id)
+        return job

@@ -9,7 +9,6 @@ narrowed here).
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Collection, Sequence
 from datetime import timedelta
@@ -21,24 +20,30 @@ from airflow_provider_polaris._compat import (
     AirflowSkipException,
     BaseOperator,
     BaseSensorOperator,
-    conf,
 )
 from airflow_provider_polaris.links import PolarisJobLink
 from airflow_provider_polaris.operators._job_base import (
     PolarisJobCanceledError,
     PolarisJobFailedError,
+    default_deferrable,
     read_trigger_event,
 )
 from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
+from airflow_provider_polaris.operators._report import explain_failure, publish_job
 from airflow_provider_polaris.outcomes import (
+    DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_MAX_UNKNOWN_POLLS,
+    DEFAULT_PROGRESS_INTERVAL,
+    JobState,
     Outcome,
+    ProgressSchedule,
     ProgressTracker,
     UnknownStreak,
     check_max_unknown_polls,
+    check_progress_interval,
     decide_outcome,
-    describe_failure,
 )
+from airflow_provider_polaris.triggers._poller import ErrorStreak
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
@@ -56,10 +61,14 @@ class PolarisJobSensor(ClosesPolarisClient, BaseSensorOperator):
     :param target_statuses: for streaming jobs, e.g. ``["running", "idle"]``.
     :param max_unknown_polls: consecutive ``unknown`` statuses tolerated before failing (poke and
         deferrable modes; a reschedule-mode sensor counts within one poke only). ``None``: no bound.
+    :param progress_interval: seconds between samples of a running job's progress % and rows
+        processed, logged when they change; ``None``/``0``: never.
 
     A failed job raises ``PolarisJobFailedError`` (retryable); a canceled one raises
     ``PolarisJobCanceledError`` (no retry). Both fail in every mode whatever ``soft_fail`` says; a
-    timeout raises ``AirflowSensorTimeout`` or, with ``soft_fail``, skips.
+    timeout raises ``AirflowSensorTimeout`` or, with ``soft_fail``, skips. Transient API errors
+    are tolerated as by the operators and the trigger (``DEFAULT_MAX_CONSECUTIVE_ERRORS`` in a
+    row). ``job_id`` and ``job_url`` are pushed to XCom, so the "Polaris job" link works.
     """
 
     template_fields: Sequence[str] = ("job_id", "polaris_conn_id")
@@ -71,9 +80,10 @@ class PolarisJobSensor(ClosesPolarisClient, BaseSensorOperator):
         job_id: str,
         polaris_conn_id: str = "polaris_default",
         poll_interval: float | None = None,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool | None = None,
         target_statuses: Collection[str] | None = None,
         max_unknown_polls: int | None = DEFAULT_MAX_UNKNOWN_POLLS,
+        progress_interval: float | None = DEFAULT_PROGRESS_INTERVAL,
         **kwargs: Any,
     ) -> None:
         if poll_interval is not None:
@@ -81,13 +91,16 @@ class PolarisJobSensor(ClosesPolarisClient, BaseSensorOperator):
         super().__init__(**kwargs)
         self.job_id = job_id
         self.polaris_conn_id = polaris_conn_id
-        self.deferrable = deferrable
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.target_statuses = (
             frozenset(s.lower() for s in target_statuses) if target_statuses else None
         )
         self.max_unknown_polls = check_max_unknown_polls(max_unknown_polls)
+        self.progress_interval = check_progress_interval(progress_interval)
         self._tracker = ProgressTracker()
         self._unknown = UnknownStreak(self.max_unknown_polls)
+        self._errors = ErrorStreak(DEFAULT_MAX_CONSECUTIVE_ERRORS)
+        self._progress: ProgressSchedule | None = None
 
     @cached_property
     def hook(self) -> PolarisHook:
@@ -100,12 +113,40 @@ class PolarisJobSensor(ClosesPolarisClient, BaseSensorOperator):
         return interval.total_seconds() if isinstance(interval, timedelta) else float(interval)
 
     def poke(self, context: Context) -> bool:
-        job = self.hook.get_client().jobs.get(self.job_id)
-        line = self._tracker.observe(job)
+        client = self.hook.get_client()
+        try:
+            job = client.jobs.get(self.job_id)
+        except Exception as exc:
+            if self._errors.gives_up(exc):
+                raise
+            self.log.warning(
+                "Polling Polaris job %s failed (%s in a row), will retry: %s",
+                self.job_id,
+                self._errors.count,
+                exc,
+            )
+            return False
+        self._errors.reset()
+        outcome = self._unknown.check(
+            job, decide_outcome(job, target_statuses=self.target_statuses)
+        )
+        progress = metrics = None
+        if self._progress is None:
+            self._progress = ProgressSchedule(self.progress_interval, time.monotonic())
+        if (
+            not outcome.is_final
+            and JobState(job).execution_status == "running"
+            and self._progress.due(time.monotonic())
+        ):
+            try:
+                progress = client.jobs.get_progress(self.job_id)
+                metrics = client.jobs.get_metrics(self.job_id)
+            except Exception:  # progress is decoration; never fail a wait for it
+                progress = metrics = None
+        line = self._tracker.observe(job, progress, metrics)
         if line:
             self.log.info("%s", line)
-        outcome = decide_outcome(job, target_statuses=self.target_statuses)
-        return self._judge(self._unknown.check(job, outcome), job)
+        return self._judge(outcome, job)
 
     def _judge(self, outcome: Outcome, job: Any) -> bool:
         if outcome.kind == "waiting":
@@ -114,15 +155,14 @@ class PolarisJobSensor(ClosesPolarisClient, BaseSensorOperator):
             if outcome.warning:
                 self.log.warning("%s", outcome.warning)
             return True
-        url = None
-        with contextlib.suppress(Exception):
-            url = self.hook.get_config().job_console_url(self.job_id)
-        message = describe_failure(job, None, None, url, headline=outcome.message)
+        message = explain_failure(self.hook, self.job_id, job, outcome.message, self.log)
+        self.log.error("%s", message)
         if outcome.kind == "canceled":
             raise PolarisJobCanceledError(message)
         raise PolarisJobFailedError(message)
 
     def execute(self, context: Context) -> Any:
+        publish_job(context, self.hook, self.job_id, self.log)
         if not self.deferrable:
             try:
                 return super().execute(context)
@@ -150,6 +190,7 @@ class PolarisJobSensor(ClosesPolarisClient, BaseSensorOperator):
                 # The sensor does not own the job: never cancel it.
                 cancel_on_kill=False,
                 max_unknown_polls=self.max_unknown_polls,
+                progress_interval=self.progress_interval,
             ),
             method_name="execute_complete",
         )

@@ -8,9 +8,10 @@ whether its job is still in flight; only jobs that left that set (or are about t
 final) are fetched individually. Requests per interval are O(1) per project plus O(jobs that
 changed).
 
-Life cycle: the first waiter for a key creates the poller (and its one ``AsyncPolarisClient``);
-the last waiter to leave (result, timeout or cancellation) removes it from the registry, stops its
-task and closes the client. Errors from the list call are delivered to every waiter, which fails
+Life cycle: the first waiter for a key creates the poller, which gets its one
+``AsyncPolarisClient`` from a ``PolarisHook`` (``get_async_client``); the last waiter to leave
+(result, timeout or cancellation) removes it from the registry, stops its task and closes the
+client. Errors from the list call are delivered to every waiter, which fails
 once its own ``max_consecutive_errors`` is exceeded.
 """
 
@@ -21,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from airflow_provider_polaris.client import (
     AsyncPolarisClient,
@@ -32,6 +33,7 @@ from airflow_provider_polaris.client import (
     PolarisNotFoundError,
 )
 from airflow_provider_polaris.outcomes import (
+    DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_MAX_UNKNOWN_POLLS,
     Outcome,
     ProgressTracker,
@@ -58,6 +60,29 @@ def _is_transport(exc: BaseException) -> bool:
     return isinstance(exc, PolarisTransportError | OSError | asyncio.TimeoutError)
 
 
+class ErrorStreak:
+    """The one rule for API errors while polling, shared by every wait (sync, trigger, sensor).
+
+    A fatal error (see :func:`is_fatal_error`) ends the wait at once; transient ones (5xx, 429,
+    network) are tolerated up to ``limit`` in a row. A successful poll resets the count.
+    """
+
+    __slots__ = ("count", "limit")
+
+    def __init__(self, limit: int = DEFAULT_MAX_CONSECUTIVE_ERRORS) -> None:
+        self.limit = int(limit)
+        self.count = 0
+
+    def gives_up(self, exc: BaseException) -> bool:
+        """Count ``exc``; True when the wait must end with it."""
+        self.count += 1
+        return is_fatal_error(exc) or self.count > self.limit
+
+    def reset(self) -> None:
+        """A poll succeeded."""
+        self.count = 0
+
+
 @dataclass(eq=False)
 class Waiter:
     """One job wait registered with a :class:`SharedJobPoller`.
@@ -73,33 +98,68 @@ class Waiter:
     report: Callable[[str], None]
     result: asyncio.Future[tuple[str, str, Mapping[str, Any] | None]]
     tracker: ProgressTracker = field(default_factory=ProgressTracker)
-    errors: int = 0
     max_unknown_polls: int | None = DEFAULT_MAX_UNKNOWN_POLLS
     unknown: UnknownStreak | None = None
+    errors: ErrorStreak | None = None
+    # The last job document seen (list summary or full job): what a timeout reports and what
+    # progress samples are logged against.
+    last: Mapping[str, Any] | None = None
 
     def observe(self, job: Mapping[str, Any]) -> Outcome:
-        self.errors = 0
+        """Judge one poll of the job (and log a line when something changed)."""
+        self._errors().reset()
         if self.unknown is None:
             self.unknown = UnknownStreak(self.max_unknown_polls)
+        self.last = job
         outcome = self.unknown.check(job, decide_outcome(job, target_statuses=self.target_statuses))
-        line = self.tracker.observe(job)
+        self.log_change(job)
+        return outcome
+
+    def log_change(
+        self,
+        job: Mapping[str, Any],
+        progress: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Report one line when status, progress % or rows processed changed."""
+        line = self.tracker.observe(job, progress, metrics)
         if line:
             self.report(line)
-        return outcome
 
     def finish(self, status: str, message: str, job: Mapping[str, Any] | None) -> None:
         if not self.result.done():
             self.result.set_result((status, message, job))
 
     def error(self, exc: BaseException) -> None:
-        self.errors += 1
-        if is_fatal_error(exc) or self.errors > self.max_consecutive_errors:
+        streak = self._errors()
+        if streak.gives_up(exc):
             self.finish("error", f"Polling Polaris job {self.job_id} failed: {exc}", None)
         else:
             self.report(
-                f"Polling Polaris job {self.job_id} failed ({self.errors}/"
-                f"{self.max_consecutive_errors} consecutive errors), will retry: {exc}"
+                f"Polling Polaris job {self.job_id} failed ({streak.count}/"
+                f"{streak.limit} consecutive errors), will retry: {exc}"
             )
+
+    def _errors(self) -> ErrorStreak:
+        if self.errors is None:
+            self.errors = ErrorStreak(self.max_consecutive_errors)
+        return self.errors
+
+
+class ClientSource(Protocol):
+    """Where a poller gets its client: ``PolarisHook`` (its async getter builds the client off
+    the event loop and registers fetched OAuth tokens with the secrets masker)."""
+
+    async def get_async_client(self) -> AsyncPolarisClient: ...
+
+    async def aclose(self) -> None: ...
+
+
+def polaris_hook(conn_id: str) -> ClientSource:
+    """A :class:`~airflow_provider_polaris.hooks.polaris.PolarisHook` for ``conn_id``."""
+    from airflow_provider_polaris.hooks.polaris import PolarisHook
+
+    return PolarisHook(polaris_conn_id=conn_id)
 
 
 class SharedJobPoller:
@@ -109,18 +169,18 @@ class SharedJobPoller:
         self,
         key: tuple[Any, ...],
         config: PolarisConfig,
-        client_factory: Callable[[PolarisConfig], AsyncPolarisClient] = AsyncPolarisClient,
+        source: ClientSource,
     ) -> None:
         self.key = key
         self.config = config
-        self._client_factory = client_factory
+        self._source = source
         self.waiters: set[Waiter] = set()
         self._task: asyncio.Task[None] | None = None
         self.ticks = 0
 
     def add(self, waiter: Waiter) -> None:
         self.waiters.add(waiter)
-        if self._task is None:
+        if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"polaris-job-poller-{self.config.project_id}"
             )
@@ -135,7 +195,13 @@ class SharedJobPoller:
         return True
 
     async def _run(self) -> None:
-        client = self._client_factory(self.config)
+        try:
+            client = await self._source.get_async_client()
+        except Exception as exc:  # e.g. the connection vanished: every waiter hears of it
+            for waiter in list(self.waiters):
+                waiter.finish("error", f"Cannot open a Polaris client: {exc}", None)
+            await _aclose(self._source)
+            return
         try:
             while self.waiters:
                 started = time.monotonic()
@@ -154,7 +220,7 @@ class SharedJobPoller:
                 interval = min(w.poll_interval for w in pending)
                 await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
         finally:
-            await _aclose(client)
+            await _aclose(self._source)
 
     async def _tick(self, client: AsyncPolarisClient) -> None:
         waiters = [w for w in self.waiters if not w.result.done()]
@@ -245,17 +311,19 @@ async def wait_shared(
     config: PolarisConfig,
     waiter: Waiter,
     timeout: float | None,
-    client_factory: Callable[[PolarisConfig], AsyncPolarisClient] = AsyncPolarisClient,
+    source_factory: Callable[[str], ClientSource] = polaris_hook,
 ) -> tuple[str, str, Mapping[str, Any] | None] | None:
     """Register ``waiter`` with the shared poller for its project and wait for its result.
 
-    Returns ``None`` on timeout. Always unregisters, including on cancellation.
+    A new poller gets its client from ``source_factory(conn_id)`` (a ``PolarisHook``) and closes
+    it when its last waiter leaves. Returns ``None`` on timeout. Always unregisters, including
+    on cancellation.
     """
     loop = asyncio.get_running_loop()
     key = (loop, conn_id, config.base_url, config.project_id, credentials_fingerprint(config))
     poller = _POLLERS.get(key)
     if poller is None:
-        poller = _POLLERS[key] = SharedJobPoller(key, config, client_factory)
+        poller = _POLLERS[key] = SharedJobPoller(key, config, source_factory(conn_id))
     poller.add(waiter)
     try:
         done, _ = await asyncio.wait({waiter.result}, timeout=timeout)

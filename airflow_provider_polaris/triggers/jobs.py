@@ -1,8 +1,10 @@
 """``PolarisJobTrigger``: waits in the triggerer until a Polaris job reaches an outcome.
 
-Fully async: the connection is looked up with ``PolarisHook.aget_config()`` and every request goes
-through one ``AsyncPolarisClient``. By default waits on the same connection and project share one
-status poller (``triggers/_poller.py``); ``shared_poller=False`` polls the job on its own.
+Fully async: the connection is looked up with ``PolarisHook.aget_config()`` and the client comes
+from ``PolarisHook.get_async_client()`` (never built inside the loop by this module). By default
+waits on the same connection and project share one status poller (``triggers/_poller.py``);
+``shared_poller=False`` polls the job on its own. Progress % and rows processed are sampled per
+job every ``progress_interval`` seconds.
 
 The trigger yields exactly one event and returns. Its payload::
 
@@ -23,13 +25,18 @@ from typing import Any
 
 from airflow_provider_polaris._compat import BaseTrigger, TriggerEvent
 from airflow_provider_polaris.outcomes import (
+    DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_MAX_UNKNOWN_POLLS,
+    DEFAULT_PROGRESS_INTERVAL,
+    JobState,
+    ProgressSchedule,
     ProgressTracker,
     UnknownStreak,
     check_max_unknown_polls,
+    check_progress_interval,
     decide_outcome,
 )
-from airflow_provider_polaris.triggers._poller import Waiter, _aclose, is_fatal_error, wait_shared
+from airflow_provider_polaris.triggers._poller import ErrorStreak, Waiter, wait_shared
 
 EVENT_STATUSES = frozenset({"success", "failure", "canceled", "timeout", "error"})
 # How long ``on_kill`` may spend canceling the job (the triggerer also bounds it).
@@ -65,6 +72,9 @@ class PolarisJobTrigger(BaseTrigger):
     :param shared_poller: share one status poller per connection and project (default).
     :param max_unknown_polls: consecutive ``unknown`` statuses tolerated before a ``failure``
         event (``None``: no bound).
+    :param progress_interval: seconds between progress samples of a running job (two requests
+        of this trigger's own: ``/progress`` and ``/metrics``), the first one interval after the
+        wait began; ``None`` or ``0`` never samples (status changes are still logged).
     """
 
     def __init__(
@@ -75,9 +85,10 @@ class PolarisJobTrigger(BaseTrigger):
         deadline: float | None = None,
         target_statuses: Collection[str] | None = None,
         cancel_on_kill: bool = True,
-        max_consecutive_errors: int = 5,
+        max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
         shared_poller: bool = True,
         max_unknown_polls: int | None = DEFAULT_MAX_UNKNOWN_POLLS,
+        progress_interval: float | None = DEFAULT_PROGRESS_INTERVAL,
     ) -> None:
         super().__init__()
         self.job_id = str(job_id)
@@ -91,6 +102,7 @@ class PolarisJobTrigger(BaseTrigger):
         self.max_consecutive_errors = int(max_consecutive_errors)
         self.shared_poller = bool(shared_poller)
         self.max_unknown_polls = check_max_unknown_polls(max_unknown_polls)
+        self.progress_interval = check_progress_interval(progress_interval)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -105,10 +117,12 @@ class PolarisJobTrigger(BaseTrigger):
                 "max_consecutive_errors": self.max_consecutive_errors,
                 "shared_poller": self.shared_poller,
                 "max_unknown_polls": self.max_unknown_polls,
+                "progress_interval": self.progress_interval,
             },
         )
 
     def _hook(self) -> Any:
+        """A new ``PolarisHook``: each use (the wait, ``on_kill``) closes the client it opens."""
         from airflow_provider_polaris.hooks.polaris import PolarisHook
 
         return PolarisHook(polaris_conn_id=self.polaris_conn_id)
@@ -117,10 +131,11 @@ class PolarisJobTrigger(BaseTrigger):
         return None if self.deadline is None else max(0.0, self.deadline - time.time())
 
     def _timeout_event(self, job: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        last = f" Last seen: {JobState(job).describe()}." if job else ""
         return job_event(
             "timeout",
             self.job_id,
-            f"Timed out waiting for Polaris job {self.job_id} (deadline passed).",
+            f"Timed out waiting for Polaris job {self.job_id} (deadline passed).{last}",
             job,
         )
 
@@ -138,18 +153,22 @@ class PolarisJobTrigger(BaseTrigger):
         return
 
     async def _wait(self) -> dict[str, Any]:
-        config = await self._hook().aget_config()
-        self.log.info(
-            "Waiting for Polaris job %s (poll every %ss%s)",
-            self.job_id,
-            self.poll_interval,
-            f", until {self.target_statuses}" if self.target_statuses else "",
-        )
-        if self.shared_poller:
-            return await self._wait_shared(config)
-        return await self._wait_alone(config)
+        hook = self._hook()
+        try:
+            config = await hook.aget_config()
+            self.log.info(
+                "Waiting for Polaris job %s (poll every %ss%s)",
+                self.job_id,
+                self.poll_interval,
+                f", until {self.target_statuses}" if self.target_statuses else "",
+            )
+            if self.shared_poller:
+                return await self._wait_shared(hook, config)
+            return await self._wait_alone(hook)
+        finally:
+            await hook.aclose()
 
-    async def _wait_shared(self, config: Any) -> dict[str, Any]:
+    async def _wait_shared(self, hook: Any, config: Any) -> dict[str, Any]:
         waiter = Waiter(
             job_id=self.job_id,
             target_statuses=frozenset(self.target_statuses) if self.target_statuses else None,
@@ -159,57 +178,82 @@ class PolarisJobTrigger(BaseTrigger):
             report=self.log.info,
             result=asyncio.get_running_loop().create_future(),
         )
-        result = await wait_shared(self.polaris_conn_id, config, waiter, self._remaining())
+        sampler = (
+            asyncio.get_running_loop().create_task(self._sample_progress(hook, waiter))
+            if self.progress_interval
+            else None
+        )
+        try:
+            result = await wait_shared(self.polaris_conn_id, config, waiter, self._remaining())
+        finally:
+            if sampler is not None:
+                sampler.cancel()
+                await asyncio.gather(sampler, return_exceptions=True)
         if result is None:
-            return self._timeout_event()
+            return self._timeout_event(waiter.last)
         status, message, job = result
         return job_event(status, self.job_id, message, job)
 
-    async def _wait_alone(self, config: Any) -> dict[str, Any]:
-        from airflow_provider_polaris.client import AsyncPolarisClient
+    async def _sample_progress(self, hook: Any, waiter: Waiter) -> None:
+        """Progress for the shared wait: the poller's one list call per interval carries only
+        statuses, so this wait fetches its own job's progress, at most once per
+        ``progress_interval`` (keeping the poller's requests O(1) per project)."""
+        assert self.progress_interval
+        while True:
+            await asyncio.sleep(self.progress_interval)
+            job = waiter.last
+            if job is None or JobState(job).execution_status != "running":
+                continue
+            client = await hook.get_async_client()
+            progress, metrics = await _progress_and_metrics(client, self.job_id)
+            waiter.log_change(job, progress, metrics)
 
-        client = AsyncPolarisClient(config)
+    async def _wait_alone(self, hook: Any) -> dict[str, Any]:
+        client = await hook.get_async_client()
         tracker = ProgressTracker()
+        schedule = ProgressSchedule(self.progress_interval, time.monotonic())
         targets = set(self.target_statuses) if self.target_statuses else None
-        errors = 0
+        errors = ErrorStreak(self.max_consecutive_errors)
         unknown = UnknownStreak(self.max_unknown_polls)
-        try:
-            while True:
-                try:
-                    job = await client.jobs.get(self.job_id)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    errors += 1
-                    if is_fatal_error(exc) or errors > self.max_consecutive_errors:
-                        return job_event(
-                            "error", self.job_id, f"Polling Polaris job {self.job_id} failed: {exc}"
-                        )
-                    self.log.warning(
-                        "Polling Polaris job %s failed (%s in a row), will retry: %s",
-                        self.job_id,
-                        errors,
-                        exc,
+        last: Mapping[str, Any] | None = None
+        while True:
+            try:
+                job = await client.jobs.get(self.job_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if errors.gives_up(exc):
+                    return job_event(
+                        "error", self.job_id, f"Polling Polaris job {self.job_id} failed: {exc}"
                     )
-                else:
-                    errors = 0
-                    outcome = unknown.check(job, decide_outcome(job, target_statuses=targets))
-                    progress, metrics = None, None
-                    if not outcome.is_final and job.get("executionStatus") == "running":
-                        progress, metrics = await _progress_and_metrics(client, self.job_id)
-                    line = tracker.observe(job, progress, metrics)
-                    if line:
-                        self.log.info("%s", line)
-                    if outcome.is_final:
-                        return job_event(outcome.kind, self.job_id, outcome.message, job)
-                remaining = self._remaining()
-                if remaining is not None and remaining <= 0:
-                    return self._timeout_event()
-                await asyncio.sleep(
-                    self.poll_interval if remaining is None else min(self.poll_interval, remaining)
+                self.log.warning(
+                    "Polling Polaris job %s failed (%s in a row), will retry: %s",
+                    self.job_id,
+                    errors.count,
+                    exc,
                 )
-        finally:
-            await _aclose(client)
+            else:
+                errors.reset()
+                last = job
+                outcome = unknown.check(job, decide_outcome(job, target_statuses=targets))
+                progress, metrics = None, None
+                if (
+                    not outcome.is_final
+                    and JobState(job).execution_status == "running"
+                    and schedule.due(time.monotonic())
+                ):
+                    progress, metrics = await _progress_and_metrics(client, self.job_id)
+                line = tracker.observe(job, progress, metrics)
+                if line:
+                    self.log.info("%s", line)
+                if outcome.is_final:
+                    return job_event(outcome.kind, self.job_id, outcome.message, job)
+            remaining = self._remaining()
+            if remaining is not None and remaining <= 0:
+                return self._timeout_event(last)
+            await asyncio.sleep(
+                self.poll_interval if remaining is None else min(self.poll_interval, remaining)
+            )
 
     async def on_kill(self) -> None:
         """Cancel the Polaris job when a user marks or clears the deferred task (Airflow >= 3.3)."""
@@ -218,20 +262,21 @@ class PolarisJobTrigger(BaseTrigger):
                 "Task killed; leaving Polaris job %s running (cancel_on_kill=False)", self.job_id
             )
             return
-        from airflow_provider_polaris.client import AsyncPolarisClient
-
+        # A hook of its own: the wait's client may be mid-request or already closed.
+        hook = self._hook()
         try:
-            config = await self._hook().aget_config()
-            client = AsyncPolarisClient(config)
-            try:
-                await asyncio.wait_for(client.jobs.cancel(self.job_id), timeout=_CANCEL_TIMEOUT)
-            finally:
-                await _aclose(client)
+            client = await hook.get_async_client()
+            await asyncio.wait_for(client.jobs.cancel(self.job_id), timeout=_CANCEL_TIMEOUT)
             self.log.info("Task killed; requested cancellation of Polaris job %s", self.job_id)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # best effort: never raise from on_kill
             self.log.warning("Task killed; could not cancel Polaris job %s: %s", self.job_id, exc)
+        finally:
+            try:
+                await hook.aclose()
+            except Exception as exc:
+                self.log.debug("Closing the Polaris client failed: %s", exc)
 
 
 async def _progress_and_metrics(client: Any, job_id: str) -> tuple[Any, Any]:

@@ -101,7 +101,7 @@ def test_sensors_and_setup_operators_close_the_client(emu: Any) -> None:
     sensor = PolarisJobSensor(task_id="s", job_id=job["id"], poll_interval=0.02, timeout=0.1)
     assert sensor.poke(make_context()) is False
     assert not client_open(sensor)
-    cancel = PolarisCancelJobOperator(task_id="c", job_id=job["id"])
+    cancel = PolarisCancelJobOperator(task_id="c", job_id=job["id"], **FAST)
     cancel.execute(make_context())
     assert not client_open(cancel)
     table = PolarisCreateTableOperator(task_id="t", table={"name": "t1", "type": "detail"})

@@ -60,6 +60,12 @@ def test_non_empty_data_interval_is_used() -> None:
         ("@hourly", TEN, TEN - timedelta(hours=1)),
         ("*/15 * * * *", TEN, TEN - timedelta(minutes=15)),
         ("@daily", datetime(2024, 1, 2, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC)),
+        ("0 0,12 * * *", TEN + timedelta(hours=2), TEN - timedelta(hours=10)),
+        (
+            "30 */6 * * *",
+            datetime(2024, 1, 1, 0, 30, tzinfo=UTC),
+            datetime(2023, 12, 31, 18, 30, tzinfo=UTC),
+        ),
     ],
 )
 def test_empty_interval_regular_cron_is_inferred(
@@ -69,14 +75,20 @@ def test_empty_interval_regular_cron_is_inferred(
     assert (start, end) == (expected_start, fire)
 
 
+WEEKDAYS_9AM = [datetime(2024, 1, day, 9, tzinfo=UTC) for day in range(8, 13)]  # Mon..Fri
+
+
 @pytest.mark.parametrize(
     ("cron", "fire"),
     [
-        (
-            "0 9 * * 1-5",
-            datetime(2024, 1, 8, 9, tzinfo=UTC),
-        ),  # Monday: the gap since Friday differs
+        # Every weekday, not only Monday (whose gap since Friday differs): a rule that held
+        # midweek would break a DAG tested on a Wednesday the next Monday.
+        *[("0 9 * * 1-5", day) for day in WEEKDAYS_9AM],
+        ("@weekly", datetime(2024, 1, 7, tzinfo=UTC)),
         ("@monthly", datetime(2024, 3, 1, tzinfo=UTC)),  # months differ in length
+        ("@monthly", datetime(2024, 8, 1, tzinfo=UTC)),  # ... even when two neighbours agree
+        ("0 0 */2 * *", datetime(2024, 1, 3, tzinfo=UTC)),  # day-of-month steps skip at month end
+        ("0 0,6 * * *", datetime(2024, 1, 1, 6, tzinfo=UTC)),  # 6 h then 18 h
         ("@hourly", TEN + timedelta(minutes=7)),  # a manual run off the schedule
     ],
 )

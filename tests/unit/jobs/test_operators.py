@@ -163,8 +163,11 @@ def test_timeout_cancels_then_fails(emu: Any, deferrable: bool) -> None:
         task_id="load", job_spec=batch_spec(), deferrable=deferrable, timeout=0.3, **FAST
     )
     context = make_context()
-    with pytest.raises(PolarisJobTimeoutError, match="cancellation requested"):
+    with pytest.raises(PolarisJobTimeoutError, match="cancellation requested") as err:
         run_deferred(op, context) if deferrable else op.execute(context)
+    # The error says what was last seen and where to look.
+    assert "last status: running" in str(err.value)
+    assert f"Console: {context['ti'].xcom['job_url']}" in str(err.value)
     assert emu.count_requests("POST", r"/jobs/[^/]+/status") == 1
     job_id = context["ti"].xcom["job_id"]
     deadline = time.time() + 5
@@ -173,7 +176,9 @@ def test_timeout_cancels_then_fails(emu: Any, deferrable: bool) -> None:
     assert emu.get_job(job_id)["executionStatus"] == "canceled"
 
 
-def test_on_kill_cancels_the_running_job(emu: Any) -> None:
+def test_on_kill_cancels_the_running_job(emu: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_polaris.client import PolarisClient
+
     emu.script_job(outcome="running")
     op = PolarisCreateJobOperator(task_id="load", job_spec=batch_spec(), **FAST)
     errors: list[BaseException] = []
@@ -192,7 +197,25 @@ def test_on_kill_cancels_the_running_job(emu: Any) -> None:
     deadline = time.time() + 10
     while op.submitted_job_id is None and time.time() < deadline:
         time.sleep(0.01)
+    wait_client = op.hook.get_client()  # the client the interrupted wait is using
+    # on_kill runs from a signal handler: it must not re-enter that client (its locks may be
+    # held by the very thread it interrupted) but cancel through a short-lived one of its own.
+    opened: list[PolarisClient] = []
+    closed: list[PolarisClient] = []
+    real_init, real_close = PolarisClient.__init__, PolarisClient.close
+
+    def recording_init(self: PolarisClient, *args: Any, **kwargs: Any) -> None:
+        opened.append(self)
+        real_init(self, *args, **kwargs)
+
+    def recording_close(self: PolarisClient) -> None:
+        closed.append(self)
+        real_close(self)
+
+    monkeypatch.setattr(PolarisClient, "__init__", recording_init)
+    monkeypatch.setattr(PolarisClient, "close", recording_close)
     op.on_kill()
+    assert len(opened) == 1 and opened[0] is not wait_client and opened[0] in closed
     thread.join(10)
     assert isinstance(errors[0], PolarisJobCanceledError)
     assert emu.get_job(op.submitted_job_id)["executionStatus"] == "canceled"
@@ -291,20 +314,49 @@ def test_sql_ingestion_operator(emu: Any) -> None:
     assert PolarisSqlIngestionOperator.template_ext == (".sql",)
 
 
-def test_cancel_operator(emu: Any) -> None:
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_cancel_operator_waits_for_canceled(emu: Any, deferrable: bool) -> None:
     emu.script_job(outcome="running")
     running = PolarisCreateJobOperator(
         task_id="load", job_spec=batch_spec(), wait_for_completion=False
     )
     job_id = running.execute(make_context())["id"]
-    PolarisCancelJobOperator(task_id="cancel", job_id=job_id).execute(make_context())
+    cancel = PolarisCancelJobOperator(
+        task_id="cancel", job_id=job_id, deferrable=deferrable, **FAST
+    )
+    context = make_context()
+    if deferrable:
+        # Frozen emulator clock: the cancel cannot take effect before the task defers.
+        emu.configure(manual_clock=True)
+        with pytest.raises(TaskDeferred) as deferred:
+            cancel.execute(context)
+        assert deferred.value.trigger.target_statuses == ["canceled", "completed", "failed"]
+        assert deferred.value.trigger.cancel_on_kill is False
+        emu.configure(manual_clock=False)
+        event = asyncio.run(deferred.value.trigger.run().__anext__())
+        result = cancel.execute_complete(context, event.payload)
+    else:
+        result = cancel.execute(context)
+    assert result["id"] == job_id and result["executionStatus"] == "canceled"
+    assert context["ti"].xcom["job_id"] == job_id
+    assert context["ti"].xcom["job_url"].endswith(job_id)
     assert emu.count_requests("POST", r"/jobs/[^/]+/status") == 1
-    # an ended job is left alone
-    done = PolarisCreateJobOperator(task_id="load2", job_spec=batch_spec(), **FAST).execute(
+
+
+@pytest.mark.parametrize("fate", ["completed", "failed"])
+def test_cancel_operator_leaves_an_ended_job_alone(emu: Any, fate: str) -> None:
+    emu.script_job(outcome=fate, health_code="internal_error" if fate == "failed" else None)
+    load = PolarisCreateJobOperator(task_id="load", job_spec=batch_spec(), **FAST)
+    try:
+        load.execute(make_context())
+    except PolarisJobFailedError:
+        assert fate == "failed"
+    job_id = load.submitted_job_id
+    result = PolarisCancelJobOperator(task_id="cancel", job_id=job_id, **FAST).execute(
         make_context()
     )
-    PolarisCancelJobOperator(task_id="cancel2", job_id=done["id"]).execute(make_context())
-    assert emu.count_requests("POST", r"/jobs/[^/]+/status") == 1
+    assert result["executionStatus"] == fate  # reported, not an error
+    assert emu.count_requests("POST", r"/jobs/[^/]+/status") == 0
 
 
 def test_templates_render_recursively() -> None:

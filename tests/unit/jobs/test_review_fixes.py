@@ -310,11 +310,10 @@ def test_scan_pages_until_the_run_start() -> None:
 
 # -- 8. a rotated API key gets its own shared poller ---------------------------------------------
 def test_shared_poller_key_includes_credentials() -> None:
-    used: list[str | None] = []
+    opened: list[str] = []
 
     class FakeAsyncClient:
-        def __init__(self, config: PolarisConfig) -> None:
-            used.append(config.api_key)
+        def __init__(self) -> None:
             self.jobs = self
 
         async def iter_all(self, **_: Any) -> Any:
@@ -323,6 +322,13 @@ def test_shared_poller_key_includes_credentials() -> None:
 
         async def get(self, job_id: str) -> dict[str, Any]:
             return {"id": job_id, "type": "batch", "executionStatus": "completed"}
+
+    class FakeHook:  # what the poller needs of PolarisHook
+        def __init__(self, conn_id: str) -> None:
+            opened.append(conn_id)
+
+        async def get_async_client(self) -> FakeAsyncClient:
+            return FakeAsyncClient()
 
         async def aclose(self) -> None:
             pass
@@ -346,12 +352,12 @@ def test_shared_poller_key_includes_credentials() -> None:
     async def both() -> None:
         loop = asyncio.get_running_loop()
         await asyncio.gather(
-            _poller.wait_shared("c", old, waiter("a", loop), 5, FakeAsyncClient),  # type: ignore[arg-type]
-            _poller.wait_shared("c", new, waiter("b", loop), 5, FakeAsyncClient),  # type: ignore[arg-type]
+            _poller.wait_shared("c", old, waiter("a", loop), 5, FakeHook),
+            _poller.wait_shared("c", new, waiter("b", loop), 5, FakeHook),
         )
 
     asyncio.run(both())
-    assert sorted(used) == ["new-secret", "old-secret"]
+    assert opened == ["c", "c"]  # two pollers, one per credentials
 
 
 # -- 9. DST-irregular local schedules fail ---------------------------------------------------------

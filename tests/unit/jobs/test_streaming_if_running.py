@@ -10,6 +10,7 @@ from job_helpers import make_context
 
 from airflow_provider_polaris._compat import AirflowFailException, TaskDeferred
 from airflow_provider_polaris.client import PolarisClient, PolarisConfig
+from airflow_provider_polaris.operators._job_base import PolarisJobTimeoutError
 from airflow_provider_polaris.operators.streaming import PolarisStreamingJobOperator
 
 FAST = {"poll_interval": 0.02}
@@ -146,7 +147,10 @@ def test_a_kept_job_is_never_canceled_by_this_task(stream: Any) -> None:
     # After the deferral a fresh operator instance resumes: the kept id comes back in kwargs.
     resumed = PolarisStreamingJobOperator(task_id="start", job_spec=SPEC, **FAST)
     event = {"status": "timeout", "job_id": first["id"], "message": "late", "job": first}
-    with pytest.raises(Exception, match="did not finish in time"):
+    with pytest.raises(PolarisJobTimeoutError, match="did not reach idle/running in time") as err:
         resumed.execute_complete(context, event, **deferred.value.kwargs)
+    # Neither "cancellation requested" nor "could not be canceled": the job was never ours.
+    assert "left as it is (this task did not start it" in str(err.value)
+    assert "cancel" not in str(err.value).split("left as it is")[0]
     assert stream.count_requests("POST", r"/jobs/[^/]+/status") == 0
     assert stream.count_requests(*CREATES) == 1

@@ -156,3 +156,35 @@ async def test_cancelled_waiter_unsubscribes_and_last_one_closes(emu: Any) -> No
 def test_malformed_events_are_rejected(event: Any) -> None:
     with pytest.raises(ValueError):
         validate_event(event)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+async def test_clients_come_from_the_hooks_async_getter(
+    emu: Any, shared: bool, monkeypatch: Any
+) -> None:
+    """The trigger (its wait, the shared poller, on_kill) never builds a client itself: the hook's
+    getter builds it (off the loop, with fetched OAuth tokens registered with the masker)."""
+    from airflow_provider_polaris.client import AsyncPolarisClient
+    from airflow_provider_polaris.hooks.polaris import PolarisHook
+
+    getter_calls: list[str] = []
+    built_with_masker: list[bool] = []
+    real_getter = PolarisHook.get_async_client
+    real_init = AsyncPolarisClient.__init__
+
+    async def counting_getter(self: PolarisHook) -> AsyncPolarisClient:
+        getter_calls.append(self.polaris_conn_id)
+        return await real_getter(self)
+
+    def recording_init(self: AsyncPolarisClient, *args: Any, **kwargs: Any) -> None:
+        built_with_masker.append(kwargs.get("on_secret") is not None)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(PolarisHook, "get_async_client", counting_getter)
+    monkeypatch.setattr(AsyncPolarisClient, "__init__", recording_init)
+    (job_id,) = submit(emu)
+    trigger = PolarisJobTrigger(job_id, poll_interval=0.02, shared_poller=shared)
+    assert (await first_event(trigger))["status"] == "success"
+    await trigger.on_kill()
+    assert len(getter_calls) == 2  # the wait (or the shared poller) and on_kill
+    assert built_with_masker and all(built_with_masker)

@@ -13,6 +13,7 @@ from airflow_provider_polaris.models import (
     ConnectionSecrets,
     ConnectionSpec,
     JobSpec,
+    PolarisSpecError,
     TableSpec,
     parse_connection_secrets,
     parse_connection_spec,
@@ -142,12 +143,24 @@ def test_models_built_in_python() -> None:
         },
         target={"table_name": "dst"},  # type: ignore[arg-type]
     )
-    assert parse_job_spec(spec) is spec
+    # A model is validated again from its wire form (it may have skipped validation).
+    assert parse_job_spec(spec).to_api() == spec.to_api()
     assert spec.to_api() == {
         "type": "batch",
         "source": {"type": "table", "tableName": "src"},
         "target": {"type": "table", "tableName": "dst"},
     }
+
+
+def test_a_model_that_skipped_validation_is_checked_again() -> None:
+    unchecked = BatchJobSpec.model_construct(type="batch", source=None)
+    with pytest.raises(PolarisSpecError) as err:
+        parse_job_spec(unchecked)
+    assert set(err.value.paths) >= {"target", "source"}
+    changed = parse_job_spec(JOBS["uploaded_nd_json"])
+    changed.mappings = []  # no __time mapping any more: assignment is not validated
+    with pytest.raises(PolarisSpecError, match="__time"):
+        parse_job_spec(changed)
 
 
 def test_unset_defaults_are_not_sent() -> None:
