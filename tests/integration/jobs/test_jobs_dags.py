@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,12 @@ def test_hourly_rollup_deferrable_rerun_creates_exactly_one_new_job(
     run = dag_runner.run(dag, hour)
     assert _state(run) == "success"
     assert emu.count_requests("POST", r"/jobs") == 1
+    # CronTriggerTimetable(..., interval=timedelta(hours=1)): the hour before the fire time.
+    assert (run.data_interval_start, run.data_interval_end) == (hour - timedelta(hours=1), hour)
+    with PolarisClient(config) as client:
+        (rollup,) = [j for j in client.jobs.iter_all() if j["id"] != job["id"]]
+        spec = client.jobs.get(rollup["id"]).get("spec", rollup)
+    assert spec["target"]["intervals"] == ["2024-01-01T10:00:00Z/2024-01-01T11:00:00Z"]
     rows = {r["country"]: r for r in emu.table_rows("events_hourly")}
     assert int(rows["US"]["events"]) == 2
 
