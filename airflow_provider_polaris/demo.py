@@ -7,7 +7,8 @@ What it does, all on this machine and offline:
 3. runs ``airflow dags test polaris_hourly_rollup`` for two hours, and once more for the first
    hour (a rerun: replace mode overwrites, it does not duplicate); the rollup task defers and
    Airflow runs its trigger inline;
-4. prints the job timeline (ids, statuses, durations) and the rolled-up rows read back with SQL.
+4. prints the job timeline (ids, statuses, when each job was created, how long it queued and
+   ran) and the rolled-up rows read back with SQL.
 
 Run it from a checkout: ``python -m airflow_provider_polaris.demo`` (``make demo`` does that in
 its own virtualenv).
@@ -137,18 +138,30 @@ def _parse_ts(value: Any) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def _seconds(later: datetime | None, earlier: datetime | None) -> str:
+    return f"{(later - earlier).total_seconds():.2f} s" if later and earlier else "-"
+
+
 def print_timeline(jobs: list[dict[str, Any]]) -> None:
-    """One line per job, oldest first: id, type, target, status, health, duration."""
-    print(f"\n{'job id':<38} {'type':<6} {'target':<14} {'status':<10} {'health':<7} duration")
-    for job in sorted(jobs, key=lambda j: str(j.get("createdTimestamp"))):
-        started = _parse_ts(job.get("startedTimestamp") or job.get("createdTimestamp"))
+    """One line per job, oldest first: id, type, target, status, health, when it was created
+    (seconds after the first job), how long it waited to start and how long it ran."""
+    jobs = sorted(jobs, key=lambda j: str(j.get("createdTimestamp")))
+    first = _parse_ts(jobs[0].get("createdTimestamp")) if jobs else None
+    print(
+        f"\n{'job id':<38} {'type':<6} {'target':<14} {'status':<10} {'health':<7} "
+        f"{'created':>9} {'queued':>8} {'ran':>8}"
+    )
+    for job in jobs:
+        created = _parse_ts(job.get("createdTimestamp"))
+        started = _parse_ts(job.get("startedTimestamp"))
         finished = _parse_ts(job.get("completedTimestamp"))
-        took = f"{(finished - started).total_seconds():.2f} s" if started and finished else "-"
         target = (job.get("target") or {}).get("tableName", "-")
         health = (job.get("health") or {}).get("status", "-")
+        offset = f"+{(created - first).total_seconds():.1f} s" if created and first else "-"
         print(
             f"{job.get('id', '-'):<38} {job.get('type', '-'):<6} {target:<14} "
-            f"{job.get('executionStatus', '-'):<10} {health:<7} {took}"
+            f"{job.get('executionStatus', '-'):<10} {health:<7} {offset:>9} "
+            f"{_seconds(started, created):>8} {_seconds(finished, started):>8}"
         )
 
 
@@ -213,7 +226,8 @@ def main() -> int:
                         _say(f"Airflow output is in {log}; last lines:")
                         print("\n".join(log.read_text().splitlines()[-40:]))
                         return code
-                jobs = list(client.jobs.iter_all())
+                # The full documents: a list summary may leave out the timestamps.
+                jobs = [client.jobs.get(j["id"]) for j in client.jobs.iter_all()]
                 print_timeline(jobs)
                 rollup_jobs = [j for j in jobs if j.get("target", {}).get("tableName") != "events"]
                 rows_agree = print_rollup(client)
