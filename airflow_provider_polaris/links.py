@@ -11,10 +11,11 @@ JOB_ID_XCOM_KEY = "job_id"
 
 
 class PolarisJobLink(BaseOperatorLink):
-    """ "Polaris job": the console page of the job the task submitted (read from XCom ``job_url``).
+    """ "Polaris job": the console page of the task's job (read from XCom ``job_url``).
 
-    The operator pushes the URL before it waits, so the link works while the job runs, on Airflow
-    2.11 and 3.x alike.
+    Every job operator (submit, cancel, reset, suspend, resume) and ``PolarisJobSensor`` push the
+    URL before they wait, so the link works while the job runs. Airflow 2.11 calls ``get_link``
+    when the UI asks; 3.x calls it when the task ends and stores the result.
     """
 
     name = "Polaris job"

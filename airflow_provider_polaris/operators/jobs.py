@@ -105,6 +105,7 @@ class PolarisBatchIngestionOperator(PolarisJobOperatorBase):
     :param mappings: ``[{"columnName": ..., "expression": ...}]``; always map ``__time``.
     :param ingestion_mode: ``append`` (default) or ``replace``.
     :param intervals: what ``replace`` overwrites; default: the run's interval (docs/jobs.md).
+    :param extra_spec: more top-level spec fields (templated), sent as given over the built ones.
     """
 
     template_fields: Sequence[str] = (
@@ -214,6 +215,7 @@ class PolarisTableToTableOperator(PolarisJobOperatorBase):
     :param filter_expression: SQL boolean over source columns.
     :param partitioned_by: target segment granularity (``hour``, ``day``, ...).
     :param cluster_by: clustering columns.
+    :param extra_spec: more top-level spec fields (templated), sent as given over the built ones.
     """
 
     template_fields: Sequence[str] = (
