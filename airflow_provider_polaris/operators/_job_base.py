@@ -159,7 +159,7 @@ def wait_for_job(
                 and JobState(job).execution_status == "running"
                 and schedule.due(now())
             ):
-                progress, metrics = _progress_and_metrics(client, job_id)
+                progress, metrics = fetch_progress(client, job_id)
             line = tracker.observe(job, progress, metrics)
             if line:
                 log.info("%s", line)
@@ -186,7 +186,8 @@ def read_trigger_event(event: Any) -> tuple[str, str, str, Mapping[str, Any] | N
         ) from None
 
 
-def _progress_and_metrics(client: Any, job_id: str) -> tuple[Any, Any]:
+def fetch_progress(client: Any, job_id: str) -> tuple[Any, Any]:
+    """``(progress, metrics)`` of a job for the progress line; ``(None, None)`` on any error."""
     try:
         return client.jobs.get_progress(job_id), client.jobs.get_metrics(job_id)
     except Exception:  # progress is decoration; never fail a wait for it

@@ -26,6 +26,7 @@ from airflow_provider_polaris.operators._job_base import (
     PolarisJobCanceledError,
     PolarisJobFailedError,
     default_deferrable,
+    fetch_progress,
     read_trigger_event,
 )
 from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
@@ -138,11 +139,7 @@ class PolarisJobSensor(ClosesPolarisClient, BaseSensorOperator):
             and JobState(job).execution_status == "running"
             and self._progress.due(time.monotonic())
         ):
-            try:
-                progress = client.jobs.get_progress(self.job_id)
-                metrics = client.jobs.get_metrics(self.job_id)
-            except Exception:  # progress is decoration; never fail a wait for it
-                progress = metrics = None
+            progress, metrics = fetch_progress(client, self.job_id)
         line = self._tracker.observe(job, progress, metrics)
         if line:
             self.log.info("%s", line)
