@@ -94,11 +94,19 @@ class PolarisHook(BaseHook):
     def get_client(self) -> PolarisClient:
         """The synchronous Polaris client for this connection (created once per hook)."""
         if self._client is None:
-            # Imported here so that importing the hook (DAG parse) does not load the client.
-            from airflow_provider_polaris.client import PolarisClient
-
-            self._client = PolarisClient(self.get_config(), on_secret=mask_secret)
+            self._client = self.new_client()
         return self._client
+
+    def new_client(self) -> PolarisClient:
+        """A new synchronous client with its own connection pool; the caller closes it.
+
+        For work that must not share the cached client, e.g. a cancel sent from a signal
+        handler while the interrupted wait may be inside the cached client.
+        """
+        # Imported here so that importing the hook (DAG parse) does not load the client.
+        from airflow_provider_polaris.client import PolarisClient
+
+        return PolarisClient(self.get_config(), on_secret=mask_secret)
 
     async def get_async_client(self) -> AsyncPolarisClient:
         """The asynchronous Polaris client for this connection (created once per hook).

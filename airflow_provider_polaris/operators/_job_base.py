@@ -20,7 +20,6 @@ from airflow_provider_polaris._compat import (
     AirflowFailException,
     BaseOperator,
     conf,
-    mask_secret,
 )
 from airflow_provider_polaris.links import PolarisJobLink
 from airflow_provider_polaris.operators._intervals import IntervalError
@@ -493,9 +492,7 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
         """
         try:
             if fresh_client:
-                from airflow_provider_polaris.client import PolarisClient
-
-                with PolarisClient(self.hook.get_config(), on_secret=mask_secret) as client:
+                with self.hook.new_client() as client:
                     client.jobs.cancel(job_id)
             else:
                 self.hook.get_client().jobs.cancel(job_id)

@@ -117,3 +117,14 @@ async def test_oauth_access_tokens_are_masked_on_the_async_path(
     assert token
     assert token not in str(_redact(f"token {token} in a log line"))
     await hook.aclose()
+
+
+def test_new_client_is_separate_from_the_cached_one(polaris_emulator: Any) -> None:
+    hook = PolarisHook()
+    cached = hook.get_client()
+    with hook.new_client() as fresh:
+        assert fresh is not cached
+        assert fresh.projects.get()["metadata"]["uid"] == polaris_emulator.project_id
+    # Closing the fresh client leaves the cached one usable.
+    assert cached.projects.get()["metadata"]["uid"] == polaris_emulator.project_id
+    assert hook.get_client() is cached
