@@ -62,10 +62,6 @@ def test_every_job_operator_and_the_sensor_deferred_by_default(
 ) -> None:
     emu = polaris_emulator
     monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "True")
-    # Airflow 2.11's unit-test config names LocalExecutor, which a sensor's dependency check
-    # loads and refuses with SQLite; dag.test() itself runs tasks in-process either way.
-    if not AIRFLOW_V_3_0_PLUS:
-        monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "SequentialExecutor")
     config = PolarisConfig(project_id=emu.project_id, base_url=emu.base_url, api_key=emu.api_key)
     with PolarisClient(config) as client:
         client.connections.create({"type": "push_streaming", "name": "gw"})

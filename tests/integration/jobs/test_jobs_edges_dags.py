@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_polaris._compat import AIRFLOW_V_3_0_PLUS
 from airflow_provider_polaris.client import PolarisClient, PolarisConfig
 
 pytestmark = pytest.mark.dagtest
@@ -48,23 +47,15 @@ def client(emu: Any) -> PolarisClient:
     )
 
 
-@pytest.fixture
-def sequential(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Airflow 2.11's unit-test config names LocalExecutor, which a sensor's dependency check
-    loads and refuses with SQLite (dag.test() runs tasks in-process either way)."""
-    if not AIRFLOW_V_3_0_PLUS:
-        monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "SequentialExecutor")
-
-
 def test_rescheduling_sensor_times_out_into_a_skip_with_soft_fail(
-    polaris_emulator: Any, dag_runner: Any, sequential: None
+    polaris_emulator: Any, dag_runner: Any
 ) -> None:
     emu = polaris_emulator
     emu.script_job(outcome="running")
     with client(emu) as c:
         job_id = c.jobs.create(batch_spec())["id"]
     dag = dag_runner.load(DAGS, "test_jobs_sensor_reschedule")
-    run = dag.test(run_conf={"job_id": job_id})
+    run = dag_runner.run(dag, None, run_conf={"job_id": job_id})
     assert task_states(run) == {"watch": "skipped"}
     assert emu.count_requests("POST", r"/jobs/[^/]+/status") == 0  # a sensor never cancels
 
