@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from airflow_provider_polaris.client.errors import PolarisBadRequestError, PolarisConflictError
 from airflow_provider_polaris.operators._control import PolarisJobControlOperatorBase
 from airflow_provider_polaris.operators._intervals import (
     IntervalError,
@@ -370,7 +371,20 @@ class PolarisCancelJobOperator(PolarisJobControlOperatorBase):
                 "Polaris job %s already ended (%s); nothing to cancel", job_id, state.describe()
             )
             return job
-        client.jobs.cancel(job_id)
+        try:
+            client.jobs.cancel(job_id)
+        except (PolarisBadRequestError, PolarisConflictError):
+            # Polaris refuses to cancel a job that ended between our read and the request.
+            job = client.jobs.get(job_id)
+            state = JobState(job)
+            if not state.is_terminal:
+                raise
+            self.log.info(
+                "Polaris job %s ended on its own before the cancel (%s); nothing to cancel",
+                job_id,
+                state.describe(),
+            )
+            return job
         self.log.info("Requested cancellation of Polaris job %s", job_id)
         job = client.jobs.get(job_id)
         return job

@@ -548,7 +548,9 @@ class EmulatorState:
                 body.get("desiredExecutionStatus"), DESIRED_STATUSES, "desiredExecutionStatus"
             )
             now = self.clock.now()
-            self.lifecycle.advance(job, now)
+            # A poll-scripted fate that is due applies before the request is judged: a job
+            # scripted to end after N reads has ended, whichever request comes next.
+            self.lifecycle.observe(job, now, count=False)
             if job.type in DELETION_JOB_TYPES:
                 raise bad(f"{job.type} jobs can't be updated or canceled", "desiredExecutionStatus")
             # Asking for the desired status a job already has changes nothing (§4: `running`

@@ -365,3 +365,17 @@ def test_templates_render_recursively() -> None:
     assert {"source_table", "target_table", "mappings", "intervals"} <= set(
         PolarisTableToTableOperator.template_fields
     )
+
+
+def test_cancel_operator_tolerates_a_job_ending_between_its_read_and_the_cancel(emu: Any) -> None:
+    # The emulator ends the job right after the operator's first read shows it running, so
+    # Polaris answers the cancel with 400 "already completed": nothing is left to stop.
+    emu.script_job(outcome="completed", after_polls=1)
+    job_id = PolarisCreateJobOperator(
+        task_id="load", job_spec=batch_spec(), wait_for_completion=False
+    ).execute(make_context())["id"]
+    result = PolarisCancelJobOperator(task_id="cancel", job_id=job_id, **FAST).execute(
+        make_context()
+    )
+    assert result["executionStatus"] == "completed"
+    assert emu.count_requests("POST", r"/jobs/[^/]+/status") == 1  # the refused cancel
