@@ -132,7 +132,9 @@ def infer_cron_period(timetable: Any, fire_time: datetime) -> tuple[datetime, da
 
     zone = pendulum.timezone(tz) if isinstance(tz, str) else tz
     local = pendulum.instance(fire_time).in_timezone(zone).naive()
-    if not croniter.match(expression, local):
+    # croniter.match compares to the minute: a manual run at 10:00:37 is not a fire time, and
+    # taking it for one would replace 09:00:37-10:00:37, off the table's partitions.
+    if local.second or local.microsecond or not croniter.match(expression, local):
         return None
     midnight = datetime.combine(local.date(), datetime.min.time())
     period = _daily_period(expression, midnight)

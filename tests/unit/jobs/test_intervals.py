@@ -90,6 +90,9 @@ WEEKDAYS_9AM = [datetime(2024, 1, day, 9, tzinfo=UTC) for day in range(8, 13)]  
         ("0 0 */2 * *", datetime(2024, 1, 3, tzinfo=UTC)),  # day-of-month steps skip at month end
         ("0 0,6 * * *", datetime(2024, 1, 1, 6, tzinfo=UTC)),  # 6 h then 18 h
         ("@hourly", TEN + timedelta(minutes=7)),  # a manual run off the schedule
+        ("@hourly", TEN + timedelta(seconds=37)),  # ... even within the fire minute
+        ("*/15 * * * *", TEN + timedelta(minutes=15, seconds=59)),
+        ("@hourly", TEN + timedelta(microseconds=1)),
     ],
 )
 def test_ambiguous_periods_fail_naming_the_fix(cron: str, fire: datetime) -> None:
