@@ -10,7 +10,7 @@ narrowed here).
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -50,6 +50,9 @@ if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
     from airflow_provider_polaris.hooks.polaris import PolarisHook
 
+# Longest pause between the retries a reschedule-mode poke makes after a transient API error.
+RESCHEDULE_ERROR_PAUSE_SECONDS = 10.0
+
 
 class PolarisJobSensor(ClosesPolarisClient, BaseSensorOperator):
     """Wait until a Polaris job completes (or reaches one of ``target_statuses``).
@@ -69,7 +72,9 @@ class PolarisJobSensor(ClosesPolarisClient, BaseSensorOperator):
     ``PolarisJobCanceledError`` (no retry). Both fail in every mode whatever ``soft_fail`` says; a
     timeout raises ``AirflowSensorTimeout`` or, with ``soft_fail``, skips. Transient API errors
     are tolerated as by the operators and the trigger (``DEFAULT_MAX_CONSECUTIVE_ERRORS`` in a
-    row). ``job_id`` and ``job_url`` are pushed to XCom, so the "Polaris job" link works.
+    row; in reschedule mode within one poke, which retries at most every
+    ``RESCHEDULE_ERROR_PAUSE_SECONDS`` while the API fails, then gives up). ``job_id`` and
+    ``job_url`` are pushed to XCom, so the "Polaris job" link works.
     """
 
     template_fields: Sequence[str] = ("job_id", "polaris_conn_id")
@@ -102,6 +107,8 @@ class PolarisJobSensor(ClosesPolarisClient, BaseSensorOperator):
         self._unknown = UnknownStreak(self.max_unknown_polls)
         self._errors = ErrorStreak(DEFAULT_MAX_CONSECUTIVE_ERRORS)
         self._progress: ProgressSchedule | None = None
+        # Injectable pause between a reschedule-mode poke's retries (tests never sleep).
+        self._sleep: Callable[[float], None] = time.sleep
 
     @cached_property
     def hook(self) -> PolarisHook:
@@ -115,18 +122,25 @@ class PolarisJobSensor(ClosesPolarisClient, BaseSensorOperator):
 
     def poke(self, context: Context) -> bool:
         client = self.hook.get_client()
-        try:
-            job = client.jobs.get(self.job_id)
-        except Exception as exc:
-            if self._errors.gives_up(exc):
-                raise
-            self.log.warning(
-                "Polling Polaris job %s failed (%s in a row), will retry: %s",
-                self.job_id,
-                self._errors.count,
-                exc,
-            )
-            return False
+        while True:
+            try:
+                job = client.jobs.get(self.job_id)
+                break
+            except Exception as exc:
+                if self._errors.gives_up(exc):
+                    raise
+                self.log.warning(
+                    "Polling Polaris job %s failed (%s in a row), will retry: %s",
+                    self.job_id,
+                    self._errors.count,
+                    exc,
+                )
+                if self.mode != "reschedule":
+                    return False
+                # Each reschedule poke is a new sensor object, so a count kept across pokes
+                # would never pass 1 and an outage would be retried until the timeout. Retry
+                # within this poke instead: the same bound as in the other modes.
+                self._sleep(min(self._poll_seconds(), RESCHEDULE_ERROR_PAUSE_SECONDS))
         self._errors.reset()
         outcome = self._unknown.check(
             job, decide_outcome(job, target_statuses=self.target_statuses)

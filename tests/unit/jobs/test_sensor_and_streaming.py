@@ -279,3 +279,26 @@ def test_reset_deferrable_waits_for_live_and_links(stream_conn: Any) -> None:
     final = reset.execute_complete(context, event.payload)
     assert final["executionStatus"] in ("running", "idle")
     assert context["ti"].xcom["job_url"].endswith(job["id"])
+
+
+def test_reschedule_sensor_bounds_transient_errors_within_a_poke(
+    emu: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reschedule mode builds a new sensor for every poke: the bound must hold within one."""
+    from airflow_provider_polaris.outcomes import DEFAULT_MAX_CONSECUTIVE_ERRORS
+
+    job_id = submit(emu, outcome="running")
+    monkeypatch.setenv("AIRFLOW_CONN_POLARIS_DEFAULT", emu.airflow_connection({"max_retries": 0}))
+    pauses: list[float] = []
+
+    def poke_once() -> bool:
+        sensor = PolarisJobSensor(task_id="s", job_id=job_id, mode="reschedule", **FAST)
+        sensor._sleep = pauses.append
+        return sensor.poke(make_context())
+
+    emu.inject_fault("GET", r"/jobs/[^/]+", status=503, count=DEFAULT_MAX_CONSECUTIVE_ERRORS)
+    assert poke_once() is False  # five 503s, then the (running) job: reschedule
+    assert pauses == [0.02] * DEFAULT_MAX_CONSECUTIVE_ERRORS
+    emu.inject_fault("GET", r"/jobs/[^/]+", status=503, count=DEFAULT_MAX_CONSECUTIVE_ERRORS + 1)
+    with pytest.raises(Exception, match="503"):
+        poke_once()  # one more than the bound: the sensor fails instead of rescheduling forever
