@@ -12,8 +12,8 @@ Accepted ``host`` forms (the "Organization or API URL" field):
   organization, region and cloud are read from it.
 - any other host, or any host with a port: a base URL (the local emulator, a proxy). Without
   a scheme, a loopback host (``localhost``, ``127.x.x.x``, ``::1``) or a single-label name
-  (``polaris-emulator:8795``, as in Docker networks) means ``http://``, anything else
-  ``https://``. A path is kept as a prefix (a proxy).
+  (``polaris-emulator:8795``, as in Docker networks) means ``http://`` unless the port is 443,
+  anything else ``https://``. A path is kept as a prefix (a proxy).
 
 A pasted API URL is cut back to the host: a trailing ``/v1``, ``/v1/projects`` or
 ``/v1/projects/<id>/...`` is removed (the client appends ``/v1/projects/<id>`` itself), and the
@@ -387,7 +387,8 @@ def _parse_host(conn_id: str | None, host: str | None, port: int | None) -> _End
         return _Endpoint(org=hostname)
 
     # Any other host, or a host with a port: a base URL (emulator, proxy, private endpoint).
-    scheme = parts.scheme or ("http" if _is_loopback(hostname) or single_label else "https")
+    plain = (_is_loopback(hostname) or single_label) and port != 443
+    scheme = parts.scheme or ("http" if plain else "https")
     prefix, project = _api_path(path)
     return _Endpoint(base_url=f"{scheme}://{_netloc(parts, port)}{prefix}", project_id=project)
 

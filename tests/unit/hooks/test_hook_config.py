@@ -88,6 +88,8 @@ def parse(conn: Any) -> PolarisConfig:
         ("127.0.0.2:8795", {}, "http://127.0.0.2:8795", None),
         ("[::1]:8795", {}, "http://[::1]:8795", None),
         ("polaris.internal:8443", {}, "https://polaris.internal:8443", None),
+        # ... but never plain HTTP to port 443: an API key must not cross the network in clear.
+        ("myorg:443", {}, "https://myorg:443", None),
         # A pasted API URL is cut back to its host.
         (
             f"https://myorg.us-east-1.aws.api.imply.io/v1/projects/{PROJECT}/jobs",
