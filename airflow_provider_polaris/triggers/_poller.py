@@ -104,6 +104,8 @@ class Waiter:
     # The last job document seen (list summary or full job): what a timeout reports and what
     # progress samples are logged against.
     last: Mapping[str, Any] | None = None
+    # The poller this wait is registered with (set by SharedJobPoller.add): it lends its client.
+    poller: SharedJobPoller | None = field(default=None, repr=False)
 
     def observe(self, job: Mapping[str, Any]) -> Outcome:
         """Judge one poll of the job (and log a line when something changed)."""
@@ -179,6 +181,7 @@ class SharedJobPoller:
         self.ticks = 0
 
     def add(self, waiter: Waiter) -> None:
+        waiter.poller = self
         self.waiters.add(waiter)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(
@@ -193,6 +196,11 @@ class SharedJobPoller:
         if self._task is not None and not self._task.done():
             self._task.cancel()
         return True
+
+    async def client(self) -> AsyncPolarisClient:
+        """The poller's client (one per project), lent to its waiters' own per-job requests
+        such as progress samples, so that a thousand waits do not open a thousand pools."""
+        return await self._source.get_async_client()
 
     async def _run(self) -> None:
         try:

@@ -204,7 +204,8 @@ class PolarisJobTrigger(BaseTrigger):
             job = waiter.last
             if job is None or JobState(job).execution_status != "running":
                 continue
-            client = await hook.get_async_client()
+            poller = waiter.poller
+            client = await (poller.client() if poller else hook.get_async_client())
             progress, metrics = await _progress_and_metrics(client, self.job_id)
             waiter.log_change(job, progress, metrics)
 

@@ -101,3 +101,32 @@ async def test_shared_trigger_logs_progress_with_its_own_throttled_requests(
     else:
         assert progress_lines == []
         assert emu.count_requests("GET", PROGRESS) == 0
+
+
+async def test_shared_waits_sample_progress_through_the_pollers_one_client(
+    emu: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Progress samples of shared waits borrow the poller's client: a busy triggerer does not
+    open one TLS pool per deferred task."""
+    from airflow_provider_polaris.client import AsyncPolarisClient
+
+    built: list[AsyncPolarisClient] = []
+    real_init = AsyncPolarisClient.__init__
+
+    def recording_init(self: AsyncPolarisClient, *args: Any, **kwargs: Any) -> None:
+        built.append(self)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(AsyncPolarisClient, "__init__", recording_init)
+    job_ids = [submit(emu, outcome="running") for _ in range(3)]
+    triggers = [PolarisJobTrigger(j, poll_interval=0.02, progress_interval=0.03) for j in job_ids]
+    tasks = [asyncio.create_task(t.run().__anext__()) for t in triggers]
+    for _ in range(300):  # until every wait has sampled its progress
+        await asyncio.sleep(0.01)
+        if emu.count_requests("GET", PROGRESS) >= 2 * len(job_ids):
+            break
+    for job_id in job_ids:
+        emu.script_job(job_id, outcome="completed", after_polls=0)
+    assert [(await task).payload["status"] for task in tasks] == ["success"] * 3
+    assert emu.count_requests("GET", PROGRESS) >= 2 * len(job_ids)
+    assert len(built) == 1  # the shared poller's client, and nothing else
