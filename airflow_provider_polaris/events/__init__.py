@@ -16,7 +16,7 @@ from airflow_provider_polaris.events._options import (
     PushOptions,
     make_options,
 )
-from airflow_provider_polaris.events._pusher import EventPusher, push_events
+from airflow_provider_polaris.events._pusher import EventPusher, PushControl, push_events
 from airflow_provider_polaris.events._report import (
     REJECT_REASONS,
     EventsDeliveryError,
@@ -31,6 +31,7 @@ __all__ = [
     "EventChecker",
     "EventPusher",
     "EventsDeliveryError",
+    "PushControl",
     "PushOptions",
     "PushReport",
     "Rejection",

@@ -74,7 +74,15 @@ def _parse_iso_ms(value: str) -> float | None:
             dt = parsed
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp() * 1000.0
+    try:
+        return dt.timestamp() * 1000.0
+    except (OverflowError, ValueError, OSError):  # e.g. year 9999 with a negative offset
+        return None
+
+
+def _short(value: Any) -> str:
+    text = str(value) if not isinstance(value, int) or value.bit_length() < 10_000 else "<huge>"
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} digits)"
 
 
 class EventChecker:
@@ -152,6 +160,14 @@ class EventChecker:
             return self._too_large(line)
         return line
 
+    def check_text(self, line: str) -> Checked:
+        """:meth:`check_line` for a ``str`` line (already stripped, not blank)."""
+        try:
+            encoded = line.encode()
+        except UnicodeEncodeError as exc:  # a lone surrogate: not representable in UTF-8
+            return ("invalid_json", f"not valid UTF-8 text: {exc}")
+        return self.check_line(encoded)
+
     def _too_large(self, encoded: bytes) -> tuple[str, str]:
         return (
             "too_large",
@@ -181,7 +197,10 @@ class EventChecker:
                 return ("bad_time", f"time field {field!r} is not an ISO 8601 timestamp: {value!r}")
             ms = parsed
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            ms = float(value)
+            try:
+                ms = float(value)
+            except OverflowError:  # an int beyond any float: no meaningful time
+                return ("bad_time", f"time field {field!r} is out of range: {_short(value)}")
         else:
             return ("bad_time", f"time field {field!r} must be an ISO 8601 string or epoch ms")
         late_ms, early_ms = self.late_ms, self.early_ms

@@ -44,6 +44,8 @@ class Feed:
         self.cancelled = False
         #: True when the reader stopped on an exception (the input failed to read).
         self.failed = False
+        #: True when the reader reached the end of the input (not cancelled, not failed).
+        self.complete = False
 
     # -- reader side (any thread) ---------------------------------------------------------------
 
@@ -67,6 +69,7 @@ class Feed:
                         space.wait(0.5)
                 if self.cancelled:
                     return
+            self.complete = True
         except BaseException:
             self.failed = True
             raise
@@ -89,6 +92,8 @@ class Feed:
         gets control back to send a batch whose flush window ran out while the input is slow.
         """
         items = self._items
+        if self.cancelled:
+            return None  # the push stops: what is left is not read
         while not items:
             if self._ended:
                 if items:  # appended just before the end
@@ -112,6 +117,8 @@ class Feed:
                         self._waiter = None
                         return []
             self._waiter = None
+            if self.cancelled:
+                return None
         popleft = items.popleft
         taken = [popleft() for _ in range(min(len(items), self._max_take))]
         self._taken += sum(
@@ -121,7 +128,13 @@ class Feed:
             self._space.set()
         return taken
 
+    @property
+    def exhausted(self) -> bool:
+        """True when the whole input was read and taken: no line is left after the last one."""
+        return self.complete and not self._items
+
     def cancel(self) -> None:
-        """Make the reader stop at its next item (the loop stops consuming)."""
+        """Make the reader stop at its next item and ``take`` return ``None`` (any thread)."""
         self.cancelled = True
         self._space.set()
+        self._wake_loop()

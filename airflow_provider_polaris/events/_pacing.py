@@ -16,7 +16,10 @@ later send, so a pause that starts while a sender waits for its turn still stops
   the rest of the window's budget lasts until the reset (kind to other clients of the
   organisation).
 - **429s pause everyone.** A 429 pauses *every* sender until ``Retry-After`` (or an exponential
-  backoff when the server gives no hint), so a storm of 429s costs one pause instead of N.
+  backoff when the server gives no hint), so a storm of 429s costs one pause instead of N. A
+  ``Retry-After`` longer than ``max_pause`` pauses nobody: the sender that got it gives up.
+- **Never a long blind wait.** :meth:`reserve` returns at most ``max_wait``, so a sender asks
+  again at least that often (a bogus ``RateLimit-Reset`` cannot park it for hours).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ POLL_SECONDS = 0.02
 #: Two ``RateLimit-Reset`` estimates of one window differ by less than this (whole seconds,
 #: rounded up, plus latency); a later window ends at least this much later.
 _SAME_WINDOW_SECONDS = 2.0
+#: The longest single wait :meth:`Pacer.reserve` asks for; the sender then asks again.
+MAX_WAIT_SECONDS = 1.0
 
 
 class Pacer:
@@ -50,6 +55,8 @@ class Pacer:
         low_water: int,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
+        max_pause: float = 600.0,
+        max_wait: float = MAX_WAIT_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Any] = time.sleep,
     ) -> None:
@@ -57,6 +64,8 @@ class Pacer:
         self._low_water = max(1, low_water)
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
+        self._max_pause = max_pause
+        self._max_wait = max_wait
         self._clock = clock
         self._sleep = sleep
         self._learned = False
@@ -77,14 +86,22 @@ class Pacer:
 
     def reserve(self) -> float:
         """Return 0 when the caller may send now (it then counts as in flight), else how long to
-        wait before asking again."""
+        wait before asking again (at most ``max_wait``)."""
+        return self.reserve_or_wait()[0]
+
+    def reserve_or_wait(self) -> tuple[float, bool]:
+        """:meth:`reserve`, plus whether a wait is for the rate limit (a 429 pause, a spent or
+        spread budget) rather than for answers (the first one, or those in flight): only the
+        former counts toward a push's ``max_rate_limit_wait_seconds``."""
         with self._lock:
             now = self._clock()
             wait = self._wait(now)
             if wait <= 0:
                 self._in_flight += 1
-                return 0.0
-            return wait
+                return 0.0, False
+            # Before the first answer the only wait is for that answer; after it, every wait is
+            # a pause, a spent budget or the spreading of what is left of it.
+            return min(wait, self._max_wait), self._learned
 
     def _wait(self, now: float) -> float:
         if now < self._paused_until:
@@ -123,7 +140,9 @@ class Pacer:
         with self._lock:
             self._finished()
             self._consecutive_429 = 0
-            if limit is not None:
+            if limit is not None and limit > 0:
+                # A limit of 0 (or less) means nothing usable: with it, a window that has
+                # passed would never have budget again.
                 self._limit = limit
             if remaining is None or reset_seconds is None:
                 return
@@ -139,7 +158,11 @@ class Pacer:
             # else: an answer from an earlier window, arriving late: nothing to learn.
 
     def rate_limited(self, retry_after: float | None) -> float:
-        """A request got a 429: pause every worker; return the pause (seconds) from now."""
+        """A request got a 429: pause every worker; return the wait asked for (seconds).
+
+        A wait longer than ``max_pause`` pauses nobody: the caller is expected to give up (and
+        the push to stop), not to hold every other sender back for it.
+        """
         with self._lock:
             self._finished()
             self._consecutive_429 += 1
@@ -147,8 +170,9 @@ class Pacer:
                 wait = float(retry_after)
             else:
                 wait = min(self._backoff_max, self._backoff_base * 2 ** (self._consecutive_429 - 1))
-            wait += random.uniform(0, min(0.1, wait / 10))  # de-synchronise the restart
-            self._paused_until = max(self._paused_until, self._clock() + wait)
+            if wait <= self._max_pause:
+                jitter = random.uniform(0, min(0.1, wait / 10))  # de-synchronise the restart
+                self._paused_until = max(self._paused_until, self._clock() + wait + jitter)
             return wait
 
     def failed(self) -> None:

@@ -24,6 +24,7 @@ events read.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import threading
@@ -33,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any
 
-from airflow_provider_polaris.events._checks import EventChecker
+from airflow_provider_polaris.events._checks import Checked, EventChecker
 from airflow_provider_polaris.events._feed import Feed
 from airflow_provider_polaris.events._options import (
     MAX_PAYLOAD_BYTES,
@@ -49,7 +50,14 @@ from airflow_provider_polaris.events._report import (
     line_ranges,
 )
 
-__all__ = ["MAX_PAYLOAD_BYTES", "EventPusher", "PushOptions", "make_options", "push_events"]
+__all__ = [
+    "MAX_PAYLOAD_BYTES",
+    "EventPusher",
+    "PushControl",
+    "PushOptions",
+    "make_options",
+    "push_events",
+]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +80,18 @@ class _Batch:
 class _Failure:
     error: str
     fatal: bool = False
+
+
+#: ``_deliver``'s answer when the push stopped before the batch could be sent.
+_NOT_SENT = _Failure("not sent: the push stopped")
+
+#: How long ``push()`` waits for the loop to settle after an exception in the caller's thread
+#: (requests in flight finish; anything still unsettled then is reported undelivered).
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+class _SenderDied(Exception):
+    """A sender stopped on an exception it could not handle (its batch is reported)."""
 
 
 def _classify(exc: BaseException) -> str:
@@ -115,6 +135,7 @@ class EventPusher:
     ``send`` (normally :class:`~airflow_provider_polaris.events._transport.PushTransport`) runs
     in the pusher's event loop, and its ``aclose()`` is awaited at the end; a plain function runs
     in a pool of ``max_concurrent_requests`` threads. ``sleep`` is the loop's (async) sleep.
+    ``control`` lets another thread stop the push (:class:`PushControl`).
     Use :func:`push_events` for the usual path.
     """
 
@@ -127,6 +148,7 @@ class EventPusher:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         wall_clock: Callable[[], float] = time.time,
+        control: PushControl | None = None,
     ) -> None:
         self._send = send
         self.options = opts = options or PushOptions()
@@ -143,6 +165,7 @@ class EventPusher:
             low_water=opts.max_concurrent_requests,
             backoff_base=opts.backoff_base_seconds,
             backoff_max=opts.backoff_max_seconds,
+            max_pause=opts.max_rate_limit_wait_seconds,
             clock=clock,
         )
         self.report = PushReport(connection_name=connection_name)
@@ -154,6 +177,11 @@ class EventPusher:
         self._feed = Feed()
         self._batches: asyncio.Queue[_Batch | None] | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        #: Done once the push is aborted: every wait of the loop ends early on it.
+        self._stopped: asyncio.Future[None] | None = None
+        if control is not None:
+            control._attach(self)
 
     # -- public -------------------------------------------------------------------------------
 
@@ -162,12 +190,19 @@ class EventPusher:
 
         Returns the report when every checked event was delivered (rejected events are listed in
         the report); raises :class:`EventsDeliveryError` (carrying the report) when some were not.
-        Safe to call from a thread that runs an event loop: the pusher's loop has its own thread.
+        Any other exception (the input failed to read, an interrupt) stops the push, and is
+        re-raised with the report attached as ``exc.report`` (and in a note): ``accepted`` and
+        ``first_undelivered_line`` tell where to resume. Safe to call from a thread that runs an
+        event loop: the pusher's loop has its own thread.
         """
         items = self._items(events)
         started = self._clock()
         streaming = not isinstance(events, (list, tuple))
         loop_error: list[BaseException] = []
+        # Waited on instead of Thread.join: a join interrupted by a signal handler's exception
+        # marks the thread stopped while it still runs (CPython 3.11), so a second join returns
+        # at once.
+        loop_done = threading.Event()
 
         def run_loop() -> None:
             try:
@@ -176,16 +211,27 @@ class EventPusher:
                 loop_error.append(exc)
             finally:
                 self._feed.cancel()  # never leave the reader blocked on a full feed
+                loop_done.set()
 
-        sender = threading.Thread(target=run_loop, name="polaris-push", daemon=True)
-        sender.start()
+        threading.Thread(target=run_loop, name="polaris-push", daemon=True).start()
         try:
             self._feed.read(items)  # the caller's thread reads the input, nothing else
-        finally:
-            # On a read error (or an interrupt) the loop sees feed.failed: stop, account, return.
-            sender.join()
-            self._account()
-            self.report.seconds = self._clock() - started
+            loop_done.wait()
+        except BaseException as exc:
+            # The input failed, or an exception reached this thread (a SIGTERM handler, Ctrl-C):
+            # stop sending, give the loop a bounded time to settle, and say what was delivered.
+            self.abort(f"the push was stopped: {_describe(exc)}")
+            if not loop_done.wait(STOP_TIMEOUT_SECONDS):
+                log.error(
+                    "push to %r: the event loop did not stop within %gs; the lines it still "
+                    "had in hand are reported undelivered",
+                    self.report.connection_name,
+                    STOP_TIMEOUT_SECONDS,
+                )
+            self._finish(started)
+            _attach_report(exc, self.report)
+            raise
+        self._finish(started)
         if loop_error:
             raise loop_error[0]
         report = self.report
@@ -200,6 +246,20 @@ class EventPusher:
         if not report.complete:
             raise EventsDeliveryError(report)
         return report
+
+    def abort(self, reason: str = "the push was aborted") -> None:
+        """Stop the push from any thread: nothing more is sent, waits end at once, requests in
+        flight finish, and everything not accepted is reported undelivered."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: it is over
+                loop.call_soon_threadsafe(self._halt, reason)
+        self._aborted = True
+        self._feed.cancel()
+
+    def _finish(self, started: float) -> None:
+        self._account()
+        self.report.seconds = self._clock() - started
 
     def _account(self) -> None:
         """Fill the report's undelivered lines, counting any batch nobody settled as undelivered
@@ -229,24 +289,55 @@ class EventPusher:
             return iter([events])
         return iter(events)
 
+    def _halt(self, error: str | None) -> None:
+        """Abort (in the loop): record ``error`` when it is the first failure, stop the reader
+        and wake every waiting coroutine. Nothing is sent after this."""
+        if error is not None and self.report.last_error is None:
+            self.report.last_error = error
+        self._aborted = True
+        self._feed.cancel()
+        stopped = self._stopped
+        if stopped is not None and not stopped.done():
+            stopped.set_result(None)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds`` (with the injected sleep), or less if the push is aborted."""
+        stopped = self._stopped
+        assert stopped is not None
+        if stopped.done():
+            return
+        sleeper = asyncio.ensure_future(self._sleep(seconds))
+        try:
+            await asyncio.wait((sleeper, stopped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+
     async def _run(self, streaming: bool) -> None:
         opts = self.options
         n = opts.max_concurrent_requests
+        self._loop = asyncio.get_running_loop()
+        self._stopped = self._loop.create_future()
+        if self._aborted:  # abort() came before the loop started
+            self._halt(None)
         self._batches = asyncio.Queue(maxsize=max(2, min(n, _MAX_QUEUED_BATCHES)))
         if not _is_async(self._send):
             self._executor = ThreadPoolExecutor(n, thread_name_prefix="polaris-push")
-        senders = [asyncio.create_task(self._sender()) for _ in range(n)]
+        producer = asyncio.create_task(self._produce(streaming))
+        tasks = [producer, *(asyncio.create_task(self._sender()) for _ in range(n))]
         try:
-            await self._consume(opts.flush_window_seconds if streaming else 0.0)
-            # Only this coroutine enqueues batches, so the markers below come after the last one.
-            tail, self._batch = self._batch, None
-            if tail is not None:
-                await self._enqueue(tail)
-            for _ in senders:
-                await self._batches.put(None)
-            await asyncio.gather(*senders)
+            # Together, so that a task that dies (a bug, a BaseException from a transport)
+            # stops the push with a report instead of leaving the others waiting for it.
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            broken = [t for t in done if not t.cancelled() and t.exception() is not None]
+            if broken:
+                error = broken[0].exception()
+                self._halt(f"internal error, the push stopped: {_describe(error)}")  # type: ignore[arg-type]
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                self._drop_unsent()
         finally:
-            for task in senders:
+            for task in tasks:
                 task.cancel()
             if self._executor is not None:
                 self._executor.shutdown(wait=False)
@@ -254,20 +345,46 @@ class EventPusher:
             if aclose is not None:
                 await aclose()
 
+    def _drop_unsent(self) -> None:
+        """After the tasks stopped: every batch still queued, pending or open was not sent."""
+        assert self._batches is not None
+        while not self._batches.empty():
+            self._batches.get_nowait()  # all of them are in the pending set too
+        if self._batch is not None:
+            self._pending.add(self._batch)
+            self._batch = None
+        for batch in list(self._pending):
+            self._not_sent(batch)
+
+    async def _produce(self, streaming: bool) -> None:
+        """Batch the input, then queue the last batch and one end marker per sender."""
+        assert self._batches is not None
+        await self._consume(self.options.flush_window_seconds if streaming else 0.0)
+        # Only this coroutine enqueues batches, so the markers below come after the last one.
+        tail, self._batch = self._batch, None
+        if tail is not None:
+            await self._enqueue(tail)
+        for _ in range(self.options.max_concurrent_requests):
+            await self._batches.put(None)
+
     async def _consume(self, flush_window: float) -> None:
         """Check and batch the feed's items in order, handing batches to the senders when full,
-        and, with a ``flush_window``, once the open batch's first event is that old."""
+        and, with a ``flush_window``, once the open batch's first event is that old.
+
+        At every ``await`` the current line is settled (rejected, or in a batch that is open or
+        pending), so when the push stops here, every line after ``line_no`` is the unread rest.
+        """
         feed = self._feed
         report = self.report
-        checker = self._checker
-        check_line = checker.check_line
-        check_object = checker.check_object
+        check = self._check
         max_events = self.options.max_events_per_request
         max_bytes = self.options.max_payload_bytes
         clock = self._clock
         start_line = self.options.start_line
         read = 0
         line_no = 0
+        finished = False
+        taken = 0  # items taken from the feed: lines up to ``taken`` may be in hand, not checked
         try:
             while True:
                 open_batch = self._batch
@@ -282,61 +399,73 @@ class EventPusher:
                     chunk = await feed.take()
                 if chunk is None:
                     break
+                taken += len(chunk)
                 for item in chunk:
                     line_no += 1
                     if line_no < start_line:
                         continue
-                    if type(item) is dict:  # the common case first
-                        checked = check_object(item)
-                    elif isinstance(item, bytes):
-                        item = item.strip()
-                        if not item:
-                            continue
-                        checked = check_line(item)
-                    elif isinstance(item, str):
-                        item = item.strip()
-                        if not item:
-                            continue
-                        checked = check_line(item.encode())
-                    else:
-                        checked = check_object(item)
+                    checked = check(item, line_no)
+                    if checked is None:
+                        continue  # a blank line
                     read += 1
                     if type(checked) is tuple:
                         self._reject(line_no, checked[0], checked[1])
                         continue
                     size = len(checked)
                     batch = self._batch
+                    full = None
                     if batch is not None and batch.nbytes + size > max_bytes:
-                        self._batch = None  # the event does not fit: send what we have
-                        await self._enqueue(batch)
-                        batch = None
+                        full, batch = batch, None  # the event does not fit: send what we have
                     if batch is None:
                         batch = self._batch = _Batch(clock())
                     batch.parts.append(checked)  # type: ignore[arg-type]
                     batch.lines.append(line_no)
                     batch.nbytes += size + 1  # nbytes - 1 is the payload size (newline-joined)
+                    if full is not None:
+                        await self._enqueue(full)
                     if len(batch.parts) >= max_events:
                         self._batch = None
                         await self._enqueue(batch)
                     if self._aborted:
-                        # Stop reading: everything from the next line on is reported as not sent.
-                        report.unread_from_line = line_no + 1
-                        feed.cancel()
-                        return
-                if feed.failed:
+                        break
+                if self._aborted or feed.failed:
                     break
                 await asyncio.sleep(0)  # let the senders run between chunks
             if feed.failed:
-                self._aborted = True  # the input broke: send nothing more; push() re-raises
+                self._halt(None)  # the input broke: send nothing more; push() re-raises
+            finished = True
         finally:
             report.events_read = read
+            stopped = not finished or self._aborted or feed.failed
+            if stopped and (line_no < taken or not feed.exhausted):
+                # Stopped early: everything from the next line on is reported as not sent.
+                if report.unread_from_line is None:
+                    report.unread_from_line = line_no + 1
+                feed.cancel()
+
+    def _check(self, item: Any, line: int) -> Checked | None:
+        """The checked event for one input item, ``None`` for a blank line. Never raises: an
+        unexpected error while checking one item rejects that item (``check_error``)."""
+        try:
+            if type(item) is dict:  # the common case first
+                return self._checker.check_object(item)
+            if isinstance(item, bytes):
+                item = item.strip()
+                return self._checker.check_line(item) if item else None
+            if isinstance(item, str):
+                item = item.strip()
+                return self._checker.check_text(item) if item else None
+            return self._checker.check_object(item)
+        except Exception as exc:
+            log.exception("checking line %d failed", line)
+            return ("check_error", f"the event could not be checked: {_describe(exc)}")
 
     async def _enqueue(self, batch: _Batch) -> None:
         assert self._batches is not None
+        self._pending.add(batch)
         if self._aborted:
             self._not_sent(batch)
             return
-        self._pending.add(batch)
         if self._batches.full():
             await self._batches.put(batch)
         else:
@@ -353,36 +482,52 @@ class EventPusher:
 
     async def _sender(self) -> None:
         assert self._batches is not None
-        report = self.report
         while True:
             batch = await self._batches.get()
             if batch is None:
                 return
-            if self._aborted:
+            try:
+                await self._settle(batch)
+            except BaseException as exc:
+                # Whatever stopped this sender (CancelledError from a transport, SystemExit from
+                # a sync send, a bug), its batch is undelivered and the push stops; a plain
+                # exception lets _run see the death without the loop itself being torn down.
                 self._not_sent(batch)
-                continue
-            payload = b"\n".join(batch.parts)
-            failure = await self._deliver(payload)
-            # Settled only here: a batch whose send was interrupted stays pending (undelivered).
-            self._pending.discard(batch)
-            if failure is None:
+                self._halt(f"a sender stopped: {_describe(exc)}")
+                raise _SenderDied(_describe(exc)) from exc
+
+    async def _settle(self, batch: _Batch) -> None:
+        """Send one batch and account for it: accepted, or undelivered (the push then stops)."""
+        if self._aborted:
+            self._not_sent(batch)
+            return
+        report = self.report
+        payload = b"\n".join(batch.parts)
+        outcome = await self._deliver(payload)
+        if outcome is None:
+            if batch in self._pending:
+                self._pending.discard(batch)
                 report.accepted += len(batch.lines)
                 report.bytes_sent += len(payload)
-                continue
-            self._undelivered_lines.extend(batch.lines)
-            report.last_error = failure.error
-            self._aborted = True
-            log.error(
-                "push to %r failed for lines %s-%s: %s",
-                report.connection_name,
-                batch.lines[0],
-                batch.lines[-1],
-                failure.error,
-            )
+            return
+        self._not_sent(batch)
+        if outcome is _NOT_SENT:
+            return
+        self._halt(outcome.error)
+        report.last_error = outcome.error  # the latest failure, even after the first
+        log.error(
+            "push to %r failed for lines %s-%s: %s",
+            report.connection_name,
+            batch.lines[0],
+            batch.lines[-1],
+            outcome.error,
+        )
 
     def _not_sent(self, batch: _Batch) -> None:
-        self._pending.discard(batch)
-        self._undelivered_lines.extend(batch.lines)
+        """Report ``batch`` undelivered, once (a batch is settled only while it is pending)."""
+        if batch in self._pending:
+            self._pending.discard(batch)
+            self._undelivered_lines.extend(batch.lines)
 
     async def _call(self, payload: bytes) -> Any:
         if self._executor is None:
@@ -390,29 +535,56 @@ class EventPusher:
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._send, payload)
 
     async def _deliver(self, payload: bytes) -> _Failure | None:
+        """Send ``payload`` when the pacer allows, retrying 429s, 5xx and network errors.
+
+        ``None`` when it was accepted; ``_NOT_SENT`` when the push stopped first (nothing is
+        sent after an abort); a :class:`_Failure` when it failed for good. Every wait for the
+        rate limit (this request's 429s, another sender's pause, a spent budget) counts toward
+        ``max_rate_limit_wait_seconds``.
+        """
         opts = self.options
+        limit = opts.max_rate_limit_wait_seconds
         pacer = self._pacer
         report = self.report
         retries = 0
-        rate_limit_wait = 0.0
+        waited = 0.0
         while True:
             # Asked again after every wait: a pause or a spent budget learnt meanwhile applies.
-            while (wait := pacer.reserve()) > 0:
-                await self._sleep(wait)
+            while True:
+                if self._aborted:
+                    return _NOT_SENT
+                wait, limited = pacer.reserve_or_wait()
+                if wait <= 0:
+                    break
+                if limited:
+                    if waited >= limit:
+                        return _Failure(
+                            f"waited {waited:.1f}s for the rate limit (max_rate_limit_wait_seconds"
+                            f"={limit:g}) without being allowed to send"
+                        )
+                    wait = min(wait, limit - waited)
+                    waited += wait
+                await self._pause(wait)
             report.requests += 1
+            answered = False
             try:
                 result = await self._call(payload)
+                answered = True
             except Exception as exc:
+                answered = True
                 kind = _classify(exc)
                 if kind == "rate_limited":
-                    wait = pacer.rate_limited(getattr(exc, "retry_after", None))
-                    rate_limit_wait += wait
+                    asked = pacer.rate_limited(getattr(exc, "retry_after", None))
                     report.rate_limited += 1
-                    if rate_limit_wait > opts.max_rate_limit_wait_seconds:
+                    if self._aborted:
+                        return _NOT_SENT
+                    if waited + asked > limit:
                         return _Failure(
-                            f"still rate-limited after {rate_limit_wait:.0f}s: {_describe(exc)}"
+                            f"rate-limited: the server asks to wait {asked:.1f}s more, after "
+                            f"{waited:.1f}s of waiting for the rate limit, beyond "
+                            f"max_rate_limit_wait_seconds={limit:g}: {_describe(exc)}"
                         )
-                    continue
+                    continue  # the pacer's pause is waited above (and counted)
                 pacer.failed()
                 if kind == "retryable" and retries < opts.max_retries and not self._aborted:
                     retries += 1
@@ -426,9 +598,12 @@ class EventPusher:
                         retries,
                         delay,
                     )
-                    await self._sleep(delay)
+                    await self._pause(delay)
                     continue
                 return _Failure(_describe(exc), fatal=kind == "fatal")
+            finally:
+                if not answered:  # the send itself was interrupted: free its pacer slot
+                    pacer.failed()
             rate_limit = getattr(result, "rate_limit", None)
             pacer.observe(
                 getattr(rate_limit, "remaining", None),
@@ -436,6 +611,51 @@ class EventPusher:
                 getattr(rate_limit, "limit", None),
             )
             return None
+
+
+class PushControl:
+    """Stops a running push from another thread (an operator's ``on_kill``).
+
+    Pass it as ``control=`` to :func:`push_events` (or ``PolarisHook.push_events``); ``abort``
+    before the push starts stops it as soon as it starts.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pusher: EventPusher | None = None
+        self._reason: str | None = None
+
+    def abort(self, reason: str = "the push was aborted") -> None:
+        """Stop the push: nothing more is sent; it then fails naming the undelivered lines."""
+        with self._lock:
+            self._reason = reason
+            pusher = self._pusher
+        if pusher is not None:
+            pusher.abort(reason)
+
+    def _attach(self, pusher: EventPusher) -> None:
+        with self._lock:
+            self._pusher = pusher
+            reason = self._reason
+        if reason is not None:
+            pusher.abort(reason)
+
+
+def _attach_report(exc: BaseException, report: PushReport) -> None:
+    """Let whoever catches ``exc`` know what the push did before it: ``exc.report`` (unless the
+    exception has a ``report`` of its own) and a note with the summary and where to resume."""
+    if not hasattr(exc, "report"):
+        with contextlib.suppress(AttributeError, TypeError):
+            exc.report = report  # type: ignore[attr-defined]
+    resume = report.first_undelivered_line
+    note = f"{report.summary()}; " + (
+        f"resume from line {resume} (start_line={resume})"
+        if resume is not None
+        else "every event read was delivered or rejected"
+    )
+    add_note = getattr(exc, "add_note", None)  # Python 3.11+
+    if add_note is not None:
+        add_note(note)
 
 
 def push_events(

@@ -16,6 +16,7 @@ REJECT_REASONS = (
     "too_late",
     "too_early",
     "too_large",
+    "check_error",
 )
 
 

@@ -8,6 +8,7 @@ import json
 import random
 import threading
 import time
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
@@ -23,6 +24,7 @@ from airflow_provider_polaris.client import (
 from airflow_provider_polaris.events import (
     EventPusher,
     EventsDeliveryError,
+    PushControl,
     PushOptions,
     make_options,
 )
@@ -334,33 +336,78 @@ def test_every_event_is_accounted_for_under_random_timing_and_faults() -> None:
         _push_with_random_timing_and_faults(random.Random(master.random()))
 
 
-def test_a_batch_whose_send_never_ended_is_named_not_lost() -> None:
-    """A sender that dies mid-send (here: a BaseException from the send function) leaves its
-    batch unsettled; the report still names those lines as undelivered."""
+def test_a_sender_that_dies_stops_the_push_with_a_report() -> None:
+    """A BaseException from the send function (here on the first request, with one sender and
+    with many) ends that sender; the push stops at once and names the undelivered lines."""
 
     class SenderCrashed(BaseException):
         pass
 
+    for n in (1, 8):
+        calls = 0
+
+        async def send(payload: bytes) -> Any:
+            nonlocal calls
+            calls += 1
+            raise SenderCrashed("boom")
+
+        pusher = EventPusher(send, "push", fast(max_concurrent_requests=n))
+        with pytest.raises(EventsDeliveryError) as info:
+            pusher.push([ev(i) for i in range(1, 601)])
+        report = info.value.report
+        assert calls == 1 and report.accepted == 0 and report.first_undelivered_line == 1
+        assert report.accepted + report.rejected + report.undelivered == report.events_read
+        unread = set(range(report.unread_from_line or 601, 601))
+        undelivered = {line for a, b in report.undelivered_ranges for line in range(a, b + 1)}
+        assert undelivered | unread == set(range(1, 601))
+        assert "a sender stopped: SenderCrashed: boom" in (report.last_error or "")
+        assert pusher._pacer.in_flight == 0
+
+
+def test_a_cancelled_error_from_the_transport_does_not_hang_the_push() -> None:
+    """The review's repro: CancelledError escaping an async send used to leave push() waiting
+    forever (pacer slot held, queue full)."""
+    calls = 0
+
     async def send(payload: bytes) -> Any:
-        raise SenderCrashed
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise asyncio.CancelledError()
+        return SimpleNamespace(rate_limit=None)
 
-    pusher = EventPusher(send, "push", fast(max_concurrent_requests=1))
-    with pytest.raises(SenderCrashed):
-        pusher.push([ev(i) for i in range(1, 61)])
-    report = pusher.report
-    assert report.undelivered == 60 and report.undelivered_ranges == [(1, 60)]
-    assert report.accepted + report.rejected + report.undelivered == report.events_read
-    assert "60 events were never sent (lines 1-60)" in (report.last_error or "")
+    pusher = EventPusher(send, "push", fast(max_concurrent_requests=4))
+    done: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            pusher.push([ev(i) for i in range(1, 6001)])
+        except EventsDeliveryError as exc:
+            done["report"] = exc.report
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "push() hung after a sender died"
+    report = done["report"]
+    assert report.first_undelivered_line == 1 and pusher._pacer.in_flight == 0
+    assert "CancelledError" in (report.last_error or "")
 
 
-def test_input_that_fails_to_read_is_accounted_for() -> None:
-    def broken() -> Any:
-        yield ev(1)
-        raise OSError("disk gone")
+def test_an_exception_after_the_send_does_not_hang_the_push() -> None:
+    """An exception outside the send's error handling (a malformed rate-limit answer breaking
+    the pacer) stops the push with a report."""
 
-    sender = FakeSender()
-    with pytest.raises(OSError):
-        EventPusher(sender, "push", fast()).push(broken())
+    async def send(payload: bytes) -> Any:
+        return SimpleNamespace(rate_limit=SimpleNamespace(remaining=5, reset_seconds="soon"))
+
+    with pytest.raises(EventsDeliveryError) as info:
+        EventPusher(send, "push", fast(max_concurrent_requests=4)).push(
+            [ev(i) for i in range(1, 601)]
+        )
+    report = info.value.report
+    assert report.first_undelivered_line == 1 and report.accepted == 0
+    assert "TypeError" in (report.last_error or "")
 
 
 def test_options_validation() -> None:
@@ -383,7 +430,7 @@ class FakeClock:
 
 def learned_pacer(clock: FakeClock, low_water: int, **headers: Any) -> Pacer:
     """A pacer that has had its first answer (``headers``: remaining, reset_seconds, limit)."""
-    pacer = Pacer(low_water=low_water, clock=clock)
+    pacer = Pacer(low_water=low_water, clock=clock, max_wait=3600)
     assert pacer.reserve() == 0
     pacer.observe(**headers)
     return pacer
@@ -446,9 +493,38 @@ def test_pacer_pauses_everyone_on_429() -> None:
 
     pacer = Pacer(low_water=4, clock=clock, sleep=sleep)
     assert pacer.acquire() == 0
-    pause = pacer.rate_limited(3.0)
-    assert 3.0 <= pause < 3.2 and pacer.in_flight == 0
-    assert pacer.acquire() == pytest.approx(pause) and slept == [pytest.approx(pause)]
+    assert pacer.rate_limited(3.0) == 3.0 and pacer.in_flight == 0
+    waited = pacer.acquire()  # the pause plus up to 0.1 s of jitter, asked for 1 s at a time
+    assert 3.0 <= waited < 3.2 and slept[:3] == [1.0, 1.0, 1.0] and len(slept) == 4
+
+
+def test_pacer_waits_are_capped_and_a_pause_longer_than_max_pause_is_nobodys() -> None:
+    clock = FakeClock()
+    pacer = Pacer(low_water=4, clock=clock, max_pause=2.0)
+    assert pacer.reserve() == 0
+    pacer.observe(remaining=0, reset_seconds=86_400, limit=100)  # a bogus day-long window
+    assert pacer.reserve_or_wait() == (1.0, True)  # asked again every second, a rate-limit wait
+    clock.now = 86_400.0
+    assert pacer.reserve() == 0
+    assert pacer.rate_limited(20.0) == 20.0  # beyond max_pause: its sender gives up...
+    assert pacer.reserve() == 0  # ...and nobody else is paused for it
+    assert pacer.rate_limited(1.5) == 1.5
+    assert 0 < pacer.reserve() <= 1.0
+
+
+def test_pacer_ignores_a_rate_limit_of_zero() -> None:
+    clock = FakeClock()
+    pacer = Pacer(low_water=4, clock=clock)
+    assert pacer.reserve() == 0
+    pacer.observe(remaining=0, reset_seconds=5, limit=0)
+    clock.now = 6.0  # the window has passed: a limit of 0 would mean "never again"
+    assert pacer.reserve() == 0
+
+
+def test_the_first_answer_wait_is_not_a_rate_limit_wait() -> None:
+    pacer = Pacer(low_water=4, clock=FakeClock())
+    assert pacer.reserve() == 0
+    assert pacer.reserve_or_wait() == (POLL_SECONDS, False)
 
 
 def test_ranges_helpers() -> None:
@@ -795,3 +871,196 @@ def test_proxy_credentials_are_not_logged() -> None:
 
     assert describe_proxy("http://user:pw-secret@proxy.corp:3128") == "http://proxy.corp:3128"
     assert describe_proxy("proxy.corp:3128") == "http://proxy.corp:3128"
+
+
+# -- stopping a push: rate-limit waits, aborts, interrupts, input errors ----------------------
+
+
+def fake_sleep(clock: FakeClock, slept: list[float], hang_from: float | None = None) -> Any:
+    """An async sleep on ``clock``; waits of ``hang_from`` seconds or more never end by
+    themselves (only an abort can end them)."""
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if hang_from is not None and seconds >= hang_from:
+            await asyncio.Event().wait()
+        clock.now += seconds
+        await asyncio.sleep(0)
+
+    return sleep
+
+
+def assert_accounted(report: Any, n: int, delivered: set[int]) -> None:
+    """Every line is delivered xor reported undelivered/unread, and resuming is exact."""
+    undelivered = {line for a, b in report.undelivered_ranges for line in range(a, b + 1)}
+    unread = set(range(report.unread_from_line or n + 1, n + 1))
+    assert delivered | undelivered | unread == set(range(1, n + 1))
+    assert not delivered & (undelivered | unread)
+    assert report.accepted == len(delivered)
+    missing = sorted(undelivered | unread)
+    assert report.first_undelivered_line == (missing[0] if missing else None)
+
+
+def test_a_retry_after_beyond_the_limit_stops_the_push_at_once() -> None:
+    """The review's repro: one 429 with Retry-After 20 s and max_rate_limit_wait_seconds=2.
+    The push used to fail, yet the other senders slept 20 s and then sent anyway."""
+    clock, slept = FakeClock(), []
+    sender = FakeSender(script={0: rate_limited(20)})
+    opts = fast(max_concurrent_requests=8, max_rate_limit_wait_seconds=2)
+    pusher = EventPusher(sender, "push", opts, clock=clock, sleep=fake_sleep(clock, slept))
+    with pytest.raises(EventsDeliveryError) as info:
+        pusher.push([ev(i) for i in range(1, 601)])
+    report = info.value.report
+    assert sender.calls == 1 and report.accepted == 0  # nothing sent after the failure
+    assert_accounted(report, 600, set())
+    assert report.first_undelivered_line == 1
+    assert max(slept, default=0) < 2  # nobody waited out the 20 s
+    assert "asks to wait 20.0s" in str(report.last_error)
+    assert "max_rate_limit_wait_seconds=2" in str(report.last_error)
+
+
+def test_waiting_for_a_spent_budget_counts_toward_the_rate_limit_wait() -> None:
+    clock, slept = FakeClock(), []
+
+    async def send(payload: bytes) -> Any:  # the budget is spent for the next 1,000 s
+        sent.extend(json.loads(line)["i"] for line in payload.split(b"\n"))
+        return SimpleNamespace(rate_limit=SimpleNamespace(remaining=0, reset_seconds=1000.0))
+
+    sent: list[int] = []
+    opts = fast(max_concurrent_requests=4, max_rate_limit_wait_seconds=2)
+    pusher = EventPusher(send, "push", opts, clock=clock, sleep=fake_sleep(clock, slept))
+    with pytest.raises(EventsDeliveryError) as info:
+        pusher.push([ev(i) for i in range(1, 601)])
+    report = info.value.report
+    assert sent == list(range(1, 61))  # the first request only
+    assert_accounted(report, 600, set(sent))
+    assert "waited 2.0s for the rate limit" in str(report.last_error)
+    assert max(slept) <= 1.0  # every pacer wait is capped
+
+
+def test_an_abort_wakes_senders_paused_by_a_429() -> None:
+    """Senders paused by a long Retry-After (within the limit) stop at once on an abort, and
+    nothing is sent afterwards (the sleep here never ends by itself)."""
+    clock, slept = FakeClock(), []
+    sender = FakeSender(script={0: rate_limited(300)})
+    control = PushControl()
+    paused = threading.Event()
+
+    async def sleep(seconds: float) -> None:
+        if sender.calls:
+            paused.set()
+        await fake_sleep(clock, slept, hang_from=0.5)(seconds)
+
+    pusher = EventPusher(
+        sender, "push", fast(max_concurrent_requests=4), sleep=sleep, clock=clock, control=control
+    )
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            pusher.push([ev(i) for i in range(1, 601)])
+        except EventsDeliveryError as exc:
+            result["report"] = exc.report
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert paused.wait(5)
+    control.abort("the task was killed")
+    thread.join(5)
+    assert not thread.is_alive(), "an abort did not wake the paused senders"
+    report = result["report"]
+    assert sender.calls == 1 and report.last_error == "the task was killed"
+    assert_accounted(report, 600, set())
+
+
+def test_an_exception_in_the_callers_thread_stops_the_loop() -> None:
+    """A SIGTERM handler (or Ctrl-C) raising while push() waits: push() re-raises with the
+    report, and its loop thread has stopped sending."""
+    import signal
+
+    class Terminated(Exception):
+        pass
+
+    def handler(*_: Any) -> None:
+        raise Terminated("SIGTERM")
+
+    main = threading.main_thread().ident
+    delivered: list[int] = []
+    calls = 0
+
+    async def send(payload: bytes) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            signal.pthread_kill(main, signal.SIGUSR1)  # type: ignore[arg-type]
+        await asyncio.sleep(0.001)
+        delivered.extend(json.loads(line)["i"] for line in payload.split(b"\n"))
+        return SimpleNamespace(rate_limit=None)
+
+    previous = signal.signal(signal.SIGUSR1, handler)
+    try:
+        with pytest.raises(Terminated) as info:
+            EventPusher(send, "push", fast(max_concurrent_requests=2)).push(
+                [ev(i) for i in range(1, 1201)]
+            )
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    calls_at_return = calls
+    for thread in threading.enumerate():
+        if thread.name == "polaris-push":
+            thread.join(5)
+    report = info.value.report  # type: ignore[attr-defined]
+    assert_accounted(report, 1200, set(delivered))  # the loop had settled before push() raised
+    assert calls == calls_at_return and calls <= 4  # and sent nothing afterwards
+    assert report.last_error == "the push was stopped: Terminated: SIGTERM"
+
+
+def test_an_input_error_carries_the_report() -> None:
+    def broken() -> Any:
+        yield from (ev(i) for i in range(1, 301))
+        raise OSError("S3 read failed")
+
+    sender = FakeSender()
+    with pytest.raises(OSError, match="S3 read failed") as info:
+        EventPusher(sender, "push", fast(max_concurrent_requests=2)).push(broken())
+    report = info.value.report  # type: ignore[attr-defined]
+    assert_accounted(report, 300, set(sender.delivered))
+    resume = report.first_undelivered_line
+    assert resume is not None and report.events_read <= 300
+    assert any(f"resume from line {resume}" in note for note in info.value.__notes__)
+
+
+def test_one_unreadable_event_is_rejected_not_fatal() -> None:
+    """Out-of-range times and lone surrogates used to crash the whole push."""
+
+    class BrokenMapping(Mapping[str, Any]):
+        def __getitem__(self, key: str) -> Any:
+            raise RuntimeError("broken mapping")
+
+        def __iter__(self) -> Any:
+            raise RuntimeError("broken mapping")
+
+        def __len__(self) -> int:
+            return 2
+
+    huge = '{"__time": 1' + "0" * 400 + "}"
+    items = [
+        ev(1),
+        {"__time": 10**400},
+        huge,
+        f'{{"__time": "{ISO_NOW}", "x": "\udc80"}}',
+        BrokenMapping(),
+        {"__time": "9999-12-31T23:59:59-12:00"},
+        ev(7),
+    ]
+    sender = FakeSender()
+    report = EventPusher(sender, "push", fast()).push(items)
+    assert sorted(sender.delivered) == [1, 7]
+    assert [(r.line, r.reason) for r in report.rejections] == [
+        (2, "bad_time"),
+        (3, "bad_time"),
+        (4, "invalid_json"),
+        (5, "check_error"),
+        (6, "too_early"),
+    ]
+    assert "broken mapping" in report.rejections[3].detail
