@@ -180,6 +180,7 @@ class EventPusher:
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Done once the push is aborted: every wait of the loop ends early on it.
         self._stopped: asyncio.Future[None] | None = None
+        self._abort_reason: str | None = None
         if control is not None:
             control._attach(self)
 
@@ -250,6 +251,7 @@ class EventPusher:
     def abort(self, reason: str = "the push was aborted") -> None:
         """Stop the push from any thread: nothing more is sent, waits end at once, requests in
         flight finish, and everything not accepted is reported undelivered."""
+        self._abort_reason = reason
         loop = self._loop
         if loop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: it is over
@@ -318,7 +320,7 @@ class EventPusher:
         self._loop = asyncio.get_running_loop()
         self._stopped = self._loop.create_future()
         if self._aborted:  # abort() came before the loop started
-            self._halt(None)
+            self._halt(self._abort_reason)
         self._batches = asyncio.Queue(maxsize=max(2, min(n, _MAX_QUEUED_BATCHES)))
         if not _is_async(self._send):
             self._executor = ThreadPoolExecutor(n, thread_name_prefix="polaris-push")
@@ -663,6 +665,8 @@ def push_events(
     connection_name: str,
     events: Iterable[Any] | IO[bytes],
     options: PushOptions | None = None,
+    *,
+    control: PushControl | None = None,
     **overrides: Any,
 ) -> PushReport:
     """Push ``events`` to the ``push_streaming`` connection ``connection_name``.
@@ -672,6 +676,7 @@ def push_events(
     authorization; the pushes themselves go through :class:`PushTransport`). Keyword arguments
     override :class:`PushOptions` fields. Returns a :class:`PushReport`; raises
     :class:`EventsDeliveryError` naming the undelivered lines when a request finally fails.
+    ``control`` (a :class:`PushControl`) lets another thread stop the push.
     """
     from airflow_provider_polaris.client import PolarisConfig
 
@@ -680,12 +685,16 @@ def push_events(
         from airflow_provider_polaris.client.sync import PolarisClient
 
         with PolarisClient(client) as owned:
-            return _push_with(owned, connection_name, events, opts)
-    return _push_with(client, connection_name, events, opts)
+            return _push_with(owned, connection_name, events, opts, control)
+    return _push_with(client, connection_name, events, opts, control)
 
 
 def _push_with(
-    client: Any, connection_name: str, events: Iterable[Any] | IO[bytes], opts: PushOptions
+    client: Any,
+    connection_name: str,
+    events: Iterable[Any] | IO[bytes],
+    opts: PushOptions,
+    control: PushControl | None,
 ) -> PushReport:
     from airflow_provider_polaris.events._proxied import (
         HttpxPushTransport,
@@ -698,7 +707,7 @@ def _push_with(
     proxy = proxy_for(transport.url)
     if proxy is None:
         log.info("pushing to %s directly (asyncio streams)", transport.url)
-        return EventPusher(transport, connection_name, opts).push(events)
+        return EventPusher(transport, connection_name, opts, control=control).push(events)
     # httpx honours the proxy settings for every other call: the pushes follow them too.
     log.info(
         "pushing to %s through the proxy %s (httpx; HTTP(S)_PROXY / NO_PROXY)",
@@ -712,4 +721,4 @@ def _push_with(
         gzip=opts.gzip,
         max_connections=opts.max_concurrent_requests,
     )
-    return EventPusher(proxied, connection_name, opts).push(events)
+    return EventPusher(proxied, connection_name, opts, control=control).push(events)

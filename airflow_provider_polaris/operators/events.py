@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from airflow_provider_polaris.hooks.polaris import PolarisHook
 
 
+#: Largest rendered text read as a Python literal: ``ast.literal_eval`` builds a syntax tree
+#: first (measured: 9.3 s and +1.9 GB for 15.8 MB of text); JSON has no such cost.
+MAX_LITERAL_CHARS = 4_000_000
+
 _TEXT_FORMS = (
     "events must be a list of events: pass the upstream result directly (events=build_events() "
     "or events=upstream.output, an XComArg), or render templates as native objects "
@@ -51,11 +55,25 @@ def events_from_text(text: str) -> list[Any] | None:
         value = json.loads(text)
     except ValueError as exc:
         json_error: str | None = str(exc)
+    except RecursionError:
+        raise AirflowFailException(
+            "events is nested too deeply to be read (JSON arrays or objects inside each other "
+            f"thousands of times); {_TEXT_FORMS}"
+        ) from None
     else:
         json_error = None
     if json_error is not None:
         if "\n" in text and text[0] == "{":
             return text.splitlines()  # NDJSON
+        if len(text) > MAX_LITERAL_CHARS:
+            raise AirflowFailException(
+                f"events rendered to {len(text):,} characters of text that is not JSON ("
+                f"{json_error}); a Python literal that large is not read (over "
+                f"{MAX_LITERAL_CHARS:,} characters it costs seconds and gigabytes). Pass the "
+                "upstream result directly (events=upstream.output, an XComArg), render "
+                "templates as native objects (render_template_as_native_obj=True on the DAG), "
+                "or write the events to an NDJSON file and pass its path or URL"
+            )
         try:
             value = ast.literal_eval(text)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -100,6 +118,11 @@ class PolarisPushEventsOperator(ClosesPolarisClient, BaseOperator):
         (``late_rejection_period``, ``max_retries``, ``start_line``, ...).
     :return: (XCom) the push report as a dict (counts, rejected lines with reasons, requests).
 
+    When the push fails for any reason (a request failed for good, the input failed to read,
+    the task was killed) the task log gets the summary and the line to resume from
+    (``push_options={"start_line": N}``). ``on_kill`` stops a running push: nothing more is
+    sent, and the lines not accepted are reported undelivered.
+
     Delivery is at least once: a request that failed with a 5xx or a network error is retried,
     and Polaris may have ingested it before failing. When a request finally fails the task fails
     with :class:`~airflow_provider_polaris.events.EventsDeliveryError` naming the undelivered
@@ -141,7 +164,7 @@ class PolarisPushEventsOperator(ClosesPolarisClient, BaseOperator):
         return PolarisHook(polaris_conn_id=self.polaris_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_polaris.events import EventsDeliveryError
+        from airflow_provider_polaris.events import PushControl
 
         options: dict[str, Any] = {
             "time_field": self.time_field,
@@ -151,11 +174,16 @@ class PolarisPushEventsOperator(ClosesPolarisClient, BaseOperator):
         if self.max_concurrent_requests is not None:
             options["max_concurrent_requests"] = self.max_concurrent_requests
         options.update(self.push_options)
+        self._push_control = PushControl()
+        options["control"] = self._push_control
         with self._open_events() as events:
             try:
                 report = self.hook.push_events(self.connection_name, events, **options)
-            except EventsDeliveryError as exc:
-                self._log_report(exc.report)
+            except BaseException as exc:
+                failed = getattr(exc, "report", None)  # attached by the pusher, whatever failed
+                if failed is not None:
+                    self._log_report(failed)
+                    self._log_resume(failed)
                 raise
         self._log_report(report)
         if self.max_rejected is not None and report.rejected > self.max_rejected:
@@ -164,6 +192,27 @@ class PolarisPushEventsOperator(ClosesPolarisClient, BaseOperator):
                 f"first: {'; '.join(str(r) for r in report.rejections[:5])}"
             )
         return report.to_dict()
+
+    def on_kill(self) -> None:
+        """Stop a running push: nothing more is sent; the task then fails naming the lines not
+        delivered."""
+        control = getattr(self, "_push_control", None)
+        if control is not None:
+            control.abort("the task was killed (on_kill)")
+
+    def _log_resume(self, report: PushReport) -> None:
+        line = report.first_undelivered_line
+        if line is None:
+            self.log.error("the push stopped after delivering or rejecting every event read")
+            return
+        self.log.error(
+            "the push stopped: %d events accepted; resume from line %d with "
+            'push_options={"start_line": %d} (delivered lines after it are then sent again; '
+            "the report's undelivered_ranges has the exact lines)",
+            report.accepted,
+            line,
+            line,
+        )
 
     def _log_report(self, report: PushReport) -> None:
         self.log.info("%s", report.summary())

@@ -335,3 +335,50 @@ def test_the_httpx_transport_pushes_and_reads_rate_limits(
     assert transport._client is None  # closed at the end of the push
     assert stored(polaris_emulator) == Counter(range(1, 131))
     assert sent[0].status_code == 200 and sent[0].rate_limit.remaining is not None
+
+
+def test_on_kill_stops_a_running_push_and_the_log_says_where_to_resume(
+    polaris_emulator: Any, push_table: str, caplog: Any, capsys: Any
+) -> None:
+    """on_kill (called by Airflow's SIGTERM handling) aborts the push: nothing read after it
+    is sent, and the task log names the line to resume from."""
+    caplog.set_level(logging.INFO)
+
+    def source() -> Any:
+        yield from events(600)
+        op.on_kill()  # as Airflow would, while the push runs
+        yield from events(600, start=601)
+
+    op = PolarisPushEventsOperator(
+        task_id="push", connection_name="push", events=source(), push_options=FAST
+    )
+    with pytest.raises(EventsDeliveryError) as info:
+        op.execute(context={})
+    report = info.value.report
+    assert report.last_error == "the task was killed (on_kill)"
+    delivered = set(stored(polaris_emulator))
+    assert len(delivered) == report.accepted and delivered <= set(range(1, 601))
+    first = report.first_undelivered_line
+    assert first is not None and first <= 601 and first not in delivered
+    log_text = caplog.text + capsys.readouterr().out
+    assert f'resume from line {first} with push_options={{"start_line": {first}}}' in log_text
+
+
+def test_an_input_error_is_logged_with_the_line_to_resume_from(
+    polaris_emulator: Any, push_table: str, caplog: Any, capsys: Any
+) -> None:
+    caplog.set_level(logging.INFO)
+
+    def source() -> Any:
+        yield from events(300)
+        raise OSError("S3 read failed")
+
+    op = PolarisPushEventsOperator(
+        task_id="push", connection_name="push", events=source(), push_options=FAST
+    )
+    with pytest.raises(OSError, match="S3 read failed") as info:
+        op.execute(context={})
+    report = info.value.report  # type: ignore[attr-defined]
+    assert report.accepted == len(stored(polaris_emulator))
+    log_text = caplog.text + capsys.readouterr().out
+    assert f"{report.accepted} events accepted; resume from line" in log_text

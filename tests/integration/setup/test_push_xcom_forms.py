@@ -82,3 +82,20 @@ def test_unreadable_text_fails_naming_events_and_the_fix(text: str) -> None:
     message = str(info.value)
     assert message.startswith("events ") and "events=build_events()" in message
     assert "render_template_as_native_obj=True" in message
+
+
+def test_a_huge_python_literal_is_refused_with_the_fixes() -> None:
+    from airflow_provider_polaris.operators.events import MAX_LITERAL_CHARS
+
+    text = repr([{"__time": "2024-01-01T00:00:00Z", "pad": "x" * 100, "ok": True}] * 40_000)
+    assert len(text) > MAX_LITERAL_CHARS
+    with pytest.raises(AirflowFailException) as info:
+        events_from_text(text)
+    message = str(info.value)
+    for fix in ("XComArg", "render_template_as_native_obj", "NDJSON file"):
+        assert fix in message
+
+
+def test_deeply_nested_text_fails_clearly() -> None:
+    with pytest.raises(AirflowFailException, match="nested too deeply"):
+        events_from_text("[" * 100_000 + "]" * 100_000)
