@@ -207,6 +207,8 @@ class PolarisHook(BaseHook):
         :class:`~airflow_provider_polaris.events.EventsDeliveryError` naming the lines that were
         not delivered when a request finally fails. Many requests stay in flight on keep-alive
         connections driven by one asyncio loop; the pusher (not the client) paces and retries.
+        ``control=PushControl()`` lets another thread stop the push (``control.abort()``, as
+        ``PolarisPushEventsOperator.on_kill`` does); the report then says where to resume.
         """
         from airflow_provider_polaris.events import push_events
 
