@@ -7,9 +7,9 @@ CPU per request than the server spends. Prints: endpoint, requests, seconds, req
 and the server's own CPU time per request with the rate that CPU allows on one core
 (``req/s/core``), which stays meaningful when other work shares the machine.
 
-Each server stack is measured: ``plain`` is pure-Python uvicorn (h11 + asyncio), what a plain
-``pip install "airflow-provider-polaris[emulator]"`` runs; ``fast`` is httptools + uvloop, used
-when they are installed (``uvicorn[standard]``). A row with a target is judged on BOTH its
+Each server stack is measured: ``plain`` is pure-Python uvicorn (h11 + asyncio), what runs where
+httptools or uvloop cannot be installed; ``fast`` is httptools + uvloop, which the ``emulator``
+extra installs (uvloop not on Windows). A row with a target is judged on BOTH its
 wall-clock rate (req/s: catches latency stalls, such as a delayed-ACK wait, that cost no CPU) and
 its CPU rate (req/s/core: what one core allows when others share the machine).
 

@@ -60,8 +60,8 @@ def _importable(module: str) -> bool:
 
 
 def server_stack(http: str = "auto", loop: str = "auto") -> str:
-    """What uvicorn runs for these settings, e.g. ``httptools + uvloop`` (the fast path, when
-    ``uvicorn[standard]`` is installed) or ``h11 + asyncio`` (pure Python)."""
+    """What uvicorn runs for these settings, e.g. ``httptools + uvloop`` (the fast path the
+    ``emulator`` extra installs) or ``h11 + asyncio`` (pure Python)."""
     if http == "auto":
         http = "httptools" if _importable("httptools") else "h11"
     if loop == "auto":
@@ -71,8 +71,7 @@ def server_stack(http: str = "auto", loop: str = "auto") -> str:
 
 def uvicorn_config(app: Any, *, http: str = "auto", loop: str = "auto") -> Any:
     """uvicorn settings for speed: no access log, warnings only; ``auto`` picks httptools and
-    uvloop when installed (``h11`` / ``asyncio`` force the pure-Python stack of a plain
-    ``[emulator]`` install)."""
+    uvloop when installed (``h11`` / ``asyncio`` force the pure-Python stack)."""
     import uvicorn
 
     return uvicorn.Config(
