@@ -12,6 +12,7 @@ Pure Python, no Airflow and no client imports: cheap to import and easy to test.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -393,6 +394,46 @@ class ProgressTracker:
 DEFAULT_PROGRESS_INTERVAL = 300.0
 DEFAULT_MAX_CONSECUTIVE_ERRORS = 5
 """Transient API errors in a row that every wait (sync, trigger, sensor) tolerates."""
+
+
+def is_fatal_error(exc: BaseException) -> bool:
+    """Errors a later poll cannot fix: bad credentials/permissions, a missing job, a bad request."""
+    # Imported here: this module stays free of the client (and httpx) at import time.
+    from airflow_provider_polaris.client import (
+        PolarisApiError,
+        PolarisAuthError,
+        PolarisBadRequestError,
+        PolarisNotFoundError,
+        PolarisTransportError,
+    )
+
+    if isinstance(exc, PolarisAuthError | PolarisNotFoundError | PolarisBadRequestError):
+        return True
+    transport = isinstance(exc, PolarisTransportError | OSError | asyncio.TimeoutError)
+    return not isinstance(exc, PolarisApiError) and not transport
+
+
+class ErrorStreak:
+    """The one rule for API errors while polling, shared by every wait (sync, trigger, sensor).
+
+    A fatal error (see :func:`is_fatal_error`) ends the wait at once; transient ones (5xx, 429,
+    network) are tolerated up to ``limit`` in a row. A successful poll resets the count.
+    """
+
+    __slots__ = ("count", "limit")
+
+    def __init__(self, limit: int = DEFAULT_MAX_CONSECUTIVE_ERRORS) -> None:
+        self.limit = int(limit)
+        self.count = 0
+
+    def gives_up(self, exc: BaseException) -> bool:
+        """Count ``exc``; True when the wait must end with it."""
+        self.count += 1
+        return is_fatal_error(exc) or self.count > self.limit
+
+    def reset(self) -> None:
+        """A poll succeeded."""
+        self.count = 0
 
 
 def check_progress_interval(value: Any) -> float | None:

@@ -31,6 +31,7 @@ from airflow_provider_polaris.outcomes import (
     DEFAULT_MAX_UNKNOWN_POLLS,
     DEFAULT_PROGRESS_INTERVAL,
     STREAMING_LIVE,
+    ErrorStreak,
     JobState,
     Outcome,
     ProgressSchedule,
@@ -129,8 +130,6 @@ def wait_for_job(
     After ``max_unknown_polls`` consecutive ``unknown`` statuses the outcome is a failure.
     Transient API errors are tolerated as in the trigger and the sensor (``ErrorStreak``).
     """
-    from airflow_provider_polaris.triggers._poller import ErrorStreak
-
     tracker = ProgressTracker()
     schedule = ProgressSchedule(progress_interval, now())
     unknown = UnknownStreak(max_unknown_polls)

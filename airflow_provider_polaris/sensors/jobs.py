@@ -35,6 +35,7 @@ from airflow_provider_polaris.outcomes import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_MAX_UNKNOWN_POLLS,
     DEFAULT_PROGRESS_INTERVAL,
+    ErrorStreak,
     JobState,
     Outcome,
     ProgressSchedule,
@@ -44,7 +45,6 @@ from airflow_provider_polaris.outcomes import (
     check_progress_interval,
     decide_outcome,
 )
-from airflow_provider_polaris.triggers._poller import ErrorStreak
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context

@@ -24,17 +24,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from airflow_provider_polaris.client import (
-    AsyncPolarisClient,
-    PolarisApiError,
-    PolarisAuthError,
-    PolarisBadRequestError,
-    PolarisConfig,
-    PolarisNotFoundError,
-)
+from airflow_provider_polaris.client import AsyncPolarisClient, PolarisConfig
 from airflow_provider_polaris.outcomes import (
-    DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_MAX_UNKNOWN_POLLS,
+    ErrorStreak,
     Outcome,
     ProgressTracker,
     UnknownStreak,
@@ -45,42 +38,6 @@ log = logging.getLogger(__name__)
 
 ACTIVE_STATUSES = ["pending", "running"]
 _FETCH_CONCURRENCY = 8
-
-
-def is_fatal_error(exc: BaseException) -> bool:
-    """Errors a later poll cannot fix: bad credentials/permissions, a missing job, a bad request."""
-    if isinstance(exc, PolarisAuthError | PolarisNotFoundError | PolarisBadRequestError):
-        return True
-    return not isinstance(exc, PolarisApiError) and not _is_transport(exc)
-
-
-def _is_transport(exc: BaseException) -> bool:
-    from airflow_provider_polaris.client import PolarisTransportError
-
-    return isinstance(exc, PolarisTransportError | OSError | asyncio.TimeoutError)
-
-
-class ErrorStreak:
-    """The one rule for API errors while polling, shared by every wait (sync, trigger, sensor).
-
-    A fatal error (see :func:`is_fatal_error`) ends the wait at once; transient ones (5xx, 429,
-    network) are tolerated up to ``limit`` in a row. A successful poll resets the count.
-    """
-
-    __slots__ = ("count", "limit")
-
-    def __init__(self, limit: int = DEFAULT_MAX_CONSECUTIVE_ERRORS) -> None:
-        self.limit = int(limit)
-        self.count = 0
-
-    def gives_up(self, exc: BaseException) -> bool:
-        """Count ``exc``; True when the wait must end with it."""
-        self.count += 1
-        return is_fatal_error(exc) or self.count > self.limit
-
-    def reset(self) -> None:
-        """A poll succeeded."""
-        self.count = 0
 
 
 @dataclass(eq=False)

@@ -28,6 +28,7 @@ from airflow_provider_polaris.outcomes import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_MAX_UNKNOWN_POLLS,
     DEFAULT_PROGRESS_INTERVAL,
+    ErrorStreak,
     JobState,
     ProgressSchedule,
     ProgressTracker,
@@ -36,7 +37,7 @@ from airflow_provider_polaris.outcomes import (
     check_progress_interval,
     decide_outcome,
 )
-from airflow_provider_polaris.triggers._poller import ErrorStreak, Waiter, wait_shared
+from airflow_provider_polaris.triggers._poller import Waiter, wait_shared
 
 EVENT_STATUSES = frozenset({"success", "failure", "canceled", "timeout", "error"})
 # How long ``on_kill`` may spend canceling the job (the triggerer also bounds it).
