@@ -568,12 +568,9 @@ class EventPusher:
                     waited += wait
                 await self._pause(wait)
             report.requests += 1
-            answered = False
             try:
                 result = await self._call(payload)
-                answered = True
             except Exception as exc:
-                answered = True
                 kind = _classify(exc)
                 if kind == "rate_limited":
                     asked = pacer.rate_limited(getattr(exc, "retry_after", None))
@@ -603,9 +600,9 @@ class EventPusher:
                     await self._pause(delay)
                     continue
                 return _Failure(_describe(exc), fatal=kind == "fatal")
-            finally:
-                if not answered:  # the send itself was interrupted: free its pacer slot
-                    pacer.failed()
+            except BaseException:  # the send itself was interrupted: free its pacer slot
+                pacer.failed()
+                raise
             rate_limit = getattr(result, "rate_limit", None)
             pacer.observe(
                 getattr(rate_limit, "remaining", None),

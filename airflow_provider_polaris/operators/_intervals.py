@@ -95,8 +95,9 @@ _PRESETS = {
 
 def _fires_every_day_alike(expression: str) -> bool:
     """Only minute and hour fields restrict the schedule (day of month, month, day of week are
-    ``*``): then every day has the same fire times, and one day's gaps are all the gaps."""
-    fields = _PRESETS.get(expression.strip().lower(), expression).split()
+    ``*``): then every day has the same fire times, and one day's gaps are all the gaps.
+    ``expression`` has its preset (``@hourly``...) already expanded."""
+    fields = expression.split()
     return len(fields) == 5 and all(f in ("*", "?") for f in fields[2:5])
 
 
@@ -124,9 +125,9 @@ def infer_cron_period(timetable: Any, fire_time: datetime) -> tuple[datetime, da
     if fields is None or fire_time.tzinfo is None:
         return None
     expression, _interval, tz = fields
+    expression = _PRESETS.get(expression.strip().lower(), expression)
     if not _fires_every_day_alike(expression):
         return None
-    expression = _PRESETS.get(expression.strip().lower(), expression)
     import pendulum
     from croniter import croniter
 

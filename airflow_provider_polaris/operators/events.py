@@ -69,10 +69,8 @@ def events_from_text(text: str) -> list[Any] | None:
             raise AirflowFailException(
                 f"events rendered to {len(text):,} characters of text that is not JSON ("
                 f"{json_error}); a Python literal that large is not read (over "
-                f"{MAX_LITERAL_CHARS:,} characters it costs seconds and gigabytes). Pass the "
-                "upstream result directly (events=upstream.output, an XComArg), render "
-                "templates as native objects (render_template_as_native_obj=True on the DAG), "
-                "or write the events to an NDJSON file and pass its path or URL"
+                f"{MAX_LITERAL_CHARS:,} characters it costs seconds and gigabytes); "
+                f"{_TEXT_FORMS}"
             )
         try:
             value = ast.literal_eval(text)

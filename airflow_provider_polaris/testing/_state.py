@@ -343,11 +343,6 @@ class EmulatorState:
     def _used_bytes(self) -> int:
         return sum(len(content) for content, _ in self.files.values())
 
-    def project(self) -> dict[str, Any]:
-        """The served project."""
-        with self.lock:
-            return self.projects.get(self.project_id, self._used_bytes())
-
     def list_projects(self) -> list[dict[str, Any]]:
         """GET /v1/projects."""
         with self.lock:
