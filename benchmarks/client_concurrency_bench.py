@@ -23,9 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import re
-import subprocess
 import sys
 import time
 import urllib.request
@@ -33,37 +30,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+from _emulator_process import start_emulator
 
 from airflow_provider_polaris.client import AsyncPolarisClient, PolarisConfig
 
 API_KEY = "pok_bench"
 PROJECT = "00000000-0000-4000-8000-0000000000c1"
 POOL = 100
-
-
-def start_emulator() -> tuple[subprocess.Popen[str], str]:
-    cmd = [sys.executable, "-m", "airflow_provider_polaris.testing", "serve", "--port", "0"]
-    cmd += ["--api-key", API_KEY, "--project-id", PROJECT]
-
-    def pin() -> None:  # keep the server off the measured process' core
-        if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-            os.sched_setaffinity(0, {1})
-
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, preexec_fn=pin)
-    assert proc.stdout is not None
-    match = re.search(r"(http://\S+)", proc.stdout.readline())
-    if not match:
-        proc.kill()
-        raise RuntimeError("emulator did not start")
-    base = match.group(1)
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(f"{base}/_emulator/health", timeout=1).read()
-            return proc, base
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("emulator not healthy")
 
 
 def delay_every_table_listing(base: str, calls: int, delay: float) -> None:
@@ -129,7 +102,7 @@ def main() -> None:
         "--ungated", type=int, default=0, help="also run N calls on an ungated httpx client"
     )
     args = parser.parse_args()
-    proc, base = start_emulator()
+    proc, base = start_emulator(API_KEY, PROJECT)
     rows: list[tuple[str, int, float, float, int, int, int]] = []
     try:
         runs: list[tuple[str, int, Callable[[], Awaitable[tuple[Any, ...]]]]] = []

@@ -17,40 +17,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
-import subprocess
-import sys
 import time
 import urllib.request
 from typing import Any
 
+from _emulator_process import start_emulator
+
 API_KEY = "pok_bench"
 PROJECT = "00000000-0000-4000-8000-0000000000b1"
-
-
-def start_emulator() -> tuple[subprocess.Popen[str], str]:
-    cmd = [sys.executable, "-m", "airflow_provider_polaris.testing", "serve", "--port", "0"]
-    cmd += ["--api-key", API_KEY, "--project-id", PROJECT, "--time-scale", "1"]
-
-    def pin() -> None:  # keep the server off the measured process' core
-        if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-            os.sched_setaffinity(0, {1})
-
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, preexec_fn=pin)
-    assert proc.stdout is not None
-    match = re.search(r"(http://\S+)", proc.stdout.readline())
-    if not match:
-        proc.kill()
-        raise RuntimeError("emulator did not start")
-    base = match.group(1)
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(f"{base}/_emulator/health", timeout=1).read()
-            return proc, base
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("emulator not healthy")
 
 
 def control(base: str, path: str, body: bytes | None = None, method: str = "GET") -> Any:
@@ -131,7 +105,7 @@ def main() -> None:
     logging.getLogger("airflow_provider_polaris").setLevel(logging.WARNING)
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {0})
-    proc, base = start_emulator()
+    proc, base = start_emulator(API_KEY, PROJECT, "--time-scale", "1")
     os.environ["AIRFLOW_CONN_POLARIS_DEFAULT"] = (
         f'{{"conn_type":"imply_polaris","host":"{base}","password":"{API_KEY}",'
         f'"extra":{{"project_id":"{PROJECT}"}}}}'
