@@ -297,10 +297,19 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
         """Why this task must never cancel ``job_id`` (``None``: it submitted the job)."""
         return None
 
+    def prepare_request(
+        self, context: Context, client: Any, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Checks and completions that need Polaris' answers (read-only calls such as
+        ``GET /tables``), run after the spec validated and before any job is looked up or
+        created. Returns the body to submit."""
+        return body
+
     # -- execute ------------------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
         body = self.render_job_request(context)
         client = self.hook.get_client()
+        body = self.prepare_request(context, client, body)
         targets = self.wait_targets(body)
         job = None
         if self.reattach_previous_job:
