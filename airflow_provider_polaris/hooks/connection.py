@@ -4,51 +4,25 @@ Pure: no lookups, no masking (the hook masks secrets where it reads the connecti
 I/O beyond checking that a CA bundle named in ``verify`` exists. Every mistake is reported
 before any request, naming the connection id, the field and the fix.
 
-Accepted ``host`` forms (the "Organization or API URL" field):
-
-- ``myorg`` or ``myorg.app.imply.io`` (or with ``https://``): the organization; the ``region``
-  extra (and ``cloud``, default ``aws``) say where the API lives.
-- ``myorg.us-east-1.aws.api.imply.io`` with or without ``https://``: the regional API host;
-  organization, region and cloud are read from it.
-- any other host, or any host with a port: a base URL (the local emulator, a proxy). Without
-  a scheme, a loopback host (``localhost``, ``127.x.x.x``, ``::1``) or a single-label name
-  (``polaris-emulator:8795``, as in Docker networks) means ``http://`` unless the port is 443,
-  anything else ``https://``. A path is kept as a prefix (a proxy).
-
-A pasted API URL is cut back to the host: a trailing ``/v1``, ``/v1/projects`` or
-``/v1/projects/<id>/...`` is removed (the client appends ``/v1/projects/<id>`` itself), and the
-project id in it is used when the ``project_id`` extra is empty. A console URL
-``myorg.app.imply.io/projects/<id>/...`` is read the same way. Any other path on an Imply host
-is an error.
+The host field is read by :mod:`._host` (its docstring lists the accepted forms).
 """
 
 from __future__ import annotations
 
-import ipaddress
+import json
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import SplitResult, unquote, urlsplit
 
 from airflow_provider_polaris._compat import AIRFLOW_VERSION, AirflowException
 from airflow_provider_polaris._provider_info import AUTH_TYPES, CONNECTION_TYPE, POLARIS_CLOUDS
 from airflow_provider_polaris.client import PolarisConfig, RetryPolicy
+from airflow_provider_polaris.hooks._host import host_credentials, parse_host, shown_host
 
 _LEGACY_PREFIX = f"extra__{CONNECTION_TYPE}__"
-_DNS_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-_APP_HOST = re.compile(r"^(?P<org>[A-Za-z0-9-]+)\.app\.imply\.io$", re.IGNORECASE)
-_REGIONAL_API_HOST = re.compile(
-    r"^(?P<org>[A-Za-z0-9-]+)\.(?P<region>[A-Za-z0-9-]+)\.(?P<cloud>[A-Za-z0-9-]+)"
-    r"\.api\.imply\.io$",
-    re.IGNORECASE,
-)
-_GLOBAL_API_HOST = re.compile(r"^(?P<org>[A-Za-z0-9-]+)\.api\.imply\.io$", re.IGNORECASE)
-# A pasted API URL: the base URL, then /v1, /v1/projects or /v1/projects/<id>[/anything].
-_API_PATH = re.compile(r"^(?P<prefix>.*?)/v1(?:/projects(?:/(?P<project>[^/]+)(?:/.*)?)?)?$")
-# A pasted console URL: /projects/<id>[/anything].
-_CONSOLE_PATH = re.compile(r"^/projects/(?P<project>[^/]+)(?:/.*)?$")
+
 _TRUE = {"true", "1", "yes", "on"}
 # PolarisConfig's own ValueErrors start with its field name; say which form field that is.
 _CONFIG_FIELD_TO_FORM = {
@@ -103,15 +77,6 @@ class ConnectionLike(Protocol):
 _Fail = Callable[[str, str], PolarisConnectionConfigError]
 
 
-@dataclass(frozen=True)
-class _Endpoint:
-    base_url: str | None = None
-    org: str | None = None
-    region: str | None = None
-    cloud: str | None = None
-    project_id: str | None = None  # from a pasted API or console URL
-
-
 def default_user_agent() -> str:
     """``airflow-provider-polaris/<version> apache-airflow/<version>`` for support tickets."""
     from airflow_provider_polaris import __version__
@@ -122,7 +87,7 @@ def default_user_agent() -> str:
 def config_from_connection(conn: ConnectionLike) -> PolarisConfig:
     """Build a :class:`PolarisConfig` from an ``imply_polaris`` connection (see module doc)."""
     conn_id = conn.conn_id
-    extras = _Extras(conn_id, conn.extra_dejson or {})
+    extras = _Extras(conn_id, _extra_object(conn))
 
     def fail(field: str, problem: str) -> PolarisConnectionConfigError:
         return PolarisConnectionConfigError(conn_id, field, problem)
@@ -133,7 +98,7 @@ def config_from_connection(conn: ConnectionLike) -> PolarisConfig:
             f"is {conn.conn_type!r}; a Polaris connection has type {CONNECTION_TYPE!r}.",
         )
 
-    endpoint = _parse_host(conn_id, conn.host, conn.port)
+    endpoint = parse_host(conn.host, conn.port, fail)
     project_id = extras.text("project_id")
     if endpoint.project_id is not None:
         if project_id is not None and project_id != endpoint.project_id:
@@ -171,9 +136,9 @@ def config_from_connection(conn: ConnectionLike) -> PolarisConfig:
         if not region:
             raise fail(
                 "extra.region",
-                f"the host {conn.host!r} names only the organization, so the region is needed. "
-                "Set the 'Region' field (e.g. us-east-1), or put the full API host "
-                "ORG.REGION.CLOUD.api.imply.io in the host.",
+                f"the host {shown_host(conn.host)!r} names only the organization, so the "
+                "region is needed. Set the 'Region' field (e.g. us-east-1), or put the full API "
+                "host ORG.REGION.CLOUD.api.imply.io in the host.",
             )
         return PolarisConfig.from_parts(
             org=endpoint.org or "",
@@ -189,6 +154,78 @@ def config_from_connection(conn: ConnectionLike) -> PolarisConfig:
         message = str(err)
         config_field = re.split(r"[\s:(]", message, maxsplit=1)[0]
         raise fail(_CONFIG_FIELD_TO_FORM.get(config_field, "connection"), message) from None
+
+
+_EXTRA_EXAMPLE = '{"project_id": "<uuid>", "region": "us-east-1"}'
+_EXTRA_URI_HINT = (
+    "In a connection URI, give extras as query parameters (?project_id=...&region=...) or as "
+    "__extra__=<URL-encoded JSON object>."
+)
+
+
+def _extra_object(conn: ConnectionLike) -> Mapping[str, Any]:
+    """The connection's extras, which must be a JSON object (checked before any other field).
+
+    Airflow hands back whatever JSON the extra holds (a list, a number, a string...) and turns
+    text that is not JSON into ``{}`` after logging a traceback. The raw text is decoded here
+    first so a broken extra is reported as one, not as a missing project id.
+    """
+    raw = getattr(conn, "extra", None)
+    if isinstance(raw, str) and raw.strip():
+        try:
+            json.loads(raw)
+        except ValueError as err:
+            where = (
+                f" ({err.msg} at line {err.lineno}, column {err.colno})"
+                if isinstance(err, json.JSONDecodeError)
+                else ""
+            )
+            raise PolarisConnectionConfigError(
+                conn.conn_id,
+                "extra",
+                f"is not valid JSON{where}; it must be a JSON object like {_EXTRA_EXAMPLE}. "
+                + _EXTRA_URI_HINT,
+            ) from None
+    value = conn.extra_dejson
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return value
+    kind = _json_kind(value)
+    if isinstance(value, str) and _is_json_object(value):
+        kind += " holding a JSON object (the extra was JSON-encoded twice; store the object itself)"
+    raise PolarisConnectionConfigError(
+        conn.conn_id,
+        "extra",
+        f"must be a JSON object like {_EXTRA_EXAMPLE}, got {kind}. {_EXTRA_URI_HINT}",
+    )
+
+
+def _is_json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
+def _json_kind(value: Any) -> str:
+    """How a JSON value is named in errors; never the value itself (it may be a secret)."""
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "a JSON object"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def connection_secrets(conn: ConnectionLike) -> list[str]:
+    """Every secret of ``conn`` for the masker (call before parsing): password, host user info."""
+    return [secret for secret in (conn.password, *host_credentials(conn.host)) if secret]
 
 
 class _Extras:
@@ -208,7 +245,13 @@ class _Extras:
 
     def text(self, name: str) -> str | None:
         value = self.get(name)
-        return None if value is None else str(value)
+        if value is None:
+            return None
+        if isinstance(value, (bool, dict, list)):
+            raise PolarisConnectionConfigError(
+                self.conn_id, f"extra.{name}", f"expected text, got {_json_kind(value)}."
+            )
+        return str(value)
 
     def number(self, name: str) -> float | None:
         value = self.get(name)
@@ -222,9 +265,9 @@ class _Extras:
             raise PolarisConnectionConfigError(
                 self.conn_id, f"extra.{name}", f"expected a number of seconds, got {value!r}."
             ) from None
-        if not number > 0:
+        if not number > 0 or not math.isfinite(number):
             raise PolarisConnectionConfigError(
-                self.conn_id, f"extra.{name}", f"must be greater than 0, got {value!r}."
+                self.conn_id, f"extra.{name}", f"must be a finite number above 0, got {value!r}."
             )
         return number
 
@@ -250,6 +293,12 @@ class _Extras:
         value = self.get(name)
         if value is None or isinstance(value, bool):
             return value
+        if isinstance(value, (dict, list)):
+            raise PolarisConnectionConfigError(
+                self.conn_id,
+                f"extra.{name}",
+                f"expected true, false or the path of a CA bundle, got {_json_kind(value)}.",
+            )
         text = str(value).lower()
         if text in _TRUE:
             return True
@@ -320,107 +369,3 @@ def _credentials(conn: ConnectionLike, extras: _Extras, fail: _Fail) -> dict[str
         "client_secret": secret,
         "token_url": extras.text("token_url"),
     }
-
-
-def _parse_host(conn_id: str | None, host: str | None, port: int | None) -> _Endpoint:
-    raw = (host or "").strip()
-
-    def fail(field: str, problem: str) -> PolarisConnectionConfigError:
-        return PolarisConnectionConfigError(conn_id, field, problem)
-
-    if not raw:
-        raise fail(
-            "host",
-            "empty. Put your organization name (myorg), its API host "
-            "(myorg.us-east-1.aws.api.imply.io) or a base URL (http://127.0.0.1:8795) in the host.",
-        )
-    has_scheme = "://" in raw
-    try:
-        parts = urlsplit(raw if has_scheme else f"//{raw}")
-        hostname = parts.hostname or ""
-        url_port = parts.port
-    except ValueError:  # e.g. an unbalanced IPv6 bracket or a non-numeric port
-        hostname, url_port, parts = "", None, urlsplit("")
-    if not hostname or (has_scheme and parts.scheme not in ("http", "https")):
-        raise fail(
-            "host",
-            f"cannot read {raw!r}; use myorg, myorg.REGION.CLOUD.api.imply.io "
-            "or an http(s):// base URL.",
-        )
-    if url_port is not None and port and url_port != port:
-        raise fail(
-            "port",
-            f"is {port} but the host {raw!r} says port {url_port}; keep the port in one place.",
-        )
-    port = url_port or port or None
-    path = parts.path.rstrip("/")
-
-    if match := _REGIONAL_API_HOST.match(hostname):
-        prefix, project = _api_path(path)
-        if prefix:
-            raise fail("host", _unexpected_path(raw, path, f"https://{hostname}"))
-        netloc = f"{hostname}:{port}" if port else hostname
-        return _Endpoint(
-            base_url=f"{parts.scheme or 'https'}://{netloc}",
-            org=match.group("org"),
-            region=match.group("region"),
-            cloud=match.group("cloud").lower(),
-            project_id=project,
-        )
-    # The console (app) host and the global API host only identify the organization.
-    if match := (_APP_HOST.match(hostname) or _GLOBAL_API_HOST.match(hostname)):
-        console = _CONSOLE_PATH.match(path) if _APP_HOST.match(hostname) else None
-        prefix, project = ("", console.group("project")) if console else _api_path(path)
-        if prefix:
-            raise fail("host", _unexpected_path(raw, path, hostname))
-        if port:
-            raise fail(
-                "port",
-                f"{hostname} names the organization, which has no port; remove port {port} "
-                "(a port only applies to a base URL such as http://127.0.0.1:8795).",
-            )
-        return _Endpoint(org=match.group("org"), project_id=unquote(project) if project else None)
-    single_label = "." not in hostname and not _is_loopback(hostname)
-    if not has_scheme and single_label and not port:
-        if path or not _DNS_LABEL.match(hostname):
-            raise fail("host", f"{raw!r} is not a valid organization name.")
-        return _Endpoint(org=hostname)
-
-    # Any other host, or a host with a port: a base URL (emulator, proxy, private endpoint).
-    plain = (_is_loopback(hostname) or single_label) and port != 443
-    scheme = parts.scheme or ("http" if plain else "https")
-    prefix, project = _api_path(path)
-    return _Endpoint(base_url=f"{scheme}://{_netloc(parts, port)}{prefix}", project_id=project)
-
-
-def _api_path(path: str) -> tuple[str, str | None]:
-    """``(prefix, project_id)``: ``path`` without a trailing ``/v1[/projects[/<id>/...]]``."""
-    match = _API_PATH.match(path)
-    if match is None:
-        return path, None
-    project = match.group("project")
-    return match.group("prefix"), unquote(project) if project else None
-
-
-def _unexpected_path(raw: str, path: str, host: str) -> str:
-    return (
-        f"{raw!r} has the path {path!r}, which Polaris does not serve there. Put only the host "
-        f"({host}) in the host field: the provider appends /v1/projects/<project_id>."
-    )
-
-
-def _is_loopback(hostname: str) -> bool:
-    if hostname.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(hostname).is_loopback
-    except ValueError:
-        return False
-
-
-def _netloc(parts: SplitResult, port: int | None) -> str:
-    """The URL's netloc, with the connection's port added when the URL has none."""
-    netloc = parts.netloc
-    if parts.port is None and port:
-        netloc = f"{netloc}:{port}"
-    return netloc

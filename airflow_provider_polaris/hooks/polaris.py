@@ -17,6 +17,7 @@ from airflow_provider_polaris.hooks.connection import (
     ConnectionLike,
     PolarisConnectionConfigError,
     config_from_connection,
+    connection_secrets,
 )
 
 if TYPE_CHECKING:
@@ -71,7 +72,8 @@ class PolarisHook(BaseHook):
         """
         if self._config is None:
             conn = self.get_connection(self.polaris_conn_id)
-            mask_secret(conn.password)
+            for typed in connection_secrets(conn):  # the password, and any typed into host
+                mask_secret(typed)
             config = self.config_from_connection(conn)
             for secret in _derived_secrets(config):
                 mask_secret(secret)
@@ -82,7 +84,8 @@ class PolarisHook(BaseHook):
         """Look up the connection without blocking the event loop and return its configuration."""
         if self._config is None:
             conn = await aget_connection(self.polaris_conn_id)
-            await amask_secret(conn.password)
+            for typed in connection_secrets(conn):
+                await amask_secret(typed)
             config = self.config_from_connection(conn)
             for secret in _derived_secrets(config):
                 await amask_secret(secret)
