@@ -20,14 +20,25 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     model_serializer,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic_core import core_schema
 
+from airflow_provider_polaris.models._strict import (
+    NON_FINITE_MESSAGE,
+    AllowUnknownFields,
+    non_finite_paths,
+    path_allowed,
+    put_fields,
+    take_fields,
+    unknown_field_message,
+)
 from airflow_provider_polaris.models.errors import (
     TAG_PREFIX,
     UNION_TAG_ERROR,
     PolarisSpecError,
+    UnknownFieldIssue,
     spec_error_from,
 )
 
@@ -48,10 +59,12 @@ Secret = Annotated[SecretStr, PlainSerializer(_serialize_secret, return_type=str
 
 
 class PolarisModel(BaseModel):
-    """Base of every spec model: snake_case in Python, camelCase on the wire, extras kept.
+    """Base of every spec model: snake_case in Python, camelCase on the wire.
 
-    Input may use either snake_case or camelCase keys. Unknown keys are kept and sent verbatim,
-    so new Polaris fields work without a provider release.
+    Input may use either snake_case or camelCase keys. Unknown keys are errors naming the closest
+    known field; ``parse_*(..., allow_unknown_fields=...)`` sends fields newer than the provider
+    as given. Fields Polaris echoes in responses (``echoed_fields``) are accepted and sent back
+    as given, so a response can be parsed and resubmitted.
     """
 
     model_config = ConfigDict(
@@ -66,6 +79,24 @@ class PolarisModel(BaseModel):
     # Secrets models set this: unknown fields there may be credentials, so only ``to_api()``
     # shows them.
     _mask_extras: ClassVar[bool] = False
+    # What the model is, for "unknown field of <spec_noun>".
+    spec_noun: ClassVar[str] = "this object"
+    # Wire names Polaris adds to responses (read-only or normalised defaults): accepted as is.
+    echoed_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_fields(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        declared = _declared_keys(cls)
+        unknown = [k for k in data if k not in declared and k not in cls.echoed_fields]
+        if unknown:
+            known = _wire_names(cls)
+            raise UnknownFieldIssue(
+                *((str(k), unknown_field_message(k, cls.spec_noun, known)) for k in unknown)
+            )
+        return data
 
     @model_serializer(mode="wrap")
     def _omit_none_fields(
@@ -107,9 +138,14 @@ def _declared_keys(cls: type[BaseModel]) -> frozenset[str]:
     keys: set[str] = set()
     for name, field in cls.model_fields.items():
         keys.add(name)
-        if field.alias:
-            keys.add(field.alias)
+        # Before a deferred model is built its fields may lack the generated alias.
+        keys.add(field.alias or to_camel(name))
     return frozenset(keys)
+
+
+@cache
+def _wire_names(cls: type[BaseModel]) -> tuple[str, ...]:
+    return tuple(field.alias or to_camel(name) for name, field in cls.model_fields.items())
 
 
 def literal_value(model: type[BaseModel], field: str) -> str:
@@ -183,16 +219,42 @@ def validate_spec(
     *,
     context: dict[str, Any] | None = None,
     show_input: bool = True,
+    allow_unknown_fields: AllowUnknownFields = False,
 ) -> T:
-    """Validate ``data`` with ``adapter``; any problem becomes a ``PolarisSpecError``."""
+    """Validate ``data`` with ``adapter``; any problem becomes a ``PolarisSpecError``.
+
+    Unknown fields that ``allow_unknown_fields`` allows are taken out, the rest is validated
+    strictly, and they are put back into the parsed models (sent as given, a warning per field).
+    """
     if not isinstance(data, Mapping):
         raise PolarisSpecError(
             [("", f"expected a JSON object (dict), got {type(data).__name__}")], kind
         )
-    try:
-        return adapter.get().validate_python(dict(data), context=context)
-    except ValidationError as exc:
-        error = spec_error_from(exc, kind, show_input=show_input)
+    bad_numbers = non_finite_paths(data)
+    if bad_numbers:
+        raise PolarisSpecError([(path, NON_FINITE_MESSAGE) for path in bad_numbers], kind)
+    original = dict(data)
+    taken: list[str] = []
+    # Each pass may reveal unknown fields one level deeper (a model with an unknown key is not
+    # validated further), so the depth of a spec bounds the passes.
+    while True:
+        stripped, values = take_fields(original, taken)
+        try:
+            result = adapter.get().validate_python(stripped, context=context)
+        except ValidationError as exc:
+            error = spec_error_from(exc, kind, show_input=show_input)
+        else:
+            if isinstance(result, BaseModel):
+                put_fields(result, taken, values)
+            return result
+        allowed = [
+            p
+            for p in error.unknown_fields
+            if p not in taken and path_allowed(p, allow_unknown_fields)
+        ]
+        if not allowed:
+            break
+        taken += allowed
     # Raised outside the ``except`` so the pydantic error, which echoes input values (maybe
     # secrets), is not kept as ``__context__``.
     raise error

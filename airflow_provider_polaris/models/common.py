@@ -57,6 +57,7 @@ PartitionedBy = Literal[
 class InputField(PolarisModel):
     """One ``source.inputSchema`` entry: an input field's name and data type."""
 
+    spec_noun = "an inputSchema field"
     name: NonBlank
     data_type: DataType
 
@@ -64,6 +65,7 @@ class InputField(PolarisModel):
 class ColumnMapping(PolarisModel):
     """One ``mappings`` entry: a table column and the Druid SQL expression that fills it."""
 
+    spec_noun = "a mapping"
     column_name: NonBlank
     expression: NonBlank
     is_aggregation: bool | None = None
@@ -72,6 +74,7 @@ class ColumnMapping(PolarisModel):
 class JobTarget(PolarisModel):
     """A job's ``target``: ``{"type": "table", "tableName": ..., "intervals"?: [...]}``."""
 
+    spec_noun = "a job target"
     type: Literal["table"] = "table"
     table_name: TableName
     intervals: list[Interval] | None = None

@@ -21,6 +21,7 @@ from airflow_provider_polaris.models._base import (
     validate_spec,
 )
 from airflow_provider_polaris.models._checks import ConnectionName, NonBlank
+from airflow_provider_polaris.models._strict import AllowUnknownFields
 from airflow_provider_polaris.models.errors import PolarisSpecError, SpecIssue, join_path
 from airflow_provider_polaris.models.secrets import (
     AccessKeySecrets,
@@ -49,6 +50,16 @@ class ConnectionSpec(PolarisModel):
     required_secret_types: ClassVar[tuple[str, ...]] = ()
     accepted_secret_types: ClassVar[tuple[str, ...]] = ()
 
+    # Read-only fields of a GET connection (§5): a response can be parsed and sent back.
+    echoed_fields = frozenset(
+        {
+            "submittedByUser",
+            "modifiedByUser",
+            "submittedOnTimestamp",
+            "modifiedOnTimestamp",
+            "endpointUrl",
+        }
+    )
     type: str
     name: ConnectionName
     description: str | None = None
@@ -106,6 +117,7 @@ class KafkaKeystore(PolarisModel):
     """Client certificate and key for Kafka mutual TLS (PEM)."""
 
     model_config = ConfigDict(hide_input_in_errors=True)
+    spec_noun = "ssl.keystore"
 
     type: str | None = None
     certificates: str | None = None
@@ -116,6 +128,8 @@ class KafkaKeystore(PolarisModel):
 class KafkaTruststore(PolarisModel):
     """CA certificates to trust for Kafka TLS (PEM)."""
 
+    spec_noun = "ssl.truststore"
+
     type: str | None = None
     certificates: str | None = None
 
@@ -123,6 +137,7 @@ class KafkaTruststore(PolarisModel):
 class KafkaSsl(PolarisModel):
     """``ssl`` of a Kafka connection: ``keystore`` and/or ``truststore``."""
 
+    spec_noun = "ssl"
     keystore: KafkaKeystore | None = None
     truststore: KafkaTruststore | None = None
 
@@ -134,6 +149,7 @@ class KafkaConnectionSpec(ConnectionSpec):
     required_secret_types = ("sasl_plain", "sasl_scram", "aws_iam")
     accepted_secret_types = required_secret_types
 
+    spec_noun = "a kafka connection"
     type: Literal["kafka"]
     bootstrap_servers: NonBlank | None = None
     topic_name: NonBlank | None = None
@@ -149,6 +165,7 @@ class ConfluentConnectionSpec(ConnectionSpec):
     required_secret_types = ("sasl_plain", "confluent")
     accepted_secret_types = required_secret_types
 
+    spec_noun = "a confluent connection"
     type: Literal["confluent"]
     bootstrap_servers: NonBlank | None = None
     topic_name: NonBlank | None = None
@@ -160,6 +177,7 @@ class KinesisConnectionSpec(ConnectionSpec):
 
     required_properties = ("stream", "aws_endpoint", "aws_assumed_role_arn")
 
+    spec_noun = "a kinesis connection"
     type: Literal["kinesis"]
     stream: NonBlank | None = None
     aws_endpoint: str | None = None
@@ -173,6 +191,7 @@ class S3ConnectionSpec(ConnectionSpec):
     required_properties = ("bucket", "aws_endpoint")
     accepted_secret_types = ("access_key",)
 
+    spec_noun = "an s3 connection"
     type: Literal["s3"]
     bucket: NonBlank | None = None
     aws_endpoint: str | None = None
@@ -213,6 +232,7 @@ class AzureConnectionSpec(ConnectionSpec):
     required_secret_types = ("access_key", "sas_token")
     accepted_secret_types = required_secret_types
 
+    spec_noun = "an azure connection"
     type: Literal["azure"]
     storage_account: NonBlank | None = None
     container: NonBlank | None = None
@@ -228,6 +248,7 @@ class SchemaRegistryConnectionSpec(ConnectionSpec):
     required_secret_types = ("basic", "sasl_plain", "sasl_scram")
     accepted_secret_types = required_secret_types
 
+    spec_noun = "a confluent_schema_registry connection"
     type: Literal["confluent_schema_registry"]
     urls: list[NonBlank] | None = Field(default=None, min_length=1)
 
@@ -235,6 +256,7 @@ class SchemaRegistryConnectionSpec(ConnectionSpec):
 class PushStreamingConnectionSpec(ConnectionSpec):
     """A push-streaming connection: events are POSTed to Polaris (no properties, no secrets)."""
 
+    spec_noun = "a push_streaming connection"
     type: Literal["push_streaming"]
 
 
@@ -254,21 +276,34 @@ _CONNECTION_ADAPTER: LazyAdapter[ConnectionSpec] = LazyAdapter(AnyConnectionSpec
 
 
 def parse_connection_spec(
-    data: Mapping[str, Any] | ConnectionSpec, *, partial: bool = False
+    data: Mapping[str, Any] | ConnectionSpec,
+    *,
+    partial: bool = False,
+    allow_unknown_fields: AllowUnknownFields = False,
 ) -> ConnectionSpec:
     """Validate a connection spec given as a dict or a model.
 
     ``partial=True`` is for PATCH bodies: required properties may be left out. Errors never show
-    secret values.
+    secret values. Unknown fields are errors unless ``allow_unknown_fields`` is ``True`` or
+    lists their dotted paths (``["someNewProperty"]``); those are sent as given, with a warning
+    naming each field (never its value).
     """
     if isinstance(data, ConnectionSpec):
         return data
-    return validate_spec(_CONNECTION_ADAPTER, data, "connection", context={"partial": partial})
+    return validate_spec(
+        _CONNECTION_ADAPTER,
+        data,
+        "connection",
+        context={"partial": partial},
+        allow_unknown_fields=allow_unknown_fields,
+    )
 
 
 def validate_secrets_for(
     spec: ConnectionSpec,
     secrets: Mapping[str, Any] | ConnectionSecrets | None = None,
+    *,
+    allow_unknown_fields: AllowUnknownFields = False,
 ) -> ConnectionSecrets | None:
     """Check that ``secrets`` (or ``spec.secrets`` when not given) suit the connection type.
 
@@ -277,7 +312,11 @@ def validate_secrets_for(
     ``accessKeyId``), or missing secrets where a create needs them (S3: unless
     ``awsAssumedRoleArn`` is set).
     """
-    parsed = spec.secrets if secrets is None else _parse_secrets_of_connection(secrets)
+    parsed = (
+        spec.secrets
+        if secrets is None
+        else _parse_secrets_of_connection(secrets, allow_unknown_fields)
+    )
     issues = spec.missing_secrets_issues() if parsed is None else spec.secrets_issues(parsed)
     if issues:
         raise PolarisSpecError(issues, "connection")
@@ -285,11 +324,15 @@ def validate_secrets_for(
 
 
 def _parse_secrets_of_connection(
-    secrets: Mapping[str, Any] | ConnectionSecrets,
+    secrets: Mapping[str, Any] | ConnectionSecrets, allow: AllowUnknownFields
 ) -> ConnectionSecrets:
     """Parse secrets given apart from the spec, reporting paths as the connection sees them."""
+    if not isinstance(allow, bool):
+        # The caller lists paths as the connection sees them ("secrets.newCredential").
+        allow = [p.removeprefix("secrets.") for p in allow if p.startswith("secrets.")]
     try:
-        return parse_connection_secrets(secrets)
+        return parse_connection_secrets(secrets, allow_unknown_fields=allow)
     except PolarisSpecError as exc:
         issues = [(join_path("secrets", path), message) for path, message in exc.errors]
-    raise PolarisSpecError(issues, "connection")
+        unknown = [join_path("secrets", path) for path in exc.unknown_fields]
+    raise PolarisSpecError(issues, "connection", unknown_fields=unknown)

@@ -33,24 +33,51 @@ class SpecIssue(ValueError):
         super().__init__("; ".join(f"{p}: {m}" if p else m for p, m in self.issues))
 
 
+class UnknownFieldIssue(SpecIssue):
+    """Raised for keys a model doesn't know; their paths go to ``PolarisSpecError.unknown_fields``
+    so ``allow_unknown_fields`` can let them through."""
+
+
 class PolarisSpecError(ValueError):
     """A Polaris spec (job, connection, secrets or table) is invalid; raised before any request.
 
     ``errors`` holds ``(field_path, message)`` pairs; ``field_path`` is the camelCase wire path
     (``""`` for the whole spec). Secret values are never part of the message.
+    ``unknown_fields`` lists the paths of the problems that are unknown keys.
     """
 
-    def __init__(self, errors: Sequence[tuple[str, str]], kind: str = "job") -> None:
+    def __init__(
+        self,
+        errors: Sequence[tuple[str, str]],
+        kind: str = "job",
+        *,
+        unknown_fields: Sequence[str] = (),
+    ) -> None:
         self.errors: list[tuple[str, str]] = list(errors)
         self.kind = kind
+        self.unknown_fields: list[str] = list(unknown_fields)
         super().__init__(self._render())
 
     def _render(self) -> str:
         head = f"Invalid Polaris {self.kind} spec"
-        lines = [f"{path}: {message}" if path else message for path, message in self.errors]
+        unknown = set(self.unknown_fields)
+        lines = [
+            (f"`{path}`: {message}" if path in unknown else f"{path}: {message}")
+            if path
+            else message
+            for path, message in self.errors
+        ]
         if len(lines) == 1:
-            return f"{head}: {lines[0]}"
-        return f"{head} ({len(lines)} problems):\n" + "\n".join(f"  - {line}" for line in lines)
+            text = f"{head}: {lines[0]}"
+        else:
+            text = f"{head} ({len(lines)} problems):\n" + "\n".join(f"  - {ln}" for ln in lines)
+        if unknown:
+            listed = ", ".join(f'"{p}"' for p in self.unknown_fields)
+            text += (
+                "\nIf a field is newer than this provider, send it as given with "
+                f"allow_unknown_fields=[{listed}]."
+            )
+        return text
 
     @property
     def paths(self) -> list[str]:
@@ -93,7 +120,11 @@ def _message(err: Mapping[str, Any], show_input: bool) -> str:
         allowed = ctx.get("allowed", "")
         if tag is None:
             return f'"{field}" is required; use one of {allowed}'
-        return f"{tag!r} is not a known {ctx.get('what', field)}; use one of {allowed}"
+        if not isinstance(tag, str):
+            # Never echo a non-string tag: a malformed secrets object may hold a credential there.
+            return f'"{field}" must be a string, one of {allowed} (got {type(tag).__name__})'
+        shown = f"{tag!r} is" if show_input else "this is"
+        return f"{shown} not a known {ctx.get('what', field)}; use one of {allowed}"
     if kind in ("value_error", "assertion_error") and ctx.get("error") is not None:
         return str(ctx["error"])
     return str(err.get("msg", "invalid value"))
@@ -108,12 +139,19 @@ def spec_error_from(
     under ``secrets`` never show values either).
     """
     problems: list[tuple[str, str]] = []
+    unknown: list[str] = []
     for err in exc.errors(include_url=False):
         loc = _location(err["loc"])
         issue = (err.get("ctx") or {}).get("error")
         if isinstance(issue, SpecIssue):
-            problems.extend((join_path(*loc, rel), msg) for rel, msg in issue.issues)
+            found = [(join_path(*loc, rel), msg) for rel, msg in issue.issues]
+            problems.extend(found)
+            if isinstance(issue, UnknownFieldIssue):
+                unknown.extend(path for path, _ in found)
             continue
         reveal = show_input and "secrets" not in loc
+        if err["type"] == UNION_TAG_ERROR:
+            # The discriminator is the field to fix: "type", "source.type", "...format".
+            loc = [*loc, (err.get("ctx") or {}).get("field", "type")]
         problems.append((join_path(*loc), _message(err, reveal)))
-    return PolarisSpecError(problems, kind)
+    return PolarisSpecError(problems, kind, unknown_fields=unknown)

@@ -14,6 +14,7 @@ from airflow_provider_polaris.models.errors import SpecIssue
 class InlineAvroSchemaProvider(PolarisModel):
     """``{"type": "inline-avro", "schema": {<Avro record>}}``."""
 
+    spec_noun = "an inline-avro parseSchemaProvider"
     type: Literal["inline-avro"]
     avro_schema: dict[str, Any] = Field(alias="schema")
 
@@ -22,6 +23,7 @@ class InlineProtobufSchemaProvider(PolarisModel):
     """``{"type": "inline-protobuf", "descriptor": "<base64 descriptor set>",
     "protoMessageType"?: ...}``."""
 
+    spec_noun = "an inline-protobuf parseSchemaProvider"
     type: Literal["inline-protobuf"]
     descriptor: Base64
     proto_message_type: str | None = None
@@ -30,6 +32,7 @@ class InlineProtobufSchemaProvider(PolarisModel):
 class ConnectionSchemaProvider(PolarisModel):
     """``{"type": "connection", "connectionName": "<confluent_schema_registry connection>"}``."""
 
+    spec_noun = "a connection parseSchemaProvider"
     type: Literal["connection"]
     connection_name: ConnectionName
 
@@ -41,9 +44,11 @@ ParseSchemaProvider = Annotated[
 
 
 class NdJsonFormat(PolarisModel):
-    """Newline-delimited JSON."""
+    """Newline-delimited JSON; ``flattenSpec`` is echoed by Polaris (``{}``)."""
 
+    spec_noun = "nd-json formatSettings"
     format: Literal["nd-json"]
+    flatten_spec: dict[str, Any] | None = None
 
 
 class _DelimitedFormat(PolarisModel):
@@ -56,38 +61,51 @@ class _DelimitedFormat(PolarisModel):
 class CsvFormat(_DelimitedFormat):
     """CSV; streaming jobs need ``columns`` and must not set ``skipHeaderRows``."""
 
+    spec_noun = "csv formatSettings"
     format: Literal["csv"]
 
 
 class TsvFormat(_DelimitedFormat):
     """TSV (same options as CSV)."""
 
+    spec_noun = "tsv formatSettings"
     format: Literal["tsv"]
 
 
 class ParquetFormat(PolarisModel):
     """Parquet (batch)."""
 
+    spec_noun = "parquet formatSettings"
     format: Literal["parquet"]
+    binary_as_string: bool | None = None
+    flatten_spec: dict[str, Any] | None = None
 
 
 class OrcFormat(PolarisModel):
     """ORC (batch)."""
 
+    spec_noun = "orc formatSettings"
     format: Literal["orc"]
+    binary_as_string: bool | None = None
+    flatten_spec: dict[str, Any] | None = None
 
 
 class AvroOcfFormat(PolarisModel):
     """Avro object container files (batch); ``schema`` overrides the schema in the file."""
 
+    spec_noun = "avro_ocf formatSettings"
     format: Literal["avro_ocf"]
     avro_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    binary_as_string: bool | None = None
+    extract_unions_by_type: bool | None = None
+    flatten_spec: dict[str, Any] | None = None
 
 
 class _SchemaProviderFormat(PolarisModel):
     # The inline provider that fits the format, suggested when parseSchemaProvider is missing.
     _inline_example: ClassVar[str] = ""
     parse_schema_provider: ParseSchemaProvider | None = None
+    flatten_spec: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _needs_schema_provider(self) -> _SchemaProviderFormat:
@@ -106,13 +124,17 @@ class _SchemaProviderFormat(PolarisModel):
 class AvroStreamFormat(_SchemaProviderFormat):
     """Avro records in a stream; needs ``parseSchemaProvider``."""
 
+    spec_noun = "avro_stream formatSettings"
     format: Literal["avro_stream"]
+    binary_as_string: bool | None = None
+    extract_unions_by_type: bool | None = None
     _inline_example: ClassVar[str] = '{"type": "inline-avro", "schema": {...}}'
 
 
 class ProtobufFormat(_SchemaProviderFormat):
     """Protobuf records; needs ``parseSchemaProvider``."""
 
+    spec_noun = "protobuf formatSettings"
     format: Literal["protobuf"]
     _inline_example: ClassVar[str] = (
         '{"type": "inline-protobuf", "descriptor": "<base64 descriptor set>"}'
@@ -122,6 +144,7 @@ class ProtobufFormat(_SchemaProviderFormat):
 class KafkaFormat(PolarisModel):
     """Kafka records: ``valueFormat`` plus optional key, timestamp and header columns."""
 
+    spec_noun = "kafka formatSettings"
     format: Literal["kafka"]
     value_format: FormatSettings
     key_format: FormatSettings | None = None
@@ -134,6 +157,7 @@ class KafkaFormat(PolarisModel):
 class KinesisFormat(PolarisModel):
     """Kinesis records: ``valueFormat`` plus optional partition key and timestamp columns."""
 
+    spec_noun = "kinesis formatSettings"
     format: Literal["kinesis"]
     value_format: FormatSettings
     partition_key_column_name: str | None = None

@@ -15,6 +15,11 @@ from pydantic import Field, field_validator, model_validator
 
 from airflow_provider_polaris.models._base import LazyAdapter, PolarisModel, TaggedBy, validate_spec
 from airflow_provider_polaris.models._checks import Duration, Interval, sql_statement_target
+from airflow_provider_polaris.models._strict import (
+    NON_FINITE_MESSAGE,
+    AllowUnknownFields,
+    non_finite_paths,
+)
 from airflow_provider_polaris.models.common import ColumnMapping, JobTarget, PartitionedBy
 from airflow_provider_polaris.models.errors import PolarisSpecError, SpecIssue
 from airflow_provider_polaris.models.formats import delimited_formats
@@ -27,9 +32,29 @@ _MAP_TIME = (
 )
 
 
+# Read-only fields of a GET job (§3 JobResponse): a response can be parsed and resubmitted.
+_JOB_RESPONSE_FIELDS = frozenset(
+    {
+        "id",
+        "query",
+        "spec",
+        "desiredExecutionStatus",
+        "executionStatus",
+        "health",
+        "createdBy",
+        "lastModifiedBy",
+        "createdTimestamp",
+        "lastUpdatedTimestamp",
+        "startedTimestamp",
+        "completedTimestamp",
+    }
+)
+
+
 class JobSpec(PolarisModel):
     """Base of every job spec; ``parse_job_spec`` returns one of its subclasses."""
 
+    echoed_fields = _JOB_RESPONSE_FIELDS
     type: str
 
     @property
@@ -78,6 +103,7 @@ class _IngestionJob(_TargetedJob):
 class BatchJobSpec(_IngestionJob):
     """A batch ingestion job: uploaded files, a table, S3/Azure objects or inline data."""
 
+    spec_noun = "a batch job"
     type: Literal["batch"]
     source: BatchSource
     ingestion_mode: Literal["append", "replace"] | None = None
@@ -132,6 +158,7 @@ class BatchJobSpec(_IngestionJob):
 class StreamingJobSpec(_IngestionJob):
     """A streaming job reading a Polaris connection (Kafka, Confluent, Kinesis, push)."""
 
+    spec_noun = "a streaming job"
     type: Literal["streaming"]
     source: ConnectionSource
     read_from_point: Literal["earliest", "latest"] | None = None
@@ -206,6 +233,7 @@ class StreamingJobSpec(_IngestionJob):
 class SqlParameter(PolarisModel):
     """A SQL query parameter: ``{"type": "VARCHAR", "value": "x"}``."""
 
+    spec_noun = "a SQL parameter"
     type: str
     value: Any = None
 
@@ -213,6 +241,7 @@ class SqlParameter(PolarisModel):
 class SqlJobSpec(JobSpec):
     """A SQL ingestion job: an ``INSERT`` or ``REPLACE`` statement."""
 
+    spec_noun = "a sql job"
     type: Literal["sql"]
     query: str
     parameters: list[SqlParameter] | None = None
@@ -241,6 +270,7 @@ class SqlJobSpec(JobSpec):
 class DeleteDataJobSpec(_TargetedJob):
     """Delete a table's data in ``target.intervals``, or all of it with ``deleteAll``."""
 
+    spec_noun = "a delete_data job"
     type: Literal["delete_data"]
     delete_all: bool | None = None
     soft_delete: bool | None = None
@@ -275,6 +305,7 @@ def _no_target_intervals(job: _TargetedJob, fix: str) -> None:
 class DropTableJobSpec(_TargetedJob):
     """Drop a table (``softDelete`` keeps the data for 30 days)."""
 
+    spec_noun = "a drop_table job"
     type: Literal["drop_table"]
     soft_delete: bool | None = None
 
@@ -287,6 +318,7 @@ class DropTableJobSpec(_TargetedJob):
 class RestoreDataJobSpec(_TargetedJob):
     """Restore soft-deleted data of a table in ``interval``."""
 
+    spec_noun = "a restore_data job"
     type: Literal["restore_data"]
     interval: Interval | None = None
     versions: list[str] | None = None
@@ -311,14 +343,19 @@ AnyJobSpec = Annotated[
 _JOB_ADAPTER: LazyAdapter[JobSpec] = LazyAdapter(AnyJobSpec)
 
 
-def parse_job_spec(data: Mapping[str, Any] | JobSpec) -> JobSpec:
+def parse_job_spec(
+    data: Mapping[str, Any] | JobSpec, *, allow_unknown_fields: AllowUnknownFields = False
+) -> JobSpec:
     """Validate a job spec given as a dict (snake_case or camelCase keys) or a model.
 
     A model is validated again from its wire form: one built with ``model_construct()`` or
     changed after construction skipped the checks. Raises ``PolarisSpecError`` naming each bad
-    field's wire path and the fix.
+    field's wire path and the fix; an unknown field is an error unless ``allow_unknown_fields``
+    is ``True`` or lists its dotted path (``["source.someNewField"]``): such fields are sent as
+    given, with a warning per field.
     """
     if isinstance(data, JobSpec):
+        _reject_non_finite(data)
         try:
             with warnings.catch_warnings():
                 # A malformed model warns while serializing; the validation below says what's wrong.
@@ -329,4 +366,17 @@ def parse_job_spec(data: Mapping[str, Any] | JobSpec) -> JobSpec:
                 [("", f"cannot read the {type(data).__name__} model ({type(exc).__name__})")],
                 "job",
             ) from None
-    return validate_spec(_JOB_ADAPTER, data, "job")
+    return validate_spec(_JOB_ADAPTER, data, "job", allow_unknown_fields=allow_unknown_fields)
+
+
+def _reject_non_finite(model: PolarisModel) -> None:
+    # The wire form turns NaN into null, so look at the model's Python values first.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            values = model.model_dump(by_alias=True, exclude_unset=True)
+        except Exception:  # an unreadable model is reported by the caller
+            return
+    bad = non_finite_paths(values)
+    if bad:
+        raise PolarisSpecError([(path, NON_FINITE_MESSAGE) for path in bad], "job")

@@ -15,6 +15,7 @@ from airflow_provider_polaris.models._base import (
     validate_spec,
 )
 from airflow_provider_polaris.models._checks import NonBlank
+from airflow_provider_polaris.models._strict import AllowUnknownFields
 from airflow_provider_polaris.models.errors import SpecIssue
 
 
@@ -47,6 +48,7 @@ class ConnectionSecrets(PolarisModel):
 class SaslPlainSecrets(ConnectionSecrets):
     """SASL/PLAIN username and password (Kafka, Confluent: API key and secret)."""
 
+    spec_noun = "sasl_plain secrets"
     type: Literal["sasl_plain"]
     username: NonBlank
     password: Secret
@@ -55,6 +57,7 @@ class SaslPlainSecrets(ConnectionSecrets):
 class SaslScramSecrets(ConnectionSecrets):
     """SASL/SCRAM with ``mechanism`` SCRAM-SHA-256 or SCRAM-SHA-512."""
 
+    spec_noun = "sasl_scram secrets"
     type: Literal["sasl_scram"]
     mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"]
     username: NonBlank
@@ -64,6 +67,7 @@ class SaslScramSecrets(ConnectionSecrets):
 class AwsIamSecrets(ConnectionSecrets):
     """An IAM role Polaris assumes (MSK IAM auth)."""
 
+    spec_noun = "aws_iam secrets"
     type: Literal["aws_iam"]
     aws_assumed_role_arn: NonBlank
 
@@ -82,6 +86,7 @@ class AccessKeySecrets(ConnectionSecrets):
     (``S3ConnectionSpec`` checks).
     """
 
+    spec_noun = "access_key secrets"
     type: Literal["access_key"]
     access_key_id: str | None = None
     access_key_secret: Secret
@@ -90,6 +95,7 @@ class AccessKeySecrets(ConnectionSecrets):
 class SasTokenSecrets(ConnectionSecrets):
     """An Azure shared access signature, including its leading ``?``."""
 
+    spec_noun = "sas_token secrets"
     type: Literal["sas_token"]
     sas_token: Secret
 
@@ -105,6 +111,7 @@ class SasTokenSecrets(ConnectionSecrets):
 class BasicSecrets(ConnectionSecrets):
     """HTTP Basic credentials (schema registry: API key and secret)."""
 
+    spec_noun = "basic secrets"
     type: Literal["basic"]
     username: NonBlank
     password: Secret
@@ -113,6 +120,7 @@ class BasicSecrets(ConnectionSecrets):
 class ConfluentSecrets(ConnectionSecrets):
     """Deprecated Confluent Cloud ``{key, secret}``; equivalent to ``sasl_plain``."""
 
+    spec_noun = "confluent secrets"
     type: Literal["confluent"]
     key: Secret
     secret: Secret
@@ -158,8 +166,22 @@ def secret_fields(secret_type: str) -> tuple[str, ...]:
     )
 
 
-def parse_connection_secrets(data: Mapping[str, Any] | ConnectionSecrets) -> ConnectionSecrets:
-    """Validate connection secrets given as a dict or a model; errors never show values."""
+def parse_connection_secrets(
+    data: Mapping[str, Any] | ConnectionSecrets,
+    *,
+    allow_unknown_fields: AllowUnknownFields = False,
+) -> ConnectionSecrets:
+    """Validate connection secrets given as a dict or a model; errors never show values.
+
+    Unknown fields are errors unless ``allow_unknown_fields`` allows them (``True`` or their
+    paths, e.g. ``["newCredential"]``); the warning for each names the field, never its value.
+    """
     if isinstance(data, ConnectionSecrets):
         return data
-    return validate_spec(_SECRETS_ADAPTER, data, "connection secrets", show_input=False)
+    return validate_spec(
+        _SECRETS_ADAPTER,
+        data,
+        "connection secrets",
+        show_input=False,
+        allow_unknown_fields=allow_unknown_fields,
+    )

@@ -16,6 +16,7 @@ from airflow_provider_polaris.models.formats import FormatSettings
 class UploadedSource(PolarisModel):
     """Files uploaded to the project: ``{"type": "uploaded", "fileList": [...], ...}``."""
 
+    spec_noun = "an uploaded source"
     type: Literal["uploaded"]
     file_list: list[str] = Field(min_length=1)
     input_schema: list[InputField] = Field(min_length=1)
@@ -25,6 +26,7 @@ class UploadedSource(PolarisModel):
 class TableSource(PolarisModel):
     """Another Polaris table (table-to-table): ``{"type": "table", "tableName", "interval"?}``."""
 
+    spec_noun = "a table source"
     type: Literal["table"]
     table_name: TableName
     interval: Interval | None = None
@@ -61,18 +63,21 @@ class _ObjectStoreSource(PolarisModel):
 class S3Source(_ObjectStoreSource):
     """Objects in S3 through an ``s3`` connection; exactly one of uris/prefixes/objects/pattern."""
 
+    spec_noun = "an s3 source"
     type: Literal["s3"]
 
 
 class AzureSource(_ObjectStoreSource):
     """Blobs in Azure storage through an ``azure`` connection; same selectors as S3."""
 
+    spec_noun = "an azure source"
     type: Literal["azure"]
 
 
 class InlineSource(PolarisModel):
     """Data given in the request: ``{"type": "inline", "data": "<raw text>", ...}``."""
 
+    spec_noun = "an inline source"
     type: Literal["inline"]
     data: str
     input_schema: list[InputField] = Field(min_length=1)
@@ -83,6 +88,7 @@ class ConnectionSource(PolarisModel):
     """A streaming connection: ``{"type": "connection", "connectionName", "formatSettings",
     "inputSchema"?}`` (``inputSchema`` may be left out with ``useSchemaDiscovery``)."""
 
+    spec_noun = "a connection source"
     type: Literal["connection"]
     connection_name: ConnectionName
     input_schema: list[InputField] | None = None

@@ -9,6 +9,8 @@ from pydantic import Field, NonNegativeInt, model_validator
 
 from airflow_provider_polaris.models._base import LazyAdapter, PolarisModel, validate_spec
 from airflow_provider_polaris.models._checks import Duration, Interval, NonBlank, TableName
+from airflow_provider_polaris.models._strict import AllowUnknownFields
+from airflow_provider_polaris.models.common import DataType
 from airflow_provider_polaris.models.errors import SpecIssue
 
 TablePartitioning = Literal[
@@ -47,11 +49,32 @@ TimeResolution = Literal[
 """Aggregate tables' ``timeResolution`` (rollup granularity) values."""
 
 
+# Read-only fields of a GET table (§6): a response can be parsed and sent back in a PUT.
+_TABLE_RESPONSE_FIELDS = frozenset(
+    {
+        "id",
+        "availability",
+        "createdByUser",
+        "modifiedByUser",
+        "createdOnTimestamp",
+        "modifiedOnTimestamp",
+        "queryableSchema",
+        "segmentCount",
+        "segmentTotalBytes",
+        "segmentCompactedBytes",
+        "precachedDataSizeBytes",
+        "totalDataSizeBytes",
+        "totalRows",
+    }
+)
+
+
 class TableColumn(PolarisModel):
     """A schema column; aggregate tables also say ``type``: ``dimension`` or ``measure``."""
 
+    spec_noun = "a table schema column"
     name: NonBlank
-    data_type: NonBlank
+    data_type: DataType
     type: Literal["dimension", "measure"] | None = None
 
 
@@ -59,6 +82,7 @@ class QueryGranularity(PolarisModel):
     """``{"type": "simple", "granularity": "hour"}`` or ``{"type": "period", "period": "PT1H",
     "timeZone"?, "origin"?}``."""
 
+    spec_noun = "queryGranularity"
     type: Literal["simple", "period"]
     granularity: str | None = None
     period: Duration | None = None
@@ -78,7 +102,8 @@ class RetentionRule(PolarisModel):
     """A storage-policy rule: ``{"type": "period", "period": "P90D"}`` or
     ``{"type": "intervals", "intervals": [...]}``."""
 
-    type: str
+    spec_noun = "a storagePolicy rule"
+    type: Literal["period", "intervals"]
     period: Duration | None = None
     intervals: list[Interval] | None = None
 
@@ -86,6 +111,7 @@ class RetentionRule(PolarisModel):
 class StoragePolicy(PolarisModel):
     """What Polaris keeps (``retain``) and precaches (``cached``)."""
 
+    spec_noun = "storagePolicy"
     retain: RetentionRule | None = None
     cached: RetentionRule | None = None
 
@@ -93,6 +119,8 @@ class StoragePolicy(PolarisModel):
 class TableSpec(PolarisModel):
     """A Polaris table: ``detail`` or ``aggregate``, with optional schema and settings."""
 
+    spec_noun = "a table"
+    echoed_fields = _TABLE_RESPONSE_FIELDS
     name: TableName
     type: Literal["detail", "aggregate"]
     version: NonNegativeInt | None = None
@@ -150,8 +178,14 @@ class TableSpec(PolarisModel):
 _TABLE_ADAPTER: LazyAdapter[TableSpec] = LazyAdapter(TableSpec)
 
 
-def parse_table_spec(data: Mapping[str, Any] | TableSpec) -> TableSpec:
-    """Validate a table spec given as a dict (snake_case or camelCase keys) or a model."""
+def parse_table_spec(
+    data: Mapping[str, Any] | TableSpec, *, allow_unknown_fields: AllowUnknownFields = False
+) -> TableSpec:
+    """Validate a table spec given as a dict (snake_case or camelCase keys) or a model.
+
+    Unknown fields are errors unless ``allow_unknown_fields`` is ``True`` or lists their dotted
+    paths (``["storagePolicy.someNewField"]``); those are sent as given, with a warning each.
+    """
     if isinstance(data, TableSpec):
         return data
-    return validate_spec(_TABLE_ADAPTER, data, "table")
+    return validate_spec(_TABLE_ADAPTER, data, "table", allow_unknown_fields=allow_unknown_fields)

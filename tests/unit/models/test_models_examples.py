@@ -169,7 +169,7 @@ def test_unset_defaults_are_not_sent() -> None:
         assert key not in body
 
 
-def test_unknown_fields_kept_everywhere() -> None:
+def test_allowed_unknown_fields_kept_everywhere() -> None:
     raw = json.loads(json.dumps(JOBS["uploaded_nd_json"]))
     raw["newTopLevelFeature"] = {"x": 1}
     raw["source"]["newSourceOption"] = [1, 2]
@@ -177,4 +177,4 @@ def test_unknown_fields_kept_everywhere() -> None:
     raw["source"]["inputSchema"][0]["nullable"] = False
     raw["mappings"][0]["comment"] = None
     raw["target"]["tableId"] = "abc"
-    assert parse_job_spec(raw).to_api() == raw
+    assert parse_job_spec(raw, allow_unknown_fields=True).to_api() == raw

@@ -122,9 +122,9 @@ def test_partitioned_by_week_is_rejected_with_advice() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "path", "words"),
     [
-        ("type", "bulk", "", "one of batch, streaming, sql, delete_data"),
-        ("source", {"type": "file"}, "source", "one of uploaded, table, s3, azure, inline"),
-        ("source", {"fileList": ["a"]}, "source", '"type" is required'),
+        ("type", "bulk", "type", "one of batch, streaming, sql, delete_data"),
+        ("source", {"type": "file"}, "source.type", "one of uploaded, table, s3, azure, inline"),
+        ("source", {"fileList": ["a"]}, "source.type", '"type" is required'),
     ],
 )
 def test_unknown_or_missing_tags(field: str, value: Any, path: str, words: str) -> None:
@@ -134,7 +134,7 @@ def test_unknown_or_missing_tags(field: str, value: Any, path: str, words: str) 
 def test_unknown_format_lists_formats() -> None:
     spec = batch()
     spec["source"]["formatSettings"] = {"format": "json"}
-    message = problems(spec)["source.formatSettings"]
+    message = problems(spec)["source.formatSettings.format"]
     assert "'json' is not a known format" in message and "nd-json" in message
 
 

@@ -107,7 +107,8 @@ def test_query_granularity_and_storage_policy_checked() -> None:
 
 def test_snake_case_and_unknown_fields() -> None:
     spec = parse_table_spec(
-        {"name": "t", "type": "detail", "schema_mode": "flexible", "newFeature": {"on": True}}
+        {"name": "t", "type": "detail", "schema_mode": "flexible", "newFeature": {"on": True}},
+        allow_unknown_fields=["newFeature"],
     )
     assert spec.to_api() == {
         "name": "t",
