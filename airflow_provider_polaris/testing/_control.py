@@ -123,8 +123,13 @@ def control_router(state: EmulatorState, info: dict[str, Any]) -> Router:
     async def rows(request: Request) -> Response:
         return _json({"rows": state.table_rows(request.path_params["name"])})
 
+    async def dropped(request: Request) -> Response:
+        counts = state.dropped_event_counts()
+        return _json({"total": sum(counts.values()), "byConnection": counts})
+
     routes = [
         ("/_emulator/health", health, ["GET"]),
+        ("/_emulator/events/dropped", dropped, ["GET"]),
         ("/_emulator/info", get_info, ["GET"]),
         ("/_emulator/reset", reset, ["POST"]),
         ("/_emulator/configure", configure, ["POST"]),

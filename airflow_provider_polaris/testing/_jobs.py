@@ -8,12 +8,14 @@ writes are committed), so a canceled or failed job never changes a table.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from ._clock import iso
+from ._parse_errors import INVALID_ROWS, skipped_message
 from ._rules import TERMINAL
 
 # Simulated durations in seconds at time_scale 1 (each is multiplied by the time scale):
@@ -36,6 +38,9 @@ DEFAULT_JOB_DURATIONS: Mapping[str, float] = MappingProxyType(
 STREAM_BUFFER_LIMIT = 100_000  # events held for a pending or suspended streaming job
 OUTCOMES = frozenset({"completed", "failed", "running", "unknown", "canceled"})
 _STEP_ORDER = {"desired": 0, "start": 1, "finish": 2, "idle": 3}
+# Orders state changes stamped with the same time (a manual clock, or one millisecond): the
+# change made later sorts as more recent, so a list sorted by last_updated_date_time is total.
+_CHANGES = itertools.count(1)
 
 
 @dataclass
@@ -72,6 +77,7 @@ class Job:
     transition_at: float | None = None
     last_activity: float = 0.0
     seq: int = 0  # creation order, the tie-breaker of list sorting
+    change: int = 0  # order of the latest state change (see touch)
     polls: int = 0
     resets: int = 0
     script: JobScript | None = None
@@ -90,6 +96,12 @@ class Job:
     def terminal(self) -> bool:
         """Whether the job reached completed, failed or canceled."""
         return self.status in TERMINAL
+
+    def touch(self, at: float) -> None:
+        """Record a state change at ``at``: ``lastUpdatedTimestamp`` moves and the change is
+        ordered after every earlier one (list sorting by last_updated_date_time)."""
+        self.updated = at
+        self.change = next(_CHANGES)
 
     def log(self, at: float, health: str, code: str | None, message: str) -> None:
         """Append an entry to ``/jobs/{id}/logs``."""
@@ -171,7 +183,7 @@ class Lifecycle:
                 self._finish_naturally(job, at)
             else:
                 job.status = "idle"
-                job.updated = at
+                job.touch(at)
 
     def _next_step(self, job: Job) -> tuple[float, str] | None:
         steps: list[tuple[float, str]] = []
@@ -220,7 +232,7 @@ class Lifecycle:
         """pending -> running; batch-like jobs compute their rows now (table snapshots included)."""
         job.status = "running"
         job.started = at
-        job.updated = at
+        job.touch(at)
         job.last_activity = at
         job.log(at, "ok", None, "Job started")
         if job.streaming:
@@ -299,8 +311,10 @@ class Lifecycle:
         if result is None or job.type not in ("batch", "sql"):
             return {"status": "ok"}
         warnings: list[tuple[str, str]] = []
-        if getattr(result, "rows_skipped_by_error", 0):
-            warnings.append(("invalid_rows_found", "Some rows could not be parsed"))
+        skipped = getattr(result, "rows_skipped_by_error", 0)
+        if skipped:
+            first = next(iter(getattr(result, "parse_errors", None) or ()), None)
+            warnings.append((INVALID_ROWS, skipped_message(skipped, first)))
         code = getattr(result, "warning_code", None)
         if code:  # the data plane's own verdict, e.g. no_rows_found when nothing was written
             message = getattr(result, "warning_message", None) or code
@@ -314,6 +328,10 @@ class Lifecycle:
         else:  # Polaris reports one code per job: JobWarningCodeV2 has `multiple` for this
             code, message = "multiple", "; ".join(text for _, text in warnings)
         return {"status": "warn", "code": code, "message": message}
+
+    def fail(self, job: Job, at: float, code: str, message: str) -> None:
+        """End the job ``failed`` with health error ``code`` (e.g. too many parse errors)."""
+        self._fail(job, at, code, message)
 
     def _fail(self, job: Job, at: float, code: str, message: str) -> None:
         log_entry = {
@@ -341,7 +359,7 @@ class Lifecycle:
     def _end(self, job: Job, at: float, status: str) -> None:
         job.status = status
         job.completed = at
-        job.updated = at
+        job.touch(at)
         job.transition_at = None
         job.finish_at = None
         job.buffer.clear()
@@ -353,13 +371,13 @@ class Lifecycle:
             self._cancel(job, at)
         elif job.desired == "suspended":
             job.status = "suspended"
-            job.updated = at
+            job.touch(at)
             job.log(at, "ok", None, "Job suspended")
         elif job.status == "suspended" and job.started is None:
             self.start(job, at)  # suspended while pending: it runs for the first time now
         elif job.status == "suspended":
             job.status = "running"
-            job.updated = at
+            job.touch(at)
             job.last_activity = at
             job.log(at, "ok", None, "Job resumed")
             self._flush(job)
@@ -367,7 +385,7 @@ class Lifecycle:
     def request(self, job: Job, desired: str, now: float) -> None:
         """Record a desired status; it takes effect the ``transition`` duration later."""
         job.desired = desired
-        job.updated = now
+        job.touch(now)
         job.transition_at = now + self.seconds("transition")
 
     def cancel_now(self, job: Job, at: float) -> None:
@@ -377,18 +395,21 @@ class Lifecycle:
 
     # --- streaming ----------------------------------------------------------------------------
 
-    def deliver(self, job: Job, lines: list[bytes], now: float) -> None:
-        """Hand pushed events to a streaming job: ingest now, or hold them until it runs."""
+    def deliver(self, job: Job, lines: list[bytes], now: float) -> bool:
+        """Hand pushed events to a streaming job: ingest now, or hold them until it runs.
+        False when the job had ended by now (the events did not reach it)."""
         self.advance(job, now)
         if job.terminal:
-            return
+            return False
         if job.status in ("running", "idle"):
-            job.status = "running"
+            if job.status == "idle":  # idle -> running is a state change; more events are not
+                job.status = "running"
+                job.touch(now)
             job.last_activity = now
-            job.updated = now
             self._on_events(job, lines)
         elif len(job.buffer) < STREAM_BUFFER_LIMIT:
             job.buffer.extend(lines)
+        return True
 
     def _flush(self, job: Job) -> None:
         if job.buffer:

@@ -25,6 +25,7 @@ from ._rules import (
     check_table_name,
     parse_interval,
 )
+from ._sqltext import without_comments
 
 _SQL_TARGET = re.compile(
     r'^\s*(?:INSERT|REPLACE)\s+INTO\s+(?:"((?:[^"]|"")+)"|([A-Za-z_][\w$]*))', re.IGNORECASE
@@ -46,8 +47,8 @@ def is_aggregation(mapping: dict[str, Any]) -> bool:
 
 
 def sql_target_table(query: str) -> str | None:
-    """The table an INSERT/REPLACE statement writes to, or None."""
-    match = _SQL_TARGET.match(query)
+    """The table an INSERT/REPLACE statement writes to, or None (comments don't count)."""
+    match = _SQL_TARGET.match(without_comments(query))
     if not match:
         return None
     return match.group(1).replace('""', '"') if match.group(1) is not None else match.group(2)
@@ -218,7 +219,7 @@ def _check_sql(body: dict[str, Any]) -> str:
     table = sql_target_table(query)
     if table is None:
         raise bad("SQL ingestion needs an INSERT INTO or REPLACE INTO statement", "query")
-    if not _SQL_PARTITIONED.search(query):
+    if not _SQL_PARTITIONED.search(without_comments(query)):
         raise bad("INSERT and REPLACE statements need a PARTITIONED BY clause", "query")
     if body.get("parameters") is not None and not isinstance(body["parameters"], list):
         raise bad("parameters must be a list", "parameters")

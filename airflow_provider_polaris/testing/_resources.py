@@ -35,11 +35,12 @@ _CONNECTION_TYPES: dict[
     "kinesis": (("stream", "awsEndpoint", "awsAssumedRoleArn"), (), None, False),
     "s3": (("bucket", "awsEndpoint"), (), frozenset({"access_key"}), False),
     "azure": (("storageAccount", "container"), (), frozenset({"access_key", "sas_token"}), True),
+    # Polaris' docs create it without secrets and add them afterwards (PATCH or PUT .../secrets).
     "confluent_schema_registry": (
         (),
         ("urls",),
         frozenset({"basic", "sasl_plain", "sasl_scram"}),
-        True,
+        False,
     ),
     "push_streaming": ((), (), None, False),
 }

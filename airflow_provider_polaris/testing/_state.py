@@ -28,6 +28,7 @@ from ._jobs import (
     zero_totals,
 )
 from ._jobspec import is_aggregation, validate_job
+from ._parse_errors import note_stream_errors
 from ._projects import PROJECT_MAX_BYTES, Projects
 from ._resources import public_properties, validate_connection, validate_table
 from ._rules import (
@@ -147,6 +148,7 @@ class EmulatorState:
         self.tables: dict[str, dict[str, Any]] = {}
         self.connections: dict[str, dict[str, Any]] = {}
         self.files: dict[str, tuple[bytes, dict[str, Any]]] = {}
+        self.dropped_events: dict[str, int] = {}  # pushed while no live job read the connection
         self.oauth_clients: dict[str, str] = {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET}
         self.tokens: dict[str, tuple[str, float]] = {}
         self.next_scripts: list[JobScript] = []
@@ -405,6 +407,7 @@ class EmulatorState:
                 totals=zero_totals(),
                 seq=len(self.jobs),
             )
+            job.touch(now)
             job.log(now, "ok", None, "Job created")
             for i, script in enumerate(self.next_scripts):
                 if script.table in (None, table_name):
@@ -613,7 +616,7 @@ class EmulatorState:
             if job.terminal:
                 raise bad(f"Job {job.id} is {job.status}", "jobId")
             job.resets += 1
-            job.updated = now
+            job.touch(now)
             job.log(now, "ok", None, f"Offsets reset to {job.spec.get('readFromPoint', 'latest')}")
 
     def list_jobs(self, params: Mapping[str, Sequence[str]]) -> dict[str, Any]:
@@ -746,12 +749,22 @@ class EmulatorState:
             table = self.tables.get(job.table)
             key = None if table is None else (job.id, table["id"], table["version"])
             result = self.dataplane.ingest_events(job.spec, lines, table=table, plan_key=key)
-        except Exception:
+        except Exception as exc:
             totals["numRowsSkippedByError"] += len(lines)
+            self._stream_parse_errors(job, [str(exc)])
             return
         totals["numRowsProcessed"] += int(result.rows_processed)
         totals["numRowsSkippedByError"] += int(result.rows_skipped_by_error)
         totals["numRowsSkippedByFilter"] += int(result.rows_skipped_by_filter)
+        if result.rows_skipped_by_error:
+            self._stream_parse_errors(job, list(getattr(result, "messages", ())))
+
+    def _stream_parse_errors(self, job: Job, messages: list[str]) -> None:
+        """Logs and health of a streaming job's unparseable events; fail it over the limit."""
+        at = job.last_activity  # the push's time (or, for held events, when the job started)
+        failure = note_stream_errors(job, messages, at)
+        if failure is not None:
+            self.lifecycle.fail(job, at, "cannot_parse_source", failure)
 
     # --- events -------------------------------------------------------------------------------
 
@@ -768,12 +781,21 @@ class EmulatorState:
         return [job for job in self._readers.get(name, ()) if not job.terminal]
 
     def push_events(self, name: str, lines: list[bytes]) -> None:
-        """Fan events out to every live streaming job reading the connection."""
+        """Fan events out to every live streaming job reading the connection. Without one,
+        Polaris accepts the events and they land nowhere (§8): counted in ``dropped_events``."""
         with self.lock:
             jobs = self.check_events_connection(name)
             now = self.clock.now()
+            read = False
             for job in jobs:
-                self.lifecycle.deliver(job, lines, now)
+                read = self.lifecycle.deliver(job, lines, now) or read
+            if not read and lines:
+                self.dropped_events[name] = self.dropped_events.get(name, 0) + len(lines)
+
+    def dropped_event_counts(self) -> dict[str, int]:
+        """Events accepted for a push connection that no live streaming job read, by name."""
+        with self.lock:
+            return dict(self.dropped_events)
 
     # --- connections --------------------------------------------------------------------------
 
@@ -855,6 +877,14 @@ class EmulatorState:
             )
             self.connections[name] = props
             return self._render_connection(props, base_url)
+
+    def set_connection_secrets(
+        self, name: str, body: Any, principal: dict[str, str], base_url: str
+    ) -> None:
+        """PUT /connections/{name}/secrets (older docs, §14): the body is the secrets object."""
+        with self.lock:
+            conn_type = self._connection(name)["type"]
+            self.update_connection(name, {"type": conn_type, "secrets": body}, principal, base_url)
 
     def delete_connection(self, name: str) -> None:
         """DELETE /connections/{name}: refused while a live streaming job reads it."""
@@ -1237,7 +1267,7 @@ def _job_sort_key(job: Job, shown: str, column: str) -> Any:
         "created_by_user_name": job.created_by.get("username", ""),
         "created_date_time": job.created,
         "execution_status": shown,
-        "last_updated_date_time": job.updated,
+        "last_updated_date_time": (job.updated, job.change),
         "source_name": _source_name(job),
         "source_type": source.get("type", ""),
         "target_table_name": job.table,

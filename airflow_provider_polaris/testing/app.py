@@ -41,6 +41,8 @@ _EVENT_TYPES = frozenset(
         "application/ndjson",
         "application/jsonl",
         "text/plain",
+        # Polaris' OpenAPI spec lists it and Imply's SDK sends it by default for a bytes body.
+        "application/octet-stream",
     }
 )
 # Content-Type header values served without parsing (the general check handles the rest).
@@ -163,9 +165,10 @@ def polaris_routes(state: EmulatorState) -> list[Route]:
     async def projects(request: Request) -> Response:
         if request.method == "GET":
             return json_response(state.list_projects())
+        # 202 Accepted, as Polaris' spec answers: provisioning is asynchronous (§1).
         project = state.create_project(await json_body(request))
         location = _location(request, "/v1/projects", project["metadata"]["uid"])
-        return json_response(project, 201, {"Location": location})
+        return json_response(project, 202, {"Location": location})
 
     @endpoint
     async def project(request: Request) -> Response:
@@ -174,8 +177,8 @@ def polaris_routes(state: EmulatorState) -> list[Route]:
             return json_response(state.get_project(project_id))
         if request.method == "DELETE":
             state.delete_project(project_id)
-            return Response(b"", 200)
-        return json_response(state.update_project(project_id, await json_body(request)))
+            return Response(b"", 202)
+        return json_response(state.update_project(project_id, await json_body(request)), 202)
 
     @endpoint
     async def api_key_info(request: Request) -> Response:
@@ -258,6 +261,14 @@ def polaris_routes(state: EmulatorState) -> list[Route]:
         return json_response(
             state.update_connection(name, body, _principal(request), _base_url(request))
         )
+
+    @endpoint
+    async def connection_secrets(request: Request) -> Response:
+        body = await json_body(request)
+        state.set_connection_secrets(
+            request.path_params["name"], body, _principal(request), _base_url(request)
+        )
+        return Response(b"", 200)  # the older docs: 200 OK, empty body
 
     @endpoint
     async def connection_test(request: Request) -> Response:
@@ -397,6 +408,7 @@ def polaris_routes(state: EmulatorState) -> list[Route]:
         PolarisRoute(p + "/connections", connections, methods=["GET", "POST"]),
         PolarisRoute(p + "/connections/{name}", connection, methods=["GET", "PATCH", "DELETE"]),
         PolarisRoute(p + "/connections/{name}/test", connection_test, methods=["POST"]),
+        PolarisRoute(p + "/connections/{name}/secrets", connection_secrets, methods=["PUT"]),
         PolarisRoute(p + "/connectionsMeta", connections_meta, methods=["GET"]),
         PolarisRoute(p + "/tables", tables, methods=["GET", "POST"]),
         PolarisRoute(p + "/tables/{name}", table, methods=["GET", "PUT"]),

@@ -366,3 +366,9 @@ class PolarisEmulator:
     def table_rows(self, name: str) -> list[dict[str, Any]]:
         """The rows the emulator holds for a table."""
         return self.state.table_rows(name)
+
+    def dropped_events(self, connection: str | None = None) -> int:
+        """Events accepted (200) for a push_streaming connection while no live streaming job
+        read it, so they landed nowhere, as in Polaris: for one connection, or in total."""
+        counts = self.state.dropped_event_counts()
+        return counts.get(connection, 0) if connection is not None else sum(counts.values())

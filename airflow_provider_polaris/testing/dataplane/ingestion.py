@@ -26,6 +26,7 @@ from airflow_provider_polaris.testing.dataplane.values import to_timestamp
 
 # Polaris shows this default in job responses; effectively "never fail on bad rows".
 DEFAULT_MAX_PARSE_EXCEPTIONS = 2_147_483_647
+_PARSE_ERRORS_KEPT = 5
 
 
 @dataclass
@@ -46,6 +47,7 @@ class IngestionResult:
     error_message: str | None = None
     warning_code: str | None = None
     warning_message: str | None = None
+    parse_errors: list[str] = field(default_factory=list)  # the first unparseable rows' reasons
     query: str | None = None
     rows_deleted: int = 0
     _apply: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
@@ -133,11 +135,14 @@ class Ingestor:
             return result.fail(exc.code, exc.message)
         result.bytes_processed = source.bytes_processed
         result.rows_skipped_by_error = len(source.bad)
+        result.parse_errors = source.bad[:_PARSE_ERRORS_KEPT]
         limit = _max_parse_exceptions(spec)
         if len(source.bad) > limit:
+            # The wording of Druid's MSQ engine, which runs Polaris' batch ingestion.
             return result.fail(
                 "cannot_parse_source",
-                f"{len(source.bad)} unparseable rows exceed maxParseExceptions ({limit}); "
+                "Too many warnings of type CannotParseExternalData generated "
+                f"(max = {limit}): {len(source.bad)} rows could not be parsed; "
                 f"first: {source.bad[0]}",
             )
         evaluator = Evaluator(plan.params, self.now_ms)

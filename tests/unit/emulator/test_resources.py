@@ -83,7 +83,7 @@ def _project_lifecycle(emu: PolarisEmulator, regional: httpx.Client) -> None:
         "spec": {"plan": "a.01", "region": "us-east-1", "deletionProtection": True},
     }
     created = regional.post("/projects", json=body)
-    assert created.status_code == 201
+    assert created.status_code == 202  # Polaris' spec: provisioning is asynchronous
     project = created.json()
     uid = project["metadata"]["uid"]
     assert created.headers["location"] == f"{emu.base_url}/v1/projects/{uid}"
@@ -102,13 +102,13 @@ def _project_lifecycle(emu: PolarisEmulator, regional: httpx.Client) -> None:
         f"/projects/{uid}",
         json={"metadata": {"name": "Renamed"}, "spec": {"desiredState": "stopped"}},
     )
-    assert stopped.status_code == 200
+    assert stopped.status_code == 202
     assert stopped.json()["metadata"]["name"] == "Renamed"
     assert stopped.json()["status"]["state"] == "stopped"
     protected = regional.delete(f"/projects/{uid}")
     assert protected.status_code == 400 and protected.json()["target"] == "projectId"
     regional.patch(f"/projects/{uid}", json={"spec": {"deletionProtection": False}})
-    assert regional.delete(f"/projects/{uid}").status_code == 200
+    assert regional.delete(f"/projects/{uid}").status_code == 202
     assert regional.get(f"/projects/{uid}").status_code == 404
     assert regional.delete(f"/projects/{uid}").status_code == 404
     assert regional.patch("/projects/none", json={}).status_code == 404
