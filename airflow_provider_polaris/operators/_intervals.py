@@ -175,3 +175,244 @@ def run_interval(context: Mapping[str, Any]) -> tuple[datetime, datetime]:
         f"This run's data interval ({shown}) is empty and the period to replace cannot be inferred "
         f"unambiguously from the schedule. {INTERVAL_FIX}"
     )
+
+
+# -- replace intervals and the target's partitioning ---------------------------------------------
+# Job ``partitionedBy`` values finest to coarsest (polaris-api.md §3; no ``week``; ``all`` never
+# aligns a replace interval, so it is never chosen).
+GRANULARITIES = (
+    "second",
+    "minute",
+    "five_minute",
+    "ten_minute",
+    "fifteen_minute",
+    "thirty_minute",
+    "hour",
+    "six_hour",
+    "eight_hour",
+    "day",
+    "month",
+    "quarter",
+    "year",
+)
+# What Polaris gives a table that ``createTableIfNotExists`` creates without ``partitionedBy``
+# (polaris-api.md §6, and the emulator's auto-created tables).
+DEFAULT_TABLE_PARTITIONING = "day"
+_MINUTE_STEPS = {
+    "minute": 1,
+    "five_minute": 5,
+    "ten_minute": 10,
+    "fifteen_minute": 15,
+    "thirty_minute": 30,
+}
+_HOUR_STEPS = {"hour": 1, "six_hour": 6, "eight_hour": 8}
+
+
+def is_aligned(moment: datetime, granularity: str) -> bool:
+    """Whether ``moment`` (UTC) starts a time chunk of ``granularity``."""
+    if granularity == "all" or moment.microsecond:
+        return False
+    if granularity == "second":
+        return True
+    if moment.second:
+        return False
+    if granularity in _MINUTE_STEPS:
+        return moment.minute % _MINUTE_STEPS[granularity] == 0
+    if moment.minute:
+        return False
+    if granularity in _HOUR_STEPS:
+        return moment.hour % _HOUR_STEPS[granularity] == 0
+    if moment.hour:
+        return False
+    if granularity == "day":
+        return True
+    if granularity == "week":  # only existing tables still have it
+        return moment.weekday() == 0
+    if moment.day != 1:
+        return False
+    if granularity == "month":
+        return True
+    if granularity == "quarter":
+        return moment.month in (1, 4, 7, 10)
+    return granularity == "year" and moment.month == 1
+
+
+def interval_bounds(interval: str) -> tuple[datetime, datetime] | None:
+    """UTC ``(start, end)`` of an ISO 8601 ``start/end`` interval; ``None`` when a side is a
+    duration or out of ``datetime``'s range (those are left for Polaris to judge)."""
+    from airflow_provider_polaris.models._checks import instant_seconds
+
+    parts = interval.split("/")
+    if len(parts) != 2:
+        return None
+    bounds = []
+    for part in parts:
+        seconds = instant_seconds(part.strip())
+        if seconds is None:
+            return None
+        whole = int(seconds // 1)
+        try:
+            moment = datetime.fromtimestamp(whole, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return None
+        # Sub-second bounds align with no granularity: keep the fraction visible to is_aligned.
+        bounds.append(moment.replace(microsecond=1) if seconds != whole else moment)
+    return bounds[0], bounds[1]
+
+
+def aligns(intervals: Sequence[tuple[datetime, datetime]], granularity: str) -> bool:
+    """Every interval starts and ends on a ``granularity`` boundary."""
+    return all(is_aligned(s, granularity) and is_aligned(e, granularity) for s, e in intervals)
+
+
+def coarsest_aligned(intervals: Sequence[tuple[datetime, datetime]]) -> str | None:
+    """The coarsest job ``partitionedBy`` that aligns every interval (``None``: not even
+    ``second`` does)."""
+    fitting = [g for g in GRANULARITIES if aligns(intervals, g)]
+    return fitting[-1] if fitting else None
+
+
+class TableCheckError(ValueError):
+    """A job request names a missing table or a field its source lacks (message verbatim)."""
+
+
+class TableReader:
+    """``GET /tables/{name}`` at most once per name for one request (``None``: 404)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._tables: dict[str, Mapping[str, Any] | None] = {}
+
+    def get(self, name: str) -> Mapping[str, Any] | None:
+        from airflow_provider_polaris.client import PolarisNotFoundError
+
+        if name not in self._tables:
+            try:
+                self._tables[name] = self._client.tables.get(name)
+            except PolarisNotFoundError:
+                self._tables[name] = None
+        return self._tables[name]
+
+
+def check_against_tables(
+    client: Any, body: dict[str, Any], *, log: Any, pin_partitioning: bool
+) -> dict[str, Any]:
+    """The read-only checks of a job request against Polaris' tables, before the create.
+
+    1. Every field an expression names exists in the source (``inputSchema``, or the source
+       table's columns: one ``GET /tables/{source}``).
+    2. In replace mode, the intervals align with ``partitionedBy`` (when given), else with the
+       target table's partitioning (``GET /tables/{target}``; Polaris' default ``day`` for a
+       table the job creates). When they don't, ``partitionedBy`` is set to the coarsest
+       granularity that aligns them all, and the choice is logged. ``pin_partitioning`` (for
+       bodies the operator built) always sends ``partitionedBy``, so every try of a task sends
+       the same request even once its first try created the table.
+
+    Raises ``TableCheckError`` (missing table, unknown field) or ``IntervalError``.
+    """
+    tables = TableReader(client)
+    check_references(body, tables)
+    intervals = body.get("target", {}).get("intervals") if body.get("type") == "batch" else None
+    if body.get("ingestionMode") == "replace" and intervals:
+        body = fit_partitioning(body, list(intervals), tables, log=log, pin=pin_partitioning)
+    return body
+
+
+def check_references(body: Mapping[str, Any], tables: TableReader) -> None:
+    """Fail on the first field an expression names that the job's source does not have."""
+    from airflow_provider_polaris.models._references import (
+        expression_references,
+        input_schema_fields,
+        table_fields,
+        unknown_reference,
+    )
+
+    source = body.get("source")
+    if not isinstance(source, Mapping) or body.get("useSchemaDiscovery"):
+        return  # a SQL job (not parsed), or fields discovered from the data
+    fields = input_schema_fields(source)
+    if fields is None and source.get("type") == "table" and expression_references(body):
+        name = str(source.get("tableName"))
+        table = tables.get(name)
+        if table is None:
+            raise TableCheckError(
+                f'source.tableName: source table "{name}" does not exist (Polaris answered 404); '
+                "check the name, or create and load the table before this job runs"
+            )
+        fields = table_fields({"name": name, **table})
+    if fields is not None:
+        problem = unknown_reference(body, fields)
+        if problem:
+            raise TableCheckError(problem)
+
+
+def fit_partitioning(
+    body: dict[str, Any], intervals: list[str], tables: TableReader, *, log: Any, pin: bool
+) -> dict[str, Any]:
+    """Check (explicit ``partitionedBy``) or choose the partitioning of a replace request."""
+    bounds = [interval_bounds(str(i)) for i in intervals]
+    readable = [b for b in bounds if b is not None]
+    target = body.get("target", {})
+    name = str(target.get("tableName"))
+    explicit = body.get("partitionedBy")
+    table = None
+    if not (explicit and body.get("createTableIfNotExists")):
+        table = tables.get(name)
+        if table is None and not body.get("createTableIfNotExists"):
+            raise TableCheckError(
+                f'target.tableName: table "{name}" does not exist and this job does not create '
+                "it; set create_table_if_not_exists=True (createTableIfNotExists: true in a job "
+                "spec), or create the table first (PolarisCreateTableOperator)"
+            )
+    if len(readable) != len(bounds):
+        return body  # a start/duration interval: Polaris judges it
+    if explicit:
+        _require_alignment(intervals, bounds, str(explicit), f'partitionedBy "{explicit}"')
+        return body
+    current = str((table or {}).get("partitioningGranularity") or DEFAULT_TABLE_PARTITIONING)
+    if aligns(readable, current):
+        if pin and current in GRANULARITIES:
+            return {**body, "partitionedBy": current}
+        return body
+    chosen = coarsest_aligned(readable)
+    if chosen is None:
+        what = f'the "{current}" partitioning of table "{name}"'
+        _require_alignment(intervals, bounds, current, what)
+        raise AssertionError("unreachable: some interval is misaligned")
+    whose = "partitioning of table" if table is not None else "default partitioning for new table"
+    first = next(i for i, b in zip(intervals, readable, strict=True) if not aligns([b], current))
+    log.info(
+        "Replace interval %s is not aligned with the %s %s %r; sending partitionedBy=%r, the "
+        "coarsest granularity that aligns every interval (set partitioned_by to choose another)",
+        first,
+        current,
+        whose,
+        name,
+        chosen,
+    )
+    return {**body, "partitionedBy": chosen}
+
+
+def _require_alignment(
+    intervals: list[str],
+    bounds: list[tuple[datetime, datetime] | None],
+    granularity: str,
+    what: str,
+) -> None:
+    """Raise ``IntervalError`` for the first interval that ``granularity`` does not align."""
+    for index, (interval, bound) in enumerate(zip(intervals, bounds, strict=True)):
+        if bound is None or aligns([bound], granularity):
+            continue
+        fitting = coarsest_aligned([b for b in bounds if b is not None])
+        fix = (
+            f'use partitioned_by="{fitting}" (partitionedBy in a job spec), the coarsest '
+            "granularity that aligns every interval, or intervals on "
+            f"{granularity} boundaries"
+            if fitting
+            else "replace intervals must start and end on whole seconds at least"
+        )
+        raise IntervalError(
+            f"target.intervals[{index}]: interval {interval} is not aligned with {what} "
+            f"(Polaris rejects a replace interval that does not start and end "
+            f"on {granularity} boundaries); {fix}"
+        )

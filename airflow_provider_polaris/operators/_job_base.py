@@ -302,8 +302,25 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
     ) -> dict[str, Any]:
         """Checks and completions that need Polaris' answers (read-only calls such as
         ``GET /tables``), run after the spec validated and before any job is looked up or
-        created. Returns the body to submit."""
-        return body
+        created. Returns the body to submit.
+
+        Here: the fields expressions name must exist in the source, and replace intervals must
+        align with the partitioning (``check_against_tables``); a misaligned request without
+        ``partitionedBy`` gets the coarsest granularity that aligns it. Operators that build
+        the body themselves pin ``partitionedBy`` (see ``operators/jobs.py``).
+        """
+        from airflow_provider_polaris.operators._intervals import (
+            TableCheckError,
+            check_against_tables,
+        )
+
+        pin = getattr(self, "pin_partitioning", False)
+        try:
+            return check_against_tables(client, body, log=self.log, pin_partitioning=pin)
+        except TableCheckError as exc:
+            raise AirflowFailException(str(exc)) from None
+        except IntervalError as exc:
+            raise AirflowFailException(f"{type(self).__name__}: {exc}") from None
 
     # -- execute ------------------------------------------------------------------------------
     def execute(self, context: Context) -> Any:

@@ -109,6 +109,9 @@ class PolarisBatchIngestionOperator(PolarisJobOperatorBase):
     :param extra_spec: more top-level spec fields (templated), sent as given over the built ones.
     """
 
+    # Always send partitionedBy in replace mode (the table's, or one that aligns the intervals),
+    # so a retry sends the same request after its first try created the table (docs/jobs.md).
+    pin_partitioning: ClassVar[bool] = True
     template_fields: Sequence[str] = (
         "target_table",
         "files",
@@ -219,6 +222,9 @@ class PolarisTableToTableOperator(PolarisJobOperatorBase):
     :param extra_spec: more top-level spec fields (templated), sent as given over the built ones.
     """
 
+    # Always send partitionedBy in replace mode (the table's, or one that aligns the intervals),
+    # so a retry sends the same request after its first try created the table (docs/jobs.md).
+    pin_partitioning: ClassVar[bool] = True
     template_fields: Sequence[str] = (
         "source_table",
         "target_table",
