@@ -79,6 +79,10 @@ class StandInDataPlane:
         """Count the events; store nothing."""
         return _EventsCounted(rows_processed=len(lines))
 
+    def sql_overwrite(self, job_spec: Any) -> None:
+        """No SQL planner here: SQL REPLACE ranges are not checked."""
+        return None
+
     def ensure_table(self, name: str, columns: Any = ()) -> None:
         """No tables to create."""
 

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ._alignment import DEFAULT_PARTITIONING, check_batch_replace, check_sql_replace
 from ._bridge import load_dataplane
 from ._clock import EmulatorClock, iso
 from ._errors import ApiError, bad, conflict, not_found
@@ -45,7 +46,6 @@ from ._rules import (
     TABLE_PARTITIONING,
     check_connection_name,
     check_enum,
-    is_aligned,
     parse_interval,
 )
 from ._sql import SqlRequest, as_sql_failure
@@ -442,18 +442,8 @@ class EmulatorState:
                     f"Connection {conn['name']} of type {conn['type']} can't feed this job",
                     "source.connectionName",
                 )
-        intervals = spec.get("target", {}).get("intervals") or []
-        if kind == "batch" and spec.get("ingestionMode") == "replace" and intervals:
-            granularity = (
-                spec.get("partitionedBy") or (table or {}).get("partitioningGranularity") or "day"
-            )
-            for i, interval in enumerate(intervals):
-                start, end = parse_interval(interval, f"target.intervals[{i}]")
-                if not (is_aligned(start, granularity) and is_aligned(end, granularity)):
-                    raise bad(
-                        f"Interval {interval} is not aligned with the {granularity} partitioning",
-                        f"target.intervals[{i}]",
-                    )
+        check_batch_replace(spec, table)
+        check_sql_replace(spec, self.dataplane.sql_overwrite)
         if kind == "streaming":
             active = [
                 j
@@ -517,7 +507,7 @@ class EmulatorState:
             "name": name,
             "type": "aggregate" if aggregate else "detail",
             "schemaMode": "strict" if aggregate else "flexible",
-            "partitioningGranularity": spec.get("partitionedBy") or "day",
+            "partitioningGranularity": spec.get("partitionedBy") or DEFAULT_PARTITIONING,
             "schema": schema,
         }
         if spec.get("clusteringColumns"):

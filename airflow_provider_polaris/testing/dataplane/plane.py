@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_polaris.testing.dataplane import nodes as n
+from airflow_provider_polaris.testing.dataplane.alignment import sql_overwrite
 from airflow_provider_polaris.testing.dataplane.errors import EvalError, SqlError, UnsupportedError
 from airflow_provider_polaris.testing.dataplane.evaluator import Evaluator
 from airflow_provider_polaris.testing.dataplane.events import (
@@ -103,6 +104,13 @@ class DataPlane:
         """Run a batch/sql/delete_data/drop_table/restore_data job's computation now (the job
         start snapshot); the returned result's ``commit()`` writes it when the job completes."""
         return self._ingestor.prepare(job_spec, read_file, table)
+
+    def sql_overwrite(
+        self, job_spec: Mapping[str, Any]
+    ) -> tuple[list[tuple[int, int]], str] | None:
+        """The ranges a SQL job's ``OVERWRITE WHERE`` replaces and its ``PARTITIONED BY``
+        granularity (see :func:`alignment.sql_overwrite`)."""
+        return sql_overwrite(job_spec)
 
     def validate_job(
         self, job_spec: Mapping[str, Any], table: Mapping[str, Any] | None = None
