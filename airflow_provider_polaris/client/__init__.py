@@ -17,6 +17,7 @@ from airflow_provider_polaris.client.errors import (
     PolarisNotFoundError,
     PolarisRateLimitError,
     PolarisServerError,
+    PolarisTimeoutError,
     PolarisTransportError,
 )
 from airflow_provider_polaris.client.events import PushResult, RateLimitInfo
@@ -36,6 +37,7 @@ __all__ = [
     "PolarisNotFoundError",
     "PolarisRateLimitError",
     "PolarisServerError",
+    "PolarisTimeoutError",
     "PolarisTransportError",
     "PushResult",
     "RateLimitInfo",

@@ -37,10 +37,10 @@ import httpx
 from airflow_provider_polaris.client.config import PolarisConfig
 from airflow_provider_polaris.client.errors import (
     PolarisApiError,
-    PolarisTransportError,
     api_error,
     decode_body,
     safe_url,
+    transport_error,
 )
 from airflow_provider_polaris.client.retry import (
     MAYBE_SENT_ERRORS,
@@ -280,8 +280,13 @@ class Core:
                 )
                 delay = self._retry_delay(attempt, started, None) if may_retry else None
                 if delay is None:
-                    raise PolarisTransportError(
-                        f"{type(exc).__name__}: {_exception_text(exc)}", call.method, url
+                    raise transport_error(
+                        exc,
+                        method=call.method,
+                        url=url,
+                        timeouts=self.timeout.as_dict(),
+                        attempts=attempt,
+                        withheld=not may_retry and isinstance(exc, MAYBE_SENT_ERRORS),
                     ) from exc
                 self._log_retry(call.method, path, type(exc).__name__, attempt, delay)
                 yield Sleep(delay)
@@ -351,11 +356,6 @@ class Core:
             attempt,
             delay,
         )
-
-
-def _exception_text(exc: Exception) -> str:
-    # httpx messages may quote the URL; strip anything after '?' defensively.
-    return str(exc).split("?", 1)[0] or "no details"
 
 
 QueryValue = str | int | float | bool | Sequence[str] | None

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+import httpx
 
 _MAX_BODY_CHARS = 4000
 _MAX_MESSAGE_CHARS = 2000
@@ -122,15 +125,121 @@ class PolarisServerError(PolarisApiError):
 class PolarisTransportError(PolarisError):
     """The request failed on the network (after retries, where retrying was allowed)."""
 
+    _separator = ": "
+
     def __init__(self, message: str, method: str = "", url: str = "") -> None:
         self.method = method
         self.url = safe_url(url) if url else ""
         self.reason = message
-        head = f"{method} {_url_path(self.url)}: " if method or url else ""
+        head = f"{method} {_url_path(self.url)}{self._separator}" if method or url else ""
         super().__init__(f"{head}{message}")
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.reason, self.method, self.url))
+
+
+class PolarisTimeoutError(PolarisTransportError):
+    """The request timed out (after retries, where retrying was allowed).
+
+    ``phase`` says where: ``"connect"``, ``"read"`` (waiting for the response), ``"write"``
+    (sending the request) or ``"pool"`` (waiting for a free connection); ``timeout`` is the
+    limit that ran out, in seconds (None when there was none).
+    """
+
+    _separator = " "
+
+    def __init__(
+        self,
+        message: str,
+        method: str = "",
+        url: str = "",
+        phase: str = "",
+        timeout: float | None = None,
+    ) -> None:
+        self.phase = phase
+        self.timeout = timeout
+        super().__init__(message, method, url)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.reason, self.method, self.url, self.phase, self.timeout))
+
+
+# httpx timeout -> (phase, what the client was doing, the PolarisConfig field, connection extra)
+_TIMEOUTS: dict[type[httpx.TimeoutException], tuple[str, str, str, str]] = {
+    httpx.ConnectTimeout: ("connect", "connecting to {host}", "connect_timeout", "connect_timeout"),
+    httpx.ReadTimeout: ("read", "reading the response", "read_timeout", "timeout"),
+    httpx.WriteTimeout: ("write", "sending the request", "read_timeout", "timeout"),
+    httpx.PoolTimeout: ("pool", "waiting for a free connection in the client's pool", "", ""),
+}
+
+# What a network error means when the library gave no message (asyncio's often give none).
+_SILENT_ERRORS: dict[type[httpx.TransportError], str] = {
+    httpx.ConnectError: "could not connect to {host}",
+    httpx.ReadError: "the connection broke while reading the response",
+    httpx.WriteError: "the connection broke while sending the request",
+    httpx.RemoteProtocolError: "the server closed the connection without a complete response",
+    httpx.LocalProtocolError: "the request could not be sent (HTTP protocol error)",
+    httpx.ProxyError: "the proxy refused or dropped the request",
+    httpx.UnsupportedProtocol: "the URL's scheme is not http or https",
+}
+
+
+def transport_error(
+    exc: httpx.TransportError,
+    *,
+    method: str,
+    url: str,
+    timeouts: Mapping[str, float | None],
+    attempts: int = 1,
+    withheld: bool = False,
+) -> PolarisTransportError:
+    """The error to raise for a network failure: says what failed, where, and after how long.
+
+    ``timeouts`` are the limits the request was sent with (``httpx.Timeout.as_dict()``),
+    ``attempts`` how many times it was sent, and ``withheld`` that it was not sent again
+    because the server may already have acted on it (a create after a read timeout).
+    """
+    safe = safe_url(url)
+    host = urlsplit(safe).netloc or "the server"
+    notes = []
+    if withheld:
+        notes.append("not re-sent, since Polaris may already have acted on it")
+    elif attempts > 1:
+        notes.append(f"gave up after {attempts} attempts")
+    for kind, (phase, doing, setting, extra) in _TIMEOUTS.items():
+        if isinstance(exc, kind):
+            limit = timeouts.get(phase)
+            text = f"timed out after {limit:g}s" if limit is not None else "timed out"
+            text += f" {doing.format(host=host)}"
+            if setting and limit is not None:
+                notes.insert(
+                    0,
+                    f"{setting}={limit:g}s; raise extra.{extra} in the Airflow connection "
+                    "if this call needs longer",
+                )
+            text += f" ({'; '.join(notes)})" if notes else ""
+            return PolarisTimeoutError(text, method, url, phase, limit)
+    text = f"{type(exc).__name__}: {_network_text(exc, host)}"
+    text += f" ({'; '.join(notes)})" if notes else ""
+    return PolarisTransportError(text, method, url)
+
+
+def _network_text(exc: BaseException, host: str) -> str:
+    """The first non-empty message down the exception chain, else what the error class means."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            break
+        if isinstance(seen, Exception):
+            # httpx and httpcore messages may quote the URL; drop anything after '?'.
+            text = str(seen).split("?", 1)[0].strip()
+            if text:
+                return text
+        seen = seen.__cause__ or seen.__context__
+    for kind, meaning in _SILENT_ERRORS.items():
+        if isinstance(exc, kind):
+            return meaning.format(host=host)
+    return "the network call failed without details"
 
 
 _BY_STATUS: dict[int, type[PolarisApiError]] = {

@@ -90,6 +90,8 @@ class SlowHttpServer:
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass  # the client closed the connection
+        except asyncio.CancelledError:
+            pass  # the server is stopping (asyncio would log a cancelled handler as an error)
         finally:
             writer.close()
 
