@@ -19,6 +19,7 @@ from airflow_provider_polaris.hooks.connection import (
     config_from_connection,
     connection_secrets,
 )
+from airflow_provider_polaris.hooks.errors import explain_api_error
 
 if TYPE_CHECKING:
     from airflow_provider_polaris.client import AsyncPolarisClient, PolarisClient, PolarisConfig
@@ -179,7 +180,7 @@ class PolarisHook(BaseHook):
             with PolarisClient(probe, on_secret=mask_secret) as client:
                 project = client.projects.get()
         except PolarisApiError as err:
-            return False, _explain_api_error(err, config)
+            return False, explain_api_error(err, self.polaris_conn_id, config)
         except PolarisError as err:
             return False, f"Cannot reach Polaris at {config.base_url}: {err}"
         except Exception as err:
@@ -222,30 +223,3 @@ def _derived_secrets(config: PolarisConfig) -> list[str]:
     """Secrets computed from the connection's: the Basic credential (``base64(key:)``) of an
     API key, which would otherwise print in clear if a request's headers were ever logged."""
     return [basic_credentials(config.api_key)] if config.api_key else []
-
-
-def _explain_api_error(err: Any, config: PolarisConfig) -> str:
-    """A test_connection message naming the setting to fix for an API error status."""
-    status = err.status_code
-    if status == 401:
-        what = (
-            "API key (password field)"
-            if config.auth_kind == "api_key"
-            else "OAuth client ID (login) / client secret (password) or token URL"
-        )
-        org = f", and that it belongs to organization {config.org!r}" if config.org else ""
-        return (
-            f"Polaris rejected the credentials (401 Unauthorized) at {config.base_url}: "
-            f"check the {what}{org}."
-        )
-    if status == 403:
-        return (
-            f"Authenticated, but not allowed to read project {config.project_id!r} "
-            f"(403 Forbidden): give the API key or OAuth client access to this project. {err}"
-        )
-    if status == 404:
-        return (
-            f"Project {config.project_id!r} was not found at {config.base_url} (404): check the "
-            "Project ID field and that the host/region points at the project's region."
-        )
-    return f"Polaris answered {err}"

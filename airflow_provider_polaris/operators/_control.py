@@ -26,6 +26,8 @@ class PolarisJobControlOperatorBase(PolarisJobOperatorBase):
 
     template_fields: Sequence[str] = ("job_id", "polaris_conn_id")
     reattach_previous_job: ClassVar[bool] = False
+    # The job's rows are its submitter's to report, not this task's.
+    report_row_counts: ClassVar[bool] = False
     # What the task does to the job, for log and timeout messages ("cancels", "suspends"...).
     verb: ClassVar[str] = ""
 

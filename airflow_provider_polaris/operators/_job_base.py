@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -25,22 +25,38 @@ from airflow_provider_polaris.links import PolarisJobLink
 from airflow_provider_polaris.operators._intervals import IntervalError
 from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
 from airflow_provider_polaris.operators._reattach import find_previous_job, forget_job, remember_job
-from airflow_provider_polaris.operators._report import console_url, explain_failure, publish_job
+from airflow_provider_polaris.operators._report import (
+    console_url,
+    explain_failure,
+    publish_job,
+    report_rows,
+)
+from airflow_provider_polaris.operators._wait import (
+    execution_timeout_deadline,
+    fetch_progress,
+    wait_for_job,
+)
 from airflow_provider_polaris.outcomes import (
-    DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_MAX_UNKNOWN_POLLS,
     DEFAULT_PROGRESS_INTERVAL,
     STREAMING_LIVE,
-    ErrorStreak,
     JobState,
     Outcome,
-    ProgressSchedule,
-    ProgressTracker,
-    UnknownStreak,
     check_max_unknown_polls,
     check_progress_interval,
     decide_outcome,
 )
+
+__all__ = [
+    "PolarisJobCanceledError",
+    "PolarisJobFailedError",
+    "PolarisJobOperatorBase",
+    "PolarisJobTimeoutError",
+    "execution_timeout_deadline",
+    "fetch_progress",
+    "read_trigger_event",
+    "wait_for_job",
+]
 
 if TYPE_CHECKING:
     import jinja2
@@ -80,97 +96,6 @@ def json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-# How long before ``execution_timeout`` our own deadline fires (so we, not Airflow, end the wait
-# and cancel the job): 5 % of the timeout, at least 5 s, at most half of it.
-_EXECUTION_TIMEOUT_MARGIN = 0.05
-_EXECUTION_TIMEOUT_MIN_MARGIN = 5.0
-
-
-def execution_timeout_deadline(context: Mapping[str, Any], execution_timeout: Any) -> float | None:
-    """Epoch seconds shortly before ``ti.start_date + execution_timeout`` (``None`` if unset).
-
-    In deferrable mode Airflow 2.11 turns ``execution_timeout`` into the trigger timeout and kills
-    the trigger without ``on_kill`` (the job keeps running); 3.3 does not apply it while deferred.
-    Clamping our deadline to it makes our own wait time out first and cancel the job.
-    """
-    if not execution_timeout:
-        return None
-    total = (
-        execution_timeout.total_seconds()
-        if isinstance(execution_timeout, timedelta)
-        else float(execution_timeout)
-    )
-    if total <= 0:
-        return None
-    ti = context.get("ti") or context.get("task_instance")
-    started = getattr(ti, "start_date", None)
-    start = started.timestamp() if isinstance(started, datetime) and started.tzinfo else time.time()
-    margin = min(max(total * _EXECUTION_TIMEOUT_MARGIN, _EXECUTION_TIMEOUT_MIN_MARGIN), total / 2)
-    return start + total - margin
-
-
-def wait_for_job(
-    client: Any,
-    job_id: str,
-    *,
-    poll_interval: float,
-    deadline: float | None,
-    log: Any,
-    target_statuses: Collection[str] | None = None,
-    max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
-    max_unknown_polls: int | None = DEFAULT_MAX_UNKNOWN_POLLS,
-    progress_interval: float | None = DEFAULT_PROGRESS_INTERVAL,
-    sleep: Any = time.sleep,
-    now: Any = time.time,
-) -> tuple[Outcome | None, Mapping[str, Any] | None]:
-    """Poll until the job reaches an outcome; ``(None, last job)`` when ``deadline`` passes.
-
-    Logs one line whenever status, progress % or rows processed change, not one per poll;
-    progress and row counts of a running job are fetched every ``progress_interval`` seconds.
-    After ``max_unknown_polls`` consecutive ``unknown`` statuses the outcome is a failure.
-    Transient API errors are tolerated as in the trigger and the sensor (``ErrorStreak``).
-    """
-    tracker = ProgressTracker()
-    schedule = ProgressSchedule(progress_interval, now())
-    unknown = UnknownStreak(max_unknown_polls)
-    errors = ErrorStreak(max_consecutive_errors)
-    last: Mapping[str, Any] | None = None
-    while True:
-        try:
-            job = client.jobs.get(job_id)
-        except Exception as exc:
-            if errors.gives_up(exc):
-                raise
-            log.warning(
-                "Polling Polaris job %s failed (%s in a row), will retry: %s",
-                job_id,
-                errors.count,
-                exc,
-            )
-        else:
-            errors.reset()
-            last = job
-            outcome = unknown.check(job, decide_outcome(job, target_statuses=target_statuses))
-            progress = metrics = None
-            if (
-                not outcome.is_final
-                and JobState(job).execution_status == "running"
-                and schedule.due(now())
-            ):
-                progress, metrics = fetch_progress(client, job_id)
-            line = tracker.observe(job, progress, metrics)
-            if line:
-                log.info("%s", line)
-            if outcome.is_final:
-                return outcome, job
-        if deadline is not None and now() >= deadline:
-            return None, last
-        delay = (
-            poll_interval if deadline is None else max(0.0, min(poll_interval, deadline - now()))
-        )
-        sleep(delay)
-
-
 def read_trigger_event(event: Any) -> tuple[str, str, str, Mapping[str, Any] | None]:
     """``(status, job_id, message, job)`` of a ``PolarisJobTrigger`` event; a malformed event
     fails the task (fail closed)."""
@@ -184,13 +109,43 @@ def read_trigger_event(event: Any) -> tuple[str, str, str, Mapping[str, Any] | N
         ) from None
 
 
-def fetch_progress(client: Any, job_id: str) -> tuple[Any, Any]:
-    """``(progress, metrics)`` of a job for the progress line; ``(None, None)`` on any error."""
-    try:
-        return client.jobs.get_progress(job_id), client.jobs.get_metrics(job_id)
-    except Exception:  # progress is decoration; never fail a wait for it
-        return None, None
+def event_error(event: Any, message: str) -> AirflowException:
+    """The exception for a trigger ``error`` event: ``AirflowFailException`` (no retries) when
+    the trigger flagged the error permanent (``"permanent": true``), else retryable. Events of
+    older triggers have no flag and stay retryable."""
+    permanent = isinstance(event, Mapping) and event.get("permanent") is True
+    return AirflowFailException(message) if permanent else PolarisJobFailedError(message)
 
+
+def check_max_parse_exceptions(value: Any) -> int | None:
+    """Validate ``max_parse_exceptions``: an int >= 0 or ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(
+            f"max_parse_exceptions must be an int >= 0 or None, got {value!r}; 0 fails the job "
+            "on the first unparseable row."
+        )
+    return value
+
+
+def check_allow_unknown_fields(value: Any) -> bool | tuple[str, ...]:
+    """Validate ``allow_unknown_fields``: a bool or field paths such as ``source.newField``."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise ValueError(
+            "allow_unknown_fields must be True/False or a list of field paths such as "
+            f"['source.someNewField'], got {value!r}"
+        )
+    paths = tuple(value)
+    bad = [p for p in paths if not isinstance(p, str) or not p.strip()]
+    if bad:
+        raise ValueError(f"allow_unknown_fields paths must be non-empty strings, got {bad!r}")
+    return paths
+
+
+_INGESTION_TYPES = frozenset({"batch", "sql"})
 
 # Set on an operator while Airflow renders the inside of a template field (see render_template).
 _RENDERING_NESTED = "_polaris_rendering_nested"
@@ -213,6 +168,17 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
     :param progress_interval: seconds between samples of a running job's progress % and rows
         processed (two requests each), logged when they change; ``None``/``0``: never.
     :param cancel_on_kill: cancel the job when the task is killed, marked or cleared.
+    :param max_parse_exceptions: unparseable rows the job may skip before it fails (sent as
+        ``maxParseExceptions``; for a SQL job as ``context.maxParseExceptions``); ``0`` fails
+        the job on the first bad row. ``None`` (default): Polaris' default (skip and count them;
+        the task log then warns with the count).
+    :param allow_unknown_fields: send spec fields the provider does not know (newer Polaris
+        fields): ``True`` for any, or their paths (``["source.someNewField"]``); a warning is
+        logged per field. Default ``False``: an unknown field fails before any request.
+
+    Permanent errors (4xx answers but 408/429, a malformed connection or spec) fail the task
+    without Airflow retries, naming the connection and the field to fix; 429, 5xx, network
+    errors and timeouts stay retryable.
     """
 
     template_fields: Sequence[str] = ("polaris_conn_id",)
@@ -223,6 +189,11 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
     wait_target_statuses: ClassVar[frozenset[str] | None] = None
     # Whether an earlier try's job may be reattached to (off for operators whose job is a one-off).
     reattach_previous_job: ClassVar[bool] = True
+    # Log the row counts of a completed job (off for operators that act on someone's job).
+    report_row_counts: ClassVar[bool] = True
+    # The console URL the "Polaris job" link shows: None until this object runs, then "" until
+    # a job is known (so the link never reads an XCom that was never pushed).
+    polaris_job_url: str | None = None
 
     def __init__(
         self,
@@ -235,6 +206,8 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
         cancel_on_kill: bool = True,
         max_unknown_polls: int | None = DEFAULT_MAX_UNKNOWN_POLLS,
         progress_interval: float | None = DEFAULT_PROGRESS_INTERVAL,
+        max_parse_exceptions: int | None = None,
+        allow_unknown_fields: bool | Sequence[str] = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -250,6 +223,17 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
         self.progress_interval = check_progress_interval(progress_interval)
         self.submitted_job_id: str | None = None
         self._job_finished = False
+        self.max_parse_exceptions = max_parse_exceptions
+        self.allow_unknown_fields = check_allow_unknown_fields(allow_unknown_fields)
+
+    @property
+    def max_parse_exceptions(self) -> int | None:
+        """Unparseable rows the job may skip (``None``: Polaris' default); validated on set."""
+        return self.__dict__.get("_max_parse_exceptions")
+
+    @max_parse_exceptions.setter
+    def max_parse_exceptions(self, value: int | None) -> None:
+        self.__dict__["_max_parse_exceptions"] = check_max_parse_exceptions(value)
 
     @cached_property
     def hook(self) -> PolarisHook:
@@ -324,6 +308,7 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
 
     # -- execute ------------------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
+        self.polaris_job_url = ""  # no job yet: the link stays quietly absent if we fail now
         body = self.render_job_request(context)
         client = self.hook.get_client()
         body = self.prepare_request(context, client, body)
@@ -335,7 +320,7 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
             job = self.submit(context, client, body)
         job_id = str(job["id"])
         self.submitted_job_id = job_id
-        publish_job(context, self.hook, job_id, self.log)
+        self.polaris_job_url = publish_job(context, self.hook, job_id, self.log)
 
         if not self.wait_for_completion:
             self._job_finished = True
@@ -403,11 +388,38 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
                 f"model (parse_job_spec), got {type(raw).__name__}"
             )
         try:
-            spec = parse_job_spec(raw)
+            spec = parse_job_spec(raw, allow_unknown_fields=self.allow_unknown_fields)
         except PolarisSpecError as exc:
             raise AirflowFailException(str(exc)) from None
         self.check_job_spec(spec)
         body: dict[str, Any] = spec.to_api()
+        return self.apply_max_parse_exceptions(body)
+
+    def apply_max_parse_exceptions(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Put ``max_parse_exceptions`` where the job type reads it (``maxParseExceptions``;
+        ``context.maxParseExceptions`` for SQL); fails on a job type without it or a spec that
+        already sets another value."""
+        limit = self.max_parse_exceptions
+        if limit is None:
+            return body
+        kind = body.get("type")
+        if kind == "sql":
+            holder: dict[str, Any] = dict(body.get("context") or {})
+            body["context"] = holder
+        elif kind in ("batch", "streaming"):
+            holder = body
+        else:
+            raise AirflowFailException(
+                f"max_parse_exceptions applies to batch, streaming and sql jobs, not a {kind!r} "
+                "job: remove max_parse_exceptions from the operator."
+            )
+        if holder.get("maxParseExceptions", limit) != limit:
+            where = "context.maxParseExceptions" if kind == "sql" else "maxParseExceptions"
+            raise AirflowFailException(
+                f"max_parse_exceptions={limit} contradicts {where}="
+                f"{holder['maxParseExceptions']} in the job spec: set only one of them."
+            )
+        holder["maxParseExceptions"] = limit
         return body
 
     def submit(self, context: Context, client: Any, body: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -453,7 +465,7 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
         if status == "timeout":
             self.give_up(job_id, job)
         if status == "error":
-            raise PolarisJobFailedError(message or f"Waiting for Polaris job {job_id} failed")
+            raise event_error(event, message or f"Waiting for Polaris job {job_id} failed")
         assert job is not None
         outcome = decide_outcome(job, target_statuses=self.wait_targets(job))
         if status == "failure" and outcome.kind == "waiting":
@@ -475,6 +487,13 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
             if outcome.warning:
                 self.log.warning("%s", outcome.warning)
             self.log.info("%s", outcome.message)
+            state = JobState(job)
+            if (
+                self.report_row_counts
+                and state.execution_status == "completed"
+                and state.job_type in _INGESTION_TYPES
+            ):
+                report_rows(self.hook, job, self.log)
             forget_job(context, self.log)
             return json_safe(job)
         message = explain_failure(self.hook, job_id, job, outcome.message, self.log)

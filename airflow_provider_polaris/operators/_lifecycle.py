@@ -10,6 +10,11 @@ wrapped when the class is created. Nested calls (``execute`` -> ``poke``, ``exec
 ``get_client()``, so ``on_kill`` after ``execute`` closed still works; ``on_kill`` closes only a
 client it opened itself, so a kill arriving while another thread still uses the client (a
 signal handler, a test) never closes it under that thread.
+
+The same outermost exit applies the provider's one rule for permanent errors
+(:func:`~airflow_provider_polaris.hooks.errors.fail_fast`): a 4xx answer (but 408/429), a
+malformed connection or spec leaves ``execute``/``execute_complete``/``poke`` as an
+``AirflowFailException`` naming the connection and the field to fix, so Airflow does not retry.
 """
 
 from __future__ import annotations
@@ -39,6 +44,13 @@ def _closing(method: F, *, only_own: bool) -> F:
         self.__dict__[_DEPTH] = depth + 1
         try:
             return method(self, *args, **kwargs)
+        except Exception as exc:
+            if depth == 0 and not only_own:
+                # The one rule for permanent errors (4xx, bad connection or spec): no retries.
+                from airflow_provider_polaris.hooks.errors import fail_fast
+
+                fail_fast(exc, self)
+            raise
         finally:
             self.__dict__[_DEPTH] = depth
             if depth == 0 and not had_client:

@@ -11,7 +11,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_polaris.links import JOB_ID_XCOM_KEY, JOB_URL_XCOM_KEY
-from airflow_provider_polaris.outcomes import describe_failure
+from airflow_provider_polaris.outcomes import JobState, describe_failure
+
+# ``GET /jobs/{id}/metrics`` totals in the order the row report names them.
+ROW_COUNTS = (
+    ("numRowsProcessed", "processed"),
+    ("numRowsPersisted", "persisted"),
+    ("numRowsSkippedByError", "skipped by error (unparseable)"),
+    ("numRowsSkippedByFilter", "skipped by filter"),
+    ("numRowsProcessedWithWarning", "processed with warnings"),
+)
 
 
 def console_url(hook: Any, job_id: str) -> str | None:
@@ -23,14 +32,19 @@ def console_url(hook: Any, job_id: str) -> str | None:
         return None
 
 
-def publish_job(context: Mapping[str, Any], hook: Any, job_id: str, log: Any) -> None:
-    """Push ``job_id`` and ``job_url`` to XCom (before waiting: the extra link reads them)."""
-    url = console_url(hook, job_id)
+def publish_job(context: Mapping[str, Any], hook: Any, job_id: str, log: Any) -> str:
+    """Push ``job_id`` and ``job_url`` to XCom (before waiting: the extra link reads them).
+
+    Returns the URL pushed (``""`` when the connection cannot say): the task keeps it in
+    ``polaris_job_url`` so the link never reads an XCom that was not pushed.
+    """
+    url = console_url(hook, job_id) or ""
     ti = context["ti"]
     ti.xcom_push(key=JOB_ID_XCOM_KEY, value=job_id)
     if url:
         ti.xcom_push(key=JOB_URL_XCOM_KEY, value=url)
         log.info("Polaris job %s: %s", job_id, url)
+    return url
 
 
 def explain_failure(
@@ -46,3 +60,51 @@ def explain_failure(
     except Exception as exc:
         log.debug("Could not fetch logs/metrics of Polaris job %s: %s", job_id, exc)
     return describe_failure(job, logs, metrics, console_url(hook, job_id), headline=headline)
+
+
+def report_rows(hook: Any, job: Mapping[str, Any], log: Any) -> Mapping[str, Any] | None:
+    """Log the row counts of a completed job (``GET /jobs/{id}/metrics``) and warn, with the
+    fix, when rows were skipped because they could not be parsed. Returns the totals.
+
+    Best effort: a failing metrics request is logged and never fails the task.
+    """
+    state = JobState(job)
+    job_id = state.job_id or "?"
+    try:
+        metrics = hook.get_client().jobs.get_metrics(job_id)
+    except Exception as exc:
+        log.warning(
+            "Could not read the row counts of Polaris job %s (GET /jobs/%s/metrics): %s; the "
+            "job itself succeeded.",
+            job_id,
+            job_id,
+            exc,
+        )
+        return None
+    totals = metrics.get("totals") if isinstance(metrics, Mapping) else None
+    if not isinstance(totals, Mapping):
+        log.warning("Polaris job %s returned no row counts (GET /jobs/%s/metrics)", job_id, job_id)
+        return None
+    counts = [f"{totals[key]} {label}" for key, label in ROW_COUNTS if key in totals]
+    log.info("Polaris job %s rows: %s", job_id, ", ".join(counts) or "no counts reported")
+    skipped = totals.get("numRowsSkippedByError")
+    if isinstance(skipped, int) and not isinstance(skipped, bool) and skipped > 0:
+        log.warning("%s", skipped_rows_warning(job, skipped, console_url(hook, job_id)))
+    return totals
+
+
+def skipped_rows_warning(job: Mapping[str, Any], skipped: int, url: str | None = None) -> str:
+    """The warning for rows a job skipped as unparseable: how many, and how to fix it."""
+    state = JobState(job)
+    spec = job.get("spec") if isinstance(job.get("spec"), Mapping) else job
+    limit = spec.get("maxParseExceptions") if isinstance(spec, Mapping) else None
+    allowed = f" (maxParseExceptions={limit})" if limit is not None else ""
+    table = f" into table {state.target_table!r}" if state.target_table else ""
+    where = f" or the console ({url})" if url else ""
+    return (
+        f"Polaris job {state.job_id or '?'} skipped {skipped} row(s) it could not parse "
+        f"(numRowsSkippedByError){table}; the job still succeeded because that count is within "
+        f"its limit{allowed}. To fix: read the parse errors in GET /jobs/{state.job_id}/logs"
+        f"{where}, then fix the input rows or the inputSchema dataType of the fields they name; "
+        "or set max_parse_exceptions=0 to fail the job on the first bad row."
+    )

@@ -26,6 +26,7 @@ from airflow_provider_polaris.operators._job_base import (
     PolarisJobCanceledError,
     PolarisJobFailedError,
     default_deferrable,
+    event_error,
     fetch_progress,
     read_trigger_event,
 )
@@ -68,6 +69,8 @@ class PolarisJobSensor(ClosesPolarisClient, BaseSensorOperator):
     :param progress_interval: seconds between samples of a running job's progress % and rows
         processed, logged when they change; ``None``/``0``: never.
 
+    Permanent API errors (401/403, a missing job: any 4xx but 408/429) and a malformed
+    connection fail at once without retries, in every mode (never a poke until the timeout).
     A failed job raises ``PolarisJobFailedError`` (retryable); a canceled one raises
     ``PolarisJobCanceledError`` (no retry). Both fail in every mode whatever ``soft_fail`` says; a
     timeout raises ``AirflowSensorTimeout`` or, with ``soft_fail``, skips. Transient API errors
@@ -79,6 +82,8 @@ class PolarisJobSensor(ClosesPolarisClient, BaseSensorOperator):
 
     template_fields: Sequence[str] = ("job_id", "polaris_conn_id")
     operator_extra_links = (PolarisJobLink(),)
+    # The URL pushed for the "Polaris job" link (see PolarisJobOperatorBase.polaris_job_url).
+    polaris_job_url: str | None = None
 
     def __init__(
         self,
@@ -173,7 +178,8 @@ class PolarisJobSensor(ClosesPolarisClient, BaseSensorOperator):
         raise PolarisJobFailedError(message)
 
     def execute(self, context: Context) -> Any:
-        publish_job(context, self.hook, self.job_id, self.log)
+        self.polaris_job_url = ""
+        self.polaris_job_url = publish_job(context, self.hook, self.job_id, self.log)
         if not self.deferrable:
             try:
                 return super().execute(context)
@@ -213,7 +219,7 @@ class PolarisJobSensor(ClosesPolarisClient, BaseSensorOperator):
                 f"Sensor has timed out waiting for Polaris job {job_id}: {message}"
             )
         if status == "error":
-            raise PolarisJobFailedError(message)
+            raise event_error(event, message or f"Waiting for Polaris job {job_id} failed")
         outcome = decide_outcome(job, target_statuses=self.target_statuses)
         if status == "failure" and outcome.kind == "waiting":
             outcome = Outcome("failure", message or f"Waiting for Polaris job {job_id} failed")

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Collection, Mapping
 from typing import Any
 
 from airflow_provider_polaris._compat import BaseTrigger, TriggerEvent
+from airflow_provider_polaris.hooks.errors import permanent_failure
 from airflow_provider_polaris.outcomes import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_MAX_UNKNOWN_POLLS,
@@ -45,15 +46,27 @@ _CANCEL_TIMEOUT = 20.0
 
 
 def job_event(
-    status: str, job_id: str, message: str, job: Mapping[str, Any] | None = None
+    status: str,
+    job_id: str,
+    message: str,
+    job: Mapping[str, Any] | None = None,
+    *,
+    permanent: bool = False,
 ) -> dict[str, Any]:
-    """Build a trigger event payload (also used by tests and by operators for symmetry)."""
-    return {
+    """Build a trigger event payload (also used by tests and by operators for symmetry).
+
+    ``permanent`` (``error`` events only, key present only when true): a retry cannot help
+    (hooks/errors.py ``is_permanent``), so ``execute_complete`` fails without Airflow retries.
+    """
+    event: dict[str, Any] = {
         "status": status,
         "job_id": job_id,
         "message": message,
         "job": dict(job) if job else None,
     }
+    if permanent:
+        event["permanent"] = True
+    return event
 
 
 class PolarisJobTrigger(BaseTrigger):
@@ -140,6 +153,14 @@ class PolarisJobTrigger(BaseTrigger):
             job,
         )
 
+    def _error_event(self, exc: BaseException, doing: str, config: Any = None) -> dict[str, Any]:
+        """An ``error`` event; a permanent error (hooks/errors.py) is flagged and explained
+        (connection and field to fix), so ``execute_complete`` fails without retries."""
+        failure = permanent_failure(exc, self.polaris_conn_id, config)
+        if failure is not None:
+            return job_event("error", self.job_id, str(failure), permanent=True)
+        return job_event("error", self.job_id, f"{doing} Polaris job {self.job_id} failed: {exc}")
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
             event = await self._wait()
@@ -147,9 +168,7 @@ class PolarisJobTrigger(BaseTrigger):
             raise
         except Exception as exc:  # fail closed: any crash is an error event, never silence
             self.log.exception("Waiting for Polaris job %s failed", self.job_id)
-            event = job_event(
-                "error", self.job_id, f"Waiting for Polaris job {self.job_id} failed: {exc}"
-            )
+            event = self._error_event(exc, "Waiting for")
         yield TriggerEvent(event)
         return
 
@@ -225,9 +244,7 @@ class PolarisJobTrigger(BaseTrigger):
                 raise
             except Exception as exc:
                 if errors.gives_up(exc):
-                    return job_event(
-                        "error", self.job_id, f"Polling Polaris job {self.job_id} failed: {exc}"
-                    )
+                    return self._error_event(exc, "Polling", getattr(hook, "_config", None))
                 self.log.warning(
                     "Polling Polaris job %s failed (%s in a row), will retry: %s",
                     self.job_id,
