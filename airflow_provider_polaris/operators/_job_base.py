@@ -24,7 +24,12 @@ from airflow_provider_polaris._compat import (
 from airflow_provider_polaris.links import PolarisJobLink
 from airflow_provider_polaris.operators._intervals import IntervalError
 from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
-from airflow_provider_polaris.operators._reattach import find_previous_job, forget_job, remember_job
+from airflow_provider_polaris.operators._reattach import (
+    find_previous_job,
+    forget_job,
+    record_intent,
+    remember_job,
+)
 from airflow_provider_polaris.operators._report import (
     console_url,
     explain_failure,
@@ -423,6 +428,7 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
         return body
 
     def submit(self, context: Context, client: Any, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        record_intent(context, body, self.log)  # before the create: a lost response is found
         job: Mapping[str, Any] = client.jobs.create(body)
         remember_job(context, str(job["id"]), self.log)
         state = JobState(job)

@@ -1,22 +1,24 @@
-"""Never a duplicate job: find the job an earlier try of this task instance created.
+"""Never a duplicate job, never another task's job: find the job an earlier try of this task
+instance created.
 
-Two sources, in order:
+A retry may adopt only
 
-1. **Durable task state** (Airflow >= 3.3, ``context["task_state_store"]``, scoped to dag run +
-   task + map index, shared by every try). The job id is written right after the create call and
-   removed when the task succeeds, so a retry reattaches while clearing a *successful* task to rerun
-   it submits a new job (3.3.2 keeps task state across a clear; the Airflow mixin would treat the
-   old successful job as "already done").
-2. **A scan of Polaris** (every Airflow line; on 3.3 only when no id was stored, e.g. the create
-   response was lost): on a retry (``try_number > 1``) page through the jobs on the same target
-   table newest first until one predates this DAG run's (re)start (at most 1,000 jobs), and take
-   the newest one whose request matches what this try would submit (type, target, intervals,
-   mode, source, query).
+(a) **the job this task instance recorded** (Airflow >= 3.3, ``context["task_state_store"]``,
+    scoped to dag run + task + map index and shared by every try). Before the create call the
+    operator records its *intent* (the canonical request's hash and when the task instance's first
+    try started); right after the call, the job id. The record is removed when the task succeeds,
+    so clearing a *successful* task to rerun it submits a new job;
+(b) when no job id is recorded (Airflow < 3.3; or the create reached Polaris but its response
+    was lost; or the store could not be read), **a job whose whole request equals this try's**
+    (:mod:`._canonical`: every source field, mappings, filter, target, intervals, mode, flags)
+    **and that Polaris created after this task instance's first try began**. On 3.3 with a
+    readable store the scan runs only when an intent was recorded without a job id (no intent:
+    no earlier try reached the create, so there is nothing to find).
 
 Either way the earlier job is reused only when it is still active or completed successfully; a
 job that failed, was canceled or is being canceled (``desiredExecutionStatus`` ``canceled``) leads
-to a fresh submit. XCom cannot serve here: Airflow clears a
-task instance's XCom at the start of every try.
+to a fresh submit. XCom cannot serve here: Airflow clears a task instance's XCom at the start of
+every try.
 """
 
 from __future__ import annotations
@@ -27,19 +29,64 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow_provider_polaris.client import PolarisNotFoundError
+from airflow_provider_polaris.operators._canonical import request_hash, same_whole_request
 from airflow_provider_polaris.outcomes import JobState, decide_outcome
 
 STATE_KEY = "polaris_job"
-# The fallback scan pages newest-first until a job predates the run, up to this many jobs.
+# The fallback scan pages newest-first until a job predates the first try, up to this many jobs.
 _SCAN_LIMIT = 1000
 _SCAN_PAGE_SIZE = 100
 # Polaris' clock and Airflow's may differ slightly.
 _CLOCK_SKEW = timedelta(seconds=1)
+# _read_record's answer when the store exists but reading it failed.
+_UNREADABLE = object()
 
 
 def _store(context: Mapping[str, Any]) -> Any:
     store = context.get("task_state_store")
     return store if store is not None and hasattr(store, "get") and hasattr(store, "set") else None
+
+
+def _read_record(context: Mapping[str, Any], log: Any) -> Any:
+    """The stored record (a mapping), ``None`` (no store, or nothing stored) or ``_UNREADABLE``."""
+    store = _store(context)
+    if store is None:
+        return None
+    try:
+        record = store.get(STATE_KEY)
+    except Exception as exc:
+        log.warning("Could not read task state (%s); looking for an earlier job in Polaris", exc)
+        return _UNREADABLE
+    return dict(record) if isinstance(record, Mapping) else None
+
+
+def _ti(context: Mapping[str, Any]) -> Any:
+    return context.get("ti") or context.get("task_instance")
+
+
+def _this_try_started(context: Mapping[str, Any]) -> datetime:
+    now = datetime.now(timezone.utc)
+    started = _parse_time(getattr(_ti(context), "start_date", None))
+    return min(started, now) if started is not None else now
+
+
+def record_intent(
+    context: Mapping[str, Any], body: Mapping[str, Any], log: logging.Logger | Any
+) -> None:
+    """Before the create call: record which request this task instance is about to submit and
+    when its first try started (kept from an earlier try's record), so a retry can find the job
+    even when the create's response never arrived."""
+    store = _store(context)
+    if store is None:
+        return
+    try:
+        record = store.get(STATE_KEY)
+        since = record.get("since") if isinstance(record, Mapping) else None
+        if not isinstance(since, str) or _parse_time(since) is None:
+            since = _this_try_started(context).isoformat()
+        store.set(STATE_KEY, {"job_id": None, "request": request_hash(body), "since": since})
+    except Exception as exc:  # the job runs regardless; a retry falls back to the scan
+        log.warning("Could not record the Polaris job request in task state: %s", exc)
 
 
 def remember_job(context: Mapping[str, Any], job_id: str, log: logging.Logger | Any) -> None:
@@ -48,13 +95,15 @@ def remember_job(context: Mapping[str, Any], job_id: str, log: logging.Logger | 
     if store is None:
         return
     try:
-        store.set(STATE_KEY, {"job_id": job_id})
+        record = store.get(STATE_KEY)
+        merged = dict(record) if isinstance(record, Mapping) else {}
+        store.set(STATE_KEY, {**merged, "job_id": job_id})
     except Exception as exc:  # the job runs regardless; only reattachment is weakened
         log.warning("Could not record Polaris job %s in task state: %s", job_id, exc)
 
 
 def forget_job(context: Mapping[str, Any], log: logging.Logger | Any) -> None:
-    """Drop the stored id once the task succeeded, so a later clear submits a new job."""
+    """Drop the stored record once the task succeeded, so a later clear submits a new job."""
     store = _store(context)
     if store is None:
         return
@@ -82,46 +131,61 @@ def find_previous_job(
     target_statuses: Any = None,
 ) -> Mapping[str, Any] | None:
     """The earlier try's job to reattach to, or ``None`` to submit a new one."""
-    store = _store(context)
-    stored_id = None
-    if store is not None:
-        try:
-            record = store.get(STATE_KEY)
-        except Exception as exc:
-            log.warning(
-                "Could not read task state (%s); looking for an earlier job in Polaris", exc
-            )
-            record = None
-        if isinstance(record, Mapping) and isinstance(record.get("job_id"), str):
-            stored_id = record["job_id"]
-    if stored_id:
-        try:
-            job = client.jobs.get(stored_id)
-        except PolarisNotFoundError:
-            log.warning(
-                "Polaris job %s recorded by an earlier try no longer exists; submitting a new one",
-                stored_id,
-            )
-            return None
-        if _reusable(job, target_statuses):
-            log.info(
-                "Reattaching to Polaris job %s from an earlier try (%s)",
-                stored_id,
-                JobState(job).describe(),
-            )
-            return job
+    record = _read_record(context, log)
+    stored_id = record.get("job_id") if isinstance(record, dict) else None
+    if isinstance(stored_id, str) and stored_id:
+        return _stored_job(client, stored_id, record, body, log, target_statuses)
+    try_number = getattr(_ti(context), "try_number", 1) or 1
+    if try_number <= 1:
+        return None
+    if record is _UNREADABLE or _store(context) is None:
+        return _scan(client, body, log, target_statuses, first_try_started(context, log))
+    # A readable store: every try records its intent before its create call.
+    since = _parse_time(record.get("since")) if isinstance(record, dict) else None
+    if not isinstance(record, dict) or since is None:
+        log.info("No earlier try of this task instance submitted a Polaris job")
+        return None
+    if record.get("request") != request_hash(body):
+        log.info("The earlier try submitted a different Polaris request; submitting this one")
+        return None
+    return _scan(client, body, log, target_statuses, since)
+
+
+def _stored_job(
+    client: Any,
+    job_id: str,
+    record: Mapping[str, Any],
+    body: Mapping[str, Any],
+    log: Any,
+    target_statuses: Any,
+) -> Mapping[str, Any] | None:
+    """Rule (a): the job this task instance recorded."""
+    try:
+        job = client.jobs.get(job_id)
+    except PolarisNotFoundError:
+        log.warning(
+            "Polaris job %s recorded by an earlier try no longer exists; submitting a new one",
+            job_id,
+        )
+        return None
+    if not _reusable(job, target_statuses):
         log.info(
             "Polaris job %s from an earlier try ended %s; submitting a new job",
-            stored_id,
+            job_id,
             JobState(job).describe(),
         )
         return None
-
-    ti = context.get("ti") or context.get("task_instance")
-    try_number = getattr(ti, "try_number", 1) or 1
-    if try_number <= 1:
-        return None
-    return _scan(context, client, body, log, target_statuses)
+    if record.get("request") not in (None, request_hash(body)):
+        # Still this task instance's job; its request rendered differently then (changed DAG?).
+        log.warning(
+            "Polaris job %s was submitted by an earlier try with a different request than this "
+            "try renders; reattaching to it anyway (clear the task to submit the new request)",
+            job_id,
+        )
+    log.info(
+        "Reattaching to Polaris job %s from an earlier try (%s)", job_id, JobState(job).describe()
+    )
+    return job
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -145,6 +209,54 @@ def _run_started(context: Mapping[str, Any]) -> datetime | None:
     return None
 
 
+def first_try_started(context: Mapping[str, Any], log: Any) -> datetime | None:
+    """When this task instance's first try (since its last success) began, without task state.
+
+    The later of the DAG run's (re)start and, where the task instance's try history is readable
+    (an Airflow 2 ``TaskInstance`` with database access: ``TaskInstanceHistory``, 2.10+), the
+    start of its earliest try after its last successful one. A try that already succeeded and
+    was cleared therefore never adopts the job of that successful try.
+    """
+    bounds = [t for t in (_run_started(context), _history_first_try(_ti(context), log)) if t]
+    return max(bounds) if bounds else None
+
+
+def _history_first_try(ti: Any, log: Any) -> datetime | None:
+    # Only an ORM task instance can read its history; Airflow 3's task SDK instance has no
+    # database access (there, the recorded intent carries the first try's start).
+    if type(ti).__module__ != "airflow.models.taskinstance":
+        return None
+    try:
+        from airflow.models.taskinstancehistory import TaskInstanceHistory as Tih
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            rows = (
+                session.query(Tih.try_number, Tih.start_date, Tih.state)
+                .filter(
+                    Tih.dag_id == ti.dag_id,
+                    Tih.task_id == ti.task_id,
+                    Tih.run_id == ti.run_id,
+                    Tih.map_index == ti.map_index,
+                    Tih.try_number < ti.try_number,
+                )
+                .order_by(Tih.try_number)
+                .all()
+            )
+    except Exception as exc:  # no history table or no database access: the run start bounds
+        log.info("Could not read this task instance's earlier tries (%s)", exc)
+        return None
+    since_success = []
+    for _, started, state in rows:
+        if str(getattr(state, "value", state)) == "success":
+            since_success = []  # a cleared successful try: a new sequence of tries begins
+        elif _parse_time(started) is not None:
+            since_success.append(_parse_time(started))
+    if since_success:
+        return min(t for t in since_success if t is not None)
+    return _parse_time(getattr(ti, "start_date", None)) if rows else None
+
+
 def _norm_interval(value: Any) -> Any:
     if not isinstance(value, str) or "/" not in value:
         return value
@@ -153,7 +265,7 @@ def _norm_interval(value: Any) -> Any:
 
 
 def _fingerprint(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields that identify a request (absent fields are compared only if both have them)."""
+    """The fields ``if_running="keep"`` compares (absent fields only if both have them)."""
     nested = doc.get("spec")
     spec: Mapping[str, Any] = nested if isinstance(nested, Mapping) else doc
     out: dict[str, Any] = {}
@@ -179,7 +291,8 @@ def _fingerprint(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def same_request(job: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
-    """Does ``job`` look like the result of submitting ``body``?"""
+    """Loose match for ``PolarisStreamingJobOperator(if_running="keep")`` only: same type,
+    table, source type and connection. Retries never use it (see :func:`same_whole_request`)."""
     ours, theirs = _fingerprint(body), _fingerprint(job)
     if ours.get("type") != theirs.get("type"):
         return False
@@ -188,15 +301,20 @@ def same_request(job: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
     return all(theirs[key] == value for key, value in ours.items() if key in theirs)
 
 
-def _scan(
-    context: Mapping[str, Any], client: Any, body: Mapping[str, Any], log: Any, target_statuses: Any
-) -> Mapping[str, Any] | None:
-    since = _run_started(context)
-    if since is None:
-        log.info(
-            "Retry without a DAG run start time; cannot look for an earlier Polaris job safely"
-        )
-        return None
+def _could_match(summary: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
+    """Cheap pre-check on a list entry (its ``source`` is cut down to a few fields)."""
+    source, ours = summary.get("source"), body.get("source")
+    if not isinstance(source, Mapping) or not isinstance(ours, Mapping):
+        return True
+    return all(
+        source[key] == ours.get(key)
+        for key in ("type", "connectionName", "tableName", "data")
+        if source.get(key) is not None
+    )
+
+
+def _candidates(client: Any, body: Mapping[str, Any], since: datetime, log: Any) -> list[str]:
+    """Ids of the jobs on the target table created since ``since``, newest first."""
     target = body.get("target")
     table = target.get("tableName") if isinstance(target, Mapping) else None
     filters: dict[str, Any] = {
@@ -208,23 +326,34 @@ def _scan(
         filters["target_table_name"] = table
     if isinstance(body.get("type"), str):
         filters["type"] = [body["type"]]
-    candidates: list[str] = []
+    out: list[str] = []
+    for seen, summary in enumerate(client.jobs.iter_all(**filters), start=1):
+        if seen > _SCAN_LIMIT:
+            log.warning(
+                "Stopped looking for an earlier try's Polaris job after %s jobs", _SCAN_LIMIT
+            )
+            break
+        if not isinstance(summary, Mapping) or not isinstance(summary.get("id"), str):
+            continue
+        created = _parse_time(summary.get("createdTimestamp"))
+        if created is None:
+            continue
+        if created < since - _CLOCK_SKEW:
+            break
+        if _could_match(summary, body):
+            out.append(summary["id"])
+    return out
+
+
+def _scan(
+    client: Any, body: Mapping[str, Any], log: Any, target_statuses: Any, since: datetime | None
+) -> Mapping[str, Any] | None:
+    """Rule (b): the newest job with this whole request created since the first try began."""
+    if since is None:
+        log.info("Retry without a known first-try start; cannot look for an earlier job safely")
+        return None
     try:
-        # Newest first: stop at the first job created before this run (re)started.
-        for seen, summary in enumerate(client.jobs.iter_all(**filters), start=1):
-            if seen > _SCAN_LIMIT:
-                log.warning(
-                    "Stopped looking for an earlier try's Polaris job after %s jobs", _SCAN_LIMIT
-                )
-                break
-            if not isinstance(summary, Mapping) or not isinstance(summary.get("id"), str):
-                continue
-            created = _parse_time(summary.get("createdTimestamp"))
-            if created is None:
-                continue
-            if created < since - _CLOCK_SKEW:
-                break
-            candidates.append(summary["id"])
+        candidates = _candidates(client, body, since, log)
     except Exception as exc:
         log.warning(
             "Could not list Polaris jobs to find an earlier try's job (%s); submitting a new one",
@@ -236,11 +365,12 @@ def _scan(
             job = client.jobs.get(job_id)
         except PolarisNotFoundError:
             continue
-        if not same_request(job, body):
+        if not same_whole_request(job, body):
             continue
         if _reusable(job, target_statuses):
             log.info(
-                "Retry: reattaching to Polaris job %s created by an earlier try (%s)",
+                "Retry: reattaching to Polaris job %s, submitted with this exact request since "
+                "this task's first try began (%s)",
                 job.get("id"),
                 JobState(job).describe(),
             )
