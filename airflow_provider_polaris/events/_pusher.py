@@ -172,6 +172,7 @@ class EventPusher:
         self._aborted = False
         self._undelivered_lines: list[int] = []
         self._batch: _Batch | None = None
+        self._enqueued_through = 0  # last line handed to the senders (``_watermark``)
         #: Batches handed to the senders and not settled yet (see ``_account``).
         self._pending: set[_Batch] = set()
         self._feed = Feed()
@@ -465,6 +466,7 @@ class EventPusher:
     async def _enqueue(self, batch: _Batch) -> None:
         assert self._batches is not None
         self._pending.add(batch)
+        self._enqueued_through = batch.lines[-1]
         if self._aborted:
             self._not_sent(batch)
             return

@@ -114,6 +114,15 @@ class PolarisPushEventsOperator(ClosesPolarisClient, BaseOperator):
         this were rejected by the checks; ``None`` (default) only reports them.
     :param push_options: further :class:`~airflow_provider_polaris.events.PushOptions` fields
         (``late_rejection_period``, ``max_retries``, ``start_line``, ...).
+    :param require_reader: before pushing, one ``GET /jobs`` call checks that a streaming job
+        (pending, running or idle) reads ``connection_name``: Polaris accepts events pushed to a
+        connection nobody reads and stores none. ``False`` (default): log a warning and push;
+        ``True``: fail (``AirflowFailException``) without pushing.
+    :param resume: on Airflow 3.3+ (task state store), record the lines delivered so far every
+        ``checkpoint_seconds`` and when the push stops, so that a retry (after a failure or a
+        worker killed outright) sends only the lines not delivered; cleared on success. Lines in
+        flight, or acknowledged after the last checkpoint, may be sent again (at least once).
+    :param checkpoint_seconds: how often the progress is recorded (one task state write).
     :return: (XCom) the push report as a dict (counts, rejected lines with reasons, requests).
 
     When the push fails for any reason (a request failed for good, the input failed to read,
@@ -124,7 +133,8 @@ class PolarisPushEventsOperator(ClosesPolarisClient, BaseOperator):
     Delivery is at least once: a request that failed with a 5xx or a network error is retried,
     and Polaris may have ingested it before failing. When a request finally fails the task fails
     with :class:`~airflow_provider_polaris.events.EventsDeliveryError` naming the undelivered
-    lines; a task retry pushes everything again unless ``push_options={"start_line": N}``.
+    lines. A task retry resumes where the last try stopped on Airflow 3.3+ (``resume``); on
+    older Airflow it pushes everything again unless ``push_options={"start_line": N}``.
     """
 
     template_fields: Sequence[str] = ("connection_name", "events")
@@ -141,6 +151,9 @@ class PolarisPushEventsOperator(ClosesPolarisClient, BaseOperator):
         gzip: bool = False,
         max_rejected: int | None = None,
         push_options: dict[str, Any] | None = None,
+        require_reader: bool = False,
+        resume: bool = True,
+        checkpoint_seconds: float = 1.0,
         polaris_conn_id: str = "polaris_default",
         **kwargs: Any,
     ) -> None:
@@ -153,6 +166,9 @@ class PolarisPushEventsOperator(ClosesPolarisClient, BaseOperator):
         self.gzip = gzip
         self.max_rejected = max_rejected
         self.push_options = dict(push_options or {})
+        self.require_reader = require_reader
+        self.resume = resume
+        self.checkpoint_seconds = checkpoint_seconds
         self.polaris_conn_id = polaris_conn_id
 
     @cached_property
@@ -162,8 +178,9 @@ class PolarisPushEventsOperator(ClosesPolarisClient, BaseOperator):
         return PolarisHook(polaris_conn_id=self.polaris_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_polaris.events import PushControl
+        from airflow_provider_polaris.operators._push_resume import PushResume, check_reader
 
+        check_reader(self.hook.get_client(), self.connection_name, self.require_reader, self.log)
         options: dict[str, Any] = {
             "time_field": self.time_field,
             "max_events_per_request": self.max_events_per_request,
@@ -172,17 +189,21 @@ class PolarisPushEventsOperator(ClosesPolarisClient, BaseOperator):
         if self.max_concurrent_requests is not None:
             options["max_concurrent_requests"] = self.max_concurrent_requests
         options.update(self.push_options)
-        self._push_control = PushControl()
-        options["control"] = self._push_control
+        resume = PushResume(context, self.connection_name, self.log, enabled=self.resume)
+        self._push_control = options["control"] = resume.control
         with self._open_events() as events:
             try:
-                report = self.hook.push_events(self.connection_name, events, **options)
+                source = self.events.strip()[:500] if isinstance(self.events, str) else None
+                with resume.checkpoints(events, self.checkpoint_seconds, source) as pending:
+                    report = self.hook.push_events(self.connection_name, pending, **options)
             except BaseException as exc:
                 failed = getattr(exc, "report", None)  # attached by the pusher, whatever failed
+                resume.stopped(failed)
                 if failed is not None:
                     self._log_report(failed)
                     self._log_resume(failed)
                 raise
+        resume.succeeded()
         self._log_report(report)
         if self.max_rejected is not None and report.rejected > self.max_rejected:
             raise AirflowFailException(

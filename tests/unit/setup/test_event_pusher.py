@@ -1064,3 +1064,78 @@ def test_one_unreadable_event_is_rejected_not_fatal() -> None:
         (6, "too_early"),
     ]
     assert "broken mapping" in report.rejections[3].detail
+
+
+# -- resumable pushes: the not-delivered lines (events/_watermark.py) ----------------------------
+
+
+def test_range_arithmetic_for_resuming() -> None:
+    from airflow_provider_polaris.events._watermark import intersect, normalise
+
+    assert normalise([(5, 9), (1, 3), (4, 4), (20, None), (25, 30)]) == [(1, 9), (20, None)]
+    # what neither try delivered: try 1 left 1-10 and 30-, try 2 (resuming) left 5-6 and 40-
+    assert intersect([(1, 10), (30, None)], [(5, 6), (40, None)]) == [(5, 6), (40, None)]
+    assert intersect([(1, None)], [(3, 4), (8, None)]) == [(3, 4), (8, None)]
+    assert intersect([(1, 2)], [(3, None)]) == []
+
+
+def test_skip_delivered_blanks_delivered_lines_and_keeps_numbering() -> None:
+    from airflow_provider_polaris.events._watermark import skip_delivered
+
+    lines = [ev(i) for i in range(1, 9)]
+    out = skip_delivered(lines, [(3, 4), (7, None)])
+    assert isinstance(out, list)
+    assert [e["i"] if e else None for e in out] == [None, None, 3, 4, None, None, 7, 8]
+    handle = io.BytesIO(b"".join(json.dumps(ev(i)).encode() + b"\n" for i in range(1, 5)))
+    sender = FakeSender()
+    report = EventPusher(sender, "c", fast()).push(skip_delivered(handle, [(2, 2), (4, None)]))
+    assert sorted(sender.delivered) == [2, 4] and report.events_read == 2
+
+
+def test_resume_control_names_the_hole_a_slow_request_leaves() -> None:
+    """Ten requests of ten events, four in flight; the second is held while the others are
+    acknowledged: lines 11-20 and nothing else remain, though the watermark is only 10."""
+    from airflow_provider_polaris.events._watermark import ResumeControl
+
+    release = threading.Event()
+
+    class Holding(FakeSender):
+        def __call__(self, payload: bytes) -> Any:
+            if json.loads(payload.split(b"\n")[0])["i"] == 11:
+                assert release.wait(10)
+            return super().__call__(payload)
+
+    sender, control = Holding(), ResumeControl()
+    pusher = EventPusher(
+        sender, "c", fast(max_events_per_request=10, max_concurrent_requests=4), control=control
+    )
+    assert control.not_delivered() is None  # not running yet
+    reports: list[Any] = []
+    thread = threading.Thread(
+        target=lambda: reports.append(pusher.push([ev(i) for i in range(1, 101)]))
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while len(sender.delivered) < 90:
+        assert time.monotonic() < deadline, "the other requests were not acknowledged"
+        time.sleep(0.005)
+    assert control.not_delivered() == [(11, 20), (101, None)]
+    release.set()
+    thread.join(10)
+    assert reports and reports[0].accepted == 100
+    assert control.not_delivered() is None  # the push is over
+
+
+def test_checkpointer_records_what_neither_try_delivered() -> None:
+    from airflow_provider_polaris.events._watermark import Checkpointer, ResumeControl
+
+    writes: list[Any] = []
+    report = SimpleNamespace(undelivered_ranges=[(12, 15)], unread_from_line=40)
+    with Checkpointer(
+        ResumeControl(), writes.append, interval=60, base=[(10, 20), (30, None)]
+    ) as cp:
+        pass
+    assert cp.final(report) == [(12, 15), (40, None)]  # type: ignore[arg-type]
+    assert writes == [[(12, 15), (40, None)]]
+    cp.final(report)  # type: ignore[arg-type]
+    assert len(writes) == 1  # unchanged: not written again
