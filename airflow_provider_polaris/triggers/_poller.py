@@ -2,11 +2,25 @@
 
 A triggerer runs all triggers in one asyncio loop on one core, and an httpx request costs the
 client milliseconds of CPU. With a poller per trigger, 1,000 waits polling every 30 s mean 1,000
-requests per interval. Here, one page walk of
-``GET /jobs?executionStatus=pending&executionStatus=running`` per interval tells every waiter
-whether its job is still in flight; only jobs that left that set (or are about to be judged
-final) are fetched individually. Requests per interval are O(1) per project plus O(jobs that
-changed).
+requests per interval. Here one poller reads, per interval, only what changed in the project:
+
+- **Incremental walk** (the usual interval): ``GET /jobs`` sorted by ``last_updated_date_time``
+  descending, page by page, stopping at the previous walk's high-water mark minus an overlap
+  margin (equal timestamps, clock skew, late commits). Only waiters whose job appears there are
+  touched; requests per interval grow with the jobs that changed, not with the jobs running.
+- **Full walk** when in doubt: the first walk, after a failed walk, when the list is not sorted
+  as expected or a timestamp cannot be read, when the incremental walk would read more pages
+  than a full one, when many new waiters arrived, and at least every ``FULL_WALK_SECONDS`` as a
+  safety net. It is the page walk of ``GET /jobs?executionStatus=pending&executionStatus=running``:
+  every waiter whose job is not in it has its job fetched.
+- **Fetches**: the full job (with health) of each job that left the active set or is about to be
+  judged final, of a few new waiters (a new wait's job is fetched rather than forcing a full
+  walk), and of jobs showing a status outside pending/running that is not final (``unknown``,
+  counted against ``max_unknown_polls`` every interval). Fetches run concurrently, at most
+  ``FETCH_CONCURRENCY`` at a time, and each result is delivered as soon as it arrives.
+
+The per-interval work never allocates per waiter and yields to the event loop every
+``YIELD_EVERY`` items, so one poller with thousands of waiters does not stall the triggerer.
 
 Life cycle: the first waiter for a key creates the poller, which gets its one
 ``AsyncPolarisClient`` from a ``PolarisHook`` (``get_async_client``); the last waiter to leave
@@ -18,16 +32,20 @@ once its own ``max_consecutive_errors`` is exceeded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from airflow_provider_polaris.client import AsyncPolarisClient, PolarisConfig
 from airflow_provider_polaris.outcomes import (
     DEFAULT_MAX_UNKNOWN_POLLS,
     ErrorStreak,
+    JobState,
     Outcome,
     ProgressTracker,
     UnknownStreak,
@@ -37,7 +55,13 @@ from airflow_provider_polaris.outcomes import (
 log = logging.getLogger(__name__)
 
 ACTIVE_STATUSES = ["pending", "running"]
-_FETCH_CONCURRENCY = 8
+_ACTIVE = frozenset(ACTIVE_STATUSES)
+FETCH_CONCURRENCY = 20  # the client's keep-alive pool: more would open and close connections
+YIELD_EVERY = 250  # items handled between two yields to the event loop
+OVERLAP_SECONDS = 2.0  # how far under the high-water mark an incremental walk re-reads
+FULL_WALK_SECONDS = 300.0  # a full walk at least this often, whatever else happened
+DIRECT_FETCH_MAX = 8  # new waiters fetched one by one; more than this make a full walk
+PAGE_MIN, PAGE_MAX = 100, 1000  # incremental page size, adapted to the last walk's length
 
 
 @dataclass(eq=False)
@@ -63,6 +87,9 @@ class Waiter:
     last: Mapping[str, Any] | None = None
     # The poller this wait is registered with (set by SharedJobPoller.add): it lends its client.
     poller: SharedJobPoller | None = field(default=None, repr=False)
+    # The ``lastUpdatedTimestamp`` of the job document last judged: an incremental walk that
+    # re-reads the same version (inside the overlap margin) skips it.
+    seen: Any = None
 
     def observe(self, job: Mapping[str, Any]) -> Outcome:
         """Judge one poll of the job (and log a line when something changed)."""
@@ -122,32 +149,67 @@ def polaris_hook(conn_id: str) -> ClientSource:
 
 
 class SharedJobPoller:
-    """Polls one project's active-job list on behalf of every registered :class:`Waiter`."""
+    """Polls one project's job list on behalf of every registered :class:`Waiter`.
+
+    ``overlap`` and ``full_walk_seconds`` default to the module constants (tests shorten them).
+    """
 
     def __init__(
         self,
         key: tuple[Any, ...],
         config: PolarisConfig,
         source: ClientSource,
+        *,
+        overlap: float = OVERLAP_SECONDS,
+        full_walk_seconds: float = FULL_WALK_SECONDS,
     ) -> None:
         self.key = key
         self.config = config
         self._source = source
+        self.overlap = overlap
+        self.full_walk_seconds = full_walk_seconds
         self.waiters: set[Waiter] = set()
         self._task: asyncio.Task[None] | None = None
         self.ticks = 0
+        self.full_walks = 0
+        self._by_job: dict[str, list[Waiter]] = {}
+        self._intervals: Counter[float] = Counter()
+        self._new: set[Waiter] = set()  # registered, job state not read yet
+        self._watch: set[Waiter] = set()  # fetched every interval (e.g. ``unknown``)
+        self._fetch: dict[str, None] = {}  # job ids to fetch this interval (ordered set)
+        self._mark: float | None = None  # high-water mark: newest timestamp walked (server clock)
+        self._doubt = True  # the next walk must be a full one
+        self._errored = False  # some waiter holds a list-error count to reset
+        self._last_full = 0.0
+        self._full_pages = 1
+        self._page_size = PAGE_MIN
 
-    def add(self, waiter: Waiter) -> None:
+    def add(self, waiter: Waiter, *, start: bool = True) -> None:
+        """Register ``waiter``; with ``start`` (default) make sure the polling task runs."""
         waiter.poller = self
         self.waiters.add(waiter)
-        if self._task is None or self._task.done():
+        self._by_job.setdefault(waiter.job_id, []).append(waiter)
+        self._intervals[waiter.poll_interval] += 1
+        self._new.add(waiter)
+        if start and (self._task is None or self._task.done()):
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"polaris-job-poller-{self.config.project_id}"
             )
 
     def remove(self, waiter: Waiter) -> bool:
         """Unregister ``waiter``; return True when that was the last one (the poller stops)."""
-        self.waiters.discard(waiter)
+        if waiter in self.waiters:
+            self.waiters.discard(waiter)
+            same_job = self._by_job.get(waiter.job_id, [])
+            if waiter in same_job:
+                same_job.remove(waiter)
+            if not same_job:
+                self._by_job.pop(waiter.job_id, None)
+            self._intervals[waiter.poll_interval] -= 1
+            if self._intervals[waiter.poll_interval] <= 0:
+                del self._intervals[waiter.poll_interval]
+            self._new.discard(waiter)
+            self._watch.discard(waiter)
         if self.waiters:
             return False
         if self._task is not None and not self._task.done():
@@ -158,6 +220,10 @@ class SharedJobPoller:
         """The poller's client (one per project), lent to its waiters' own per-job requests
         such as progress samples, so that a thousand waits do not open a thousand pools."""
         return await self._source.get_async_client()
+
+    async def poll_once(self) -> None:
+        """Do one interval's work now (what the polling task does every interval)."""
+        await self._tick(await self._source.get_async_client())
 
     async def _run(self) -> None:
         try:
@@ -176,63 +242,205 @@ class SharedJobPoller:
                     raise
                 except Exception as exc:  # never let one bad tick kill every wait
                     log.exception("Polaris job poller tick failed")
-                    for waiter in list(self.waiters):
-                        waiter.error(exc)
+                    self._doubt = True
+                    await self._error_all(exc)
                 self.ticks += 1
-                pending = [w for w in self.waiters if not w.result.done()] or list(self.waiters)
-                if not pending:
+                if not self._intervals:
                     break
-                interval = min(w.poll_interval for w in pending)
+                interval = min(self._intervals)
                 await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
         finally:
             await _aclose(self._source)
 
     async def _tick(self, client: AsyncPolarisClient) -> None:
-        waiters = [w for w in self.waiters if not w.result.done()]
-        if not waiters:
+        """One interval: a walk (incremental, or full when in doubt), then the fetches."""
+        if not self.waiters:
             return
+        now = time.monotonic()
+        full = (
+            self._doubt
+            or self._mark is None
+            or len(self._new) > DIRECT_FETCH_MAX
+            or now - self._last_full >= self.full_walk_seconds
+        )
         try:
-            active: dict[str, Mapping[str, Any]] = {}
-            async for job in client.jobs.iter_all(execution_status=ACTIVE_STATUSES, page_size=1000):
-                if isinstance(job, Mapping) and isinstance(job.get("id"), str):
-                    active[job["id"]] = job
+            if not full:
+                full = not await self._walk_changes(client)
+            if full:
+                await self._walk_active(client)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
-            for waiter in waiters:
-                waiter.error(exc)
+        except Exception as exc:  # the list failed: every waiter counts it; next walk is full
+            self._doubt = True
+            self._fetch.clear()
+            await self._error_all(exc)
             return
+        if self._errored:  # a walk succeeded: the list-error streaks are over
+            self._errored = False
+            for waiter in self.waiters:
+                if waiter.errors is not None:
+                    waiter.errors.reset()
+        for waiter in self._new:  # the few new waits not covered by a full walk
+            self._fetch[waiter.job_id] = None
+        self._new.clear()
+        for waiter in self._watch:
+            self._fetch[waiter.job_id] = None
+        if self._fetch:
+            await self._fetch_all(client)
 
-        to_fetch: dict[str, list[Waiter]] = {}
-        for waiter in waiters:
-            summary = active.get(waiter.job_id)
-            if summary is not None and waiter.observe(summary).kind == "waiting":
+    async def _walk_changes(self, client: AsyncPolarisClient) -> bool:
+        """Walk the jobs changed since the high-water mark (minus the overlap), newest first.
+
+        Returns False, having judged nothing final yet, when a full walk is the better read: the
+        changes span more pages than a full walk would read.
+        """
+        assert self._mark is not None
+        stop_below = self._mark - self.overlap
+        newest: float | None = None
+        previous = float("inf")
+        count = 0
+        pager = client.jobs.iter_all(
+            sort_column="last_updated_date_time", sort_order="DESC", page_size=self._page_size
+        )
+        async with contextlib.aclosing(pager) as jobs:  # type: ignore[type-var]
+            async for job in jobs:
+                count += 1
+                stamp = _stamp(job)
+                if stamp is None or stamp > previous + 0.001:  # unreadable or out of order
+                    self._doubt = True
+                    return False
+                previous = stamp
+                if stamp < stop_below:
+                    break
+                newest = stamp if newest is None else max(newest, stamp)
+                self._judge_summary(job, full=False)
+                if count % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+                if count > self._full_pages * PAGE_MAX:  # a full walk reads less
+                    self._page_size = PAGE_MAX
+                    return False
+        if newest is not None:
+            self._mark = max(self._mark, newest)
+        self._page_size = max(PAGE_MIN, min(PAGE_MAX, count + count // 2 + 10))
+        return True
+
+    async def _walk_active(self, client: AsyncPolarisClient) -> None:
+        """The full walk: every active job; a waiter whose job is not among them is fetched.
+
+        The high-water mark comes from the newest job of the whole project, read first: every
+        change after that read is newer, and everything before it is in the state this walk
+        reads (active, or fetched).
+        """
+        self.full_walks += 1
+        newest = await self._newest_stamp(client)
+        self._new.clear()  # all registered so far are accounted for by this walk
+        waiting = list(self.waiters)  # waiters arriving during the walk stay new
+        active: set[str] = set()
+        async for job in client.jobs.iter_all(execution_status=ACTIVE_STATUSES, page_size=1000):
+            job_id = job.get("id") if isinstance(job, Mapping) else None
+            if not isinstance(job_id, str):
                 continue
-            # Gone from the active set, or about to be judged final: the full job (with health)
-            # is what the decision and the event carry.
-            to_fetch.setdefault(waiter.job_id, []).append(waiter)
-        if not to_fetch:
+            active.add(job_id)
+            self._judge_summary(job, full=True)
+            if len(active) % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+        for index, waiter in enumerate(waiting):
+            if waiter.job_id not in active:
+                self._fetch[waiter.job_id] = None
+            if index % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)
+        # Not the newest active job's time: a later page is read later, so a job changed
+        # between two pages could sit under it without ever being walked.
+        if newest is not None:
+            self._mark = newest
+        self._doubt = self._mark is None
+        self._last_full = time.monotonic()
+        self._full_pages = 1 + len(active) // 1000
+
+    async def _newest_stamp(self, client: AsyncPolarisClient) -> float | None:
+        pager = client.jobs.iter_all(
+            sort_column="last_updated_date_time", sort_order="DESC", page_size=1
+        )
+        async with contextlib.aclosing(pager) as jobs:  # type: ignore[type-var]
+            async for job in jobs:
+                return _stamp(job)
+        return None
+
+    def _judge_summary(self, job: Mapping[str, Any], *, full: bool) -> None:
+        """A walked list entry: judge it for its waiters, or queue the full job for a fetch."""
+        waiters = self._by_job.get(job.get("id"))  # type: ignore[arg-type]
+        if not waiters:
             return
+        stamp = job.get("lastUpdatedTimestamp")
+        active = job.get("executionStatus") in _ACTIVE
+        for waiter in waiters:
+            if waiter.result.done() or (not full and stamp is not None and waiter.seen == stamp):
+                continue
+            waiter.seen = stamp
+            self._new.discard(waiter)
+            # Only pending/running entries are judged from the summary; anything else (ended,
+            # unknown) is decided from the full job, as the event carries it.
+            if active and waiter.observe(job).kind == "waiting":
+                self._watch.discard(waiter)
+            else:
+                self._fetch[waiter.job_id] = None
 
-        semaphore = asyncio.Semaphore(_FETCH_CONCURRENCY)
+    async def _fetch_all(self, client: AsyncPolarisClient) -> None:
+        """Fetch the queued jobs, ``FETCH_CONCURRENCY`` at a time, judging each on arrival."""
+        queued = list(self._fetch)
+        self._fetch.clear()
+        job_ids = iter(queued)
 
-        async def fetch(job_id: str) -> Mapping[str, Any]:
-            async with semaphore:
-                result: Mapping[str, Any] = await client.jobs.get(job_id)
-                return result
-
-        job_ids = list(to_fetch)
-        results = await asyncio.gather(*(fetch(j) for j in job_ids), return_exceptions=True)
-        for job_id, result in zip(job_ids, results, strict=True):
-            for waiter in to_fetch[job_id]:
-                if isinstance(result, BaseException):
-                    if isinstance(result, asyncio.CancelledError):
-                        raise result
-                    waiter.error(result)
+        async def worker() -> None:
+            for job_id in job_ids:  # one iterator shared by the workers
+                try:
+                    job = await client.jobs.get(job_id)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    for waiter in self._by_job.get(job_id, ()):
+                        self._watch.add(waiter)  # try again next interval
+                        waiter.error(exc)
                     continue
-                outcome = waiter.observe(result)
-                if outcome.is_final:
-                    waiter.finish(outcome.kind, outcome.message, result)
+                self._judge_job(job_id, job)
+
+        workers = min(FETCH_CONCURRENCY, len(queued))
+        await asyncio.gather(*(worker() for _ in range(workers)))
+
+    def _judge_job(self, job_id: str, job: Mapping[str, Any]) -> None:
+        for waiter in list(self._by_job.get(job_id, ())):
+            if waiter.result.done():
+                continue
+            waiter.seen = job.get("lastUpdatedTimestamp")
+            outcome = waiter.observe(job)
+            if outcome.is_final:
+                self._watch.discard(waiter)
+                waiter.finish(outcome.kind, outcome.message, job)
+            elif JobState(job).execution_status in _ACTIVE:
+                self._watch.discard(waiter)
+            else:
+                self._watch.add(waiter)
+
+    async def _error_all(self, exc: BaseException) -> None:
+        self._errored = True
+        for index, waiter in enumerate(list(self.waiters)):
+            waiter.error(exc)
+            if index % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)
+
+
+def _stamp(job: Any) -> float | None:
+    """``lastUpdatedTimestamp`` as epoch seconds (naive times are UTC); None when unreadable."""
+    text = job.get("lastUpdatedTimestamp") if isinstance(job, Mapping) else None
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
 
 
 async def _aclose(client: Any) -> None:
