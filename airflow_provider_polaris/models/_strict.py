@@ -27,6 +27,24 @@ AllowUnknownFields: TypeAlias = bool | Sequence[str]
 """``False`` (default: unknown fields are errors), ``True`` (send every unknown field as
 given) or the dotted wire paths of the unknown fields to send (``["source.someNewField"]``)."""
 
+
+def check_allow_unknown_fields(value: Any) -> bool | list[str]:
+    """``allow_unknown_fields`` as given to an operator: a bool or a list of dotted paths."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise ValueError(
+            "allow_unknown_fields must be True, False or a list of dotted field paths such as "
+            f'["source.someNewField"], got {type(value).__name__}'
+        )
+    paths = list(value)
+    if not all(isinstance(p, str) and p for p in paths):
+        raise ValueError(
+            'allow_unknown_fields must list dotted field paths such as ["source.someNewField"]'
+        )
+    return paths
+
+
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+|\*)?\]")
 
 

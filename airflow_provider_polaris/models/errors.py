@@ -8,6 +8,8 @@ wire path (``mappings[2].expression``) and the message says what to change.
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -105,6 +107,18 @@ def _location(loc: Iterable[int | str]) -> list[str | int]:
     ]
 
 
+def _closest(value: Any, expected: str) -> str | None:
+    """The allowed value closest to a misspelled one (``"strng"`` → ``"string"``)."""
+    if not isinstance(value, str):
+        return None
+    allowed = re.findall(r"'((?:[^'\\]|\\.)*)'", expected)
+    found = difflib.get_close_matches(value, allowed, n=1, cutoff=0.6)
+    if not found:
+        lowered = {a.lower(): a for a in allowed}
+        return lowered.get(value.lower())
+    return found[0]
+
+
 def _message(err: Mapping[str, Any], show_input: bool) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
@@ -112,8 +126,12 @@ def _message(err: Mapping[str, Any], show_input: bool) -> str:
     if kind == "missing":
         return "required field is missing"
     if kind == "literal_error":
+        expected = str(ctx.get("expected", ""))
+        best = _closest(value, expected) if show_input else None
+        if best is not None:
+            return f"{value!r} is not allowed; did you mean {best!r}? (one of {expected})"
         got = f" (got {value!r})" if show_input and isinstance(value, (str, int, float)) else ""
-        return f"must be one of {ctx.get('expected')}{got}"
+        return f"must be one of {expected}{got}"
     if kind == UNION_TAG_ERROR:
         field = ctx.get("field", "type")
         tag = value.get(field) if isinstance(value, Mapping) else None

@@ -84,7 +84,7 @@ class QueryGranularity(PolarisModel):
 
     spec_noun = "queryGranularity"
     type: Literal["simple", "period"]
-    granularity: str | None = None
+    granularity: TimeResolution | None = None
     period: Duration | None = None
     time_zone: str | None = None
     origin: str | None = None
@@ -145,17 +145,52 @@ class TableSpec(PolarisModel):
                     '"week" is deprecated and can\'t be used for new tables; use "day" or "month"',
                 )
             )
+        issues.extend(self._column_issues())
         if self.type == "aggregate":
             issues.extend(self._aggregate_issues())
+        else:
+            issues.extend(self._detail_issues())
         if issues:
             raise SpecIssue(*issues)
         return self
+
+    def _column_issues(self) -> list[tuple[str, str]]:
+        issues: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for i, column in enumerate(self.table_schema or ()):
+            if column.name in seen:
+                issues.append(
+                    (f"schema[{i}].name", f"column {column.name!r} is listed twice; keep one")
+                )
+            seen.add(column.name)
+        return issues
+
+    def _detail_issues(self) -> list[tuple[str, str]]:
+        # §6: rollup settings and dimension/measure column types exist for aggregate tables only.
+        fix = 'remove it, or make the table "type": "aggregate"'
+        issues = [
+            (alias, f"only aggregate tables have {alias}; {fix}")
+            for name, alias in (
+                ("time_resolution", "timeResolution"),
+                ("query_granularity", "queryGranularity"),
+            )
+            if getattr(self, name) is not None
+        ]
+        issues += [
+            (
+                f"schema[{i}].type",
+                f"detail table columns have no dimension/measure type; {fix}",
+            )
+            for i, column in enumerate(self.table_schema or ())
+            if column.type is not None
+        ]
+        return issues
 
     def _aggregate_issues(self) -> list[tuple[str, str]]:
         issues: list[tuple[str, str]] = []
         measures = set()
         for i, column in enumerate(self.table_schema or ()):
-            if column.type is None:
+            if column.type is None and column.name != "__time":
                 issues.append(
                     (
                         f"schema[{i}].type",

@@ -256,6 +256,10 @@ class PolarisCreateConnectionOperator(_PolarisConnectionOperator):
     :param if_exists: on a 409 (the name exists): ``ignore`` (default) reads the existing
         connection and logs every difference in non-secret properties; ``update`` PATCHes the
         properties and secrets; ``fail`` fails the task.
+    :param allow_unknown_fields: fields the provider doesn't know are errors (a misspelled key
+        would be ignored by Polaris); ``True`` sends every unknown field as given, a list sends
+        the listed dotted paths (``["someNewProperty"]``, ``["secrets.newCredential"]``), each
+        with a warning naming the field, never its value.
     :return: (XCom) ``{"name", "type", "action": "created"|"exists"|"updated", "differences",
         "endpointUrl"?}``; never any secret.
 
@@ -271,10 +275,14 @@ class PolarisCreateConnectionOperator(_PolarisConnectionOperator):
         connection: Mapping[str, Any] | ConnectionSpec,
         secrets_conn_id: str | None = None,
         if_exists: IfExists = "ignore",
+        allow_unknown_fields: bool | Sequence[str] = False,
         **kwargs: Any,
     ) -> None:
+        from airflow_provider_polaris.models._strict import check_allow_unknown_fields
+
         super().__init__(**kwargs)
         _check_if_exists(if_exists)
+        self.allow_unknown_fields = check_allow_unknown_fields(allow_unknown_fields)
         if isinstance(connection, Mapping) and "secrets" in connection:
             raise ValueError(
                 "do not put secrets in the DAG file: store them in an Airflow connection "
@@ -295,7 +303,8 @@ class PolarisCreateConnectionOperator(_PolarisConnectionOperator):
         from airflow_provider_polaris.models.errors import PolarisSpecError
 
         try:
-            spec = parse_connection_spec(self.connection)
+            allow = self.allow_unknown_fields
+            spec = parse_connection_spec(self.connection, allow_unknown_fields=allow)
             if spec.secrets is not None:
                 raise AirflowFailException(
                     "do not put secrets in the DAG file: use secrets_conn_id"
@@ -303,7 +312,9 @@ class PolarisCreateConnectionOperator(_PolarisConnectionOperator):
             if keystore_credentials_in(spec):
                 raise AirflowFailException(_KEY_IN_DAG)
             read = self._read_secrets(spec.type)
-            secrets = validate_secrets_for(spec, read.secrets if read else None)
+            secrets = validate_secrets_for(
+                spec, read.secrets if read else None, allow_unknown_fields=allow
+            )
         except PolarisSpecError as exc:
             raise AirflowFailException(str(exc)) from None
         properties = spec.to_api()

@@ -77,8 +77,14 @@ class PolarisCreateTableOperator(ClosesPolarisClient, BaseOperator):
         ``version`` (re-reading and retrying once if another writer changed it meanwhile), and
         sends nothing when the table already matches the spec (``"unchanged"``, the version
         stays); ``fail`` fails the task.
+    :param allow_unknown_fields: fields the provider doesn't know are errors (a misspelled key
+        would be ignored by Polaris); ``True`` sends every unknown field as given, a list sends
+        the listed dotted paths (``["storagePolicy.someNewField"]``), each with a warning.
     :return: (XCom) ``{"name", "action": "created"|"exists"|"updated"|"unchanged", "version",
         "availability", "differences"}``.
+
+    The spec is validated before any request (field names, data types, partitioning, time
+    resolution, detail vs aggregate rules).
     """
 
     template_fields: Sequence[str] = ("table",)
@@ -92,11 +98,15 @@ class PolarisCreateTableOperator(ClosesPolarisClient, BaseOperator):
         table: Mapping[str, Any] | TableSpec | str,
         if_exists: IfExists = "ignore",
         polaris_conn_id: str = "polaris_default",
+        allow_unknown_fields: bool | Sequence[str] = False,
         **kwargs: Any,
     ) -> None:
+        from airflow_provider_polaris.models._strict import check_allow_unknown_fields
+
         super().__init__(**kwargs)
         if if_exists not in ("ignore", "update", "fail"):
             raise ValueError("if_exists must be 'ignore', 'update' or 'fail'")
+        self.allow_unknown_fields = check_allow_unknown_fields(allow_unknown_fields)
         self.table = table
         self.if_exists = if_exists
         self.polaris_conn_id = polaris_conn_id
@@ -112,9 +122,12 @@ class PolarisCreateTableOperator(ClosesPolarisClient, BaseOperator):
         from airflow_provider_polaris.models.errors import PolarisSpecError
         from airflow_provider_polaris.models.tables import parse_table_spec
 
-        table = json.loads(self.table) if isinstance(self.table, str) else self.table
         try:
-            spec = parse_table_spec(table)
+            table = json.loads(self.table) if isinstance(self.table, str) else self.table
+        except ValueError as exc:
+            raise AirflowFailException(f"table is not valid JSON: {exc}") from None
+        try:
+            spec = parse_table_spec(table, allow_unknown_fields=self.allow_unknown_fields)
         except PolarisSpecError as exc:
             raise AirflowFailException(str(exc)) from None
         desired = spec.to_api()
