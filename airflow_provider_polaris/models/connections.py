@@ -24,6 +24,7 @@ from airflow_provider_polaris.models._checks import ConnectionName, NonBlank
 from airflow_provider_polaris.models._strict import AllowUnknownFields
 from airflow_provider_polaris.models.errors import PolarisSpecError, SpecIssue, join_path
 from airflow_provider_polaris.models.secrets import (
+    SECRET_TYPES,
     AccessKeySecrets,
     AnyConnectionSecrets,
     ConnectionSecrets,
@@ -64,6 +65,21 @@ class ConnectionSpec(PolarisModel):
     name: ConnectionName
     description: str | None = None
     secrets: AnyConnectionSecrets | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_echoed_secret_type(cls, data: Any) -> Any:
+        # A GET answers ``"secrets": {"type": ...}`` only (Polaris never returns credentials):
+        # a response parses, and the credentials come from secrets_conn_id when sent back.
+        if isinstance(data, Mapping):
+            secrets = data.get("secrets")
+            if (
+                isinstance(secrets, Mapping)
+                and set(secrets) == {"type"}
+                and secrets["type"] in SECRET_TYPES
+            ):
+                return {k: v for k, v in data.items() if k != "secrets"}
+        return data
 
     @model_validator(mode="after")
     def _check_connection(self, info: ValidationInfo) -> ConnectionSpec:

@@ -242,6 +242,8 @@ class SqlJobSpec(JobSpec):
     """A SQL ingestion job: an ``INSERT`` or ``REPLACE`` statement."""
 
     spec_noun = "a sql job"
+    # A GET of a SQL job also shows the target table Polaris read from the statement.
+    echoed_fields = _JOB_RESPONSE_FIELDS | {"target"}
     type: Literal["sql"]
     query: str
     parameters: list[SqlParameter] | None = None
