@@ -196,3 +196,50 @@ def test_literal_that_looks_like_a_field_is_left_alone(emu: Any) -> None:
     job = _run(operator)
     assert job["executionStatus"] == "completed"
     assert posts(emu) == 1
+
+
+def test_missing_source_table_fails_before_the_create(emu: Any) -> None:
+    from airflow_provider_polaris._compat import AirflowFailException
+    from airflow_provider_polaris.operators.jobs import PolarisTableToTableOperator
+
+    emu.clear_request_log()
+    operator = PolarisTableToTableOperator(
+        task_id="rollup",
+        source_table="evnets",
+        target_table="rollup",
+        mappings=[{"columnName": "country", "expression": '"country"'}],
+        create_table_if_not_exists=True,
+        poll_interval=0.05,
+    )
+    with pytest.raises(AirflowFailException) as info:
+        _run(operator)
+    assert str(info.value).splitlines()[0] == (
+        'source.tableName: source table "evnets" does not exist (Polaris answered 404); check '
+        "the name, or create and load the table before this job runs"
+    )
+    assert posts(emu) == 0 and emu.count_requests() == 1
+
+
+def test_schema_discovery_and_sql_are_not_checked(emu: Any) -> None:
+    import logging
+
+    from airflow_provider_polaris.client import PolarisClient, PolarisConfig
+    from airflow_provider_polaris.operators._intervals import check_against_tables
+
+    streaming = {
+        "type": "streaming",
+        "useSchemaDiscovery": True,
+        "source": {"type": "connection", "connectionName": "c", "formatSettings": {}},
+        "target": {"type": "table", "tableName": "t"},
+        "mappings": [{"columnName": "__time", "expression": 'TIME_PARSE("anything")'}],
+    }
+    sql = {"type": "sql", "query": 'INSERT INTO "t" SELECT "nope" FROM "missing"'}
+    config = PolarisConfig(project_id=emu.project_id, base_url=emu.base_url, api_key=emu.api_key)
+    emu.clear_request_log()
+    with PolarisClient(config) as client:
+        for body in (streaming, sql):
+            out = check_against_tables(
+                client, body, log=logging.getLogger("t"), pin_partitioning=True
+            )
+            assert out == body
+    assert emu.request_log() == []
