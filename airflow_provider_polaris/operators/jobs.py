@@ -280,7 +280,7 @@ class PolarisTableToTableOperator(PolarisJobOperatorBase):
             # Explicit intervals: read the span they cover, never the run's data interval.
             source_interval = _span(intervals)
         else:
-            source_interval = format_interval(*run_interval(context))
+            source_interval = self._run_source_interval(context)
         target: dict[str, Any] = {"type": "table", "tableName": self.target_table}
         if self.mode == "replace":
             target["intervals"] = (
@@ -304,6 +304,23 @@ class PolarisTableToTableOperator(PolarisJobOperatorBase):
         )
         body.update(self.extra_spec or {})
         return body
+
+    def _run_source_interval(self, context: Context) -> str:
+        """The source rows of this run's period; in append mode, a run without one (e.g.
+        ``schedule=None``) fails naming ``source_interval`` rather than the replace rule."""
+        try:
+            return format_interval(*run_interval(context))
+        except IntervalError as exc:
+            if self.mode == "replace":
+                raise
+            start, end = context.get("data_interval_start"), context.get("data_interval_end")
+            shown = f"{start}/{end}" if start is not None or end is not None else "none"
+            raise IntervalError(
+                f"source_interval: this run's data interval ({shown}) is empty, so the source "
+                "rows to append are unknown; pass source_interval='start/end' (ISO 8601), "
+                "source_interval='all' to append the whole source table on every run, or give "
+                "the DAG a schedule whose data interval is the period to append"
+            ) from exc
 
 
 class PolarisSqlIngestionOperator(PolarisJobOperatorBase):

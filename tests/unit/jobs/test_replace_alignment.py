@@ -250,3 +250,29 @@ def test_the_emulator_still_rejects_a_misaligned_interval(emu: Any) -> None:
     spec["target"] = {"type": "table", "tableName": "events", "intervals": [HOUR]}
     with _client(emu) as client, pytest.raises(PolarisBadRequestError, match="not aligned"):
         client.jobs.create(spec)
+
+
+def test_table_append_without_a_data_interval_names_source_interval(emu: Any) -> None:
+    """schedule=None (an empty data interval): append needs to know which source rows to read."""
+    emu.clear_request_log()
+    at = datetime(2024, 1, 1, 10, tzinfo=UTC)
+    operator = PolarisTableToTableOperator(
+        task_id="append",
+        source_table="raw",
+        target_table="copy",
+        mappings=ROLLUP_MAPPINGS,
+        mode="append",
+        poll_interval=0.05,
+    )
+    with pytest.raises(AirflowFailException) as info:
+        operator.execute(make_context(start=at, end=at))
+    assert (
+        str(info.value)
+        .splitlines()[0]
+        .startswith(
+            "PolarisTableToTableOperator: source_interval: this run's data interval "
+            "(2024-01-01 10:00:00+00:00/2024-01-01 10:00:00+00:00) is empty, so the source rows to "
+            "append are unknown; pass source_interval='start/end' (ISO 8601), source_interval='all'"
+        )
+    )
+    assert emu.request_log() == []
