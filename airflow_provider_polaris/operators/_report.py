@@ -20,6 +20,7 @@ ROW_COUNTS = (
     ("numRowsSkippedByError", "skipped by error (unparseable)"),
     ("numRowsSkippedByFilter", "skipped by filter"),
     ("numRowsProcessedWithWarning", "processed with warnings"),
+    ("numRowsProcessedWithWarnings", "processed with warnings"),  # an older spelling
 )
 
 
