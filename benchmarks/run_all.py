@@ -1,18 +1,93 @@
-"""Run every benchmark script in this folder (``make bench``); each prints its own table."""
+"""Run every benchmark script in this folder (``make bench``): ONE table, and ``results.json``.
+
+Each ``*_bench.py`` runs in its own process with its defaults. A script that takes ``--json PATH``
+writes its rows there (``case``, measured values, ``verdict``); the others print markdown tables,
+whose rows are read back from their output (first cell: the case; the rest: measured values;
+a ``verdict``/``target`` column, when present, is the verdict). Their progress goes to stderr.
+Every row lands in one table on stdout and in ``benchmarks/results.json``; rows that miss a
+target say ``MISSED`` with the reason. Returns the number of scripts that failed.
+"""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results.json"
+
+
+def table_rows(bench: str, text: str) -> list[dict[str, Any]]:
+    """The rows of every markdown table in ``text`` (duplicates dropped)."""
+    rows: list[dict[str, Any]] = []
+    header: list[str] | None = None
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not line.lstrip().startswith("|"):
+            header = None
+            continue
+        if header is None:
+            header = cells
+            continue
+        if all(set(c) <= set("-: ") for c in cells):
+            continue
+        row: dict[str, Any] = {"bench": bench, "case": cells[0]}
+        for name, value in zip(header[1:], cells[1:], strict=False):
+            key = "verdict" if name.lower() in ("verdict", "target", "judged") else name
+            row[key] = value
+        if row not in rows:
+            rows.append(row)
+    return rows
+
+
+def run(script: Path) -> tuple[list[dict[str, Any]], bool]:
+    bench = script.stem.removesuffix("_bench")
+    started = time.monotonic()
+    print(f"=== {script.name}", file=sys.stderr, flush=True)
+    if '"--json"' in script.read_text():
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "rows.json"
+            code = subprocess.call(
+                [sys.executable, str(script), "--json", str(out)], stdout=sys.stderr
+            )
+            rows = json.loads(out.read_text()) if out.exists() else []
+    else:
+        done = subprocess.run([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+        code, rows = done.returncode, table_rows(bench, done.stdout)
+    seconds = time.monotonic() - started
+    print(f"=== {script.name}: {seconds:.0f} s, exit {code}", file=sys.stderr, flush=True)
+    if code != 0:
+        rows.append({"bench": bench, "case": "(script failed)", "verdict": f"MISSED: exit {code}"})
+    return rows, code == 0
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    print("| bench | case | measured | verdict |")
+    print("|---|---|---|---|")
+    for row in rows:
+        measured = "; ".join(
+            f"{key} {value}"
+            for key, value in row.items()
+            if key not in ("bench", "case", "verdict") and value not in ("", None)
+        )
+        print(f"| {row['bench']} | {row['case']} | {measured} | {row.get('verdict', '')} |")
 
 
 def main() -> int:
-    """Run ``*_bench.py`` scripts one after another with their defaults; return the failures."""
+    """Run the ``*_bench.py`` scripts one after another; print one table; return the failures."""
+    rows: list[dict[str, Any]] = []
     failures = 0
-    for script in sorted(Path(__file__).parent.glob("*_bench.py")):
-        print(f"\n=== {script.name}", flush=True)
-        failures += subprocess.call([sys.executable, str(script)]) != 0
+    for script in sorted(HERE.glob("*_bench.py")):
+        script_rows, ok = run(script)
+        rows += script_rows
+        failures += not ok
+    RESULTS.write_text(json.dumps(rows, indent=1) + "\n")
+    print_table(rows)
     return failures
 
 
