@@ -40,6 +40,7 @@ _REGIONAL_API_HOST = re.compile(
 _GLOBAL_API_HOST = re.compile(r"^(?P<org>[A-Za-z0-9-]+)\.api\.imply\.io$", re.IGNORECASE)
 # A pasted API URL: the base URL, then /v1, /v1/projects or /v1/projects/<id>[/anything].
 _API_PATH = re.compile(r"^(?P<prefix>.*?)/v1(?:/projects(?:/(?P<project>[^/]+)(?:/.*)?)?)?$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # A pasted console URL: /projects/<id>[/anything].
 _CONSOLE_PATH = re.compile(r"^/projects/(?P<project>[^/]+)(?:/.*)?$")
 
@@ -87,6 +88,12 @@ def parse_host(host: str | None, port: int | None, fail: Fail) -> Endpoint:
             f"cannot read {shown!r}; use myorg, myorg.REGION.CLOUD.api.imply.io "
             "or an http(s):// base URL.",
         )
+    if isinstance(port, str) and port.strip().isdecimal():  # a Connection built by hand
+        port = int(port)
+    if port is not None and not (
+        isinstance(port, int) and not isinstance(port, bool) and 0 <= port <= 65535
+    ):
+        raise fail("port", f"must be a whole number from 1 to 65535, got {port!r}.")
     if url_port is not None and port and url_port != port:
         raise fail(
             "port",
@@ -137,12 +144,14 @@ def host_credentials(host: str | None) -> list[str]:
     """Secrets typed into the host as ``user:password@host`` (to mask; empty when none).
 
     The password part, the whole user info, and their percent-decoded forms; a lone name before
-    ``@`` is masked too, since people paste an API key there.
+    ``@`` is masked too, since people paste an API key there. Any ``@`` counts: Polaris hosts
+    never have one in their path.
     """
-    authority = _authority(_after_scheme((host or "").strip()))
-    if "@" not in authority:
+    rest = _after_scheme((host or "").strip())
+    if "@" not in rest:
         return []
-    userinfo = authority.rsplit("@", 1)[0]
+    # Up to the last '@', not the first '/': pasted secrets are often not percent-encoded.
+    userinfo = rest.rsplit("@", 1)[0]
     _user, colon, password = userinfo.partition(":")
     found = [userinfo, password] if colon and password else [userinfo]
     found += [unquote(value) for value in found]
@@ -150,22 +159,18 @@ def host_credentials(host: str | None) -> list[str]:
 
 
 def _after_scheme(raw: str) -> str:
-    return raw.split("://", 1)[1] if "://" in raw else raw
-
-
-def _authority(rest: str) -> str:
-    """The ``[userinfo@]host[:port]`` part of a URL without its scheme."""
-    return re.split(r"[/?#]", rest, maxsplit=1)[0]
+    """``raw`` without a leading ``scheme://`` (a real one: ``u:key@https://h`` has none)."""
+    match = _SCHEME.match(raw)
+    return raw[match.end() :] if match else raw
 
 
 def shown_host(host: str | None) -> str:
     """``host`` as it may appear in an error: no user info, query string or fragment."""
     raw = (host or "").strip()
     rest = _after_scheme(raw)
-    authority = _authority(rest)
     scheme = raw[: len(raw) - len(rest)]
-    path = re.split(r"[?#]", rest[len(authority) :], maxsplit=1)[0]
-    return f"{scheme}{authority.rsplit('@', 1)[-1]}{path}"
+    rest = rest.rsplit("@", 1)[-1]  # as in host_credentials: all before the last '@' may be secret
+    return scheme + re.split(r"[?#]", rest, maxsplit=1)[0]
 
 
 def _api_path(path: str) -> tuple[str, str | None]:

@@ -15,6 +15,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from airflow_provider_polaris._compat import AIRFLOW_VERSION, AirflowException
 from airflow_provider_polaris._provider_info import AUTH_TYPES, CONNECTION_TYPE, POLARIS_CLOUDS
@@ -124,7 +125,7 @@ def config_from_connection(conn: ConnectionLike) -> PolarisConfig:
 
     common = _client_options(extras)
     common.update(_credentials(conn, extras, fail))
-    common["console_base_url"] = extras.text("console_url")
+    common["console_base_url"] = extras.url("console_url")
     common["user_agent"] = default_user_agent()
 
     try:
@@ -253,6 +254,24 @@ class _Extras:
             )
         return str(value)
 
+    def url(self, name: str) -> str | None:
+        """An http(s) URL without credentials; only its scheme, host and path are ever shown."""
+        value = self.text(name)
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:
+            valid = False
+        if host_credentials(value):
+            problem = "contains credentials (user:password@; not shown here); remove them"
+        elif not valid:
+            problem = f"expected an http(s):// URL, got {shown_host(value)!r}"
+        else:
+            return value
+        raise PolarisConnectionConfigError(self.conn_id, f"extra.{name}", problem + ".")
+
     def number(self, name: str) -> float | None:
         value = self.get(name)
         if value is None:
@@ -367,5 +386,5 @@ def _credentials(conn: ConnectionLike, extras: _Extras, fail: _Fail) -> dict[str
     return {
         "client_id": login,
         "client_secret": secret,
-        "token_url": extras.text("token_url"),
+        "token_url": extras.url("token_url"),
     }
