@@ -180,6 +180,8 @@ HOSTS_WITH_CREDENTIALS = [
     (f"http://admin:{HOST_SECRET}@127.0.0.1:8795/v1", "http://127.0.0.1:8795/v1"),
     (f"ftp://u:{HOST_SECRET}@files.example", "ftp://files.example"),
     (f"u:{HOST_SECRET}@[::1", "[::1"),  # unparseable: the "cannot read" error would echo it
+    (f"u:{HOST_SECRET}/x@myorg", "myorg"),  # an unencoded '/' in the pasted secret
+    (f"u:{HOST_SECRET}@https://myorg.app.imply.io", "https://myorg.app.imply.io"),
     (f"https://u:{quote(HOST_SECRET + '/x', safe='')}@myorg", "https://myorg"),
 ]
 
@@ -279,3 +281,36 @@ def test_query_and_fragment_of_the_host_are_never_echoed(host: str) -> None:
         PolarisHook.config_from_connection(conn)
     assert info.value.field == "host"
     assert HOST_SECRET not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("extra", "port", "field", "problem"),
+    [
+        ({"token_url": "id.example/token"}, None, "extra.token_url", "expected an http(s):// URL"),
+        (
+            {"token_url": f"https://c:{HOST_SECRET}@id.example/token"},
+            None,
+            "extra.token_url",
+            "contains credentials (user:password@; not shown here); remove them.",
+        ),
+        ({"console_url": "ftp://console"}, None, "extra.console_url", "expected an http(s)://"),
+        ({}, 70000, "port", "must be a whole number from 1 to 65535, got 70000."),
+    ],
+)
+def test_url_extras_and_port_are_checked(
+    extra: dict[str, Any], port: int | None, field: str, problem: str
+) -> None:
+    conn = Connection(
+        conn_id=CONN_ID,
+        conn_type="imply_polaris",
+        host="http://127.0.0.1",
+        login="client-id",
+        password=API_KEY,
+        port=port,
+        extra=json.dumps({"project_id": PROJECT, "token_url": "http://127.0.0.1/t", **extra}),
+    )
+    with pytest.raises(PolarisConnectionConfigError) as info:
+        PolarisHook.config_from_connection(conn)
+    assert info.value.field == field
+    assert str(info.value).startswith(f"Polaris connection 'polaris_default', field {field!r}: ")
+    assert problem in str(info.value) and HOST_SECRET not in str(info.value)
