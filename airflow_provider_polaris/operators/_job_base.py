@@ -16,7 +16,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_polaris._compat import (
-    AirflowException,
     AirflowFailException,
     BaseOperator,
     conf,
@@ -36,9 +35,18 @@ from airflow_provider_polaris.operators._report import (
     publish_job,
     report_rows,
 )
+from airflow_provider_polaris.operators._request import (
+    check_max_parse_exceptions,
+    place_max_parse_exceptions,
+)
 from airflow_provider_polaris.operators._wait import (
+    PolarisJobCanceledError,
+    PolarisJobFailedError,
+    PolarisJobTimeoutError,
+    event_error,
     execution_timeout_deadline,
     fetch_progress,
+    read_trigger_event,
     wait_for_job,
 )
 from airflow_provider_polaris.outcomes import (
@@ -57,6 +65,7 @@ __all__ = [
     "PolarisJobFailedError",
     "PolarisJobOperatorBase",
     "PolarisJobTimeoutError",
+    "event_error",
     "execution_timeout_deadline",
     "fetch_progress",
     "read_trigger_event",
@@ -68,18 +77,6 @@ if TYPE_CHECKING:
 
     from airflow_provider_polaris._compat import Context
     from airflow_provider_polaris.hooks.polaris import PolarisHook
-
-
-class PolarisJobFailedError(AirflowException):
-    """The Polaris job failed (or could not be followed); a retry may help."""
-
-
-class PolarisJobCanceledError(AirflowFailException):
-    """The Polaris job was canceled by a user: the task fails without retrying."""
-
-
-class PolarisJobTimeoutError(AirflowException):
-    """The job did not finish within the operator's ``timeout``; it was asked to cancel."""
 
 
 def default_deferrable() -> bool:
@@ -99,55 +96,6 @@ def to_seconds(value: float | timedelta | None) -> float | None:
 def json_safe(value: Any) -> Any:
     """A deep copy that XCom can store as JSON."""
     return json.loads(json.dumps(value, default=str))
-
-
-def read_trigger_event(event: Any) -> tuple[str, str, str, Mapping[str, Any] | None]:
-    """``(status, job_id, message, job)`` of a ``PolarisJobTrigger`` event; a malformed event
-    fails the task (fail closed)."""
-    from airflow_provider_polaris.triggers.jobs import validate_event
-
-    try:
-        return validate_event(event)
-    except ValueError as exc:
-        raise PolarisJobFailedError(
-            f"Malformed event from the Polaris trigger ({exc}): {event!r}"
-        ) from None
-
-
-def event_error(event: Any, message: str) -> AirflowException:
-    """The exception for a trigger ``error`` event: ``AirflowFailException`` (no retries) when
-    the trigger flagged the error permanent (``"permanent": true``), else retryable. Events of
-    older triggers have no flag and stay retryable."""
-    permanent = isinstance(event, Mapping) and event.get("permanent") is True
-    return AirflowFailException(message) if permanent else PolarisJobFailedError(message)
-
-
-def check_max_parse_exceptions(value: Any) -> int | None:
-    """Validate ``max_parse_exceptions``: an int >= 0 or ``None``."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(
-            f"max_parse_exceptions must be an int >= 0 or None, got {value!r}; 0 fails the job "
-            "on the first unparseable row."
-        )
-    return value
-
-
-def check_allow_unknown_fields(value: Any) -> bool | tuple[str, ...]:
-    """Validate ``allow_unknown_fields``: a bool or field paths such as ``source.newField``."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        raise ValueError(
-            "allow_unknown_fields must be True/False or a list of field paths such as "
-            f"['source.someNewField'], got {value!r}"
-        )
-    paths = tuple(value)
-    bad = [p for p in paths if not isinstance(p, str) or not p.strip()]
-    if bad:
-        raise ValueError(f"allow_unknown_fields paths must be non-empty strings, got {bad!r}")
-    return paths
 
 
 _INGESTION_TYPES = frozenset({"batch", "sql"})
@@ -229,6 +177,8 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
         self.submitted_job_id: str | None = None
         self._job_finished = False
         self.max_parse_exceptions = max_parse_exceptions
+        from airflow_provider_polaris.models._strict import check_allow_unknown_fields
+
         self.allow_unknown_fields = check_allow_unknown_fields(allow_unknown_fields)
 
     @property
@@ -398,34 +348,7 @@ class PolarisJobOperatorBase(ClosesPolarisClient, BaseOperator):
             raise AirflowFailException(str(exc)) from None
         self.check_job_spec(spec)
         body: dict[str, Any] = spec.to_api()
-        return self.apply_max_parse_exceptions(body)
-
-    def apply_max_parse_exceptions(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Put ``max_parse_exceptions`` where the job type reads it (``maxParseExceptions``;
-        ``context.maxParseExceptions`` for SQL); fails on a job type without it or a spec that
-        already sets another value."""
-        limit = self.max_parse_exceptions
-        if limit is None:
-            return body
-        kind = body.get("type")
-        if kind == "sql":
-            holder: dict[str, Any] = dict(body.get("context") or {})
-            body["context"] = holder
-        elif kind in ("batch", "streaming"):
-            holder = body
-        else:
-            raise AirflowFailException(
-                f"max_parse_exceptions applies to batch, streaming and sql jobs, not a {kind!r} "
-                "job: remove max_parse_exceptions from the operator."
-            )
-        if holder.get("maxParseExceptions", limit) != limit:
-            where = "context.maxParseExceptions" if kind == "sql" else "maxParseExceptions"
-            raise AirflowFailException(
-                f"max_parse_exceptions={limit} contradicts {where}="
-                f"{holder['maxParseExceptions']} in the job spec: set only one of them."
-            )
-        holder["maxParseExceptions"] = limit
-        return body
+        return place_max_parse_exceptions(body, self.max_parse_exceptions)
 
     def submit(self, context: Context, client: Any, body: Mapping[str, Any]) -> Mapping[str, Any]:
         record_intent(context, body, self.log)  # before the create: a lost response is found

@@ -1,4 +1,5 @@
-"""The synchronous wait on a Polaris job (worker side) and its deadline.
+"""The synchronous wait on a Polaris job (worker side), its deadline, the trigger's events and
+the exceptions a wait ends with.
 
 ``wait_for_job`` polls in the worker; the triggerer's wait is ``triggers/jobs.py``. Both judge
 through :func:`~airflow_provider_polaris.outcomes.decide_outcome`.
@@ -11,6 +12,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from airflow_provider_polaris._compat import AirflowException, AirflowFailException
 from airflow_provider_polaris.outcomes import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_MAX_UNKNOWN_POLLS,
@@ -23,6 +25,40 @@ from airflow_provider_polaris.outcomes import (
     UnknownStreak,
     decide_outcome,
 )
+
+
+class PolarisJobFailedError(AirflowException):
+    """The Polaris job failed (or could not be followed); a retry may help."""
+
+
+class PolarisJobCanceledError(AirflowFailException):
+    """The Polaris job was canceled by a user: the task fails without retrying."""
+
+
+class PolarisJobTimeoutError(AirflowException):
+    """The job did not finish within the operator's ``timeout``; it was asked to cancel."""
+
+
+def read_trigger_event(event: Any) -> tuple[str, str, str, Mapping[str, Any] | None]:
+    """``(status, job_id, message, job)`` of a ``PolarisJobTrigger`` event; a malformed event
+    fails the task (fail closed)."""
+    from airflow_provider_polaris.triggers.jobs import validate_event
+
+    try:
+        return validate_event(event)
+    except ValueError as exc:
+        raise PolarisJobFailedError(
+            f"Malformed event from the Polaris trigger ({exc}): {event!r}"
+        ) from None
+
+
+def event_error(event: Any, message: str) -> AirflowException:
+    """The exception for a trigger ``error`` event: ``AirflowFailException`` (no retries) when
+    the trigger flagged the error permanent (``"permanent": true``), else retryable. Events of
+    older triggers have no flag and stay retryable."""
+    permanent = isinstance(event, Mapping) and event.get("permanent") is True
+    return AirflowFailException(message) if permanent else PolarisJobFailedError(message)
+
 
 # How long before ``execution_timeout`` our own deadline fires (so we, not Airflow, end the wait
 # and cancel the job): 5 % of the timeout, at least 5 s, at most half of it.
