@@ -64,18 +64,13 @@ def _ti(context: Mapping[str, Any]) -> Any:
     return context.get("ti") or context.get("task_instance")
 
 
-def _this_try_started(context: Mapping[str, Any]) -> datetime:
-    now = datetime.now(timezone.utc)
-    started = _parse_time(getattr(_ti(context), "start_date", None))
-    return min(started, now) if started is not None else now
-
-
 def record_intent(
     context: Mapping[str, Any], body: Mapping[str, Any], log: logging.Logger | Any
 ) -> None:
     """Before the create call: record which request this task instance is about to submit and
-    when its first try started (kept from an earlier try's record), so a retry can find the job
-    even when the create's response never arrived."""
+    when it first got there (kept from an earlier try's record), so a retry can find the job even
+    when the create's response never arrived. (The moment, not ``ti.start_date``: Airflow 3's
+    ``dag.test()`` reports a start date from before the run's DAG parsing.)"""
     store = _store(context)
     if store is None:
         return
@@ -83,7 +78,7 @@ def record_intent(
         record = store.get(STATE_KEY)
         since = record.get("since") if isinstance(record, Mapping) else None
         if not isinstance(since, str) or _parse_time(since) is None:
-            since = _this_try_started(context).isoformat()
+            since = datetime.now(timezone.utc).isoformat()
         store.set(STATE_KEY, {"job_id": None, "request": request_hash(body), "since": since})
     except Exception as exc:  # the job runs regardless; a retry falls back to the scan
         log.warning("Could not record the Polaris job request in task state: %s", exc)
@@ -229,31 +224,39 @@ def _history_first_try(ti: Any, log: Any) -> datetime | None:
     try:
         from airflow.models.taskinstancehistory import TaskInstanceHistory as Tih
         from airflow.utils.session import create_session
+        from sqlalchemy.orm import object_session
 
-        with create_session() as session:
-            rows = (
-                session.query(Tih.try_number, Tih.start_date, Tih.state)
-                .filter(
-                    Tih.dag_id == ti.dag_id,
-                    Tih.task_id == ti.task_id,
-                    Tih.run_id == ti.run_id,
-                    Tih.map_index == ti.map_index,
-                    Tih.try_number < ti.try_number,
-                )
-                .order_by(Tih.try_number)
-                .all()
+        query = lambda session: (  # noqa: E731
+            session.query(Tih.try_number, Tih.start_date, Tih.state)
+            .filter(
+                Tih.dag_id == ti.dag_id,
+                Tih.task_id == ti.task_id,
+                Tih.run_id == ti.run_id,
+                Tih.map_index == ti.map_index,
+                Tih.try_number < ti.try_number,
             )
+            .order_by(Tih.try_number)
+            .all()
+        )
+        # The task instance's own session sees what its runner flushed but not yet committed.
+        own = object_session(ti)
+        if own is not None:
+            rows = query(own)
+        else:
+            with create_session() as session:
+                rows = query(session)
     except Exception as exc:  # no history table or no database access: the run start bounds
         log.info("Could not read this task instance's earlier tries (%s)", exc)
         return None
-    since_success = []
+    since_success: list[datetime] = []
     for _, started, state in rows:
+        began = _parse_time(started)
         if str(getattr(state, "value", state)) == "success":
             since_success = []  # a cleared successful try: a new sequence of tries begins
-        elif _parse_time(started) is not None:
-            since_success.append(_parse_time(started))
+        elif began is not None:
+            since_success.append(began)
     if since_success:
-        return min(t for t in since_success if t is not None)
+        return min(since_success)
     return _parse_time(getattr(ti, "start_date", None)) if rows else None
 
 
