@@ -19,7 +19,7 @@ except ImportError:  # Airflow 2.11
     from airflow.timetables.trigger import CronTriggerTimetable  # type: ignore[no-redef]
 
 with DAG(
-    "polaris_hourly_rollup_readme",
+    "test_readme_flagship",
     start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     schedule=CronTriggerTimetable("0 * * * *", timezone="UTC", interval=timedelta(hours=1)),

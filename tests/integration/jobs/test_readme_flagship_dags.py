@@ -62,7 +62,7 @@ def test_readme_flagship_runs_green(
     if existing_table is not None:
         client.tables.create(existing_table)
         emu.clear_request_log()
-    dag = dag_runner.load("test_readme_flagship.py", "polaris_hourly_rollup_readme")
+    dag = dag_runner.load("test_readme_flagship.py", "test_readme_flagship")
     with caplog.at_level("INFO"):
         run = dag_runner.run(dag, RUN_HOUR)
     assert _state(run) == "success"
