@@ -382,3 +382,75 @@ def test_an_input_error_is_logged_with_the_line_to_resume_from(
     assert report.accepted == len(stored(polaris_emulator))
     log_text = caplog.text + capsys.readouterr().out
     assert f"{report.accepted} events accepted; resume from line" in log_text
+
+
+class _StateStore:
+    """Airflow 3.3's task state store accessor API (get/set/delete) over a dict, shared by
+    "tries" as the real one is (the real one, in a real process kill, is exercised by
+    tests/reliability/test_push_resume.py)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+        self.sets = 0
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def set(self, key: str, value: Any, *, retention: Any = None) -> None:
+        self.data[key] = json.loads(json.dumps(value))
+        self.sets += 1
+
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
+
+def test_a_failed_push_records_what_is_left_and_the_retry_sends_only_that(
+    polaris_emulator: Any, push_table: str
+) -> None:
+    store = _StateStore()
+    context = {"task_state_store": store}
+    data = events(600)
+
+    def op() -> PolarisPushEventsOperator:
+        return PolarisPushEventsOperator(
+            task_id="push",
+            connection_name="push",
+            events=data,
+            max_concurrent_requests=1,
+            push_options={**FAST, "max_retries": 0},
+        )
+
+    # Requests 1-3 are accepted, the 4th fails for good (a 400 is not retried).
+    for fault in ({"kind": "delay", "delay_seconds": 0, "count": 3}, {"status": 400}):
+        polaris_emulator.inject_fault("POST", "/events/push", **fault)
+    with pytest.raises(EventsDeliveryError):
+        op().execute(context)
+    record = store.data["polaris_push"]
+    assert record["resume_from_line"] == 181
+    assert record["not_delivered"] == [[181, None]]  # the push stopped reading there
+    assert record["input"] == "600 events" and record["connection"] == "push"
+
+    polaris_emulator.clear_request_log()
+    result = op().execute(context)  # the retry
+    assert result["accepted"] == 420 and result["events_read"] == 420
+    assert polaris_emulator.count_requests("POST", r"/events/push") == 7
+    assert stored(polaris_emulator) == Counter(range(1, 601))  # each exactly once
+    assert "polaris_push" not in store.data  # cleared on success
+
+    again = op().execute(context)  # a clear-and-rerun after success pushes everything
+    assert again["accepted"] == 600
+
+
+def test_a_record_for_another_input_is_ignored(polaris_emulator: Any, push_table: str) -> None:
+    store = _StateStore()
+    store.data["polaris_push"] = {
+        "connection": "push",
+        "input": "999 events",
+        "resume_from_line": 5,
+        "not_delivered": [[5, None]],
+    }
+    op = PolarisPushEventsOperator(
+        task_id="push", connection_name="push", events=events(10), push_options=FAST
+    )
+    assert op.execute({"task_state_store": store})["accepted"] == 10
+    assert stored(polaris_emulator) == Counter(range(1, 11))
