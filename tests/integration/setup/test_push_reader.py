@@ -1,6 +1,7 @@
 """The push operator checks, with one list call, that a streaming job reads the connection:
 Polaris accepts events nobody reads and stores none of them. The emulator's request log proves
-"one list call" and "nothing pushed" (with ``require_reader=True``)."""
+"one list call" and "nothing pushed" (with ``require_reader=True``); its dropped-event counter
+shows what the warning is about."""
 
 from __future__ import annotations
 
@@ -64,6 +65,7 @@ def test_no_reader_warns_naming_the_connection_and_still_pushes(
     assert WARNING in logs(caplog, capsys)
     assert result["accepted"] == 10  # Polaris answers 200 ...
     assert unread.count_requests("POST", r"/events/push") == 1  # ... to the push it stores nowhere
+    assert unread.dropped_events("push") == 10
     (query,) = job_lists(unread)  # exactly one list call, filtered as documented
     assert query["type"] == ["streaming"]
     assert query["connectionName"] == ["push"]
@@ -79,6 +81,7 @@ def test_require_reader_fails_before_any_push(unread: Any) -> None:
     )
     assert "PolarisStreamingJobOperator" in first_line
     assert [e["method"] for e in unread.request_log()] == ["GET"]  # the list call only
+    assert unread.dropped_events("push") == 0
 
 
 def test_a_running_reader_means_no_warning(
@@ -96,6 +99,7 @@ def test_a_running_reader_means_no_warning(
     assert "is read by streaming job(s)" in text
     assert len(job_lists(polaris_emulator)) == 1
     assert sorted(r["i"] for r in polaris_emulator.table_rows(push_table)) == list(range(1, 11))
+    assert polaris_emulator.dropped_events("push") == 0
 
 
 def test_a_suspended_reader_does_not_count_and_is_named(
