@@ -214,8 +214,10 @@ def test_delete_and_test_connection(polaris_emulator: Any, client: Any) -> None:
     assert PolarisDeleteConnectionOperator(task_id="d", name="p").execute(context={}) is False  # type: ignore[arg-type]
     with pytest.raises(AirflowFailException):
         PolarisDeleteConnectionOperator(task_id="d", name="p", missing_ok=False).execute(context={})  # type: ignore[arg-type]
-    with pytest.raises(PolarisNotFoundError):
+    # A missing connection is permanent: no Airflow retries (hooks/errors.py).
+    with pytest.raises(AirflowFailException, match="connection 'p' does not exist") as missing:
         PolarisTestConnectionOperator(task_id="t", name="p").execute(context={})  # type: ignore[arg-type]
+    assert isinstance(missing.value.__cause__, PolarisNotFoundError)
 
 
 # -- Polaris' own rules, checked before any request (polaris-api.md §5) -----------------------
