@@ -246,7 +246,7 @@ def _history_first_try(ti: Any, log: Any) -> datetime | None:
             with create_session() as session:
                 rows = query(session)
     except Exception as exc:  # no history table or no database access: the run start bounds
-        log.info("Could not read this task instance's earlier tries (%s)", exc)
+        log.warning("Could not read this task instance's earlier tries (%s)", exc)
         return None
     since_success: list[datetime] = []
     for _, started, state in rows:

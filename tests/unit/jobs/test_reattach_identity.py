@@ -7,7 +7,11 @@ so server-filled defaults are the emulator's, and every user-meaningful change m
 from __future__ import annotations
 
 import copy
+import importlib.metadata
+import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -253,3 +257,45 @@ def test_scan_without_a_store_skips_a_same_table_job_with_other_inputs(
     result = op().execute(make_context(try_number=2))  # our first try never reached Polaris
     assert posts(emu) == 2
     assert emu.get_job(result["id"])["source"]["data"] == batch_spec()["source"]["data"]
+
+
+# -- Airflow 2.x: the first try's start from TaskInstanceHistory (a real metadata DB) -----------
+
+
+@pytest.mark.dagtest
+@pytest.mark.skipif(
+    not importlib.metadata.version("apache-airflow").startswith("2."),
+    reason="Airflow 3's task instances have no DB access: the recorded intent carries the time",
+)
+def test_first_try_start_comes_from_the_task_instance_history(
+    polaris_emulator: Any, dag_runner: Any
+) -> None:
+    from airflow.models import TaskInstance
+    from airflow.models.taskinstancehistory import TaskInstanceHistory
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+
+    from airflow_provider_polaris.operators._reattach import first_try_started
+
+    run = dag_runner.run(dag_runner.load("test_jobs_retry.py", "test_jobs_retry_sync"), None)
+    t1, t2, t3 = (datetime(2030, 1, 1, h, tzinfo=timezone.utc) for h in (1, 2, 3))
+    log = logging.getLogger(__name__)
+    with create_session() as session:
+        ti = (
+            session.query(TaskInstance)
+            .filter(TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id)
+            .one()
+        )
+        context = {"ti": ti, "dag_run": SimpleNamespace(start_date=t1 - timedelta(hours=1))}
+        for number, started, state in ((1, t1, "running"), (2, t2, "running")):
+            ti.try_number, ti.start_date, ti.state = number, started, TaskInstanceState(state)
+            TaskInstanceHistory.record_ti(ti, session=session)
+        session.flush()  # as the runner's commit would (Airflow's sessions don't autoflush)
+        ti.try_number, ti.start_date = 3, datetime(2030, 1, 1, 9, tzinfo=timezone.utc)
+        assert first_try_started(context, log) == t1  # two failed tries, then this one
+        ti.try_number, ti.start_date, ti.state = 3, t3, TaskInstanceState.SUCCESS
+        TaskInstanceHistory.record_ti(ti, session=session)  # a user cleared a successful try
+        session.flush()
+        ti.try_number, ti.start_date = 4, datetime(2030, 1, 1, 9, tzinfo=timezone.utc)
+        assert first_try_started(context, log) == ti.start_date  # a new sequence begins
+        session.rollback()
