@@ -6,8 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ._jobs import DEFAULT_JOB_DURATIONS, merge_job_durations
-from ._state import DEFAULT_API_KEY, DEFAULT_ORG, DEFAULT_PROJECT_ID
+from ._core import DEFAULT_API_KEY, DEFAULT_ORG, DEFAULT_PROJECT_ID
+from ._lifecycle import DEFAULT_JOB_DURATIONS, merge_job_durations
 from ._traffic import DEFAULT_EVENTS_BUDGET
 
 

@@ -18,7 +18,7 @@ from ._clock import iso
 from ._rules import MAX_INT
 
 if TYPE_CHECKING:  # _jobs imports this module for the batch health text
-    from ._jobs import Job
+    from ._lifecycle import Job
 
 MAX_PARSE_LOGS = 100  # parse-exception entries kept per streaming job (the first ones)
 INVALID_ROWS = "invalid_rows_found"

@@ -1,8 +1,10 @@
-"""Enumerations, name rules and time-interval rules of the Polaris API (polaris-api.md §3-§7)."""
+"""Enumerations, name rules, time-interval rules and query parameters of the Polaris API
+(polaris-api.md §3-§7)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -252,3 +254,47 @@ def check_str_list(value: Any, target: str, *, allow_empty: bool = False) -> lis
     if not value and not allow_empty:
         raise bad(f"{target} must not be empty", target)
     return value
+
+
+_SORT_ORDERS = frozenset({"ASC", "DESC"})
+
+
+class Params:
+    """A request's query parameters (each key with all its values): the last value of a key
+    wins, a repeatable key keeps them all, and every check names the parameter."""
+
+    def __init__(self, values: Mapping[str, Sequence[str]]) -> None:
+        self._values = values
+
+    def one(self, key: str) -> str | None:
+        """The key's last value, or None."""
+        values = self._values.get(key)
+        return values[-1] if values else None
+
+    def many(self, key: str, allowed: frozenset[str] | None = None) -> set[str]:
+        """Every value of a repeatable key, each one of ``allowed`` when given."""
+        values = set(self._values.get(key, ()))
+        if allowed is not None:
+            for value in values:
+                check_enum(value, allowed, key)
+        return values
+
+    def integer(self, key: str, default: int, low: int, high: int | None = None) -> int:
+        """An integer within ``low`` and ``high`` (inclusive), ``default`` when absent."""
+        raw = self.one(key)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise bad(f"{key} must be an integer", key) from None
+        if value < low or (high is not None and value > high):
+            bounds = f"between {low} and {high}" if high is not None else f">= {low}"
+            raise bad(f"{key} must be {bounds}", key)
+        return value
+
+    def descending(self, default: str) -> bool:
+        """Whether ``sortOrder`` (case-insensitive ASC or DESC, ``default`` when absent) is DESC."""
+        order = (self.one("sortOrder") or default).upper()
+        check_enum(order, _SORT_ORDERS, "sortOrder")
+        return order == "DESC"

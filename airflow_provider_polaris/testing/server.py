@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
-from ._state import DEFAULT_API_KEY, DEFAULT_ORG, DEFAULT_PROJECT_ID, EmulatorState
+from ._core import DEFAULT_API_KEY, DEFAULT_ORG, DEFAULT_PROJECT_ID
+from ._state import EmulatorState
 from ._traffic import DEFAULT_EVENTS_BUDGET
 
 STARTUP_TIMEOUT_SECONDS = 15.0

@@ -12,9 +12,15 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ._clock import iso
-from ._errors import bad, not_found
-from ._rules import check_enum
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from .._clock import iso
+from .._core import StateCore
+from .._errors import bad, not_found
+from .._http import bind, json_body, json_response, location
+from .._rules import check_enum
 
 PROJECT_MAX_BYTES = 100_000_000_000
 MAX_PROJECTS = 25  # per region
@@ -180,3 +186,66 @@ class Projects:
         if project["spec"]["deletionProtection"]:
             raise bad("The project has deletion protection", "projectId")
         del self._projects[project_id]
+
+
+class ProjectsApi(StateCore):
+    """The region's projects; the served one reports the bytes of its uploaded files."""
+
+    def _clear(self) -> None:
+        super()._clear()
+        self.projects = Projects(self.project_id, clock=lambda: self.clock.now())
+
+    def list_projects(self) -> list[dict[str, Any]]:
+        """GET /v1/projects."""
+        with self.lock:
+            return self.projects.list(self._used_bytes())
+
+    def get_project(self, project_id: str) -> dict[str, Any]:
+        """GET /v1/projects/{id}."""
+        with self.lock:
+            return self.projects.get(project_id, self._used_bytes())
+
+    def create_project(self, body: Any) -> dict[str, Any]:
+        """POST /v1/projects (a record only: its API is not served)."""
+        with self.lock:
+            return self.projects.create(body)
+
+    def update_project(self, project_id: str, body: Any) -> dict[str, Any]:
+        """PATCH /v1/projects/{id}."""
+        with self.lock:
+            return self.projects.update(project_id, body, self._used_bytes())
+
+    def delete_project(self, project_id: str) -> None:
+        """DELETE /v1/projects/{id}."""
+        with self.lock:
+            self.projects.delete(project_id)
+
+
+async def _projects(state: ProjectsApi, request: Request) -> Response:
+    if request.method == "GET":
+        return json_response(state.list_projects())
+    # 202 Accepted, as Polaris' spec answers: provisioning is asynchronous (§1).
+    project = state.create_project(await json_body(request))
+    where = location(request, "/v1/projects", project["metadata"]["uid"])
+    return json_response(project, 202, {"Location": where})
+
+
+async def _project(state: ProjectsApi, request: Request) -> Response:
+    project_id = request.path_params["project_id"]
+    if request.method == "GET":
+        return json_response(state.get_project(project_id))
+    if request.method == "DELETE":
+        state.delete_project(project_id)
+        return Response(b"", 202)
+    return json_response(state.update_project(project_id, await json_body(request)), 202)
+
+
+def routes(state: ProjectsApi) -> list[BaseRoute]:
+    """``/v1/projects`` and ``/v1/projects/{id}``."""
+    return bind(
+        state,
+        [
+            ("/v1/projects", _projects, ["GET", "POST"]),
+            ("/v1/projects/{project_id}", _project, ["GET", "PATCH", "DELETE"]),
+        ],
+    )

@@ -1,0 +1,338 @@
+"""The core of the emulated project: the lock, the clock, the records and the rules that span
+resources (what a job may reference, a table's availability, a job creating its table, and the
+data-plane callbacks of the job lifecycle).
+
+Each resource's requests live in ``resources/`` as a mixin over ``StateCore``; ``_state.py``
+assembles them into ``EmulatorState``. Every public method takes the lock: the HTTP server runs
+in its own thread while tests call the control methods from theirs. Methods raise ``ApiError``
+for anything Polaris would refuse.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ._alignment import check_batch_replace, check_sql_replace
+from ._bridge import load_dataplane
+from ._clock import EmulatorClock, iso
+from ._errors import bad, not_found
+from ._lifecycle import Job, Lifecycle, merge_job_durations
+from ._parse_errors import note_stream_errors
+from ._rules import STREAMING_CONNECTION_TYPES
+from ._traffic import DEFAULT_EVENTS_BUDGET, EventsBudget, Faults, RequestLog
+
+DEFAULT_PROJECT_ID = "6b4a7d2e-3f1c-4e8a-9b5d-0c2f7a1e9d34"
+DEFAULT_API_KEY = "pok_emulator0000000000000000000000000000000000"
+DEFAULT_ORG = "emulator"
+
+
+class _FailedBeforeIngest:
+    """The result of a job failed before the data plane is asked (missing file, no __time)."""
+
+    rows_processed = rows_persisted = rows_with_warning = 0
+    rows_skipped_by_error = rows_skipped_by_filter = bytes_processed = 0
+    query = None
+
+    def __init__(self, code: str, message: str) -> None:
+        self.error_code = code
+        self.error_message = message
+
+    def commit(self) -> None:
+        """Never called: the job fails."""
+
+
+class StateCore:
+    """The lock, the clock, the records of one emulated project and the rules between them."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        project_id: str = DEFAULT_PROJECT_ID,
+        org: str = DEFAULT_ORG,
+        time_scale: float = 1.0,
+        clock: Callable[[], float] | None = None,
+        manual_clock: bool = False,
+        events_budget: int = DEFAULT_EVENTS_BUDGET,
+        job_durations: Mapping[str, float] | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.project_id = project_id
+        self.org = org
+        self.prefix = f"/v1/projects/{project_id}"
+        durations = merge_job_durations(job_durations)
+        self._defaults = (time_scale, clock, manual_clock, events_budget, durations)
+        self.job_durations = dict(durations)
+        self.lock = threading.RLock()
+        self.faults = Faults()
+        self.requests = RequestLog()
+        self.time_scale = time_scale
+        self.clock = EmulatorClock(clock, manual=manual_clock)
+        self.budget = EventsBudget(self.clock, events_budget)
+        # Through a lambda: reset() and configure() replace self.clock.
+        self.dataplane = load_dataplane(clock=lambda: self.clock.now())
+        self.lifecycle = Lifecycle(
+            time_scale=lambda: self.time_scale,
+            durations=lambda: self.job_durations,
+            on_start=self._start_ingestion,
+            on_commit=self._commit,
+            on_finished=self._finished,
+            on_events=self._ingest_events,
+        )
+        self._clear()
+
+    def _clear(self) -> None:
+        """Empty every record (each resource mixin extends this with its own)."""
+        self.jobs: dict[str, Job] = {}
+        # Streaming jobs by the connection they read (a job's spec never changes), in creation
+        # order: a push finds its readers without scanning every job.
+        self._readers: dict[str, list[Job]] = {}
+        self.tables: dict[str, dict[str, Any]] = {}
+        self.connections: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, tuple[bytes, dict[str, Any]]] = {}
+
+    # --- time and settings --------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget everything and return to the constructor's settings."""
+        with self.lock:
+            time_scale, clock, manual, budget, durations = self._defaults
+            self.time_scale = time_scale
+            self.job_durations = dict(durations)
+            self.clock = EmulatorClock(clock, manual=manual)
+            self.budget = EventsBudget(self.clock, budget)
+            self.faults.clear()
+            self.requests.clear()
+            self.dataplane.reset()
+            self._clear()
+
+    def configure(
+        self,
+        *,
+        time_scale: float | None = None,
+        manual_clock: bool | None = None,
+        job_durations: Mapping[str, float] | None = None,
+    ) -> None:
+        """Change the time scale, the clock mode (manual or not) and/or some job durations
+        (merged into the current ones) until the next reset. Jobs already created keep the
+        times they were given (when they leave pending, when they finish)."""
+        if time_scale is not None and time_scale <= 0:
+            raise ValueError("time_scale must be positive")
+        with self.lock:
+            if job_durations is not None:
+                self.job_durations = merge_job_durations(job_durations, self.job_durations)
+            if time_scale is not None:
+                self.time_scale = time_scale
+            if manual_clock is not None and manual_clock != self.clock.manual:
+                source = self._defaults[1]
+                self.clock = EmulatorClock(source, manual=manual_clock)
+                self.budget = EventsBudget(self.clock, self.budget.per_minute)
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulator clock forward."""
+        with self.lock:
+            self.clock.advance(seconds)
+
+    def _advance_all(self) -> None:
+        """Replay due transitions of every job, so reads of tables and SQL see finished writes."""
+        now = self.clock.now()
+        for job in self.jobs.values():
+            if not job.terminal:
+                self.lifecycle.advance(job, now)
+
+    def _settled(self, job: Job, now: float) -> bool:
+        self.lifecycle.advance(job, now)
+        return job.terminal
+
+    def _used_bytes(self) -> int:
+        return sum(len(content) for content, _ in self.files.values())
+
+    # --- tables as every resource sees them ---------------------------------------------------
+
+    def _availability(self, name: str) -> str:
+        now = self.clock.now()
+        for job in self.jobs.values():
+            if job.type == "drop_table" and job.table == name and not self._settled(job, now):
+                return "deleting"
+        return "available"
+
+    def _render_table(self, table: dict[str, Any], *, summary: bool = False) -> dict[str, Any]:
+        out = dict(table)
+        stats = self.dataplane.table_stats(table["name"])
+        out["availability"] = self._availability(table["name"])
+        out["totalRows"] = stats.rows
+        out["totalDataSizeBytes"] = stats.size_bytes
+        out["precachedDataSizeBytes"] = stats.size_bytes
+        out["segmentCount"] = stats.segments
+        if summary:
+            out.pop("schema", None)
+            return out
+        out["segmentTotalBytes"] = stats.size_bytes
+        out["segmentCompactedBytes"] = stats.size_bytes
+        known = {"__time"} | {c["name"] for c in table["schema"]}
+        queryable = [{"name": "__time", "dataType": "timestamp", "isDiscovered": False}]
+        queryable += [
+            {"name": c["name"], "dataType": c["dataType"], "isDiscovered": False}
+            for c in table["schema"]
+            if c["name"] != "__time"
+        ]
+        discovered = sorted(set(stats.columns) - known)
+        queryable += [
+            {"name": name, "dataType": "string", "isDiscovered": True} for name in discovered
+        ]
+        out["queryableSchema"] = queryable
+        return out
+
+    def _store_table(
+        self, table: dict[str, Any], principal: dict[str, str], now: float
+    ) -> dict[str, Any]:
+        for key in ("availability", "queryableSchema", "totalRows", "segmentCount"):
+            table.pop(key, None)
+        table.update(
+            id=str(uuid.uuid4()),
+            version=0,
+            createdByUser=principal,
+            modifiedByUser=principal,
+            createdOnTimestamp=iso(now),
+            modifiedOnTimestamp=iso(now),
+        )
+        self.tables[table["name"]] = table
+        # Polaris answers a query on an existing empty table with zero rows, not "not found".
+        self.dataplane.ensure_table(table["name"], [c["name"] for c in table["schema"]])
+        return table
+
+    # --- what a new job may reference ---------------------------------------------------------
+
+    def _check_job_references(
+        self, spec: dict[str, Any], table: dict[str, Any] | None, name: str, now: float
+    ) -> None:
+        self._check_job_source(spec)
+        check_batch_replace(spec, table)
+        check_sql_replace(spec, self.dataplane.sql_overwrite)
+        if spec["type"] == "streaming":
+            active = [
+                j
+                for j in self.jobs.values()
+                if j.streaming and j.table == name and not self._settled(j, now)
+            ]
+            if active and not spec.get("replaceRunning"):
+                raise bad(
+                    f"Table {name} already has a streaming job ({active[0].id}); "
+                    "set replaceRunning to replace it",
+                    "target.tableName",
+                )
+            for old in active:
+                self.lifecycle.cancel_now(old, now)
+        if spec["type"] in ("drop_table", "delete_data"):
+            for other in self.jobs.values():
+                reads_it = (other.spec.get("source") or {}).get("tableName") == name
+                if other.table != name and reads_it:  # noqa: SIM102 - the poll below is costlier
+                    if self.lifecycle.observe(other, now, count=False) in ("pending", "running"):
+                        raise bad(
+                            f"Table {name} is the source of running job {other.id}",
+                            "target.tableName",
+                        )
+
+    def _check_job_source(self, spec: dict[str, Any]) -> None:
+        """The source table or connection exists, and the connection can feed this job."""
+        source = spec.get("source") or {}
+        if source.get("type") == "table":
+            source_name = source["tableName"]
+            if source_name not in self.tables:
+                raise not_found(f"Source table {source_name} does not exist", "source.tableName")
+        if source.get("type") in ("s3", "azure", "connection"):
+            conn = self.connections.get(source["connectionName"])
+            if conn is None:
+                raise not_found(
+                    f"Connection {source['connectionName']} does not exist", "source.connectionName"
+                )
+            allowed = (
+                STREAMING_CONNECTION_TYPES if spec["type"] == "streaming" else {source["type"]}
+            )
+            if conn["type"] not in allowed:
+                raise bad(
+                    f"Connection {conn['name']} of type {conn['type']} can't feed this job",
+                    "source.connectionName",
+                )
+
+    # --- data-plane callbacks of the job lifecycle --------------------------------------------
+
+    def _read_file(self, name: str) -> bytes | None:
+        entry = self.files.get(name)
+        return None if entry is None else entry[0]
+
+    def _start_ingestion(self, job: Job) -> None:
+        spec = job.spec
+        source = spec.get("source") or {}
+        if source.get("type") == "uploaded":
+            missing = [name for name in source.get("fileList", []) if name not in self.files]
+            if missing:
+                job.result = _FailedBeforeIngest(
+                    "cannot_parse_source", f"File(s) not found: {', '.join(missing)}"
+                )
+                return
+        mapped = {m.get("columnName") for m in spec.get("mappings") or []}
+        if job.type == "batch" and source.get("type") != "table" and "__time" not in mapped:
+            job.result = _FailedBeforeIngest(
+                "null_timestamp", "No mapping for __time: every row has a null timestamp"
+            )
+            return
+        try:
+            table = self.tables.get(job.table)
+            job.result = self.dataplane.prepare_ingestion(
+                spec,
+                read_file=self._read_file,
+                table=None if table is None else self._render_table(table),
+            )
+        except Exception as exc:
+            job.result = _FailedBeforeIngest("internal_error", f"Ingestion could not start: {exc}")
+            return
+        job.query = getattr(job.result, "query", None) or job.query
+
+    def _commit(self, job: Job) -> None:
+        job.result.commit()
+        if job.type == "drop_table":
+            self.tables.pop(job.table, None)
+
+    def _finished(self, job: Job) -> None:
+        result = job.result
+        if result is None or job.streaming:
+            return
+        job.totals = {
+            "numBytesProcessed": int(result.bytes_processed),
+            "numRowsPersisted": int(result.rows_persisted) if job.status == "completed" else 0,
+            "numRowsProcessed": int(result.rows_processed),
+            "numRowsProcessedWithWarning": int(result.rows_with_warning),
+            "numRowsSkippedByError": int(result.rows_skipped_by_error),
+            "numRowsSkippedByFilter": int(result.rows_skipped_by_filter),
+        }
+
+    def _ingest_events(self, job: Job, lines: list[bytes]) -> None:
+        totals = job.totals
+        totals["numBytesProcessed"] += sum(map(len, lines))
+        try:
+            # The stored payload (type, schema, timeResolution), not a rendered copy. A job's
+            # spec never changes and a table payload changes only with a new id or version,
+            # so that is the key of the data plane's compiled plan.
+            table = self.tables.get(job.table)
+            key = None if table is None else (job.id, table["id"], table["version"])
+            result = self.dataplane.ingest_events(job.spec, lines, table=table, plan_key=key)
+        except Exception as exc:
+            totals["numRowsSkippedByError"] += len(lines)
+            self._stream_parse_errors(job, [str(exc)])
+            return
+        totals["numRowsProcessed"] += int(result.rows_processed)
+        totals["numRowsSkippedByError"] += int(result.rows_skipped_by_error)
+        totals["numRowsSkippedByFilter"] += int(result.rows_skipped_by_filter)
+        if result.rows_skipped_by_error:
+            self._stream_parse_errors(job, list(getattr(result, "messages", ())))
+
+    def _stream_parse_errors(self, job: Job, messages: list[str]) -> None:
+        """Logs and health of a streaming job's unparseable events; fail it over the limit."""
+        at = job.last_activity  # the push's time (or, for held events, when the job started)
+        failure = note_stream_errors(job, messages, at)
+        if failure is not None:
+            self.lifecycle.fail(job, at, "cannot_parse_source", failure)
