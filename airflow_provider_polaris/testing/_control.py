@@ -27,120 +27,133 @@ async def _body(request: Request) -> dict[str, Any]:
     return data
 
 
-def control_router(state: EmulatorState, info: dict[str, Any]) -> Router:
-    """Routes mirroring ``PolarisEmulator``'s control methods; ``info`` is served by /info."""
+def _guarded(action: Any) -> Any:
+    """Control errors as JSON: ApiError as is, KeyError 404, ValueError/TypeError 400."""
 
-    def guarded(action: Any) -> Any:
-        async def handler(request: Request) -> Response:
-            try:
-                return await action(request)
-            except ApiError as exc:
-                return _json(exc.body(), exc.status)
-            except KeyError as exc:
-                return _json({"message": f"not found: {exc.args[0] if exc.args else ''}"}, 404)
-            except (ValueError, TypeError) as exc:
-                return _json({"message": str(exc)}, 400)
+    async def handler(request: Request) -> Response:
+        try:
+            return await action(request)
+        except ApiError as exc:
+            return _json(exc.body(), exc.status)
+        except KeyError as exc:
+            return _json({"message": f"not found: {exc.args[0] if exc.args else ''}"}, 404)
+        except (ValueError, TypeError) as exc:
+            return _json({"message": str(exc)}, 400)
 
-        return handler
+    return handler
 
-    async def health(request: Request) -> Response:
+
+class _Control:
+    """The control API's handlers, one method per route."""
+
+    def __init__(self, state: EmulatorState, info: dict[str, Any]) -> None:
+        self.state = state
+        self.info = info
+
+    async def health(self, request: Request) -> Response:
         return _json({"status": "ok"})
 
-    async def get_info(request: Request) -> Response:
-        with state.lock:
+    async def get_info(self, request: Request) -> Response:
+        with self.state.lock:
             current = {
-                "time_scale": state.time_scale,
-                "manual_clock": state.clock.manual,
-                "job_durations": dict(state.job_durations),
-                "now": state.clock.now(),
+                "time_scale": self.state.time_scale,
+                "manual_clock": self.state.clock.manual,
+                "job_durations": dict(self.state.job_durations),
+                "now": self.state.clock.now(),
             }
-        return _json({**info, **current})
+        return _json({**self.info, **current})
 
-    async def reset(request: Request) -> Response:
-        state.reset()
+    async def reset(self, request: Request) -> Response:
+        self.state.reset()
         return _json({"status": "reset"})
 
-    async def configure(request: Request) -> Response:
+    async def configure(self, request: Request) -> Response:
         body = await _body(request)
         durations = body.get("job_durations")
         if durations is not None and not isinstance(durations, dict):
             raise ValueError("job_durations must be an object of seconds by name")
-        state.configure(
+        self.state.configure(
             time_scale=body.get("time_scale"),
             manual_clock=body.get("manual_clock"),
             job_durations=durations,
         )
         return _json({"status": "ok"})
 
-    async def advance(request: Request) -> Response:
+    async def advance(self, request: Request) -> Response:
         body = await _body(request)
-        state.advance(float(body["seconds"]))
-        return _json({"now": state.clock.now()})
+        self.state.advance(float(body["seconds"]))
+        return _json({"now": self.state.clock.now()})
 
-    async def scripts(request: Request) -> Response:
+    async def scripts(self, request: Request) -> Response:
         body = await _body(request)
         job_id = body.pop("job_id", None)
-        state.script_job(job_id, **body)
+        self.state.script_job(job_id, **body)
         return _json({"status": "scripted"}, 201)
 
-    async def faults(request: Request) -> Response:
+    async def faults(self, request: Request) -> Response:
         if request.method == "GET":
-            with state.lock:
-                return _json({"faults": state.faults.pending()})
+            with self.state.lock:
+                return _json({"faults": self.state.faults.pending()})
         if request.method == "DELETE":
-            with state.lock:
-                state.faults.clear()
+            with self.state.lock:
+                self.state.faults.clear()
             return _json({"status": "cleared"})
         body = await _body(request)
-        with state.lock:
-            state.faults.add(**body)
+        with self.state.lock:
+            self.state.faults.add(**body)
         return _json({"status": "injected"}, 201)
 
-    async def budget(request: Request) -> Response:
+    async def budget(self, request: Request) -> Response:
         body = await _body(request)
-        state.set_events_budget(int(body["per_minute"]))
+        self.state.set_events_budget(int(body["per_minute"]))
         return _json({"status": "ok"})
 
-    async def requests_(request: Request) -> Response:
+    async def requests_(self, request: Request) -> Response:
         if request.method == "DELETE":
-            state.requests.clear()
+            self.state.requests.clear()
             return _json({"status": "cleared"})
-        return _json({"requests": state.requests.entries()})
+        return _json({"requests": self.state.requests.entries()})
 
-    async def count(request: Request) -> Response:
+    async def count(self, request: Request) -> Response:
         params = request.query_params
-        total = state.requests.count(params.get("method"), params.get("path_regex"), state.prefix)
+        total = self.state.requests.count(
+            params.get("method"), params.get("path_regex"), self.state.prefix
+        )
         return _json({"count": total})
 
-    async def oauth(request: Request) -> Response:
+    async def oauth(self, request: Request) -> Response:
         body = await _body(request)
-        state.register_oauth_client(str(body["client_id"]), str(body["client_secret"]))
+        self.state.register_oauth_client(str(body["client_id"]), str(body["client_secret"]))
         return _json({"status": "registered"}, 201)
 
-    async def job(request: Request) -> Response:
-        return _json(state.internal_job(request.path_params["job_id"]))
+    async def job(self, request: Request) -> Response:
+        return _json(self.state.internal_job(request.path_params["job_id"]))
 
-    async def rows(request: Request) -> Response:
-        return _json({"rows": state.table_rows(request.path_params["name"])})
+    async def rows(self, request: Request) -> Response:
+        return _json({"rows": self.state.table_rows(request.path_params["name"])})
 
-    async def dropped(request: Request) -> Response:
-        counts = state.dropped_event_counts()
+    async def dropped(self, request: Request) -> Response:
+        counts = self.state.dropped_event_counts()
         return _json({"total": sum(counts.values()), "byConnection": counts})
 
+
+def control_router(state: EmulatorState, info: dict[str, Any]) -> Router:
+    """Routes mirroring ``PolarisEmulator``'s control methods; ``info`` is served by /info."""
+    c = _Control(state, info)
     routes = [
-        ("/_emulator/health", health, ["GET"]),
-        ("/_emulator/events/dropped", dropped, ["GET"]),
-        ("/_emulator/info", get_info, ["GET"]),
-        ("/_emulator/reset", reset, ["POST"]),
-        ("/_emulator/configure", configure, ["POST"]),
-        ("/_emulator/advance", advance, ["POST"]),
-        ("/_emulator/scripts", scripts, ["POST"]),
-        ("/_emulator/faults", faults, ["GET", "POST", "DELETE"]),
-        ("/_emulator/events-budget", budget, ["POST"]),
-        ("/_emulator/requests", requests_, ["GET", "DELETE"]),
-        ("/_emulator/requests/count", count, ["GET"]),
-        ("/_emulator/oauth-clients", oauth, ["POST"]),
-        ("/_emulator/jobs/{job_id}", job, ["GET"]),
-        ("/_emulator/tables/{name}/rows", rows, ["GET"]),
+        ("/_emulator/health", c.health, ["GET"]),
+        ("/_emulator/events/dropped", c.dropped, ["GET"]),
+        ("/_emulator/info", c.get_info, ["GET"]),
+        ("/_emulator/reset", c.reset, ["POST"]),
+        ("/_emulator/configure", c.configure, ["POST"]),
+        ("/_emulator/advance", c.advance, ["POST"]),
+        ("/_emulator/scripts", c.scripts, ["POST"]),
+        ("/_emulator/faults", c.faults, ["GET", "POST", "DELETE"]),
+        ("/_emulator/events-budget", c.budget, ["POST"]),
+        ("/_emulator/requests", c.requests_, ["GET", "DELETE"]),
+        ("/_emulator/requests/count", c.count, ["GET"]),
+        ("/_emulator/oauth-clients", c.oauth, ["POST"]),
+        ("/_emulator/jobs/{job_id}", c.job, ["GET"]),
+        ("/_emulator/tables/{name}/rows", c.rows, ["GET"]),
     ]
-    return Router([Route(path, guarded(fn), methods=methods) for path, fn, methods in routes])
+    return Router([Route(path, _guarded(fn), methods=methods) for path, fn, methods in routes])

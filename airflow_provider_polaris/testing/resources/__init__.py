@@ -1,10 +1,11 @@
 """The emulated Polaris API, one module per resource as in ``client/``: each holds its
-requests (a mixin over ``_core.StateCore``) and its Starlette routes."""
+requests (a mixin over ``_core.StateCore``) and its handlers in a ``ROUTES`` table."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._http import RouteTable, bind
 from . import auth, connections, events, files, jobs, projects, query, tables
 
 if TYPE_CHECKING:
@@ -12,10 +13,13 @@ if TYPE_CHECKING:
 
     from .._state import EmulatorState
 
-# Jobs first: a job's status is what clients poll most (events mostly skip the router).
-_MODULES = (jobs, events, connections, tables, files, query, projects, auth)
-
 
 def polaris_routes(state: EmulatorState) -> list[BaseRoute]:
-    """Routes of the Polaris API itself."""
-    return [route for module in _MODULES for route in module.routes(state)]
+    """Routes of the Polaris API itself, a job's reads first (what clients poll most)."""
+    under_project: RouteTable[EmulatorState] = [
+        (state.prefix + path, handler, methods)
+        for module in (jobs, connections, tables, files, query)
+        for path, handler, methods in module.ROUTES
+    ]
+    from_root: RouteTable[EmulatorState] = [*projects.ROUTES, *auth.ROUTES]
+    return [*bind(state, under_project), events.route(state), *bind(state, from_root)]

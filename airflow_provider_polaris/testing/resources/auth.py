@@ -12,11 +12,10 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from .._core import StateCore
 from .._errors import ApiError
-from .._http import bind, json_response, media_type
+from .._http import RouteTable, json_response, media_type
 
 DEFAULT_CLIENT_ID = "emulator-client"
 DEFAULT_CLIENT_SECRET = "emulator-secret"
@@ -165,12 +164,8 @@ async def _api_key_info(state: AuthApi, request: Request) -> Response:
     return json_response({"id": "emulator-api-key", "permissions": _API_KEY_PERMISSIONS})
 
 
-def routes(state: AuthApi) -> list[BaseRoute]:
-    """``/v1/apikeyinfo`` and the OAuth token endpoint."""
-    return bind(
-        state,
-        [
-            ("/v1/apikeyinfo", _api_key_info, ["GET"]),
-            ("/auth/realms/{org}/protocol/openid-connect/token", _token, ["POST"]),
-        ],
-    )
+# ``/v1/apikeyinfo`` and the OAuth token endpoint. (paths from the root)
+ROUTES: RouteTable[AuthApi] = [
+    ("/v1/apikeyinfo", _api_key_info, ["GET"]),
+    ("/auth/realms/{org}/protocol/openid-connect/token", _token, ["POST"]),
+]

@@ -11,12 +11,11 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from .._clock import iso
 from .._core import StateCore
 from .._errors import bad, conflict, not_found
-from .._http import base_url, bind, json_body, json_response, location, principal
+from .._http import RouteTable, base_url, json_body, json_response, location, principal
 from .._rules import check_bool, check_connection_name, check_enum, check_str_list
 
 # type -> (required string properties, required list properties, allowed secret types or None,
@@ -300,16 +299,11 @@ async def _meta(state: ConnectionsApi, request: Request) -> Response:
     return json_response(state.connections_meta())
 
 
-def routes(state: ConnectionsApi) -> list[BaseRoute]:
-    """``/connections``, one connection, its test and secrets, and ``/connectionsMeta``."""
-    p = state.prefix
-    return bind(
-        state,
-        [
-            (p + "/connections", _connections, ["GET", "POST"]),
-            (p + "/connections/{name}", _connection, ["GET", "PATCH", "DELETE"]),
-            (p + "/connections/{name}/test", _test, ["POST"]),
-            (p + "/connections/{name}/secrets", _secrets, ["PUT"]),
-            (p + "/connectionsMeta", _meta, ["GET"]),
-        ],
-    )
+# ``/connections``, one connection, its test and secrets, ``/connectionsMeta`` (under the project)
+ROUTES: RouteTable[ConnectionsApi] = [
+    ("/connections", _connections, ["GET", "POST"]),
+    ("/connections/{name}", _connection, ["GET", "PATCH", "DELETE"]),
+    ("/connections/{name}/test", _test, ["POST"]),
+    ("/connections/{name}/secrets", _secrets, ["PUT"]),
+    ("/connectionsMeta", _meta, ["GET"]),
+]

@@ -174,8 +174,9 @@ async def send_raw(send: Send, answer: Raw) -> None:
     await send({"type": "http.response.body", "body": answer[2]})
 
 
-class _EventsRoute:
-    """The events route as a plain ASGI app (Starlette routes to it when faults are waiting)."""
+class _EventsApp:
+    """The events route as a plain ASGI app (the router reaches it when faults are waiting;
+    not a function or partial, which Starlette would serve as a request/response handler)."""
 
     def __init__(self, state: EventsApi) -> None:
         self.state = state
@@ -185,6 +186,6 @@ class _EventsRoute:
         await send_raw(send, await serve_events(self.state, scope, receive, name))
 
 
-def routes(state: EventsApi) -> list[BaseRoute]:
+def route(state: EventsApi) -> BaseRoute:
     """``/events/{connection}`` through the router (the front serves it directly otherwise)."""
-    return [PolarisRoute(state.prefix + "/events/{name}", _EventsRoute(state), methods=["POST"])]
+    return PolarisRoute(state.prefix + "/events/{name}", _EventsApp(state), methods=["POST"])

@@ -12,12 +12,11 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from .._clock import iso
 from .._core import StateCore
 from .._errors import ApiError, bad, conflict, not_found
-from .._http import bind, json_response, location, media_type, principal, query_lists
+from .._http import RouteTable, json_response, location, media_type, principal, query_lists
 from .._rules import COMPRESSIONS, FILE_SORT_COLUMNS, FORMATS, Params, check_enum
 from .projects import PROJECT_MAX_BYTES
 
@@ -181,13 +180,8 @@ async def _file(state: FilesApi, request: Request) -> Response:
     return Response(status_code=204)
 
 
-def routes(state: FilesApi) -> list[BaseRoute]:
-    """``/files`` and one file (its name may hold slashes)."""
-    p = state.prefix
-    return bind(
-        state,
-        [
-            (p + "/files", _files, ["GET", "POST"]),
-            (p + "/files/{name:path}", _file, ["GET", "DELETE"]),
-        ],
-    )
+# ``/files`` and one file (its name may hold slashes). (paths under the project)
+ROUTES: RouteTable[FilesApi] = [
+    ("/files", _files, ["GET", "POST"]),
+    ("/files/{name:path}", _file, ["GET", "DELETE"]),
+]

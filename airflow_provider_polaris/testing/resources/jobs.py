@@ -13,12 +13,11 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from .._alignment import DEFAULT_PARTITIONING
 from .._core import StateCore
 from .._errors import bad, not_found
-from .._http import bind, json_body, json_response, location, principal, query_lists
+from .._http import RouteTable, json_body, json_response, location, principal, query_lists
 from .._jobspec import is_aggregation, validate_job
 from .._lifecycle import OUTCOMES, Job, JobScript, render_job, zero_totals
 from .._rules import (
@@ -416,19 +415,14 @@ async def _job_reset(state: JobsApi, request: Request) -> Response:
     return Response(b"", 200)
 
 
-def routes(state: JobsApi) -> list[BaseRoute]:
-    """``/jobs`` and one job's status, progress, metrics, logs and reset (a job's reads and
-    status first: they are what clients poll)."""
-    p = state.prefix + "/jobs"
-    return bind(
-        state,
-        [
-            (p + "/{job_id}", _job, ["GET", "PUT"]),
-            (p + "/{job_id}/status", _job_status, ["GET", "POST"]),
-            (p, _jobs, ["GET", "POST"]),
-            (p + "/{job_id}/progress", _job_progress, ["GET"]),
-            (p + "/{job_id}/metrics", _job_metrics, ["GET"]),
-            (p + "/{job_id}/logs", _job_logs, ["GET"]),
-            (p + "/{job_id}/reset", _job_reset, ["POST"]),
-        ],
-    )
+# ``/jobs`` and one job's status, progress, metrics, logs and reset, a job's reads first: they
+# are what clients poll (paths under the project)
+ROUTES: RouteTable[JobsApi] = [
+    ("/jobs/{job_id}", _job, ["GET", "PUT"]),
+    ("/jobs/{job_id}/status", _job_status, ["GET", "POST"]),
+    ("/jobs", _jobs, ["GET", "POST"]),
+    ("/jobs/{job_id}/progress", _job_progress, ["GET"]),
+    ("/jobs/{job_id}/metrics", _job_metrics, ["GET"]),
+    ("/jobs/{job_id}/logs", _job_logs, ["GET"]),
+    ("/jobs/{job_id}/reset", _job_reset, ["POST"]),
+]

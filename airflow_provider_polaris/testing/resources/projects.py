@@ -14,12 +14,11 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from .._clock import iso
 from .._core import StateCore
 from .._errors import bad, not_found
-from .._http import bind, json_body, json_response, location
+from .._http import RouteTable, json_body, json_response, location
 from .._rules import check_enum
 
 PROJECT_MAX_BYTES = 100_000_000_000
@@ -240,12 +239,8 @@ async def _project(state: ProjectsApi, request: Request) -> Response:
     return json_response(state.update_project(project_id, await json_body(request)), 202)
 
 
-def routes(state: ProjectsApi) -> list[BaseRoute]:
-    """``/v1/projects`` and ``/v1/projects/{id}``."""
-    return bind(
-        state,
-        [
-            ("/v1/projects", _projects, ["GET", "POST"]),
-            ("/v1/projects/{project_id}", _project, ["GET", "PATCH", "DELETE"]),
-        ],
-    )
+# ``/v1/projects`` and ``/v1/projects/{id}``. (paths from the root)
+ROUTES: RouteTable[ProjectsApi] = [
+    ("/v1/projects", _projects, ["GET", "POST"]),
+    ("/v1/projects/{project_id}", _project, ["GET", "PATCH", "DELETE"]),
+]

@@ -11,10 +11,9 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from .._core import StateCore
-from .._http import bind, json_body, json_response
+from .._http import RouteTable, json_body, json_response
 from .._render import render_result
 from .._sql import SqlRequest, as_sql_failure, parse_sql_request
 from .._statements import StatementStore
@@ -108,15 +107,10 @@ async def _statement_results(state: QueryApi, request: Request) -> Response:
     return Response(content, 200, headers=headers, media_type=media)
 
 
-def routes(state: QueryApi) -> list[BaseRoute]:
-    """``/query/sql`` and the statements API."""
-    p = state.prefix + "/query/sql"
-    return bind(
-        state,
-        [
-            (p, _query, ["POST"]),
-            (p + "/statements", _statements, ["POST"]),
-            (p + "/statements/{query_id}", _statement, ["GET", "DELETE"]),
-            (p + "/statements/{query_id}/results", _statement_results, ["GET"]),
-        ],
-    )
+# ``/query/sql`` and the statements API. (paths under the project)
+ROUTES: RouteTable[QueryApi] = [
+    ("/query/sql", _query, ["POST"]),
+    ("/query/sql/statements", _statements, ["POST"]),
+    ("/query/sql/statements/{query_id}", _statement, ["GET", "DELETE"]),
+    ("/query/sql/statements/{query_id}/results", _statement_results, ["GET"]),
+]

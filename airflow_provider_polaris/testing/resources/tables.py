@@ -11,12 +11,11 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from .._clock import iso
 from .._core import StateCore
 from .._errors import bad, conflict, not_found
-from .._http import bind, json_body, json_response, location, principal, query_lists
+from .._http import RouteTable, json_body, json_response, location, principal, query_lists
 from .._rules import (
     INPUT_DATA_TYPES,
     TABLE_PARTITIONING,
@@ -223,14 +222,9 @@ async def _unused_segments(state: TablesApi, request: Request) -> Response:
     return json_response(state.list_unused_segments(name, query_lists(request)))
 
 
-def routes(state: TablesApi) -> list[BaseRoute]:
-    """``/tables``, one table and its unused segments."""
-    p = state.prefix
-    return bind(
-        state,
-        [
-            (p + "/tables", _tables, ["GET", "POST"]),
-            (p + "/tables/{name}", _table, ["GET", "PUT"]),
-            (p + "/tables/{name}/unusedSegments", _unused_segments, ["GET"]),
-        ],
-    )
+# ``/tables``, one table and its unused segments. (paths under the project)
+ROUTES: RouteTable[TablesApi] = [
+    ("/tables", _tables, ["GET", "POST"]),
+    ("/tables/{name}", _table, ["GET", "PUT"]),
+    ("/tables/{name}/unusedSegments", _unused_segments, ["GET"]),
+]
