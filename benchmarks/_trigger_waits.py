@@ -143,18 +143,17 @@ async def main(argv: list[str]) -> None:
     }
     print("WINDOW " + json.dumps(result), flush=True)
     await asyncio.to_thread(sys.stdin.readline)  # the parent cancels `canceled` jobs now
-    deadline = time.monotonic() + interval * 4 + 15
+    deadline = time.monotonic() + interval * 4 + 8
     while len(latencies) < canceled and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     result["latencies"] = sorted(latencies)
     result["longest_stall_ms_with_events"] = probe.longest * 1000
     print("DONE " + json.dumps(result), flush=True)
-    probe_task.cancel()
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, probe_task, return_exceptions=True)
-    if shared is not None:
-        await shared.aclose()
+    # No teardown: thousands of in-flight requests would only slow the exit down.
+    print(
+        f"({len(tasks)} waits, probe {'done' if probe_task.done() else 'running'})", file=sys.stderr
+    )
+    os._exit(0)
 
 
 if __name__ == "__main__":
