@@ -56,7 +56,9 @@ log = logging.getLogger(__name__)
 
 ACTIVE_STATUSES = ["pending", "running"]
 _ACTIVE = frozenset(ACTIVE_STATUSES)
-FETCH_CONCURRENCY = 20  # the client's keep-alive pool: more would open and close connections
+# Fetches in flight at most (also bounded by the client's max_connections): a burst of ended
+# jobs is fetched in about one request's time, so every event is at most one fetch late.
+FETCH_CONCURRENCY = 100
 YIELD_EVERY = 250  # items handled between two yields to the event loop
 OVERLAP_SECONDS = 2.0  # how far under the high-water mark an incremental walk re-reads
 FULL_WALK_SECONDS = 300.0  # a full walk at least this often, whatever else happened
@@ -404,7 +406,7 @@ class SharedJobPoller:
                     continue
                 self._judge_job(job_id, job)
 
-        workers = min(FETCH_CONCURRENCY, len(queued))
+        workers = min(FETCH_CONCURRENCY, self.config.max_connections, len(queued))
         await asyncio.gather(*(worker() for _ in range(workers)))
 
     def _judge_job(self, job_id: str, job: Mapping[str, Any]) -> None:
