@@ -3,7 +3,8 @@
 Each ``*_bench.py`` runs in its own process with its defaults. A script that takes ``--json PATH``
 writes its rows there (``case``, measured values, ``verdict``); the others print markdown tables,
 whose rows are read back from their output (first cell: the case; the rest: measured values;
-a ``verdict``/``target`` column, when present, is the verdict). Their progress goes to stderr.
+a ``verdict``/``target`` column, when present, is the verdict) or fixed-width tables (a line
+with three or more numbers is a row, under the nearest header line). Their progress goes to stderr.
 Every row lands in one table on stdout and in ``benchmarks/results.json``; rows that miss a
 target say ``MISSED`` with the reason. Returns the number of scripts that failed.
 """
@@ -45,6 +46,38 @@ def table_rows(bench: str, text: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _is_number(token: str) -> bool:
+    return token.replace(",", "").replace(".", "", 1).replace("-", "", 1).isdigit()
+
+
+def text_rows(bench: str, text: str) -> list[dict[str, Any]]:
+    """Rows of fixed-width tables: a line with 3+ numbers is a row (its leading words are the
+    case, the nearest header line above names its columns); ``targets:`` lines are verdicts."""
+    rows: list[dict[str, Any]] = []
+    header = ""
+    for line in text.splitlines():
+        tokens = line.split()
+        if line.startswith("targets:") and rows:
+            rows[-1]["verdict"] = line.removeprefix("targets:").strip()
+            continue
+        numbers = [t for t in tokens if _is_number(t)]
+        if len(numbers) < 3 or len(numbers) * 3 < len(tokens):
+            if not numbers and len(tokens) >= 4 and not set(line.strip()) <= set("-"):
+                header = " ".join(tokens)
+            continue
+        first = next(i for i, t in enumerate(tokens) if _is_number(t))
+        row: dict[str, Any] = {"bench": bench, "case": " ".join(tokens[:first]) or tokens[0]}
+        row["columns"] = header
+        row["values"] = " ".join(tokens[first:])
+        for word in ("MISSED", "missed", "FAIL", "met", "ok"):
+            if word in tokens[-3:]:
+                row["verdict"] = " ".join(tokens[len(tokens) - 3 :])
+                break
+        if row not in rows:
+            rows.append(row)
+    return rows
+
+
 def run(script: Path) -> tuple[list[dict[str, Any]], bool]:
     bench = script.stem.removesuffix("_bench")
     started = time.monotonic()
@@ -58,7 +91,8 @@ def run(script: Path) -> tuple[list[dict[str, Any]], bool]:
             rows = json.loads(out.read_text()) if out.exists() else []
     else:
         done = subprocess.run([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
-        code, rows = done.returncode, table_rows(bench, done.stdout)
+        code = done.returncode
+        rows = table_rows(bench, done.stdout) or text_rows(bench, done.stdout)
     seconds = time.monotonic() - started
     print(f"=== {script.name}: {seconds:.0f} s, exit {code}", file=sys.stderr, flush=True)
     if code != 0:
