@@ -117,8 +117,9 @@ class PushResume:
         self._checkpointer: Checkpointer | None = None
         if enabled and self._store is None:
             log.info(
-                "no task state store (Airflow < 3.3, or run outside a task): the push's progress is not recorded, so a "
-                "retry after a crash pushes every event again (see docs/events.md)"
+                "no task state store (Airflow < 3.3, or run outside a task): the push's "
+                "progress is not recorded, so a retry after a crash pushes every event "
+                "again (see docs/events.md)"
             )
 
     def _read(self, identity: dict[str, Any]) -> list[Range] | None:

@@ -15,7 +15,6 @@ import pytest
 from airflow_provider_polaris.client import PolarisClient, PolarisConfig
 from airflow_provider_polaris.demo import seed_source_table
 
-
 pytestmark = pytest.mark.dagtest
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -76,6 +75,7 @@ def test_readme_flagship_runs_green_as_written(
                     ],
                 }
             )
+    polaris_emulator.clear_request_log()  # the seeding above created a job of its own
     path = _install_snippet()
     try:
         dag = dag_runner.load(path.name, DAG_ID)
