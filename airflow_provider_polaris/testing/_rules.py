@@ -183,14 +183,21 @@ def parse_instant(text: str) -> datetime:
 
 
 def parse_interval(value: Any, target: str) -> tuple[datetime, datetime]:
-    """``start/end`` ISO interval; 400 naming ``target`` when malformed or empty."""
-    if not isinstance(value, str) or value.count("/") != 1:
-        raise bad(f"Invalid interval {value!r}: expected 'start/end' in ISO-8601", target)
-    start_text, end_text = value.split("/")
+    """An ISO-8601 interval (``start/end``, ``start/PERIOD`` or ``PERIOD/end``, as Druid reads
+    them); 400 naming ``target`` when malformed or empty."""
+    from .dataplane.errors import EvalError
+    from .dataplane.timeutil import parse_interval as parse_millis
+    from .dataplane.timeutil import to_datetime
+
     try:
-        start, end = parse_instant(start_text), parse_instant(end_text)
-    except ValueError:
-        raise bad(f"Invalid interval {value!r}: expected 'start/end' in ISO-8601", target) from None
+        start_ms, end_ms = parse_millis(value)
+        start, end = to_datetime(start_ms), to_datetime(end_ms)
+    except (ValueError, TypeError, EvalError):
+        raise bad(
+            f"Invalid interval {value!r}: expected 'start/end' (or 'start/PERIOD', "
+            "'PERIOD/end') in ISO-8601",
+            target,
+        ) from None
     if end <= start:
         raise bad(f"Invalid interval {value!r}: end must be after start", target)
     return start, end

@@ -286,6 +286,24 @@ def test_replace_checks_an_existing_tables_partitioning(
 
 
 @pytest.mark.parametrize(
+    ("interval", "status"),
+    [
+        ("2024-01-01/P1D", 201),
+        ("P1D/2024-01-02", 201),
+        ("2024-01-01T01:00:00Z/PT1H", 400),  # an hour of a day-partitioned table
+        ("2024-01-01/P", 400),
+        ("P1D", 400),
+    ],
+)
+def test_replace_intervals_with_iso_durations(
+    api: httpx.Client, interval: str, status: int
+) -> None:
+    # Druid reads start/PERIOD and PERIOD/end intervals; the provider's models accept them too.
+    response = api.post("/jobs", json=replace_batch("durations", interval))
+    assert response.status_code == status, response.text
+
+
+@pytest.mark.parametrize(
     ("partitioned_by", "status"),
     [("DAY", 400), ("HOUR", 201), ("'PT1H'", 201), ("TIME_FLOOR(__time, 'P1D')", 400)],
 )
