@@ -17,9 +17,12 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from airflow_provider_polaris._compat import AIRFLOW_VERSION, AirflowException
+from airflow_provider_polaris._compat import AIRFLOW_VERSION
 from airflow_provider_polaris._provider_info import AUTH_TYPES, CONNECTION_TYPE, POLARIS_CLOUDS
 from airflow_provider_polaris.client import PolarisConfig, RetryPolicy
+from airflow_provider_polaris.exceptions import (
+    PolarisConnectionConfigError as PolarisConnectionConfigError,  # its old import path
+)
 from airflow_provider_polaris.hooks._host import host_credentials, parse_host, shown_host
 
 _LEGACY_PREFIX = f"extra__{CONNECTION_TYPE}__"
@@ -42,18 +45,6 @@ _CONFIG_FIELD_TO_FORM = {
     "retry.max_attempts": "extra.max_retries",
 }
 _FALSE = {"false", "0", "no", "off"}
-
-
-class PolarisConnectionConfigError(AirflowException, ValueError):
-    """An ``imply_polaris`` connection is incomplete or malformed (raised before any request).
-
-    The message names the connection id, the field and how to fix it; it never contains a secret.
-    """
-
-    def __init__(self, conn_id: str | None, field: str, problem: str) -> None:
-        self.conn_id = conn_id
-        self.field = field
-        super().__init__(f"Polaris connection {conn_id!r}, field {field!r}: {problem}")
 
 
 class ConnectionLike(Protocol):
@@ -88,7 +79,7 @@ def default_user_agent() -> str:
 def config_from_connection(conn: ConnectionLike) -> PolarisConfig:
     """Build a :class:`PolarisConfig` from an ``imply_polaris`` connection (see module doc)."""
     conn_id = conn.conn_id
-    extras = _Extras(conn_id, _extra_object(conn))
+    extras = _Extras(conn_id, extra_object(conn))
 
     def fail(field: str, problem: str) -> PolarisConnectionConfigError:
         return PolarisConnectionConfigError(conn_id, field, problem)
@@ -164,7 +155,7 @@ _EXTRA_URI_HINT = (
 )
 
 
-def _extra_object(conn: ConnectionLike) -> Mapping[str, Any]:
+def extra_object(conn: ConnectionLike) -> Mapping[str, Any]:
     """The connection's extras, which must be a JSON object (checked before any other field).
 
     Airflow hands back whatever JSON the extra holds (a list, a number, a string...) and turns

@@ -120,8 +120,10 @@ def _mask(value: str) -> None:
 
 
 def _extra_of(conn: Any) -> dict[str, Any]:
-    raw = conn.extra_dejson if hasattr(conn, "extra_dejson") else {}
-    return dict(raw or {})
+    # A list, number or text extra is a PolarisConnectionConfigError naming the connection.
+    from airflow_provider_polaris.hooks.connection import extra_object
+
+    return dict(extra_object(conn)) if hasattr(conn, "extra_dejson") else {}
 
 
 def secret_type_difference(desired: str | None, existing: Mapping[str, Any]) -> list[str]:

@@ -436,3 +436,26 @@ def test_ignore_reports_a_different_secret_type(
         "(secret values are never compared)"
     ]
     assert polaris_emulator.count_requests("PATCH", r"/connections/.*") == 0
+
+
+@pytest.mark.parametrize("extra", [[1, 2], 355, True])
+def test_secrets_connection_whose_extra_is_not_an_object_fails_before_any_request(
+    polaris_emulator: Any, monkeypatch: pytest.MonkeyPatch, extra: Any
+) -> None:
+    from airflow_provider_polaris.hooks.connection import PolarisConnectionConfigError
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_KAFKA_SECRETS",
+        json.dumps({"conn_type": "generic", "password": PASSWORD, "extra": extra}),
+    )
+    op = PolarisCreateConnectionOperator(
+        task_id="t",
+        connection={"type": "kafka", "name": "k", "bootstrapServers": "b:1", "topicName": "t"},
+        secrets_conn_id="kafka_secrets",
+    )
+    polaris_emulator.clear_request_log()
+    with pytest.raises((PolarisConnectionConfigError, AirflowFailException)) as raised:
+        op.execute(context={})  # type: ignore[arg-type]
+    assert "'kafka_secrets'" in str(raised.value) and "extra" in str(raised.value)
+    assert PASSWORD not in str(raised.value)
+    assert polaris_emulator.request_log() == []
