@@ -77,7 +77,7 @@ def _api_error(exc: BaseException) -> PolarisApiError | None:
 
 def _boundary_error(exc: BaseException) -> BaseException | None:
     """A malformed connection or spec: the project's own "fix your input" errors."""
-    from airflow_provider_polaris.hooks.connection import PolarisConnectionConfigError
+    from airflow_provider_polaris.exceptions import PolarisConnectionConfigError
     from airflow_provider_polaris.models.errors import PolarisSpecError
 
     kinds = (PolarisConnectionConfigError, PolarisSpecError)

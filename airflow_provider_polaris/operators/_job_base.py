@@ -20,6 +20,11 @@ from airflow_provider_polaris._compat import (
     BaseOperator,
     conf,
 )
+from airflow_provider_polaris.exceptions import (
+    PolarisJobCanceledError,
+    PolarisJobFailedError,
+    PolarisJobTimeoutError,
+)
 from airflow_provider_polaris.links import PolarisJobLink
 from airflow_provider_polaris.operators._intervals import IntervalError
 from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
@@ -40,9 +45,6 @@ from airflow_provider_polaris.operators._request import (
     place_max_parse_exceptions,
 )
 from airflow_provider_polaris.operators._wait import (
-    PolarisJobCanceledError,
-    PolarisJobFailedError,
-    PolarisJobTimeoutError,
     event_error,
     execution_timeout_deadline,
     fetch_progress,

@@ -1,5 +1,5 @@
-"""The synchronous wait on a Polaris job (worker side), its deadline, the trigger's events and
-the exceptions a wait ends with.
+"""The synchronous wait on a Polaris job (worker side), its deadline and the trigger's events
+(the exceptions a wait ends with live in :mod:`airflow_provider_polaris.exceptions`).
 
 ``wait_for_job`` polls in the worker; the triggerer's wait is ``triggers/jobs.py``. Both judge
 through :func:`~airflow_provider_polaris.outcomes.decide_outcome`.
@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from airflow_provider_polaris._compat import AirflowException, AirflowFailException
+from airflow_provider_polaris.exceptions import PolarisJobFailedError
 from airflow_provider_polaris.outcomes import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_MAX_UNKNOWN_POLLS,
@@ -25,18 +26,6 @@ from airflow_provider_polaris.outcomes import (
     UnknownStreak,
     decide_outcome,
 )
-
-
-class PolarisJobFailedError(AirflowException):
-    """The Polaris job failed (or could not be followed); a retry may help."""
-
-
-class PolarisJobCanceledError(AirflowFailException):
-    """The Polaris job was canceled by a user: the task fails without retrying."""
-
-
-class PolarisJobTimeoutError(AirflowException):
-    """The job did not finish within the operator's ``timeout``; it was asked to cancel."""
 
 
 def read_trigger_event(event: Any) -> tuple[str, str, str, Mapping[str, Any] | None]:

@@ -7,6 +7,11 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_polaris.client.errors import PolarisBadRequestError, PolarisConflictError
+from airflow_provider_polaris.exceptions import (
+    PolarisJobCanceledError,
+    PolarisJobFailedError,
+    PolarisJobTimeoutError,
+)
 from airflow_provider_polaris.operators._control import PolarisJobControlOperatorBase
 from airflow_provider_polaris.operators._intervals import (
     IntervalError,
@@ -14,12 +19,7 @@ from airflow_provider_polaris.operators._intervals import (
     normalize_intervals,
     run_interval,
 )
-from airflow_provider_polaris.operators._job_base import (
-    PolarisJobCanceledError,
-    PolarisJobFailedError,
-    PolarisJobOperatorBase,
-    PolarisJobTimeoutError,
-)
+from airflow_provider_polaris.operators._job_base import PolarisJobOperatorBase
 from airflow_provider_polaris.outcomes import JobState
 
 if TYPE_CHECKING:

@@ -21,10 +21,9 @@ from airflow_provider_polaris._compat import (
     BaseOperator,
     BaseSensorOperator,
 )
+from airflow_provider_polaris.exceptions import PolarisJobCanceledError, PolarisJobFailedError
 from airflow_provider_polaris.links import PolarisJobLink
 from airflow_provider_polaris.operators._job_base import (
-    PolarisJobCanceledError,
-    PolarisJobFailedError,
     default_deferrable,
     event_error,
     fetch_progress,
