@@ -119,6 +119,15 @@ def default_user_agent() -> str:
     return " ".join(parts)
 
 
+def tls_context(verify: bool | str) -> ssl.SSLContext:
+    """The TLS context for a config's ``verify``, for the clients and the event pusher alike: a
+    CA bundle path, True (httpx's trust store: certifi, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``)
+    or False (no verification)."""
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return httpx.create_ssl_context(verify=verify)
+
+
 def _invalid_response(response: httpx.Response, why: str) -> PolarisApiError:
     return PolarisApiError(
         response.status_code,
@@ -207,11 +216,7 @@ class Core:
     def client_options(self) -> dict[str, Any]:
         """Keyword arguments for ``httpx.Client`` / ``httpx.AsyncClient``."""
         config = self.config
-        verify: bool | ssl.SSLContext = (
-            ssl.create_default_context(cafile=config.verify)
-            if isinstance(config.verify, str)
-            else config.verify
-        )
+        verify = tls_context(config.verify)
         size = config.max_connections
         # httpcore re-scans every pooled connection, for every idle one, whenever a request
         # starts or ends: keeping 100 idle connections instead of httpx's default 20 cost 14x

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import gzip as gzip_module
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
 
 import httpx
 
-from airflow_provider_polaris.client._core import ApiCall
+from airflow_provider_polaris.client._core import ApiCall, Core, default_user_agent
 from airflow_provider_polaris.client._resource import M, Resource, endpoint
-from airflow_provider_polaris.client.config import quote_segment
+from airflow_provider_polaris.client.auth import basic_authorization
+from airflow_provider_polaris.client.config import PolarisConfig, quote_segment
 from airflow_provider_polaris.client.retry import parse_seconds
 
 _LEADING_INT = re.compile(r"\s*(\d+)")
@@ -59,6 +62,108 @@ def parse_push(response: httpx.Response) -> PushResult:
     return PushResult(response.status_code, RateLimitInfo.from_headers(response.headers))
 
 
+def _push_call(connection_name: str, payload: bytes, gzip: bool) -> ApiCall[PushResult]:
+    headers = {"Content-Type": "application/json"}
+    body = payload
+    if gzip:
+        body = gzip_module.compress(payload, compresslevel=6)
+        headers["Content-Encoding"] = "gzip"
+    return ApiCall(
+        "POST",
+        f"/events/{quote_segment(connection_name)}",
+        parse_push,
+        content=body,
+        headers=headers,
+    )
+
+
+class _OAuthHeader:
+    """The OAuth header for pushes sent outside the client: a client of its own (opened on the
+    first call, closed by ``close``) fetches the token and refreshes it ahead of expiry."""
+
+    def __init__(self, config: PolarisConfig) -> None:
+        self._config = config
+        self._client: Any = None
+
+    def __call__(self, stale: str | None = None) -> str:
+        if self._client is None:
+            from airflow_provider_polaris.client.sync import PolarisClient
+
+            self._client = PolarisClient(self._config)
+        header: str = self._client.authorization_header(stale)
+        return header
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+
+@dataclass(frozen=True)
+class PushEndpoint:
+    """Where and how a connection's pushes go, for a push transport with its own HTTP stack.
+
+    ``url`` and ``headers`` (without ``Authorization`` and ``Content-Length``) are what
+    ``EventsApi.push`` would send; ``verify`` is the TLS setting (see ``_core.tls_context``).
+    ``authorization(stale)`` gives the current ``Authorization`` header: constant for an API key;
+    with OAuth (``oauth``) the cached token, fetched or refreshed when needed (it may block on
+    the token URL; pass a header refused with 401 as ``stale`` for a new one). Leaving the
+    ``with`` block closes what fetched the tokens.
+    """
+
+    url: str
+    headers: Mapping[str, str]
+    authorization: Callable[[str | None], str] = field(repr=False)
+    oauth: bool
+    verify: bool | str
+    connect_timeout: float
+    read_timeout: float
+    gzip: bool
+    close: Callable[[], None] = field(default=lambda: None, repr=False)
+
+    def __enter__(self) -> PushEndpoint:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def push_endpoint(
+    config: PolarisConfig,
+    connection_name: str,
+    *,
+    gzip: bool = False,
+    authorization: Callable[[str | None], str] | None = None,
+) -> PushEndpoint:
+    """The :class:`PushEndpoint` of ``connection_name`` for ``config``. ``authorization``
+    replaces the header source (e.g. a client's ``authorization_header``, to share its token)."""
+    call = _push_call(connection_name, b"", gzip)
+    closing: Callable[[], None] = lambda: None  # noqa: E731
+    if authorization is None and config.api_key:
+        header = basic_authorization(config.api_key)
+        authorization = lambda stale=None: header  # noqa: E731
+    elif authorization is None:
+        authorization = source = _OAuthHeader(config)
+        closing = source.close
+    return PushEndpoint(
+        url=Core(config).url_for(call),
+        headers={
+            "Accept": "application/json",
+            "User-Agent": config.user_agent or default_user_agent(),
+            **call.headers,
+        },
+        authorization=authorization,
+        oauth=config.auth_kind == "oauth",
+        verify=config.verify,
+        connect_timeout=config.connect_timeout,
+        read_timeout=config.read_timeout,
+        gzip=gzip,
+        close=closing,
+    )
+
+
 class EventsApi(Resource[M]):
     """Send events to a ``push_streaming`` connection."""
 
@@ -71,15 +176,4 @@ class EventsApi(Resource[M]):
         With ``gzip=True`` the payload is compressed and sent with ``Content-Encoding: gzip``.
         Retried on 429 and connection failures only: a re-sent push could duplicate events.
         """
-        headers = {"Content-Type": "application/json"}
-        body = payload
-        if gzip:
-            body = gzip_module.compress(payload, compresslevel=6)
-            headers["Content-Encoding"] = "gzip"
-        return ApiCall(
-            "POST",
-            f"/events/{quote_segment(connection_name)}",
-            parse_push,
-            content=body,
-            headers=headers,
-        )
+        return _push_call(connection_name, payload, gzip)

@@ -5,19 +5,22 @@ nothing of proxies. Every other call of the provider goes through httpx, which h
 ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``ALL_PROXY`` / ``NO_PROXY``. So that a push goes where the
 rest of the provider's traffic goes, :func:`proxy_for` applies the same environment settings to
 the events URL, and when a proxy applies the pusher sends through :class:`HttpxPushTransport`
-instead (the client's own ``events.push`` on an ``httpx.AsyncClient``, which uses the proxy).
+instead (an ``httpx.AsyncClient``, which uses the proxy).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_provider_polaris.client.errors import PolarisTransportError
-from airflow_provider_polaris.client.events import PushResult
-from airflow_provider_polaris.client.retry import RetryPolicy
+import httpx
+
+from airflow_provider_polaris.client._core import MAX_KEEPALIVE, tls_context
+from airflow_provider_polaris.client.errors import PolarisTransportError, transport_error
+from airflow_provider_polaris.client.events import PushEndpoint
+from airflow_provider_polaris.events._http import HttpResponse
+from airflow_provider_polaris.events._transport import PushSender, PushTransport
 
 
 def proxy_for(url: str) -> str | None:
@@ -45,55 +48,71 @@ def describe_proxy(proxy: str) -> str:
     return f"{parts.scheme}://{host}"
 
 
-class HttpxPushTransport:
-    """Sends one push per ``await transport(payload)`` with the client's ``events.push`` on an
-    ``httpx.AsyncClient`` (so through the environment's proxy); create and use it in one loop.
+class HttpxPushTransport(PushSender):
+    """Sends pushes on an ``httpx.AsyncClient`` (so through the environment's proxy); create
+    and use it in one event loop. Same contract as
+    :class:`~airflow_provider_polaris.events._transport.PushTransport`."""
 
-    Same contract as :class:`~airflow_provider_polaris.events._transport.PushTransport`: returns
-    a ``PushResult``, raises the client's errors, never retries (the pusher owns the retry
-    policy; the client still refreshes an expired OAuth token once).
-    """
-
-    def __init__(
-        self,
-        client: Any,
-        connection_name: str,
-        proxy: str,
-        *,
-        gzip: bool = False,
-        max_connections: int | None = None,
-    ) -> None:
-        # The pusher retries and paces: the client sends each push exactly once. Its pool holds
-        # a connection per sender (``max_connections``: the pusher's requests in flight).
-        config = client.config
-        self._config = dataclasses.replace(
-            config,
-            retry=RetryPolicy.no_retries(),
-            max_connections=max_connections or config.max_connections,
-        )
-        self._connection_name = connection_name
+    def __init__(self, endpoint: PushEndpoint, proxy: str, *, max_connections: int = 1) -> None:
+        super().__init__(endpoint)
         self._proxy = describe_proxy(proxy)
-        self._gzip = gzip
-        self._client: Any = None
+        self._timeout = httpx.Timeout(
+            connect=endpoint.connect_timeout,
+            read=endpoint.read_timeout,
+            write=endpoint.read_timeout,
+            pool=None,
+        )
+        # A connection per sender (``max_connections``: the pusher's requests in flight).
+        self._limits = httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=min(max_connections, MAX_KEEPALIVE),
+        )
+        self._client: httpx.AsyncClient | None = None
 
-    async def __call__(self, payload: bytes) -> PushResult:
-        if self._client is None:
-            from airflow_provider_polaris.client.aio import AsyncPolarisClient
-
-            self._client = AsyncPolarisClient(self._config)  # in the pusher's loop
-        try:
-            result: PushResult = await self._client.events.push(
-                self._connection_name, payload, gzip=self._gzip
+    async def _post(self, body: bytes, authorization: str) -> HttpResponse:
+        if self._client is None:  # in the pusher's loop
+            self._client = httpx.AsyncClient(
+                verify=tls_context(self.endpoint.verify),
+                timeout=self._timeout,
+                limits=self._limits,
+                follow_redirects=False,
             )
-        except PolarisTransportError as exc:
+        headers = {**self.endpoint.headers, "Authorization": authorization}
+        try:
+            response = await self._client.post(self.url, content=body, headers=headers)
+        except httpx.TransportError as exc:
+            error = transport_error(
+                exc, method="POST", url=self.url, timeouts=self._timeout.as_dict()
+            )
             # Name the proxy: a dead or refusing proxy is the likely cause, not Polaris.
             raise PolarisTransportError(
-                f"{exc.reason} (through the proxy {self._proxy})", exc.method, exc.url
+                f"{error.reason} (through the proxy {self._proxy})", "POST", self.url
             ) from exc
-        return result
+        return HttpResponse(
+            response.status_code,
+            response.reason_phrase,
+            dict(response.headers.items()),
+            response.content,
+            False,
+        )
 
     async def aclose(self) -> None:
         """Close the connection pool."""
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def open_transport(endpoint: PushEndpoint, max_connections: int, log: Any) -> PushSender:
+    """The transport for ``endpoint``: raw asyncio streams, or httpx when the environment sets
+    a proxy for its URL (httpx honours it for every other call: the pushes follow it too)."""
+    proxy = proxy_for(endpoint.url)
+    if proxy is None:
+        log.info("pushing to %s directly (asyncio streams)", endpoint.url)
+        return PushTransport(endpoint)
+    log.info(
+        "pushing to %s through the proxy %s (httpx; HTTP(S)_PROXY / NO_PROXY)",
+        endpoint.url,
+        describe_proxy(proxy),
+    )
+    return HttpxPushTransport(endpoint, proxy, max_connections=max_connections)

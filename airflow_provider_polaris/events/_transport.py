@@ -1,21 +1,21 @@
-"""The push transport: keep-alive HTTP/1.1 connections driven by one asyncio event loop.
+"""The push transports: keep-alive HTTP/1.1 connections driven by one asyncio event loop.
 
-Each request in flight uses its own connection (taken from an idle list, opened on demand), so
-``max_concurrent_requests`` senders need at most that many connections. Request bytes are built
-from a head prefix computed once (request line, ``Host``, ``Accept``, ``User-Agent``,
-``Content-Type``, ``Authorization``) plus ``Content-Length``. Everything that gives a push its
-meaning still comes from the client package: the URL and headers of ``EventsApi.push``, the
-``Authorization`` header (``PolarisClient.authorization_header``: API key, or the cached OAuth
-token refreshed ahead of expiry), the error mapping (``api_error``) and the rate-limit headers
-(``RateLimitInfo``). Never retries: the pusher owns the retry policy (except one re-send after
-an OAuth 401, which Polaris refuses before ingesting anything).
+:class:`PushSender` is what both transports share: the body (gzip), a current ``Authorization``
+header, one re-send after an OAuth 401 (Polaris refuses an expired token before ingesting
+anything) and the mapping of an answer to a ``PushResult`` or the client's error. It never
+retries otherwise: the pusher owns the retry policy. Everything that gives a push its meaning
+comes from the client package: the :class:`~airflow_provider_polaris.client.events.PushEndpoint`
+(URL, headers, TLS setting, authorization), ``api_error`` and ``RateLimitInfo``.
+
+:class:`PushTransport` sends over raw asyncio streams: each request in flight uses its own
+connection (taken from an idle list, opened on demand), and the request bytes are a head prefix
+computed once per ``Authorization`` value plus ``Content-Length`` and the body.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gzip as gzip_module
-import ssl
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,14 +23,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from airflow_provider_polaris.client import PolarisTransportError
-from airflow_provider_polaris.client._core import default_user_agent
+from airflow_provider_polaris.client._core import tls_context
 from airflow_provider_polaris.client.errors import api_error, decode_body
-from airflow_provider_polaris.client.events import EventsApi, PushResult, RateLimitInfo
+from airflow_provider_polaris.client.events import PushEndpoint, PushResult, RateLimitInfo
 from airflow_provider_polaris.client.retry import server_delay
-from airflow_provider_polaris.client.sync import PolarisClient
 from airflow_provider_polaris.events._http import HttpConnection, HttpProtocolError, HttpResponse
 
-#: How long an OAuth header is reused before asking the client again. The client refreshes
+#: How long an OAuth header is reused before asking the endpoint again. The client refreshes
 #: tokens 20% of their lifetime (at most 60 s) ahead of expiry, so a 5 s old header is still
 #: valid; asking on every request would cost a thread hop each (the ask may block on a refresh).
 _OAUTH_RECHECK_SECONDS = 5.0
@@ -44,71 +43,32 @@ _NETWORK_ERRORS = (
 )
 
 
-def ssl_context_for(verify: bool | str) -> ssl.SSLContext:
-    """The TLS context for the config's ``verify``: a CA bundle path, True (system CAs) or
-    False (no verification, as httpx does with ``verify=False``)."""
-    if isinstance(verify, str):
-        return ssl.create_default_context(cafile=verify)
-    if verify:
-        return ssl.create_default_context()
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
+class PushSender:
+    """One push request per ``await sender(payload)``; subclasses carry the request out
+    (``_post``). Raises ``PolarisApiError`` subclasses for error statuses."""
 
-
-class PushTransport:
-    """Sends one push request per ``await transport(payload)``; create and use it in one loop.
-
-    ``client`` provides the configuration and authentication; it is not used for the pushes.
-    Raises the client's exceptions: ``PolarisApiError`` subclasses for error statuses (an expired
-    OAuth token is refreshed and the push re-sent once) and ``PolarisTransportError`` for network
-    failures, timeouts included (``connect_timeout`` to connect, ``read_timeout`` for the rest).
-    """
-
-    def __init__(self, client: PolarisClient, connection_name: str, *, gzip: bool = False) -> None:
-        self._client = client
-        config = client.config
-        call = EventsApi.push.build(client.events, connection_name, b"", gzip=gzip)
-        self.url = client.url_for(call)
-        parts = urlsplit(self.url)
-        https = parts.scheme == "https"
-        self._host = parts.hostname or ""
-        self._port = parts.port or (443 if https else 80)
-        self._ssl = ssl_context_for(config.verify) if https else None
-        self._connect_timeout = config.connect_timeout
-        self._read_timeout = config.read_timeout
-        host = parts.netloc.rpartition("@")[2]
-        headers = {
-            "Host": host,
-            "Accept": "application/json",
-            "User-Agent": config.user_agent or default_user_agent(),
-            **call.headers,
-        }
-        self._head_start = f"POST {parts.path} HTTP/1.1\r\n" + "".join(
-            f"{name}: {value}\r\n" for name, value in headers.items()
-        )
-        self._gzip = gzip
-        self._oauth = config.auth_kind == "oauth"
+    def __init__(self, endpoint: PushEndpoint) -> None:
+        self.endpoint = endpoint
+        self.url = endpoint.url
         self._authorization: str | None = None
         self._authorization_at = 0.0
         self._auth_lock: asyncio.Lock | None = None
-        self._head_prefix = b""
-        self._idle: list[HttpConnection] = []
-        self._busy: set[HttpConnection] = set()
-        self._watchdog: asyncio.Task[None] | None = None
+
+    async def _post(self, body: bytes, authorization: str) -> HttpResponse:
+        raise NotImplementedError
 
     async def __call__(self, payload: bytes) -> PushResult:
-        body = gzip_module.compress(payload, compresslevel=6) if self._gzip else payload
-        prefix = await self._prefix(None)
+        endpoint = self.endpoint
+        body = gzip_module.compress(payload, compresslevel=6) if endpoint.gzip else payload
+        authorization = await self._current(None)
         for attempt in (1, 2):
-            response = await self._exchange(b"%s%d\r\n\r\n%s" % (prefix, len(body), body))
+            response = await self._post(body, authorization)
             status = response.status
             if 200 <= status < 300:
                 return PushResult(status, RateLimitInfo.from_headers(response.headers))
-            if status == 401 and self._oauth and attempt == 1:
+            if status == 401 and endpoint.oauth and attempt == 1:
                 # An expired token is refused before anything is ingested: safe to re-send.
-                prefix = await self._prefix(self._authorization)
+                authorization = await self._current(authorization)
                 continue
             headers = httpx.Headers(response.headers)
             raise api_error(
@@ -121,31 +81,63 @@ class PushTransport:
             )
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _prefix(self, stale: str | None) -> bytes:
-        """The request head up to the ``Content-Length`` value, with a current Authorization."""
+    async def _current(self, stale: str | None) -> str:
+        """The ``Authorization`` header to send; never ``stale`` (one a server refused)."""
         if stale is None and self._fresh():
-            return self._head_prefix
+            return self._authorization  # type: ignore[return-value]
         if self._auth_lock is None:
             self._auth_lock = asyncio.Lock()
         async with self._auth_lock:  # one token request at a time, whatever the senders
-            replaced = stale is not None and self._authorization != stale
-            if replaced or (stale is None and self._fresh()):
-                return self._head_prefix  # another sender got a new header meanwhile
-            if self._oauth:
+            current = self._authorization
+            if (stale is not None and current != stale) or (stale is None and self._fresh()):
+                return current  # type: ignore[return-value]  # another sender got a new one
+            if self.endpoint.oauth:
                 # May block on the token URL: keep the event loop (and the other pushes) going.
-                header = await asyncio.to_thread(self._client.authorization_header, stale)
+                header = await asyncio.to_thread(self.endpoint.authorization, stale)
             else:
-                header = self._client.authorization_header(stale)  # constant: no I/O
+                header = self.endpoint.authorization(stale)  # constant: no I/O
             self._authorization, self._authorization_at = header, time.monotonic()
-            self._head_prefix = (
-                f"{self._head_start}Authorization: {header}\r\nContent-Length: "
-            ).encode("latin-1")
-            return self._head_prefix
+            return header
 
     def _fresh(self) -> bool:
         if self._authorization is None:
             return False
-        return not self._oauth or time.monotonic() - self._authorization_at < _OAUTH_RECHECK_SECONDS
+        return (
+            not self.endpoint.oauth
+            or time.monotonic() - self._authorization_at < _OAUTH_RECHECK_SECONDS
+        )
+
+
+class PushTransport(PushSender):
+    """Sends pushes over raw asyncio streams; create and use it in one event loop.
+
+    Network failures raise ``PolarisTransportError``, timeouts included (``connect_timeout`` to
+    connect, ``read_timeout`` for the rest).
+    """
+
+    def __init__(self, endpoint: PushEndpoint) -> None:
+        super().__init__(endpoint)
+        parts = urlsplit(self.url)
+        https = parts.scheme == "https"
+        self._host = parts.hostname or ""
+        self._port = parts.port or (443 if https else 80)
+        self._ssl = tls_context(endpoint.verify) if https else None
+        self._connect_timeout = endpoint.connect_timeout
+        self._read_timeout = endpoint.read_timeout
+        headers = {"Host": parts.netloc.rpartition("@")[2], **endpoint.headers}
+        self._head_start = f"POST {parts.path} HTTP/1.1\r\n" + "".join(
+            f"{name}: {value}\r\n" for name, value in headers.items()
+        )
+        self._head: tuple[str, bytes] = ("", b"")  # (Authorization, head up to Content-Length)
+        self._idle: list[HttpConnection] = []
+        self._busy: set[HttpConnection] = set()
+        self._watchdog: asyncio.Task[None] | None = None
+
+    async def _post(self, body: bytes, authorization: str) -> HttpResponse:
+        if self._head[0] != authorization:
+            prefix = f"{self._head_start}Authorization: {authorization}\r\nContent-Length: "
+            self._head = (authorization, prefix.encode("latin-1"))
+        return await self._exchange(b"%s%d\r\n\r\n%s" % (self._head[1], len(body), body))
 
     async def _exchange(self, request: bytes) -> HttpResponse:
         conn = None

@@ -245,6 +245,7 @@ def test_pacing_stays_within_a_small_budget_without_a_429(concurrency: int | Non
     """40 calls per minute for 60 calls' worth of events: the push must wait for the next window
     instead of tripping the limit (it used to get 5 429s at 8 in flight)."""
     from airflow_provider_polaris.client import PolarisConfig
+    from airflow_provider_polaris.client.events import push_endpoint
     from airflow_provider_polaris.client.sync import PolarisClient
     from airflow_provider_polaris.events import EventPusher, make_options
     from airflow_provider_polaris.events._transport import PushTransport
@@ -259,7 +260,7 @@ def test_pacing_stays_within_a_small_budget_without_a_429(concurrency: int | Non
         with PolarisClient(config) as client:
             client.connections.create({"type": "push_streaming", "name": "paced"})
             pusher = EventPusher(
-                clock.sending(PushTransport(client, "paced")),
+                clock.sending(PushTransport(push_endpoint(config, "paced"))),
                 "paced",
                 options,
                 clock=clock.time,
@@ -317,6 +318,7 @@ def test_an_environment_proxy_is_honoured(
 def test_the_httpx_transport_pushes_and_reads_rate_limits(
     polaris_emulator: Any, push_table: str, client: Any
 ) -> None:
+    from airflow_provider_polaris.client.events import push_endpoint
     from airflow_provider_polaris.events import EventPusher, make_options
     from airflow_provider_polaris.events._proxied import HttpxPushTransport, proxy_for
 
@@ -329,7 +331,8 @@ def test_the_httpx_transport_pushes_and_reads_rate_limits(
             sent.append(result)
             return result
 
-    transport = Recording(client, "push", "http://proxy.example:3128", gzip=True, max_connections=3)
+    endpoint = push_endpoint(client.config, "push", gzip=True)
+    transport = Recording(endpoint, "http://proxy.example:3128", max_connections=3)
     report = EventPusher(transport, "push", make_options(**FAST)).push(events(130))
     assert report.accepted == 130 and report.requests == 3
     assert transport._client is None  # closed at the end of the push
@@ -420,8 +423,9 @@ def test_a_failed_push_records_what_is_left_and_the_retry_sends_only_that(
             push_options={**FAST, "max_retries": 0},
         )
 
-    # Requests 1-3 are accepted, the 4th fails for good (a 400 is not retried).
-    for fault in ({"kind": "delay", "delay_seconds": 0, "count": 3}, {"status": 400}):
+    # Requests 1-3 are accepted, the 4th fails for good (a 503, and max_retries=0; a 400 would
+    # fail the task without Airflow retries, see test_push_fail_fast.py).
+    for fault in ({"kind": "delay", "delay_seconds": 0, "count": 3}, {"status": 503}):
         polaris_emulator.inject_fault("POST", "/events/push", **fault)
     with pytest.raises(EventsDeliveryError):
         op().execute(context)

@@ -635,6 +635,7 @@ class ScriptedServer:
 
 def transport_for(port: int, scheme: str = "http", gzip: bool = False, **config: Any) -> Any:
     from airflow_provider_polaris.client import PolarisConfig
+    from airflow_provider_polaris.client.events import push_endpoint
     from airflow_provider_polaris.client.sync import PolarisClient
     from airflow_provider_polaris.events._transport import PushTransport
 
@@ -646,7 +647,10 @@ def transport_for(port: int, scheme: str = "http", gzip: bool = False, **config:
     token_transport = config.pop("token_transport", None)
     values.pop("token_transport", None)
     client = PolarisClient(PolarisConfig(**values), transport=token_transport)
-    return PushTransport(client, "clicks", gzip=gzip)
+    endpoint = push_endpoint(
+        client.config, "clicks", gzip=gzip, authorization=client.authorization_header
+    )
+    return PushTransport(endpoint)
 
 
 def run_with_server(server: ScriptedServer, scenario: Any, **transport: Any) -> Any:
