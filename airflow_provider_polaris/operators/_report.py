@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_polaris.links import JOB_ID_XCOM_KEY, JOB_URL_XCOM_KEY
-from airflow_provider_polaris.outcomes import JobState, describe_failure
+from airflow_provider_polaris._task import console_url, explain_failure, publish_job
+from airflow_provider_polaris.outcomes import JobState
+
+__all__ = ["console_url", "explain_failure", "publish_job", "report_rows", "skipped_rows_warning"]
 
 # ``GET /jobs/{id}/metrics`` totals in the order the row report names them.
 ROW_COUNTS = (
@@ -22,45 +24,6 @@ ROW_COUNTS = (
     ("numRowsProcessedWithWarning", "processed with warnings"),
     ("numRowsProcessedWithWarnings", "processed with warnings"),  # an older spelling
 )
-
-
-def console_url(hook: Any, job_id: str) -> str | None:
-    """The job's page in the Polaris console; ``None`` when the connection cannot say."""
-    try:
-        url: str = hook.get_config().job_console_url(job_id)
-        return url
-    except Exception:  # a link is a convenience; never fail the task for it
-        return None
-
-
-def publish_job(context: Mapping[str, Any], hook: Any, job_id: str, log: Any) -> str:
-    """Push ``job_id`` and ``job_url`` to XCom (before waiting: the extra link reads them).
-
-    Returns the URL pushed (``""`` when the connection cannot say): the task keeps it in
-    ``polaris_job_url`` so the link never reads an XCom that was not pushed.
-    """
-    url = console_url(hook, job_id) or ""
-    ti = context["ti"]
-    ti.xcom_push(key=JOB_ID_XCOM_KEY, value=job_id)
-    if url:
-        ti.xcom_push(key=JOB_URL_XCOM_KEY, value=url)
-        log.info("Polaris job %s: %s", job_id, url)
-    return url
-
-
-def explain_failure(
-    hook: Any, job_id: str, job: Mapping[str, Any] | None, headline: str, log: Any
-) -> str:
-    """The failure message: ``headline``, the job's state, row metrics (``/metrics``), the last
-    log lines (``/logs``) and the console URL. Fetching is best effort."""
-    logs = metrics = None
-    try:
-        client = hook.get_client()
-        logs = client.jobs.get_logs(job_id)
-        metrics = client.jobs.get_metrics(job_id)
-    except Exception as exc:
-        log.debug("Could not fetch logs/metrics of Polaris job %s: %s", job_id, exc)
-    return describe_failure(job, logs, metrics, console_url(hook, job_id), headline=headline)
 
 
 def report_rows(hook: Any, job: Mapping[str, Any], log: Any) -> Mapping[str, Any] | None:

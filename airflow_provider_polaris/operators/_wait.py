@@ -1,8 +1,8 @@
-"""The synchronous wait on a Polaris job (worker side), its deadline and the trigger's events
-(the exceptions a wait ends with live in :mod:`airflow_provider_polaris.exceptions`).
+"""The synchronous wait on a Polaris job (worker side) and its deadline.
 
-``wait_for_job`` polls in the worker; the triggerer's wait is ``triggers/jobs.py``. Both judge
-through :func:`~airflow_provider_polaris.outcomes.decide_outcome`.
+``wait_for_job`` is a get-and-sleep loop around :class:`~airflow_provider_polaris.waiting.JobWatch`
+(the triggerer's loops are in ``triggers/``, the sensor's in ``sensors/jobs.py``). The trigger's
+event helpers live in :mod:`airflow_provider_polaris.waiting`; they are re-exported here.
 """
 
 from __future__ import annotations
@@ -10,44 +10,29 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-from airflow_provider_polaris._compat import AirflowException, AirflowFailException
-from airflow_provider_polaris.exceptions import PolarisJobFailedError
-from airflow_provider_polaris.outcomes import (
+from airflow_provider_polaris.outcomes import Outcome
+from airflow_provider_polaris.waiting import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_MAX_UNKNOWN_POLLS,
     DEFAULT_PROGRESS_INTERVAL,
-    ErrorStreak,
-    JobState,
-    Outcome,
-    ProgressSchedule,
-    ProgressTracker,
-    UnknownStreak,
-    decide_outcome,
+    JobWatch,
+    conclude,
+    event_error,
+    fetch_progress,
+    read_trigger_event,
 )
 
-
-def read_trigger_event(event: Any) -> tuple[str, str, str, Mapping[str, Any] | None]:
-    """``(status, job_id, message, job)`` of a ``PolarisJobTrigger`` event; a malformed event
-    fails the task (fail closed)."""
-    from airflow_provider_polaris.triggers.jobs import validate_event
-
-    try:
-        return validate_event(event)
-    except ValueError as exc:
-        raise PolarisJobFailedError(
-            f"Malformed event from the Polaris trigger ({exc}): {event!r}"
-        ) from None
-
-
-def event_error(event: Any, message: str) -> AirflowException:
-    """The exception for a trigger ``error`` event: ``AirflowFailException`` (no retries) when
-    the trigger flagged the error permanent (``"permanent": true``), else retryable. Events of
-    older triggers have no flag and stay retryable."""
-    permanent = isinstance(event, Mapping) and event.get("permanent") is True
-    return AirflowFailException(message) if permanent else PolarisJobFailedError(message)
-
+__all__ = [
+    "conclude",
+    "event_error",
+    "execution_timeout_deadline",
+    "fetch_progress",
+    "read_trigger_event",
+    "wait_for_job",
+]
 
 # How long before ``execution_timeout`` our own deadline fires (so we, not Airflow, end the wait
 # and cancel the job): 5 % of the timeout, at least 5 s, at most half of it.
@@ -94,55 +79,34 @@ def wait_for_job(
 ) -> tuple[Outcome | None, Mapping[str, Any] | None]:
     """Poll until the job reaches an outcome; ``(None, last job)`` when ``deadline`` passes.
 
-    Logs one line whenever status, progress % or rows processed change, not one per poll;
-    progress and row counts of a running job are fetched every ``progress_interval`` seconds.
-    After ``max_unknown_polls`` consecutive ``unknown`` statuses the outcome is a failure.
-    Transient API errors are tolerated as in the trigger and the sensor (``ErrorStreak``).
+    The rules (error and ``unknown`` bounds, progress sampling, one log line per change) are the
+    watch's, as in the trigger and the sensor.
     """
-    tracker = ProgressTracker()
-    schedule = ProgressSchedule(progress_interval, now())
-    unknown = UnknownStreak(max_unknown_polls)
-    errors = ErrorStreak(max_consecutive_errors)
-    last: Mapping[str, Any] | None = None
+    watch = JobWatch(
+        job_id,
+        target_statuses=target_statuses,
+        poll_interval=poll_interval,
+        deadline=deadline,
+        max_consecutive_errors=max_consecutive_errors,
+        max_unknown_polls=max_unknown_polls,
+        progress_interval=progress_interval,
+        report=partial(log.info, "%s"),
+        warn=partial(log.warning, "%s"),
+        clock=now,
+    )
     while True:
         try:
             job = client.jobs.get(job_id)
         except Exception as exc:
-            if errors.gives_up(exc):
+            if watch.gives_up(exc):
                 raise
-            log.warning(
-                "Polling Polaris job %s failed (%s in a row), will retry: %s",
-                job_id,
-                errors.count,
-                exc,
-            )
         else:
-            errors.reset()
-            last = job
-            outcome = unknown.check(job, decide_outcome(job, target_statuses=target_statuses))
-            progress = metrics = None
-            if (
-                not outcome.is_final
-                and JobState(job).execution_status == "running"
-                and schedule.due(now())
-            ):
-                progress, metrics = fetch_progress(client, job_id)
-            line = tracker.observe(job, progress, metrics)
-            if line:
-                log.info("%s", line)
+            outcome = watch.observe(job)
+            due = watch.progress_due(outcome)
+            watch.log_change(job, *(fetch_progress(client, job_id) if due else (None, None)))
             if outcome.is_final:
                 return outcome, job
-        if deadline is not None and now() >= deadline:
-            return None, last
-        delay = (
-            poll_interval if deadline is None else max(0.0, min(poll_interval, deadline - now()))
-        )
-        sleep(delay)
-
-
-def fetch_progress(client: Any, job_id: str) -> tuple[Any, Any]:
-    """``(progress, metrics)`` of a job for the progress line; ``(None, None)`` on any error."""
-    try:
-        return client.jobs.get_progress(job_id), client.jobs.get_metrics(job_id)
-    except Exception:  # progress is decoration; never fail a wait for it
-        return None, None
+        pause = watch.pause()
+        if pause is None:
+            return None, watch.last
+        sleep(pause)

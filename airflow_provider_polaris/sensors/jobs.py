@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Sequence
 from datetime import timedelta
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_polaris._compat import (
@@ -21,29 +21,23 @@ from airflow_provider_polaris._compat import (
     BaseOperator,
     BaseSensorOperator,
 )
+from airflow_provider_polaris._task import (
+    ClosesPolarisClient,
+    default_deferrable,
+    explain_failure,
+    publish_job,
+)
 from airflow_provider_polaris.exceptions import PolarisJobCanceledError, PolarisJobFailedError
 from airflow_provider_polaris.links import PolarisJobLink
-from airflow_provider_polaris.operators._job_base import (
-    default_deferrable,
-    event_error,
-    fetch_progress,
-    read_trigger_event,
-)
-from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
-from airflow_provider_polaris.operators._report import explain_failure, publish_job
-from airflow_provider_polaris.outcomes import (
-    DEFAULT_MAX_CONSECUTIVE_ERRORS,
+from airflow_provider_polaris.outcomes import Outcome
+from airflow_provider_polaris.waiting import (
     DEFAULT_MAX_UNKNOWN_POLLS,
     DEFAULT_PROGRESS_INTERVAL,
-    ErrorStreak,
-    JobState,
-    Outcome,
-    ProgressSchedule,
-    ProgressTracker,
-    UnknownStreak,
+    JobWatch,
     check_max_unknown_polls,
     check_progress_interval,
-    decide_outcome,
+    conclude,
+    fetch_progress,
 )
 
 if TYPE_CHECKING:
@@ -107,10 +101,7 @@ class PolarisJobSensor(ClosesPolarisClient, BaseSensorOperator):
         )
         self.max_unknown_polls = check_max_unknown_polls(max_unknown_polls)
         self.progress_interval = check_progress_interval(progress_interval)
-        self._tracker = ProgressTracker()
-        self._unknown = UnknownStreak(self.max_unknown_polls)
-        self._errors = ErrorStreak(DEFAULT_MAX_CONSECUTIVE_ERRORS)
-        self._progress: ProgressSchedule | None = None
+        self._watch: JobWatch | None = None  # made at the first poke (progress counts from it)
         # Injectable pause between a reschedule-mode poke's retries (tests never sleep).
         self._sleep: Callable[[float], None] = time.sleep
 
@@ -120,47 +111,44 @@ class PolarisJobSensor(ClosesPolarisClient, BaseSensorOperator):
 
         return PolarisHook(polaris_conn_id=self.polaris_conn_id)
 
-    def _poll_seconds(self) -> float:
+    @property
+    def poll_interval(self) -> float:
+        """Seconds between checks: ``poke_interval`` (which ``poll_interval=`` sets) in seconds."""
         interval = self.poke_interval
         return interval.total_seconds() if isinstance(interval, timedelta) else float(interval)
 
+    def _job_watch(self) -> JobWatch:
+        if self._watch is None:
+            self._watch = JobWatch(
+                self.job_id,
+                target_statuses=self.target_statuses,
+                poll_interval=self.poll_interval,
+                max_unknown_polls=self.max_unknown_polls,
+                progress_interval=self.progress_interval,
+                report=partial(self.log.info, "%s"),
+                warn=partial(self.log.warning, "%s"),
+            )
+        return self._watch
+
     def poke(self, context: Context) -> bool:
         client = self.hook.get_client()
+        watch = self._job_watch()
         while True:
             try:
                 job = client.jobs.get(self.job_id)
                 break
             except Exception as exc:
-                if self._errors.gives_up(exc):
+                if watch.gives_up(exc):
                     raise
-                self.log.warning(
-                    "Polling Polaris job %s failed (%s in a row), will retry: %s",
-                    self.job_id,
-                    self._errors.count,
-                    exc,
-                )
                 if self.mode != "reschedule":
                     return False
                 # Each reschedule poke is a new sensor object, so a count kept across pokes
                 # would never pass 1 and an outage would be retried until the timeout. Retry
                 # within this poke instead: the same bound as in the other modes.
-                self._sleep(min(self._poll_seconds(), RESCHEDULE_ERROR_PAUSE_SECONDS))
-        self._errors.reset()
-        outcome = self._unknown.check(
-            job, decide_outcome(job, target_statuses=self.target_statuses)
-        )
-        progress = metrics = None
-        if self._progress is None:
-            self._progress = ProgressSchedule(self.progress_interval, time.monotonic())
-        if (
-            not outcome.is_final
-            and JobState(job).execution_status == "running"
-            and self._progress.due(time.monotonic())
-        ):
-            progress, metrics = fetch_progress(client, self.job_id)
-        line = self._tracker.observe(job, progress, metrics)
-        if line:
-            self.log.info("%s", line)
+                self._sleep(min(self.poll_interval, RESCHEDULE_ERROR_PAUSE_SECONDS))
+        outcome = watch.observe(job)
+        due = watch.progress_due(outcome)
+        watch.log_change(job, *(fetch_progress(client, self.job_id) if due else (None, None)))
         return self._judge(outcome, job)
 
     def _judge(self, outcome: Outcome, job: Any) -> bool:
@@ -200,7 +188,7 @@ class PolarisJobSensor(ClosesPolarisClient, BaseSensorOperator):
             trigger=PolarisJobTrigger(
                 job_id=self.job_id,
                 polaris_conn_id=self.polaris_conn_id,
-                poll_interval=self._poll_seconds(),
+                poll_interval=self.poll_interval,
                 deadline=time.time() + float(self.timeout) if self.timeout else None,
                 target_statuses=sorted(self.target_statuses) if self.target_statuses else None,
                 # The sensor does not own the job: never cancel it.
@@ -212,20 +200,10 @@ class PolarisJobSensor(ClosesPolarisClient, BaseSensorOperator):
         )
 
     def execute_complete(self, context: Context, event: Any = None) -> None:
-        status, job_id, message, job = read_trigger_event(event)
-        if status == "timeout":
+        job_id, job, outcome = conclude(event, self.target_statuses)
+        if not outcome.is_final:
             raise AirflowSensorTimeout(
-                f"Sensor has timed out waiting for Polaris job {job_id}: {message}"
-            )
-        if status == "error":
-            raise event_error(event, message or f"Waiting for Polaris job {job_id} failed")
-        outcome = decide_outcome(job, target_statuses=self.target_statuses)
-        if status == "failure" and outcome.kind == "waiting":
-            outcome = Outcome("failure", message or f"Waiting for Polaris job {job_id} failed")
-        elif outcome.kind != status:
-            outcome = Outcome(
-                "failure",
-                f"Trigger said {status!r} but the job says {outcome.kind!r}; failing closed.",
+                f"Sensor has timed out waiting for Polaris job {job_id}: {outcome.message}"
             )
         self._judge(outcome, job)
 

@@ -7,7 +7,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_polaris._compat import AirflowFailException, BaseSensorOperator
-from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
+from airflow_provider_polaris._task import ClosesPolarisClient
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context

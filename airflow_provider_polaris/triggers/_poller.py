@@ -37,23 +37,16 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from airflow_provider_polaris.client import AsyncPolarisClient, PolarisConfig
-from airflow_provider_polaris.outcomes import (
-    DEFAULT_MAX_UNKNOWN_POLLS,
-    ErrorStreak,
-    JobState,
-    Outcome,
-    ProgressTracker,
-    UnknownStreak,
-    decide_outcome,
-)
+from airflow_provider_polaris.outcomes import JobState, Outcome
+from airflow_provider_polaris.waiting import JobWatch
 
 log = logging.getLogger(__name__)
 
+Event = dict[str, Any]
 ACTIVE_STATUSES = ["pending", "running"]
 _ACTIVE = frozenset(ACTIVE_STATUSES)
 # Fetches in flight at most (also bounded by the client's max_connections): a burst of ended
@@ -66,72 +59,40 @@ DIRECT_FETCH_MAX = 8  # new waiters fetched one by one; more than this make a fu
 PAGE_MIN, PAGE_MAX = 100, 1000  # incremental page size, adapted to the last walk's length
 
 
-@dataclass(eq=False)
-class Waiter:
-    """One job wait registered with a :class:`SharedJobPoller`.
+class Waiter(JobWatch):
+    """One job wait registered with a :class:`SharedJobPoller`: a :class:`JobWatch` whose
+    ``result`` resolves to the trigger event it ends with (exactly once).
 
-    ``result`` resolves to ``(status, message, job)`` where status is one of the trigger event
-    statuses (``success``, ``failure``, ``canceled``, ``error``).
+    :param result: the future the event is set on.
+    :param conn_id: the Airflow connection, named by a permanent error's explanation.
     """
 
-    job_id: str
-    target_statuses: frozenset[str] | None
-    poll_interval: float
-    max_consecutive_errors: int
-    report: Callable[[str], None]
-    result: asyncio.Future[tuple[str, str, Mapping[str, Any] | None]]
-    tracker: ProgressTracker = field(default_factory=ProgressTracker)
-    max_unknown_polls: int | None = DEFAULT_MAX_UNKNOWN_POLLS
-    unknown: UnknownStreak | None = None
-    errors: ErrorStreak | None = None
-    # The last job document seen (list summary or full job): what a timeout reports and what
-    # progress samples are logged against.
-    last: Mapping[str, Any] | None = None
-    # The poller this wait is registered with (set by SharedJobPoller.add): it lends its client.
-    poller: SharedJobPoller | None = field(default=None, repr=False)
-    # The ``lastUpdatedTimestamp`` of the job document last judged: an incremental walk that
-    # re-reads the same version (inside the overlap margin) skips it.
-    seen: Any = None
+    def __init__(self, *, result: asyncio.Future[Event], conn_id: str | None = None, **watch: Any):
+        super().__init__(**watch)
+        self.result = result
+        self.conn_id = conn_id
+        # The poller this wait is registered with (set by SharedJobPoller.add): lends its client.
+        self.poller: SharedJobPoller | None = None
+        # The ``lastUpdatedTimestamp`` of the job document last judged: an incremental walk that
+        # re-reads the same version (inside the overlap margin) skips it.
+        self.seen: Any = None
 
-    def observe(self, job: Mapping[str, Any]) -> Outcome:
-        """Judge one poll of the job (and log a line when something changed)."""
-        self._errors().reset()
-        if self.unknown is None:
-            self.unknown = UnknownStreak(self.max_unknown_polls)
-        self.last = job
-        outcome = self.unknown.check(job, decide_outcome(job, target_statuses=self.target_statuses))
+    def judge(self, job: Mapping[str, Any]) -> Outcome:
+        """Judge one poll of the job and log a line when something changed."""
+        outcome = self.observe(job)
         self.log_change(job)
         return outcome
 
-    def log_change(
-        self,
-        job: Mapping[str, Any],
-        progress: Mapping[str, Any] | None = None,
-        metrics: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Report one line when status, progress % or rows processed changed."""
-        line = self.tracker.observe(job, progress, metrics)
-        if line:
-            self.report(line)
-
-    def finish(self, status: str, message: str, job: Mapping[str, Any] | None) -> None:
+    def finish(self, event: Event) -> None:
         if not self.result.done():
-            self.result.set_result((status, message, job))
+            self.result.set_result(event)
 
     def error(self, exc: BaseException) -> None:
-        streak = self._errors()
-        if streak.gives_up(exc):
-            self.finish("error", f"Polling Polaris job {self.job_id} failed: {exc}", None)
-        else:
-            self.report(
-                f"Polling Polaris job {self.job_id} failed ({streak.count}/"
-                f"{streak.limit} consecutive errors), will retry: {exc}"
-            )
-
-    def _errors(self) -> ErrorStreak:
-        if self.errors is None:
-            self.errors = ErrorStreak(self.max_consecutive_errors)
-        return self.errors
+        """Count a failed poll; end the wait with an ``error`` event (flagged ``permanent`` when a
+        retry cannot help, e.g. a 401) once the watch gives up."""
+        if self.gives_up(exc):
+            config = self.poller.config if self.poller is not None else None
+            self.finish(self.error_event(exc, self.conn_id, config))
 
 
 class ClientSource(Protocol):
@@ -232,7 +193,9 @@ class SharedJobPoller:
             client = await self._source.get_async_client()
         except Exception as exc:  # e.g. the connection vanished: every waiter hears of it
             for waiter in list(self.waiters):
-                waiter.finish("error", f"Cannot open a Polaris client: {exc}", None)
+                waiter.finish(
+                    waiter.error_event(exc, waiter.conn_id, self.config, "Opening a client for")
+                )
             await _aclose(self._source)
             return
         try:
@@ -280,8 +243,7 @@ class SharedJobPoller:
         if self._errored:  # a walk succeeded: the list-error streaks are over
             self._errored = False
             for waiter in self.waiters:
-                if waiter.errors is not None:
-                    waiter.errors.reset()
+                waiter.errors = 0
         for waiter in self._new:  # the few new waits not covered by a full walk
             self._fetch[waiter.job_id] = None
         self._new.clear()
@@ -382,7 +344,7 @@ class SharedJobPoller:
             self._new.discard(waiter)
             # Only pending/running entries are judged from the summary; anything else (ended,
             # unknown) is decided from the full job, as the event carries it.
-            if active and waiter.observe(job).kind == "waiting":
+            if active and waiter.judge(job).kind == "waiting":
                 self._watch.discard(waiter)
             else:
                 self._fetch[waiter.job_id] = None
@@ -414,10 +376,10 @@ class SharedJobPoller:
             if waiter.result.done():
                 continue
             waiter.seen = job.get("lastUpdatedTimestamp")
-            outcome = waiter.observe(job)
+            outcome = waiter.judge(job)
             if outcome.is_final:
                 self._watch.discard(waiter)
-                waiter.finish(outcome.kind, outcome.message, job)
+                waiter.finish(waiter.event(outcome, job))
             elif JobState(job).execution_status in _ACTIVE:
                 self._watch.discard(waiter)
             else:
@@ -487,8 +449,8 @@ async def wait_shared(
     waiter: Waiter,
     timeout: float | None,
     source_factory: Callable[[str], ClientSource] = polaris_hook,
-) -> tuple[str, str, Mapping[str, Any] | None] | None:
-    """Register ``waiter`` with the shared poller for its project and wait for its result.
+) -> Event | None:
+    """Register ``waiter`` with the shared poller for its project and wait for its event.
 
     A new poller gets its client from ``source_factory(conn_id)`` (a ``PolarisHook``) and closes
     it when its last waiter leaves. Returns ``None`` on timeout. Always unregisters, including

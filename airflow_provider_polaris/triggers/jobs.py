@@ -19,54 +19,40 @@ for at most ``max_unknown_polls`` consecutive polls, transient API errors within
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import AsyncIterator, Collection
+from functools import partial
 from typing import Any
 
 from airflow_provider_polaris._compat import BaseTrigger, TriggerEvent
-from airflow_provider_polaris.hooks.errors import permanent_failure
-from airflow_provider_polaris.outcomes import (
+from airflow_provider_polaris.outcomes import JobState
+from airflow_provider_polaris.triggers._poller import Waiter, wait_shared
+from airflow_provider_polaris.waiting import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_MAX_UNKNOWN_POLLS,
     DEFAULT_PROGRESS_INTERVAL,
-    ErrorStreak,
-    JobState,
-    ProgressSchedule,
-    ProgressTracker,
-    UnknownStreak,
+    EVENT_STATUSES,
+    JobWatch,
+    afetch_progress,
     check_max_unknown_polls,
     check_progress_interval,
-    decide_outcome,
+    job_event,
+    validate_event,
 )
-from airflow_provider_polaris.triggers._poller import Waiter, wait_shared
 
-EVENT_STATUSES = frozenset({"success", "failure", "canceled", "timeout", "error"})
+__all__ = ["EVENT_STATUSES", "PolarisJobTrigger", "job_event", "validate_event"]
+
 # How long ``on_kill`` may spend canceling the job (the triggerer also bounds it).
 _CANCEL_TIMEOUT = 20.0
-
-
-def job_event(
-    status: str,
-    job_id: str,
-    message: str,
-    job: Mapping[str, Any] | None = None,
-    *,
-    permanent: bool = False,
-) -> dict[str, Any]:
-    """Build a trigger event payload (also used by tests and by operators for symmetry).
-
-    ``permanent`` (``error`` events only, key present only when true): a retry cannot help
-    (hooks/errors.py ``is_permanent``), so ``execute_complete`` fails without Airflow retries.
-    """
-    event: dict[str, Any] = {
-        "status": status,
-        "job_id": job_id,
-        "message": message,
-        "job": dict(job) if job else None,
-    }
-    if permanent:
-        event["permanent"] = True
-    return event
+# The trigger's arguments that configure its JobWatch (same names on both).
+_WATCH_ARGS = (
+    "job_id",
+    "target_statuses",
+    "poll_interval",
+    "deadline",
+    "max_consecutive_errors",
+    "max_unknown_polls",
+    "progress_interval",
+)
 
 
 class PolarisJobTrigger(BaseTrigger):
@@ -119,47 +105,21 @@ class PolarisJobTrigger(BaseTrigger):
         self.progress_interval = check_progress_interval(progress_interval)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "job_id": self.job_id,
-                "polaris_conn_id": self.polaris_conn_id,
-                "poll_interval": self.poll_interval,
-                "deadline": self.deadline,
-                "target_statuses": list(self.target_statuses) if self.target_statuses else None,
-                "cancel_on_kill": self.cancel_on_kill,
-                "max_consecutive_errors": self.max_consecutive_errors,
-                "shared_poller": self.shared_poller,
-                "max_unknown_polls": self.max_unknown_polls,
-                "progress_interval": self.progress_interval,
-            },
-        )
+        names = (*_WATCH_ARGS, "polaris_conn_id", "cancel_on_kill", "shared_poller")
+        path = f"{type(self).__module__}.{type(self).__qualname__}"
+        return path, {name: getattr(self, name) for name in names}
+
+    def _watch(self, kind: Any = JobWatch, **extra: Any) -> Any:
+        """A fresh :class:`JobWatch` (or ``Waiter``) for one run of this trigger."""
+        settings = {name: getattr(self, name) for name in _WATCH_ARGS}
+        report, warn = partial(self.log.info, "%s"), partial(self.log.warning, "%s")
+        return kind(**settings, report=report, warn=warn, **extra)
 
     def _hook(self) -> Any:
         """A new ``PolarisHook``: each use (the wait, ``on_kill``) closes the client it opens."""
         from airflow_provider_polaris.hooks.polaris import PolarisHook
 
         return PolarisHook(polaris_conn_id=self.polaris_conn_id)
-
-    def _remaining(self) -> float | None:
-        return None if self.deadline is None else max(0.0, self.deadline - time.time())
-
-    def _timeout_event(self, job: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        last = f" Last seen: {JobState(job).describe()}." if job else ""
-        return job_event(
-            "timeout",
-            self.job_id,
-            f"Timed out waiting for Polaris job {self.job_id} (deadline passed).{last}",
-            job,
-        )
-
-    def _error_event(self, exc: BaseException, doing: str, config: Any = None) -> dict[str, Any]:
-        """An ``error`` event; a permanent error (hooks/errors.py) is flagged and explained
-        (connection and field to fix), so ``execute_complete`` fails without retries."""
-        failure = permanent_failure(exc, self.polaris_conn_id, config)
-        if failure is not None:
-            return job_event("error", self.job_id, str(failure), permanent=True)
-        return job_event("error", self.job_id, f"{doing} Polaris job {self.job_id} failed: {exc}")
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
@@ -168,7 +128,7 @@ class PolarisJobTrigger(BaseTrigger):
             raise
         except Exception as exc:  # fail closed: any crash is an error event, never silence
             self.log.exception("Waiting for Polaris job %s failed", self.job_id)
-            event = self._error_event(exc, "Waiting for")
+            event = self._watch().error_event(exc, self.polaris_conn_id, doing="Waiting for")
         yield TriggerEvent(event)
         return
 
@@ -184,35 +144,25 @@ class PolarisJobTrigger(BaseTrigger):
             )
             if self.shared_poller:
                 return await self._wait_shared(hook, config)
-            return await self._wait_alone(hook)
+            return await self._wait_alone(hook, config)
         finally:
             await hook.aclose()
 
     async def _wait_shared(self, hook: Any, config: Any) -> dict[str, Any]:
-        waiter = Waiter(
-            job_id=self.job_id,
-            target_statuses=frozenset(self.target_statuses) if self.target_statuses else None,
-            poll_interval=self.poll_interval,
-            max_consecutive_errors=self.max_consecutive_errors,
-            max_unknown_polls=self.max_unknown_polls,
-            report=self.log.info,
-            result=asyncio.get_running_loop().create_future(),
-        )
+        loop = asyncio.get_running_loop()
+        waiter = self._watch(Waiter, result=loop.create_future(), conn_id=self.polaris_conn_id)
         sampler = (
-            asyncio.get_running_loop().create_task(self._sample_progress(hook, waiter))
+            loop.create_task(self._sample_progress(hook, waiter))
             if self.progress_interval
             else None
         )
         try:
-            result = await wait_shared(self.polaris_conn_id, config, waiter, self._remaining())
+            event = await wait_shared(self.polaris_conn_id, config, waiter, waiter.remaining())
         finally:
             if sampler is not None:
                 sampler.cancel()
                 await asyncio.gather(sampler, return_exceptions=True)
-        if result is None:
-            return self._timeout_event(waiter.last)
-        status, message, job = result
-        return job_event(status, self.job_id, message, job)
+        return event or waiter.timeout_event()
 
     async def _sample_progress(self, hook: Any, waiter: Waiter) -> None:
         """Progress for the shared wait: the poller's one list call per interval carries only
@@ -226,53 +176,29 @@ class PolarisJobTrigger(BaseTrigger):
                 continue
             poller = waiter.poller
             client = await (poller.client() if poller else hook.get_async_client())
-            progress, metrics = await _progress_and_metrics(client, self.job_id)
-            waiter.log_change(job, progress, metrics)
+            waiter.log_change(job, *await afetch_progress(client, self.job_id))
 
-    async def _wait_alone(self, hook: Any) -> dict[str, Any]:
+    async def _wait_alone(self, hook: Any, config: Any) -> dict[str, Any]:
         client = await hook.get_async_client()
-        tracker = ProgressTracker()
-        schedule = ProgressSchedule(self.progress_interval, time.monotonic())
-        targets = set(self.target_statuses) if self.target_statuses else None
-        errors = ErrorStreak(self.max_consecutive_errors)
-        unknown = UnknownStreak(self.max_unknown_polls)
-        last: Mapping[str, Any] | None = None
+        watch: JobWatch = self._watch()
         while True:
             try:
                 job = await client.jobs.get(self.job_id)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if errors.gives_up(exc):
-                    return self._error_event(exc, "Polling", getattr(hook, "_config", None))
-                self.log.warning(
-                    "Polling Polaris job %s failed (%s in a row), will retry: %s",
-                    self.job_id,
-                    errors.count,
-                    exc,
-                )
+                if watch.gives_up(exc):
+                    return watch.error_event(exc, self.polaris_conn_id, config)
             else:
-                errors.reset()
-                last = job
-                outcome = unknown.check(job, decide_outcome(job, target_statuses=targets))
-                progress, metrics = None, None
-                if (
-                    not outcome.is_final
-                    and JobState(job).execution_status == "running"
-                    and schedule.due(time.monotonic())
-                ):
-                    progress, metrics = await _progress_and_metrics(client, self.job_id)
-                line = tracker.observe(job, progress, metrics)
-                if line:
-                    self.log.info("%s", line)
+                outcome = watch.observe(job)
+                due = watch.progress_due(outcome)
+                watch.log_change(job, *(await afetch_progress(client, self.job_id) if due else ()))
                 if outcome.is_final:
-                    return job_event(outcome.kind, self.job_id, outcome.message, job)
-            remaining = self._remaining()
-            if remaining is not None and remaining <= 0:
-                return self._timeout_event(last)
-            await asyncio.sleep(
-                self.poll_interval if remaining is None else min(self.poll_interval, remaining)
-            )
+                    return watch.event(outcome, job)
+            pause = watch.pause()
+            if pause is None:
+                return watch.timeout_event()
+            await asyncio.sleep(pause)
 
     async def on_kill(self) -> None:
         """Cancel the Polaris job when a user marks or clears the deferred task (Airflow >= 3.3)."""
@@ -296,35 +222,3 @@ class PolarisJobTrigger(BaseTrigger):
                 await hook.aclose()
             except Exception as exc:
                 self.log.debug("Closing the Polaris client failed: %s", exc)
-
-
-async def _progress_and_metrics(client: Any, job_id: str) -> tuple[Any, Any]:
-    """Best-effort progress and row metrics for the progress log line."""
-    try:
-        progress, metrics = await asyncio.gather(
-            client.jobs.get_progress(job_id), client.jobs.get_metrics(job_id)
-        )
-        return progress, metrics
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        return None, None
-
-
-def validate_event(event: Any) -> tuple[str, str, str, Mapping[str, Any] | None]:
-    """``(status, job_id, message, job)`` from a trigger event; ``ValueError`` if malformed."""
-    if not isinstance(event, Mapping):
-        raise ValueError(f"expected a mapping, got {type(event).__name__}")
-    status = event.get("status")
-    if status not in EVENT_STATUSES:
-        raise ValueError(f"unknown status {status!r}")
-    job_id = event.get("job_id")
-    if not isinstance(job_id, str) or not job_id:
-        raise ValueError("missing job_id")
-    job = event.get("job")
-    if job is not None and not isinstance(job, Mapping):
-        raise ValueError("job is not a mapping")
-    if status in ("success", "failure", "canceled") and job is None:
-        raise ValueError(f"a {status!r} event without the job document")
-    message = event.get("message")
-    return str(status), job_id, str(message) if message else "", job

@@ -6,12 +6,9 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_polaris.outcomes import (
-    JobState,
-    ProgressTracker,
-    decide_outcome,
-    describe_failure,
-)
+from airflow_provider_polaris._task import describe_failure
+from airflow_provider_polaris.outcomes import JobState, decide_outcome
+from airflow_provider_polaris.waiting import JobWatch
 
 
 def job(status: Any, health: Any = "ok", **extra: Any) -> dict[str, Any]:
@@ -157,12 +154,14 @@ def test_describe_failure_explains_itself() -> None:
 
 
 def test_progress_tracker_logs_only_changes() -> None:
-    tracker = ProgressTracker()
+    tracker = JobWatch("j-1")
     running = job("running")
-    assert tracker.observe(job("pending")) is not None
-    assert tracker.observe(job("pending")) is None
-    assert "running" in (tracker.observe(running, {"overallProgress": 0.1}) or "")
-    assert tracker.observe(running, {"overallProgress": 0.1}) is None
-    assert tracker.observe(running) is None  # a poll without progress keeps the last values
-    line = tracker.observe(running, {"overallProgress": 0.5}, {"totals": {"numRowsProcessed": 7}})
+    assert tracker.change_line(job("pending")) is not None
+    assert tracker.change_line(job("pending")) is None
+    assert "running" in (tracker.change_line(running, {"overallProgress": 0.1}) or "")
+    assert tracker.change_line(running, {"overallProgress": 0.1}) is None
+    assert tracker.change_line(running) is None  # a poll without progress keeps the last values
+    line = tracker.change_line(
+        running, {"overallProgress": 0.5}, {"totals": {"numRowsProcessed": 7}}
+    )
     assert line and "50%" in line and "7 rows" in line

@@ -79,15 +79,16 @@ async def test_300_waits_each_get_one_correct_result(clocked: Any) -> None:
     waiters = register(poller, ids)
     settled: list[str] = []
     for waiter in waiters:  # records each result as it is set (a future allows it once)
-        waiter.result.add_done_callback(lambda future: settled.append(future.result()[0]))
+        waiter.result.add_done_callback(lambda future: settled.append(future.result()["status"]))
     try:
         for _ in range(8):
             await interval(clocked, poller)
         assert all(w.result.done() for w in waiters)
         expected = {"completed": "success", "failed": "failure", "canceled": "canceled"}
         for waiter, fate in zip(waiters, fates, strict=True):
-            status, _message, job = waiter.result.result()
-            assert status == expected[fate]
+            event = waiter.result.result()
+            job = event["job"]
+            assert event["status"] == expected[fate]
             assert job is not None and job["id"] == waiter.job_id
             assert job["executionStatus"] == fate
         assert len(settled) == 300 and settled.count("success") == 100
@@ -129,7 +130,7 @@ async def test_a_job_that_ends_between_walks_is_caught(clocked: Any) -> None:
         clocked.advance(5.0)  # it finishes at +4 s, well before the next walk
         clocked.clear_request_log()
         await poller.poll_once()
-        assert mine.result.done() and mine.result.result()[0] == "success"
+        assert mine.result.done() and mine.result.result()["status"] == "success"
         assert not theirs.result.done()
         assert poller.full_walks == 1
         # The incremental page, then one fetch of the job that ended; nothing for the other.
@@ -154,12 +155,12 @@ async def test_an_error_is_counted_then_the_next_walk_is_full(
         assert poller.full_walks == 1
         clocked.inject_fault("GET", LIST, status=503, count=1)
         await interval(clocked, poller)
-        assert all(w.errors is not None and w.errors.count == 1 for w in waiters)
+        assert all(w.errors == 1 for w in waiters)
         assert not any(w.result.done() for w in waiters)
         await interval(clocked, poller)
         assert poller.full_walks == 2  # in doubt after the error
         assert any("executionStatus=running" in e["query"] for e in clocked.request_log())
-        assert all(w.errors is not None and w.errors.count == 0 for w in waiters)
+        assert all(w.errors == 0 for w in waiters)
         await interval(clocked, poller)
         assert poller.full_walks == 2  # back to incremental
     finally:

@@ -12,8 +12,8 @@ from job_helpers import batch_spec
 
 from airflow_provider_polaris.client import PolarisClient, PolarisConfig
 from airflow_provider_polaris.operators._job_base import wait_for_job
-from airflow_provider_polaris.outcomes import ProgressSchedule, ProgressTracker
 from airflow_provider_polaris.triggers.jobs import PolarisJobTrigger
+from airflow_provider_polaris.waiting import JobWatch
 
 LOG = logging.getLogger("test_progress")
 PROGRESS = r"/jobs/[^/]+/progress"
@@ -32,22 +32,40 @@ def submit(emu: Any, **fate: Any) -> str:
 
 
 def test_final_line_carries_no_stale_progress() -> None:
-    tracker = ProgressTracker()
+    tracker = JobWatch("j")
     running = {"id": "j", "type": "batch", "executionStatus": "running"}
-    line = tracker.observe(running, {"overallProgress": 0.52}, {"totals": {"numRowsProcessed": 0}})
+    line = tracker.change_line(
+        running, {"overallProgress": 0.52}, {"totals": {"numRowsProcessed": 0}}
+    )
     assert line and "52% done" in line
     failed = {**running, "executionStatus": "failed", "health": {"status": "error"}}
-    final = tracker.observe(failed)
+    final = tracker.change_line(failed)
     assert final == "Polaris job j: failed (health error)"
 
 
+def watch_at(clock: list[float], interval: float | None) -> JobWatch:
+    """A watch on a running job, on the test's clock."""
+    watch = JobWatch("j", progress_interval=interval, clock=lambda: clock[0])
+    watch.observe({"id": "j", "type": "batch", "executionStatus": "running"})
+    return watch
+
+
 def test_progress_schedule() -> None:
-    schedule = ProgressSchedule(30, now=0)
-    assert [t for t in range(0, 100, 10) if schedule.due(t)] == [30, 60, 90]
-    assert not ProgressSchedule(None, now=0).due(1e9)
-    assert not ProgressSchedule(0, now=0).due(1e9)
+    clock = [0.0]
+    watch, never, zero = watch_at(clock, 30), watch_at(clock, None), watch_at(clock, 0)
+    waiting = watch.observe({"id": "j", "type": "batch", "executionStatus": "running"})
+    due = []
+    for t in range(0, 100, 10):
+        clock[0] = t
+        if watch.progress_due(waiting):
+            due.append(t)
+        assert not never.progress_due(waiting) and not zero.progress_due(waiting)
+    assert due == [30, 60, 90]
+    watch.observe({"id": "j", "type": "batch", "executionStatus": "pending"})
+    clock[0] = 1e9
+    assert not watch.progress_due(waiting)  # only a running job's progress is sampled
     with pytest.raises(ValueError, match="progress_interval"):
-        ProgressSchedule(-1, now=0)
+        JobWatch("j", progress_interval=-1)
 
 
 def test_sync_wait_samples_progress_every_progress_interval(emu: Any) -> None:

@@ -226,7 +226,7 @@ def test_sensor_pushes_the_job_link_xcom(emu: Any, mode: str) -> None:
 def test_sensor_poke_tolerates_transient_errors_like_the_other_waits(
     emu: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from airflow_provider_polaris.outcomes import DEFAULT_MAX_CONSECUTIVE_ERRORS
+    from airflow_provider_polaris.waiting import DEFAULT_MAX_CONSECUTIVE_ERRORS
 
     job_id = submit(emu, outcome="completed", after_polls=1)
     monkeypatch.setenv("AIRFLOW_CONN_POLARIS_DEFAULT", emu.airflow_connection({"max_retries": 0}))
@@ -285,7 +285,7 @@ def test_reschedule_sensor_bounds_transient_errors_within_a_poke(
     emu: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Reschedule mode builds a new sensor for every poke: the bound must hold within one."""
-    from airflow_provider_polaris.outcomes import DEFAULT_MAX_CONSECUTIVE_ERRORS
+    from airflow_provider_polaris.waiting import DEFAULT_MAX_CONSECUTIVE_ERRORS
 
     job_id = submit(emu, outcome="running")
     monkeypatch.setenv("AIRFLOW_CONN_POLARIS_DEFAULT", emu.airflow_connection({"max_retries": 0}))
