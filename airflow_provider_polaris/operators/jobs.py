@@ -20,7 +20,7 @@ from airflow_provider_polaris.operators._intervals import (
     run_interval,
 )
 from airflow_provider_polaris.operators._job_base import PolarisJobOperatorBase
-from airflow_provider_polaris.outcomes import JobState
+from airflow_provider_polaris.outcomes import BATCH_TERMINAL, JobState
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
@@ -95,7 +95,65 @@ class PolarisCreateJobOperator(PolarisJobOperatorBase):
         return self.job_spec
 
 
-class PolarisBatchIngestionOperator(PolarisJobOperatorBase):
+class _TableLoadOperator(PolarisJobOperatorBase):
+    """What batch ingestion and table-to-table share: the target table, how rows land in it,
+    and the one builder of their ``batch`` job body (parameters: see the two operators)."""
+
+    # Always send partitionedBy in replace mode (the table's, or one that aligns the intervals),
+    # so a retry sends the same request after its first try created the table (docs/jobs.md).
+    pin_partitioning: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        *,
+        target_table: str,
+        mappings: Sequence[Mapping[str, Any]] | None = None,
+        intervals: Any = None,
+        create_table_if_not_exists: bool = False,
+        filter_expression: str | None = None,
+        partitioned_by: str | None = None,
+        cluster_by: Sequence[str] | None = None,
+        extra_spec: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.target_table = target_table
+        self.mappings = mappings
+        self.intervals = intervals
+        self.create_table_if_not_exists = create_table_if_not_exists
+        self.filter_expression = filter_expression
+        self.partitioned_by = partitioned_by
+        self.cluster_by = cluster_by
+        self.extra_spec = extra_spec
+
+    def batch_body(self, context: Context, mode: str, source: Any) -> dict[str, Any]:
+        """The ``batch`` job body; in ``replace`` mode the target intervals are ``intervals``,
+        else the run's interval. ``extra_spec`` is applied last, as given."""
+        target: dict[str, Any] = {"type": "table", "tableName": self.target_table}
+        if mode == "replace":
+            target["intervals"] = (
+                normalize_intervals(self.intervals)
+                if self.intervals is not None
+                else [format_interval(*run_interval(context))]
+            )
+        body = _drop_none(
+            {
+                "type": "batch",
+                "ingestionMode": mode,
+                "source": source,
+                "target": target,
+                "mappings": list(self.mappings) if self.mappings is not None else None,
+                "createTableIfNotExists": self.create_table_if_not_exists or None,
+                "filterExpression": self.filter_expression,
+                "partitionedBy": self.partitioned_by,
+                "clusteringColumns": list(self.cluster_by) if self.cluster_by else None,
+            }
+        )
+        body.update(self.extra_spec or {})
+        return body
+
+
+class PolarisBatchIngestionOperator(_TableLoadOperator):
     """Load files (uploaded, S3, Azure, inline or any ``source``) into a table with a batch job.
 
     :param target_table: table to load into.
@@ -106,12 +164,13 @@ class PolarisBatchIngestionOperator(PolarisJobOperatorBase):
     :param mappings: ``[{"columnName": ..., "expression": ...}]``; always map ``__time``.
     :param ingestion_mode: ``append`` (default) or ``replace``.
     :param intervals: what ``replace`` overwrites; default: the run's interval (docs/jobs.md).
+    :param create_table_if_not_exists: create ``target_table`` on the first run.
+    :param filter_expression: SQL boolean over the input fields.
+    :param partitioned_by: target segment granularity (``hour``, ``day``, ...).
+    :param cluster_by: clustering columns.
     :param extra_spec: more top-level spec fields (templated), sent as given over the built ones.
     """
 
-    # Always send partitionedBy in replace mode (the table's, or one that aligns the intervals),
-    # so a retry sends the same request after its first try created the table (docs/jobs.md).
-    pin_partitioning: ClassVar[bool] = True
     template_fields: Sequence[str] = (
         "target_table",
         "files",
@@ -129,77 +188,36 @@ class PolarisBatchIngestionOperator(PolarisJobOperatorBase):
     def __init__(
         self,
         *,
-        target_table: str,
         files: Sequence[str] | None = None,
         source: Mapping[str, Any] | None = None,
         input_schema: Sequence[Mapping[str, Any]] | None = None,
         format_settings: Mapping[str, Any] | None = None,
-        mappings: Sequence[Mapping[str, Any]] | None = None,
         ingestion_mode: str = "append",
-        intervals: Any = None,
-        create_table_if_not_exists: bool = False,
-        filter_expression: str | None = None,
-        partitioned_by: str | None = None,
-        cluster_by: Sequence[str] | None = None,
-        max_parse_exceptions: int | None = None,
-        extra_spec: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.target_table = target_table
         self.files = files
         self.source = source
         self.input_schema = input_schema
         self.format_settings = format_settings
-        self.mappings = mappings
         self.ingestion_mode = ingestion_mode
-        self.intervals = intervals
-        self.create_table_if_not_exists = create_table_if_not_exists
-        self.filter_expression = filter_expression
-        self.partitioned_by = partitioned_by
-        self.cluster_by = cluster_by
-        self.max_parse_exceptions = max_parse_exceptions
-        self.extra_spec = extra_spec
 
     def build_job_spec(self, context: Context) -> Mapping[str, Any]:
         source: Any = self.source
         if source is None and self.files is not None:
+            schema, settings = self.input_schema, self.format_settings
             source = _drop_none(
                 {
                     "type": "uploaded",
                     "fileList": list(self.files),
-                    "inputSchema": list(self.input_schema)
-                    if self.input_schema is not None
-                    else None,
-                    "formatSettings": dict(self.format_settings) if self.format_settings else None,
+                    "inputSchema": list(schema) if schema is not None else None,
+                    "formatSettings": dict(settings) if settings else None,
                 }
             )
-        target: dict[str, Any] = {"type": "table", "tableName": self.target_table}
-        if self.ingestion_mode == "replace":
-            target["intervals"] = (
-                normalize_intervals(self.intervals)
-                if self.intervals is not None
-                else [format_interval(*run_interval(context))]
-            )
-        body = _drop_none(
-            {
-                "type": "batch",
-                "source": source,
-                "target": target,
-                "ingestionMode": self.ingestion_mode,
-                "mappings": list(self.mappings) if self.mappings is not None else None,
-                "createTableIfNotExists": self.create_table_if_not_exists or None,
-                "filterExpression": self.filter_expression,
-                "partitionedBy": self.partitioned_by,
-                "clusteringColumns": list(self.cluster_by) if self.cluster_by else None,
-                "maxParseExceptions": self.max_parse_exceptions,
-            }
-        )
-        body.update(self.extra_spec or {})
-        return body
+        return self.batch_body(context, self.ingestion_mode, source)
 
 
-class PolarisTableToTableOperator(PolarisJobOperatorBase):
+class PolarisTableToTableOperator(_TableLoadOperator):
     """Roll a Polaris table up into another table for this run's period (the flagship pattern).
 
     With the defaults (``mode="replace"``), each run overwrites exactly its period of
@@ -222,9 +240,6 @@ class PolarisTableToTableOperator(PolarisJobOperatorBase):
     :param extra_spec: more top-level spec fields (templated), sent as given over the built ones.
     """
 
-    # Always send partitionedBy in replace mode (the table's, or one that aligns the intervals),
-    # so a retry sends the same request after its first try created the table (docs/jobs.md).
-    pin_partitioning: ClassVar[bool] = True
     template_fields: Sequence[str] = (
         "source_table",
         "target_table",
@@ -241,69 +256,30 @@ class PolarisTableToTableOperator(PolarisJobOperatorBase):
         self,
         *,
         source_table: str,
-        target_table: str,
         mappings: Sequence[Mapping[str, Any]],
         mode: str = "replace",
-        intervals: Any = None,
         source_interval: Any = None,
-        create_table_if_not_exists: bool = False,
-        filter_expression: str | None = None,
-        partitioned_by: str | None = None,
-        cluster_by: Sequence[str] | None = None,
-        max_parse_exceptions: int | None = None,
-        extra_spec: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(mappings=mappings, **kwargs)
         if mode not in ("replace", "append"):
             raise ValueError(f"mode must be 'replace' or 'append', not {mode!r}")
         self.source_table = source_table
-        self.target_table = target_table
-        self.mappings = mappings
         self.mode = mode
-        self.intervals = intervals
         self.source_interval = source_interval
-        self.create_table_if_not_exists = create_table_if_not_exists
-        self.filter_expression = filter_expression
-        self.partitioned_by = partitioned_by
-        self.cluster_by = cluster_by
-        self.max_parse_exceptions = max_parse_exceptions
-        self.extra_spec = extra_spec
 
     def build_job_spec(self, context: Context) -> Mapping[str, Any]:
-        intervals = normalize_intervals(self.intervals) if self.intervals is not None else None
         if self.source_interval == "all":
             source_interval = None
         elif self.source_interval is not None:
             (source_interval,) = normalize_intervals(self.source_interval)
-        elif intervals is not None:
+        elif self.intervals is not None:
             # Explicit intervals: read the span they cover, never the run's data interval.
-            source_interval = _span(intervals)
+            source_interval = _span(normalize_intervals(self.intervals))
         else:
             source_interval = self._run_source_interval(context)
-        target: dict[str, Any] = {"type": "table", "tableName": self.target_table}
-        if self.mode == "replace":
-            target["intervals"] = (
-                intervals if intervals is not None else [format_interval(*run_interval(context))]
-            )
-        body = _drop_none(
-            {
-                "type": "batch",
-                "ingestionMode": self.mode,
-                "source": _drop_none(
-                    {"type": "table", "tableName": self.source_table, "interval": source_interval}
-                ),
-                "target": target,
-                "mappings": list(self.mappings),
-                "createTableIfNotExists": self.create_table_if_not_exists or None,
-                "filterExpression": self.filter_expression,
-                "partitionedBy": self.partitioned_by,
-                "clusteringColumns": list(self.cluster_by) if self.cluster_by else None,
-                "maxParseExceptions": self.max_parse_exceptions,
-            }
-        )
-        body.update(self.extra_spec or {})
-        return body
+        source = {"type": "table", "tableName": self.source_table, "interval": source_interval}
+        return self.batch_body(context, self.mode, _drop_none(source))
 
     def _run_source_interval(self, context: Context) -> str:
         """The source rows of this run's period; in append mode, a run without one (e.g.
@@ -378,9 +354,7 @@ class PolarisCancelJobOperator(PolarisJobControlOperatorBase):
     """
 
     verb = "cancels"
-    wait_target_statuses: ClassVar[frozenset[str] | None] = frozenset(
-        {"canceled", "completed", "failed"}
-    )
+    wait_target_statuses: ClassVar[frozenset[str] | None] = BATCH_TERMINAL
 
     def __init__(self, *, job_id: str, **kwargs: Any) -> None:
         super().__init__(job_id=job_id, **kwargs)

@@ -32,6 +32,7 @@ IfRunning = Literal["keep", "replace", "fail"]
 _IF_RUNNING = ("keep", "replace", "fail")
 # A streaming job in one of these states still owns its table: Polaris refuses a second one.
 _OCCUPYING = ["pending", "running", "idle", "suspended", "unknown"]
+_KEPT = "this task did not start it: it kept the table's running job, if_running='keep'"
 
 
 class PolarisStreamingJobOperator(PolarisJobOperatorBase):
@@ -88,8 +89,6 @@ class PolarisStreamingJobOperator(PolarisJobOperatorBase):
         self.job_spec = job_spec
         self.if_running = if_running
         self.replace_running = replace_running
-        # The table's existing job this task reattached to under "keep": never canceled by us.
-        self.kept_job_id: str | None = None
 
     def _mode(self, spec_replaces: bool) -> str:
         if self.if_running is not None:
@@ -129,6 +128,7 @@ class PolarisStreamingJobOperator(PolarisJobOperatorBase):
             )
 
     def submit(self, context: Context, client: Any, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        self.not_owned_reason = None  # owned unless resolve_existing keeps the table's job
         if body.get("replaceRunning") is not True:
             mode = self._mode(False)
             existing = self.find_table_jobs(client, body)
@@ -192,7 +192,7 @@ class PolarisStreamingJobOperator(PolarisJobOperatorBase):
                 f"Table {table!r} already has a matching streaming job {state.job_id}, but it is "
                 "suspended; resume it (PolarisResumeJobOperator) or use if_running='replace'."
             )
-        self.kept_job_id = state.job_id
+        self.not_owned_reason = _KEPT
         self.log.info(
             "Table %r already has a matching streaming job %s (%s); keeping it "
             "(if_running='keep', nothing submitted)",
@@ -203,18 +203,14 @@ class PolarisStreamingJobOperator(PolarisJobOperatorBase):
         return job
 
     def resume_kwargs(self) -> dict[str, Any]:
-        return {"kept_job_id": self.kept_job_id} if self.kept_job_id else {}
+        return {"kept_job_id": self.submitted_job_id} if self.not_owned_reason else {}
 
     def execute_complete(
         self, context: Context, event: Any = None, kept_job_id: str | None = None
     ) -> Any:
-        self.kept_job_id = kept_job_id
+        if kept_job_id:  # the wait was on the table's job this task kept, not on its own
+            self.not_owned_reason = _KEPT
         return super().execute_complete(context, event)
-
-    def why_not_owned(self, job_id: str) -> str | None:
-        if job_id == self.kept_job_id:
-            return "this task did not start it: it kept the table's running job, if_running='keep'"
-        return None
 
 
 def _connection(doc: Mapping[str, Any]) -> Any:
