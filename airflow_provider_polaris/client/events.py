@@ -7,7 +7,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
 
 import httpx
 
@@ -77,28 +76,6 @@ def _push_call(connection_name: str, payload: bytes, gzip: bool) -> ApiCall[Push
     )
 
 
-class _OAuthHeader:
-    """The OAuth header for pushes sent outside the client: a client of its own (opened on the
-    first call, closed by ``close``) fetches the token and refreshes it ahead of expiry."""
-
-    def __init__(self, config: PolarisConfig) -> None:
-        self._config = config
-        self._client: Any = None
-
-    def __call__(self, stale: str | None = None) -> str:
-        if self._client is None:
-            from airflow_provider_polaris.client.sync import PolarisClient
-
-            self._client = PolarisClient(self._config)
-        header: str = self._client.authorization_header(stale)
-        return header
-
-    def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            client.close()
-
-
 @dataclass(frozen=True)
 class PushEndpoint:
     """Where and how a connection's pushes go, for a push transport with its own HTTP stack.
@@ -144,9 +121,11 @@ def push_endpoint(
     if authorization is None and config.api_key:
         header = basic_authorization(config.api_key)
         authorization = lambda stale=None: header  # noqa: E731
-    elif authorization is None:
-        authorization = source = _OAuthHeader(config)
-        closing = source.close
+    elif authorization is None:  # OAuth: a client of its own fetches and refreshes the token
+        from airflow_provider_polaris.client.sync import PolarisClient
+
+        client = PolarisClient(config)
+        authorization, closing = client.authorization_header, client.close
     return PushEndpoint(
         url=Core(config).url_for(call),
         headers={

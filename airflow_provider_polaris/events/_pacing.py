@@ -28,7 +28,6 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 #: How long a sender waits before asking again while the pacer waits for responses (the first
 #: one, or the in-flight requests of a window whose budget they may use up).
@@ -45,8 +44,7 @@ class Pacer:
 
     A sender calls :meth:`reserve` until it returns 0 (sleeping the returned time in between),
     sends, then reports the outcome with exactly one of :meth:`observe` (2xx),
-    :meth:`rate_limited` (429) or :meth:`failed` (anything else). Threads may use
-    :meth:`acquire`, which sleeps with the blocking ``sleep``.
+    :meth:`rate_limited` (429) or :meth:`failed` (anything else).
     """
 
     def __init__(
@@ -58,7 +56,6 @@ class Pacer:
         max_pause: float = 600.0,
         max_wait: float = MAX_WAIT_SECONDS,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Any] = time.sleep,
     ) -> None:
         self._lock = threading.Lock()
         self._low_water = max(1, low_water)
@@ -67,7 +64,6 @@ class Pacer:
         self._max_pause = max_pause
         self._max_wait = max_wait
         self._clock = clock
-        self._sleep = sleep
         self._learned = False
         self._in_flight = 0
         self._paused_until = 0.0
@@ -124,14 +120,6 @@ class Pacer:
                 return self._next_slot - now
             self._next_slot = now + (end - now) / left
         return 0.0
-
-    def acquire(self) -> float:
-        """Wait (with the blocking ``sleep``) until this worker may send; return the time waited."""
-        waited = 0.0
-        while (wait := self.reserve()) > 0:
-            self._sleep(wait)
-            waited += wait
-        return waited
 
     def observe(
         self, remaining: int | None, reset_seconds: float | None, limit: int | None = None

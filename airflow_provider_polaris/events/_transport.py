@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import gzip as gzip_module
 import time
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -211,9 +210,3 @@ class PushTransport(PushSender):
             conn.abort()
         self._idle.clear()
         self._busy.clear()
-
-    async def __aenter__(self) -> PushTransport:
-        return self
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        await self.aclose()

@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from airflow_provider_polaris._compat import AIRFLOW_VERSION
 from airflow_provider_polaris._provider_info import AUTH_TYPES, CONNECTION_TYPE, POLARIS_CLOUDS
 from airflow_provider_polaris.client import PolarisConfig, RetryPolicy
+from airflow_provider_polaris.client._core import default_user_agent
 from airflow_provider_polaris.exceptions import (
     PolarisConnectionConfigError as PolarisConnectionConfigError,  # its old import path
 )
@@ -67,13 +67,6 @@ class ConnectionLike(Protocol):
 
 
 _Fail = Callable[[str, str], PolarisConnectionConfigError]
-
-
-def default_user_agent() -> str:
-    """``airflow-provider-polaris/<version> apache-airflow/<version>`` for support tickets."""
-    from airflow_provider_polaris import __version__
-
-    return f"airflow-provider-polaris/{__version__} apache-airflow/{AIRFLOW_VERSION}"
 
 
 def config_from_connection(conn: ConnectionLike) -> PolarisConfig:

@@ -23,6 +23,7 @@ from airflow_provider_polaris.hooks.errors import explain_api_error
 
 if TYPE_CHECKING:
     from airflow_provider_polaris.client import AsyncPolarisClient, PolarisClient, PolarisConfig
+    from airflow_provider_polaris.events import PushControl, PushReport
 
 
 class PolarisHook(BaseHook):
@@ -40,6 +41,21 @@ class PolarisHook(BaseHook):
     default_conn_name = "polaris_default"
     conn_type = "imply_polaris"
     hook_name = "Imply Polaris"
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> PolarisHook:
+        """``PolarisHook`` called with keywords beyond its own returns a
+        :class:`~airflow_provider_polaris.hooks.sql.PolarisSqlHook`.
+
+        Airflow maps the ``imply_polaris`` connection type to this class; common-sql's SQL
+        operators call it with the connection's extras and their ``hook_params``
+        (``hook_params={"sql": True}`` where there are none) and need a ``DbApiHook``. The SQL
+        hook (and common-sql) is imported only then.
+        """
+        if cls is PolarisHook and set(kwargs) - {"polaris_conn_id", "logger_name"}:
+            from airflow_provider_polaris.hooks.sql import PolarisSqlHook
+
+            return super().__new__(PolarisSqlHook)
+        return super().__new__(cls)
 
     def __init__(self, polaris_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -201,7 +217,14 @@ class PolarisHook(BaseHook):
 
     # -- events --------------------------------------------------------------------------------
 
-    def push_events(self, connection_name: str, events: Any, **options: Any) -> Any:
+    def push_events(
+        self,
+        connection_name: str,
+        events: Any,
+        *,
+        control: PushControl | None = None,
+        **options: Any,
+    ) -> PushReport:
         """Push events to the push_streaming connection ``connection_name``
         (``POST /events/{connectionName}``) and return a
         :class:`~airflow_provider_polaris.events.PushReport`.
@@ -216,7 +239,7 @@ class PolarisHook(BaseHook):
         """
         from airflow_provider_polaris.events import push_events
 
-        return push_events(self.get_config(), connection_name, events, **options)
+        return push_events(self.get_config(), connection_name, events, control=control, **options)
 
 
 def _derived_secrets(config: PolarisConfig) -> list[str]:

@@ -190,12 +190,14 @@ class PolarisPushEventsOperator(ClosesPolarisClient, BaseOperator):
             options["max_concurrent_requests"] = self.max_concurrent_requests
         options.update(self.push_options)
         resume = PushResume(context, self.connection_name, self.log, enabled=self.resume)
-        self._push_control = options["control"] = resume.control
+        self._push_control = resume.control
         with self._open_events() as events:
             try:
                 source = self.events.strip()[:500] if isinstance(self.events, str) else None
                 with resume.checkpoints(events, self.checkpoint_seconds, source) as pending:
-                    report = self.hook.push_events(self.connection_name, pending, **options)
+                    report = self.hook.push_events(
+                        self.connection_name, pending, control=resume.control, **options
+                    )
             except BaseException as exc:
                 failed = getattr(exc, "report", None)  # attached by the pusher, whatever failed
                 resume.stopped(failed)
