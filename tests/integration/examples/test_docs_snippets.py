@@ -120,6 +120,19 @@ def test_snippet_compiles_and_its_imports_exist(sid: str, code: str) -> None:
                     importlib.import_module(alias.name)
 
 
+# Pages whose blocks need no server: run them in order, in one namespace, as a reader would.
+SELF_CONTAINED = ("specs.md",)
+
+
+@pytest.mark.parametrize("page", SELF_CONTAINED)
+def test_self_contained_page_runs_top_to_bottom(page: str) -> None:
+    namespace: dict[str, Any] = {}
+    blocks = [code for sid, code in snippets() if sid.startswith(f"{page}:")]
+    assert blocks, page
+    for code in blocks:
+        exec(compile(code, page, "exec"), namespace)
+
+
 @pytest.mark.dagtest
 @pytest.mark.parametrize(("sid", "code"), dag_snippets(), ids=[sid for sid, _ in dag_snippets()])
 def test_dag_snippet_runs_against_the_emulator(
