@@ -214,23 +214,7 @@ def decide_outcome(
         return Outcome("canceled", f"{label} was canceled.")
 
     if targets is not None:
-        if status in targets:
-            if health == "error":
-                return Outcome(
-                    "failure", f"{label} is {status} but unhealthy: {health_text(state)}."
-                )
-            warning = (
-                f"{label} is {status} with {health_text(state)}." if health == "warn" else None
-            )
-            return Outcome("success", f"{label} is {status}.", warning)
-        if state.desired_status in targets and status in _LIVE_OR_IN_FLIGHT:
-            # A suspend / resume is in progress towards a target status.
-            return Outcome("waiting", f"{label} is {status}, on its way to {state.desired_status}.")
-        if status == "suspended" and state.desired_status != "running":
-            return Outcome("failure", f"{label} is suspended.")
-        if status in _IN_FLIGHT or status == "suspended":
-            return Outcome("waiting", f"{label} is {status}.")
-        return Outcome("failure", f"{label} is {status}, which is not one of {sorted(targets)}.")
+        return _toward_targets(state, label, targets)
 
     if status == "completed":
         if health == "error":
@@ -242,3 +226,21 @@ def decide_outcome(
     if status == "suspended" and state.desired_status != "running":
         return Outcome("failure", f"{label} is suspended.")
     return Outcome("waiting", f"{label} is {status}.")
+
+
+def _toward_targets(state: JobState, label: str, targets: set[str]) -> Outcome:
+    """:func:`decide_outcome` for a wait with target statuses, once the job has not ended."""
+    status, health = state.execution_status, state.health_status
+    if status in targets:
+        if health == "error":
+            return Outcome("failure", f"{label} is {status} but unhealthy: {health_text(state)}.")
+        warning = f"{label} is {status} with {health_text(state)}." if health == "warn" else None
+        return Outcome("success", f"{label} is {status}.", warning)
+    if state.desired_status in targets and status in _LIVE_OR_IN_FLIGHT:
+        # A suspend / resume is in progress towards a target status.
+        return Outcome("waiting", f"{label} is {status}, on its way to {state.desired_status}.")
+    if status == "suspended" and state.desired_status != "running":
+        return Outcome("failure", f"{label} is suspended.")
+    if status in _IN_FLIGHT or status == "suspended":
+        return Outcome("waiting", f"{label} is {status}.")
+    return Outcome("failure", f"{label} is {status}, which is not one of {sorted(targets)}.")

@@ -188,3 +188,31 @@ async def test_clients_come_from_the_hooks_async_getter(
     await trigger.on_kill()
     assert len(getter_calls) == 2  # the wait (or the shared poller) and on_kill
     assert built_with_masker and all(built_with_masker)
+
+
+def test_a_401_in_a_shared_deferred_wait_fails_the_task_without_retry(emu: Any) -> None:
+    """The shared poller's list call gets a 401 (a revoked key): the event is flagged permanent,
+    so ``execute_complete`` raises ``AirflowFailException`` (no Airflow retries), naming it."""
+    from job_helpers import make_context
+
+    from airflow_provider_polaris._compat import AirflowFailException, TaskDeferred
+    from airflow_provider_polaris.operators.jobs import PolarisCreateJobOperator
+
+    emu.script_job(outcome="running")
+    operator = PolarisCreateJobOperator(
+        task_id="t", job_spec=batch_spec(), deferrable=True, poll_interval=0.01
+    )
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(make_context())
+    trigger = deferred.value.trigger
+    assert trigger.shared_poller
+    emu.inject_fault("GET", r"/jobs", status=401, count=100)
+    emu.clear_request_log()
+    event = asyncio.run(first_event(trigger))
+    assert event["status"] == "error" and event["permanent"] is True
+    assert "401 Unauthorized" in event["message"]
+    # The poller's list call failed (not a per-job request): the shared path decided this.
+    first = emu.request_log()[0]
+    assert (first["status"], first["path"].rsplit("/", 1)[-1]) == (401, "jobs")
+    with pytest.raises(AirflowFailException, match=r"401 Unauthorized"):
+        operator.execute_complete(make_context(), event)
