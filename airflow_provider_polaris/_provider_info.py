@@ -137,7 +137,11 @@ PROVIDER_INFO: dict[str, Any] = {
             "tags": ["service"],
         }
     ],
-    "hooks": [{"integration-name": _INTEGRATION, "python-modules": _modules("hooks.polaris")}],
+    # hooks.sql (PolarisSqlHook, common-sql) serves the same connection type: PolarisHook called
+    # by common-sql's SQL operators returns it (see PolarisHook.__new__).
+    "hooks": [
+        {"integration-name": _INTEGRATION, "python-modules": _modules("hooks.polaris", "hooks.sql")}
+    ],
     "operators": [
         {
             "integration-name": _INTEGRATION,
