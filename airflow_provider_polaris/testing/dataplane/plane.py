@@ -10,7 +10,7 @@ from typing import Any
 
 from airflow_provider_polaris.testing.dataplane import nodes as n
 from airflow_provider_polaris.testing.dataplane.alignment import sql_overwrite
-from airflow_provider_polaris.testing.dataplane.errors import EvalError, SqlError, UnsupportedError
+from airflow_provider_polaris.testing.dataplane.errors import EvalError, SqlError
 from airflow_provider_polaris.testing.dataplane.evaluator import Evaluator
 from airflow_provider_polaris.testing.dataplane.events import (
     EventsResult,
@@ -18,10 +18,7 @@ from airflow_provider_polaris.testing.dataplane.events import (
     compile_stream,
     ingest_events,
 )
-from airflow_provider_polaris.testing.dataplane.formats import as_timestamp_row
 from airflow_provider_polaris.testing.dataplane.ingestion import IngestionResult, Ingestor
-from airflow_provider_polaris.testing.dataplane.parameters import bind_parameters
-from airflow_provider_polaris.testing.dataplane.parser import parse_statement
 from airflow_provider_polaris.testing.dataplane.plans import plan_batch, plan_sql
 from airflow_provider_polaris.testing.dataplane.select import column_name, run_select
 from airflow_provider_polaris.testing.dataplane.sources import FileReader
@@ -82,6 +79,7 @@ class DataPlane:
         self._ingestor = Ingestor(self._store, self._now_ms)
         self._streams: dict[Hashable, StreamPlan] = {}
         self._stats: dict[str, tuple[int, TableStats]] = {}
+        self._duck: Any = None  # the DuckDB query engine, started by the first query
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -89,6 +87,8 @@ class DataPlane:
     def reset(self) -> None:
         """Forget every table's rows."""
         self._store.clear()
+        if self._duck is not None:
+            self._duck.reset()
         self._streams.clear()
         self._stats.clear()
 
@@ -260,37 +260,14 @@ class DataPlane:
     # --- query -----------------------------------------------------------------------------------
 
     def query(self, sql: str, parameters: list[dict[str, Any]] | None = None) -> QueryResult:
-        """Run a SELECT from the supported subset; raises :class:`SqlError` otherwise."""
-        statement = parse_statement(sql)
-        if isinstance(statement, n.Insert):
-            raise UnsupportedError(
-                "INSERT and REPLACE must be submitted as SQL ingestion jobs, not as queries"
-            )
-        params = bind_parameters(parameters)
-        source = statement.source
-        if source is None:
-            rows: Sequence[Mapping[str, Any]] = [{}]
-            known: Sequence[str] = ()
-        elif isinstance(source, n.ExternalSource):
-            raise UnsupportedError("POLARIS_SOURCE can only be used in SQL ingestion jobs")
-        else:
-            if not self._store.exists(source.name):
-                raise SqlError(f"Object '{source.name}' not found")
-            rows = [as_timestamp_row(dict(r)) for r in self._store.rows(source.name)]
-            known = self._store.columns(source.name)
-        try:
-            projection = run_select(
-                statement, rows, Evaluator(params, self._now_ms), known_columns=known
-            )
-        except EvalError as exc:
-            raise SqlError(
-                str(exc), category="RUNTIME_FAILURE", error_code="runtimeFailure"
-            ) from None
-        types = [
-            _column_type(item.expr, projection.rows, i) for i, item in enumerate(projection.items)
-        ]
-        values = [[_json_value(v) for v in row] for row in projection.rows]
-        return QueryResult(projection.columns, types, values)
+        """Run a Druid SQL SELECT on DuckDB (:mod:`duck`); raises :class:`SqlError` for what
+        Druid or the emulator refuses."""
+        if self._duck is None:
+            from airflow_provider_polaris.testing.dataplane.duck import DuckQueries
+
+            self._duck = DuckQueries(self._store, self._now_ms)
+        columns, types, rows = self._duck.query(sql, parameters)
+        return QueryResult(columns, types, rows)
 
 
 def _column_type(expr: n.Node, rows: list[list[Any]], index: int) -> str:

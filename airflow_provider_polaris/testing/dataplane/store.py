@@ -15,6 +15,7 @@ it back (``formats.as_timestamp_row``).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
@@ -23,14 +24,16 @@ from airflow_provider_polaris.testing.dataplane.timeutil import in_intervals
 
 Row = Mapping[str, Any]
 _BY_TIME = itemgetter("__time")
+_SERIALS = itertools.count()  # tells a re-created table from the one it replaced
 
 
 class _Table:
     """One table: rows in time order, rows appended since, known columns, a write counter."""
 
-    __slots__ = ("columns", "ordered", "pending", "version")
+    __slots__ = ("columns", "ordered", "pending", "serial", "version")
 
     def __init__(self) -> None:
+        self.serial = next(_SERIALS)
         self.ordered: tuple[Row, ...] = ()
         self.pending: list[Row] = []
         self.columns: dict[str, None] = {"__time": None}
@@ -79,6 +82,14 @@ class TableStore:
         """A number that changes with every write to the table (for caches of derived data)."""
         table = self._tables.get(name)
         return -1 if table is None else table.version
+
+    def stamp(self, name: str) -> tuple[int, int, int]:
+        """Changes whenever the table's rows or columns change, or it is re-created (for
+        mirrors of the table, e.g. in DuckDB)."""
+        table = self._tables.get(name)
+        if table is None:
+            return (-1, -1, 0)
+        return (table.serial, table.version, len(table.columns))
 
     def columns(self, name: str) -> tuple[str, ...]:
         """The table's columns, ``__time`` first."""

@@ -1,0 +1,375 @@
+"""Druid SQL → DuckDB SQL: parse with sqlglot, rewrite Druid's functions, keep Druid's answers.
+
+:func:`translate` returns the DuckDB text of a query plus what the engine needs around it: the
+tables it reads, and the names Druid gives its result columns (``EXPR$<n>`` for unnamed
+expressions). Functions DuckDB lacks or computes differently (``TIME_FLOOR``, ``LATEST``,
+``REGEXP_EXTRACT`` returning NULL on no match, exact ``APPROX_COUNT_DISTINCT`` ...) are rewritten
+here; ``TIME_PARSE``/``TIME_FORMAT`` call Python UDFs the engine registers. Anything this module
+does not know fails with an UNSUPPORTED error naming it, never a silently different answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.druid import Druid
+from sqlglot.errors import ParseError
+
+from airflow_provider_polaris.testing.dataplane.errors import SqlError, UnsupportedError
+from airflow_provider_polaris.testing.dataplane.timeutil import (
+    _FRACTION as FRACTION,
+)
+from airflow_provider_polaris.testing.dataplane.timeutil import (
+    joda_to_strftime,
+    parse_interval,
+    parse_period,
+)
+
+# sqlglot's node classes are typed loosely (and renamed across versions): nodes are Any here.
+Node = Any
+_INGEST_RE = re.compile(r"^\s*(?:--[^\n]*\n\s*)*(INSERT|REPLACE)\b", re.IGNORECASE)
+_UNITS = {
+    "MILLISECOND": "millisecond",
+    "SECOND": "second",
+    "MINUTE": "minute",
+    "HOUR": "hour",
+    "DAY": "day",
+    "WEEK": "week",
+    "MONTH": "month",
+    "QUARTER": "quarter",
+    "YEAR": "year",
+}
+# EXTRACT/TIME_EXTRACT units → DuckDB date parts (Druid's DOW is ISO: Monday = 1).
+_EXTRACT_PARTS = {
+    **{unit: part for unit, part in _UNITS.items() if unit != "MILLISECOND"},
+    "DOW": "isodow",
+    "DAYOFWEEK": "isodow",
+    "ISODOW": "isodow",
+    "DOY": "doy",
+    "DAYOFYEAR": "doy",
+    "ISOYEAR": "isoyear",
+    "DECADE": "decade",
+    "CENTURY": "century",
+    "MILLENNIUM": "millennium",
+}
+
+
+class _Dialect(Druid):
+    """Druid as sqlglot reads it, with TIMESTAMPADD/DIFF kept as plain calls (unit first)."""
+
+    class Parser(Druid.Parser):  # type: ignore[valid-type,misc]
+        FUNCTIONS = {
+            **Druid.Parser.FUNCTIONS,
+            "TIMESTAMPDIFF": lambda args: exp.Anonymous(this="TIMESTAMPDIFF", expressions=args),
+            "TIMESTAMPADD": lambda args: exp.Anonymous(this="TIMESTAMPADD", expressions=args),
+        }
+        FUNCTION_PARSERS = {
+            k: v
+            for k, v in Druid.Parser.FUNCTION_PARSERS.items()
+            if k not in ("TIMESTAMPDIFF", "TIMESTAMPADD")
+        }
+
+
+@dataclass(frozen=True)
+class Translation:
+    """A query rewritten for DuckDB."""
+
+    sql: str
+    tables: tuple[str, ...]  # the emulator tables it reads
+    names: tuple[str | None, ...]  # Druid's name per select item; None for ``*``
+    placeholders: int
+
+
+def translate(sql: str, now_ms: int) -> Translation:
+    """Rewrite one Druid SELECT for DuckDB; SqlError for what Druid or the emulator refuses."""
+    if _INGEST_RE.match(sql):
+        raise UnsupportedError(
+            "INSERT and REPLACE must be submitted as SQL ingestion jobs, not as queries"
+        )
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=_Dialect) if s is not None]
+    except ParseError as exc:
+        first = str(exc).splitlines()[0]
+        raise SqlError(f"Incorrect syntax: {first.replace('Unexpected', 'unexpected')}") from None
+    if len(statements) != 1:
+        raise SqlError("Incorrect syntax: expected exactly one statement")
+    tree = statements[0]
+    if not isinstance(tree, exp.Query):
+        raise UnsupportedError(f"Only SELECT queries are supported, not {tree.key.upper()}")
+    tables = _tables(tree)
+    tree = _rewrite_all(tree, now_ms)
+    names = _name_outputs(tree)
+    _order_groups(tree)
+    placeholders = len(list(tree.find_all(exp.Placeholder)))
+    return Translation(tree.sql(dialect="duckdb"), tables, names, placeholders)
+
+
+def _rewrite_all(tree: Node, now_ms: int) -> Node:
+    """Rewrite every node children first, so a rewritten call's arguments are rewritten too
+    and the DuckDB calls a rewrite introduces are never looked at again."""
+    for node in reversed(list(tree.walk())):
+        new = _rewrite(node, now_ms)
+        if new is not node:
+            if node is tree:
+                tree = new
+            else:
+                node.replace(new)
+    return tree
+
+
+def _tables(tree: Node) -> tuple[str, ...]:
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    found: dict[str, None] = {}
+    for table in tree.find_all(exp.Table):
+        if isinstance(table.this, exp.Func) or not isinstance(table.this, exp.Identifier):
+            raise UnsupportedError(
+                f"{table.this.sql('druid')} can only be used in SQL ingestion jobs"
+            )
+        if table.db and table.db.lower() != "druid":
+            raise SqlError(f"Object '{table.db}.{table.name}' not found")
+        table.set("db", None)
+        table.set("catalog", None)
+        if table.name.lower() not in ctes:
+            found[table.name] = None
+    return tuple(found)
+
+
+def _name_outputs(tree: Node) -> tuple[str | None, ...]:
+    """Alias the outer select's items with Druid's names (``EXPR$<n>`` when unnamed)."""
+    select = tree
+    while isinstance(select, exp.SetOperation):
+        select = select.this
+    if not isinstance(select, exp.Select):
+        return ()
+    names: list[str | None] = []
+    items: list[Node] = []
+    for index, item in enumerate(select.expressions):
+        if isinstance(item, exp.Star) or (
+            isinstance(item, exp.Column) and isinstance(item.this, exp.Star)
+        ):
+            names.append(None)
+            items.append(item)
+            continue
+        if isinstance(item, exp.Alias):
+            name = item.alias
+        elif isinstance(item, exp.Column):
+            names.append(item.name)  # DuckDB names it the same; an alias would shadow it
+            items.append(item)
+            continue
+        else:
+            name = f"EXPR${index}"
+        names.append(name)
+        inner = item.this if isinstance(item, exp.Alias) else item
+        items.append(exp.alias_(inner, name, quoted=True))
+    select.set("expressions", items)
+    return tuple(names)
+
+
+def _order_groups(tree: Node) -> None:
+    """Druid returns GROUP BY results sorted by their keys when no ORDER BY says otherwise."""
+    if isinstance(tree, exp.Select) and tree.args.get("group") and not tree.args.get("order"):
+        keys = [key.copy() for key in tree.args["group"].expressions]
+        tree.set("order", exp.Order(expressions=[exp.Ordered(this=key) for key in keys]))
+
+
+def _literal_text(node: Node, what: str) -> str:
+    if isinstance(node, exp.Literal) and node.is_string:
+        return str(node.this)
+    raise UnsupportedError(f"{what} must be a string literal in the emulator")
+
+
+def _interval(period: str) -> tuple[Node, bool]:
+    """A DuckDB INTERVAL for an ISO period, and whether it is whole weeks."""
+    try:
+        parsed = parse_period(period)
+    except ValueError:
+        raise SqlError(
+            f"Invalid period [{period}]", category="RUNTIME_FAILURE", error_code="runtimeFailure"
+        ) from None
+    if parsed.is_zero():
+        raise SqlError(f"Invalid period [{period}]", "RUNTIME_FAILURE", "runtimeFailure")
+    text = f"{parsed.months} months {parsed.millis * 1000} microseconds"
+    return exp.cast(exp.Literal.string(text), "INTERVAL"), parsed.weeks_only
+
+
+def _unit_interval(unit_node: Node) -> Node:
+    unit = unit_node.name.upper()
+    if unit not in _UNITS:
+        raise UnsupportedError(f"Time unit '{unit}' is not supported")
+    return exp.cast(exp.Literal.string(f"1 {_UNITS[unit]}"), "INTERVAL")
+
+
+def _call(name: str, *args: Node) -> Node:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _epoch_ms(ms: int) -> Node:
+    return _call("epoch_ms", exp.Literal.number(ms))
+
+
+def _time_floor(args: list[Node]) -> Node:
+    if len(args) > 2 and not all(isinstance(a, exp.Null) for a in args[2:]):
+        raise UnsupportedError("TIME_FLOOR with an origin or time zone is not supported")
+    interval, weeks = _interval(_literal_text(args[1], "TIME_FLOOR's period"))
+    origin = "1970-01-05" if weeks else "1970-01-01"  # ISO weeks start on Monday
+    return _call(
+        "time_bucket", interval, args[0], exp.cast(exp.Literal.string(origin), "TIMESTAMP")
+    )
+
+
+def _ceil_of(value: Node, floor: Node, step: Node) -> Node:
+    return exp.Case(
+        ifs=[exp.If(this=exp.EQ(this=floor.copy(), expression=value.copy()), true=value.copy())],
+        default=exp.Add(this=floor, expression=step),
+    )
+
+
+def _time_extract(value: Node, unit: str) -> Node:
+    unit = unit.upper()
+    if unit == "EPOCH":
+        return exp.cast(_call("floor", _call("epoch", value)), "BIGINT")
+    if unit == "MILLISECOND":
+        return exp.Mod(this=_call("millisecond", value), expression=exp.Literal.number(1000))
+    part = _EXTRACT_PARTS.get(unit)
+    if part is None:
+        raise UnsupportedError(f"Time unit '{unit}' is not supported in EXTRACT")
+    return exp.cast(_call("date_part", exp.Literal.string(part), value), "BIGINT")
+
+
+def _by_time(name: str, args: list[Node]) -> Node:
+    by = args[1] if name.endswith("_BY") else exp.column("__time", quoted=True)
+    return _call("arg_max" if name.startswith("LATEST") else "arg_min", args[0], by)
+
+
+def _regexp_extract(args: list[Node]) -> Node:
+    index = args[2] if len(args) > 2 else exp.Literal.number(0)
+    found = _call("regexp_matches", args[0].copy(), args[1].copy())
+    return exp.Case(ifs=[exp.If(this=found, true=_call("regexp_extract", *args[:2], index))])
+
+
+def _time_in_interval(args: list[Node]) -> Node:
+    text = _literal_text(args[1], "TIME_IN_INTERVAL's interval")
+    try:
+        start, end = parse_interval(text)
+    except ValueError:
+        raise SqlError(f"Invalid interval [{text}]") from None
+    return exp.paren(
+        exp.and_(
+            exp.GTE(this=args[0].copy(), expression=_epoch_ms(start)),
+            exp.LT(this=args[0], expression=_epoch_ms(end)),
+        )
+    )
+
+
+def _joda(args: list[Node], what: str) -> str | None:
+    if len(args) > 2 and not all(isinstance(a, exp.Null) for a in args[2:]):
+        raise UnsupportedError(f"{what} with a time zone is not supported")
+    if len(args) < 2 or isinstance(args[1], exp.Null):
+        return None
+    return joda_to_strftime(_literal_text(args[1], f"{what}'s pattern"))
+
+
+def _time_parse(args: list[Node]) -> Node:
+    pattern = _joda(args, "TIME_PARSE")
+    if pattern is None:
+        parsed: Node = exp.TryCast(this=args[0], to=exp.DataType.build("TIMESTAMPTZ"))
+    else:
+        parsed = _call("try_strptime", args[0], exp.Literal.string(pattern.replace(FRACTION, "%g")))
+    return exp.cast(parsed, "TIMESTAMP")
+
+
+def _time_format(args: list[Node]) -> Node:
+    pattern = _joda(args, "TIME_FORMAT") or "%Y-%m-%dT%H:%M:%S.\x00F\x00Z"
+    pattern = pattern.replace("%z", "+0000").replace("%Z", "UTC").replace(FRACTION, "%g")
+    return _call("strftime", args[0], exp.Literal.string(pattern))
+
+
+def _safe_divide(args: list[Node]) -> Node:
+    zero = exp.EQ(this=args[1].copy(), expression=exp.Literal.number(0))
+    return exp.Case(
+        ifs=[exp.If(this=zero, true=exp.null())], default=exp.Div(this=args[0], expression=args[1])
+    )
+
+
+def _time_shift(args: list[Node]) -> Node:
+    interval, _ = _interval(_literal_text(args[1], "TIME_SHIFT's period"))
+    return exp.Add(this=args[0], expression=exp.Mul(this=exp.paren(args[2]), expression=interval))
+
+
+_ANONYMOUS: dict[str, Callable[[list[Node]], Node]] = {
+    "TIME_FLOOR": _time_floor,
+    "TIME_CEIL": lambda a: _ceil_of(
+        a[0], _time_floor(a), _interval(_literal_text(a[1], "period"))[0]
+    ),
+    "TIME_SHIFT": _time_shift,
+    "TIME_EXTRACT": lambda a: _time_extract(
+        a[0], _literal_text(a[1], "TIME_EXTRACT's unit") if len(a) > 1 else "MILLISECOND"
+    ),
+    "TIME_IN_INTERVAL": _time_in_interval,
+    "TIME_PARSE": _time_parse,
+    "TIME_FORMAT": _time_format,
+    "MILLIS_TO_TIMESTAMP": lambda a: _call("epoch_ms", exp.cast(a[0], "BIGINT")),
+    "TIMESTAMP_TO_MILLIS": lambda a: _call("epoch_ms", a[0]),
+    "TIMESTAMPADD": lambda a: exp.Add(
+        this=a[2], expression=exp.Mul(this=exp.paren(a[1]), expression=_unit_interval(a[0]))
+    ),
+    "TIMESTAMPDIFF": lambda a: _call(
+        "date_sub", exp.Literal.string(_UNITS.get(a[0].name.upper(), a[0].name)), a[1], a[2]
+    ),
+    "CONTAINS_STRING": lambda a: _call("contains", *a),
+    "ICONTAINS_STRING": lambda a: _call("contains", _call("lower", a[0]), _call("lower", a[1])),
+    "TEXTCAT": lambda a: exp.DPipe(this=a[0], expression=a[1]),
+    "NVL": lambda a: exp.Coalesce(this=a[0], expressions=a[1:]),
+    "SAFE_DIVIDE": _safe_divide,
+    "BTRIM": lambda a: _call("trim", *a),
+    "PARSE_JSON": lambda a: _call("json", a[0]),
+    "TRY_PARSE_JSON": lambda a: _call("try", _call("json", a[0])),
+    "TO_JSON_STRING": lambda a: exp.cast(_call("to_json", a[0]), "VARCHAR"),
+    "JSON_VALUE": lambda a: _call("json_extract_string", a[0], a[1]),
+    "LATEST": lambda a: _by_time("LATEST", a),
+    "EARLIEST": lambda a: _by_time("EARLIEST", a),
+    "LATEST_BY": lambda a: _by_time("LATEST_BY", a),
+    "EARLIEST_BY": lambda a: _by_time("EARLIEST_BY", a),
+    "APPROX_COUNT_DISTINCT_DS_HLL": lambda a: exp.Count(this=exp.Distinct(expressions=[a[0]])),
+    "APPROX_COUNT_DISTINCT_DS_THETA": lambda a: exp.Count(this=exp.Distinct(expressions=[a[0]])),
+    "LOG10": lambda a: _call("log10", *a),
+}
+# Druid functions DuckDB computes the same way under the same name.
+_SAME = {"LEFT", "RIGHT", "REVERSE", "LN", "EXP", "SQRT", "LTRIM", "RTRIM", "LOWER", "UPPER"}
+
+
+def _rewrite(node: Node, now_ms: int) -> Node:
+    if isinstance(node, exp.Anonymous):
+        name = str(node.this).upper()
+        args = list(node.expressions)
+        handler = _ANONYMOUS.get(name)
+        if handler is not None:
+            return handler(args)
+        if name in _SAME:
+            return node
+        raise UnsupportedError(f"Function '{name}' is not supported by the emulator")
+    if isinstance(node, exp.CurrentTimestamp):
+        return _epoch_ms(now_ms)
+    if isinstance(node, exp.CurrentDate):
+        return exp.cast(_epoch_ms(now_ms), "DATE")
+    if isinstance(node, (exp.Floor, exp.Ceil)) and node.args.get("to") is not None:
+        unit = node.args["to"].name.upper()
+        trunc = _call("date_trunc", exp.Literal.string(_UNITS.get(unit, unit)), node.this)
+        if isinstance(node, exp.Floor):
+            return trunc
+        return _ceil_of(node.this, trunc, _unit_interval(node.args["to"]))
+    if isinstance(node, exp.Extract):
+        return _time_extract(node.expression, node.this.name)
+    if isinstance(node, exp.ApproxDistinct):
+        return exp.Count(this=exp.Distinct(expressions=[node.this]))
+    if isinstance(node, exp.RegexpExtract):
+        args = [node.this, node.expression]
+        if node.args.get("group") is not None:
+            args.append(node.args["group"])
+        return _regexp_extract(args)
+    return node
