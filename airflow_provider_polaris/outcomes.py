@@ -84,10 +84,6 @@ class JobState:
         return health if isinstance(health, Mapping) else {}
 
     @property
-    def has_health(self) -> bool:
-        return "health" in self.raw and self.raw.get("health") is not None
-
-    @property
     def health_status(self) -> str | None:
         """``ok`` / ``warn`` / ``error``; an unrecognised value is returned as is (lower case)."""
         status = _text(self._health.get("status"))
@@ -119,10 +115,6 @@ class JobState:
     def is_active(self) -> bool:
         """Polaris is (or will be) working on the job: reattaching to it is meaningful."""
         return self.execution_status in {"pending", "running", "idle", "unknown"}
-
-    @property
-    def is_successful(self) -> bool:
-        return decide_outcome(self.raw).kind == "success"
 
     def describe(self) -> str:
         """``status`` or ``status (health warn: code)``: short text for log lines."""

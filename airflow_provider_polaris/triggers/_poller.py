@@ -25,8 +25,9 @@ The per-interval work never allocates per waiter and yields to the event loop ev
 Life cycle: the first waiter for a key creates the poller, which gets its one
 ``AsyncPolarisClient`` from a ``PolarisHook`` (``get_async_client``); the last waiter to leave
 (result, timeout or cancellation) removes it from the registry, stops its task and closes the
-client. Errors from the list call are delivered to every waiter, which fails
-once its own ``max_consecutive_errors`` is exceeded.
+client. Each waiter is a :class:`~airflow_provider_polaris.waiting.JobWatch`: it judges what the
+walks and fetches deliver, and counts their errors (a list error reaches every waiter), ending
+with a (``permanent`` when a retry cannot help) ``error`` event when its watch gives up.
 """
 
 from __future__ import annotations
@@ -407,13 +408,9 @@ def _stamp(job: Any) -> float | None:
     return moment.timestamp()
 
 
-async def _aclose(client: Any) -> None:
+async def _aclose(source: ClientSource) -> None:
     try:
-        closer = getattr(client, "aclose", None)
-        if closer is not None:
-            await closer()
-        else:
-            await client.__aexit__(None, None, None)
+        await source.aclose()
     except Exception:  # closing is best effort
         log.debug("Closing the Polaris client failed", exc_info=True)
 

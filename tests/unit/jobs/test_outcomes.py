@@ -121,7 +121,7 @@ def test_job_state_accessors() -> None:
     assert state.health_status == "warn"
     assert state.health_code == "multiple"
     assert state.health_message == "m"
-    assert state.is_terminal and state.is_successful
+    assert state.is_terminal and decide_outcome(state.raw).kind == "success"
     assert JobState(job("running")).is_active
     assert not JobState({}).is_terminal
     assert JobState({"spec": {"type": "sql", "target": {"tableName": "x"}}}).target_table == "x"
