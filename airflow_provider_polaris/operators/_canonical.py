@@ -16,8 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import Any
+
+from airflow_provider_polaris.operators._intervals import interval_ends
 
 Path = tuple[str, ...]
 
@@ -163,20 +165,8 @@ def _drop_where_absent(theirs: Any, ours: Any, path: Path) -> None:
         _drop_where_absent(child, mine, rest)
 
 
-def _instant(text: str) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
 def _interval(text: str) -> str:
     """``start/end`` as UTC instants (``2024-01-01/2024-01-02`` equals
     ``2024-01-01T00:00:00.000Z/2024-01-02T00:00:00Z``); anything else unchanged."""
-    if "/" not in text:
-        return text
-    ends = [_instant(part) for part in text.split("/", 1)]
-    if not all(ends):
-        return text
-    return "/".join(e.astimezone(timezone.utc).isoformat() for e in ends if e is not None)
+    ends = interval_ends(text)
+    return "/".join(e.astimezone(timezone.utc).isoformat() for e in ends) if ends else text

@@ -49,6 +49,42 @@ def format_interval(start: datetime, end: datetime) -> str:
     return f"{format_instant(start)}/{format_instant(end)}"
 
 
+def parse_instant(value: Any) -> datetime | None:
+    """An ISO 8601 instant (text or ``datetime``) as an aware datetime, naive meaning UTC;
+    ``None`` when it is not one."""
+    if isinstance(value, str) and value.strip():
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def interval_ends(value: Any) -> tuple[datetime, datetime] | None:
+    """``(start, end)`` of an ISO 8601 ``start/end`` interval of instants, else ``None``."""
+    if not isinstance(value, str) or "/" not in value:
+        return None
+    start, end = (parse_instant(part) for part in value.split("/", 1))
+    return (start, end) if start is not None and end is not None else None
+
+
+def span(intervals: list[str]) -> str:
+    """``earliest start/latest end`` of ISO 8601 ``start/end`` intervals."""
+    if len(intervals) == 1:
+        return intervals[0]
+    bounds = []
+    for interval in intervals:
+        ends = interval_ends(interval)
+        if ends is None:
+            raise IntervalError(
+                f"cannot read interval {interval!r}; pass source_interval explicitly"
+            )
+        bounds.append(ends)
+    return format_interval(min(b[0] for b in bounds), max(b[1] for b in bounds))
+
+
 def normalize_intervals(value: Any) -> list[str]:
     """Accept ``"a/b"``, ``(start, end)`` pairs of datetimes, or a list of either."""
     if isinstance(value, str):

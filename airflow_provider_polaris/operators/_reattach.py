@@ -30,6 +30,7 @@ from typing import Any
 
 from airflow_provider_polaris.client import PolarisNotFoundError
 from airflow_provider_polaris.operators._canonical import request_hash, same_whole_request
+from airflow_provider_polaris.operators._intervals import interval_ends, parse_instant
 from airflow_provider_polaris.outcomes import JobState, decide_outcome
 
 STATE_KEY = "polaris_job"
@@ -77,7 +78,7 @@ def record_intent(
     try:
         record = store.get(STATE_KEY)
         since = record.get("since") if isinstance(record, Mapping) else None
-        if not isinstance(since, str) or _parse_time(since) is None:
+        if not isinstance(since, str) or parse_instant(since) is None:
             since = datetime.now(timezone.utc).isoformat()
         store.set(STATE_KEY, {"job_id": None, "request": request_hash(body), "since": since})
     except Exception as exc:  # the job runs regardless; a retry falls back to the scan
@@ -136,7 +137,7 @@ def find_previous_job(
     if record is _UNREADABLE or _store(context) is None:
         return _scan(client, body, log, target_statuses, first_try_started(context, log))
     # A readable store: every try records its intent before its create call.
-    since = _parse_time(record.get("since")) if isinstance(record, dict) else None
+    since = parse_instant(record.get("since")) if isinstance(record, dict) else None
     if not isinstance(record, dict) or since is None:
         log.info("No earlier try of this task instance submitted a Polaris job")
         return None
@@ -183,22 +184,10 @@ def _stored_job(
     return job
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
 def _run_started(context: Mapping[str, Any]) -> datetime | None:
     dag_run = context.get("dag_run")
     for attr in ("start_date", "queued_at"):
-        value = _parse_time(getattr(dag_run, attr, None))
+        value = parse_instant(getattr(dag_run, attr, None))
         if value is not None:
             return value
     return None
@@ -250,21 +239,18 @@ def _history_first_try(ti: Any, log: Any) -> datetime | None:
         return None
     since_success: list[datetime] = []
     for _, started, state in rows:
-        began = _parse_time(started)
+        began = parse_instant(started)
         if str(getattr(state, "value", state)) == "success":
             since_success = []  # a cleared successful try: a new sequence of tries begins
         elif began is not None:
             since_success.append(began)
     if since_success:
         return min(since_success)
-    return _parse_time(getattr(ti, "start_date", None)) if rows else None
+    return parse_instant(getattr(ti, "start_date", None)) if rows else None
 
 
 def _norm_interval(value: Any) -> Any:
-    if not isinstance(value, str) or "/" not in value:
-        return value
-    ends = [_parse_time(part) for part in value.split("/", 1)]
-    return tuple(ends) if all(ends) else value
+    return interval_ends(value) or value
 
 
 def _fingerprint(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -338,7 +324,7 @@ def _candidates(client: Any, body: Mapping[str, Any], since: datetime, log: Any)
             break
         if not isinstance(summary, Mapping) or not isinstance(summary.get("id"), str):
             continue
-        created = _parse_time(summary.get("createdTimestamp"))
+        created = parse_instant(summary.get("createdTimestamp"))
         if created is None:
             continue
         if created < since - _CLOCK_SKEW:

@@ -154,47 +154,12 @@ def secrets_from_airflow_connection(conn: Any, polaris_type: str) -> ConnectionS
 
     Every value used is registered with the secrets masker as it is read.
     """
-    from pydantic.alias_generators import to_camel
-
-    from airflow_provider_polaris.models.secrets import secret_fields
-
     if conn.password:
         _mask(conn.password)
     extra = _extra_of(conn)
     ignored: list[str] = []
-    keystore: dict[str, str] = {}
-    for extra_key, keystore_field in KEYSTORE_EXTRAS.items():
-        value = extra.pop(extra_key, None)
-        if value in (None, ""):
-            continue
-        if polaris_type != "kafka":
-            ignored.append(extra_key)
-            continue
-        _mask(str(value))
-        keystore[keystore_field] = str(value)
-    nested = extra.pop("secrets", None)
-    if isinstance(nested, str):
-        try:
-            nested = json.loads(nested)
-        except ValueError:
-            raise AirflowFailException(
-                f"secrets connection {conn.conn_id!r}: extra 'secrets' is not a JSON object"
-            ) from None
-    if isinstance(nested, Mapping):
-        secrets: dict[str, Any] = dict(nested)
-        ignored.extend(extra)
-    else:
-        secrets = {}
-        if extra.get("type"):
-            secrets["type"] = extra.pop("type")
-        wanted = secrets.get("type") or _DEFAULT_SECRET_TYPE.get(polaris_type) or ""
-        fields = secret_fields(wanted)
-        for key, value in extra.items():
-            wire = key if key in fields else to_camel(key)
-            if wire in fields:
-                secrets[wire] = value
-            elif key != "type":
-                ignored.append(key)
+    keystore = _keystore_of(extra, polaris_type, ignored)
+    secrets = _secrets_of(conn, extra, polaris_type, ignored)
     for value in secrets.values():
         if isinstance(value, str) and value:
             _mask(value)
@@ -212,6 +177,54 @@ def secrets_from_airflow_connection(conn: Any, polaris_type: str) -> ConnectionS
     if password_field and conn.password and password_field not in secrets:
         secrets[password_field] = conn.password
     return ConnectionSecretsRead(secrets, keystore, sorted(ignored))
+
+
+def _keystore_of(extra: dict[str, Any], polaris_type: str, ignored: list[str]) -> dict[str, str]:
+    """Pop the mutual-TLS client key extras (kafka only; listed in ``ignored`` otherwise)."""
+    keystore: dict[str, str] = {}
+    for extra_key, keystore_field in KEYSTORE_EXTRAS.items():
+        value = extra.pop(extra_key, None)
+        if value in (None, ""):
+            continue
+        if polaris_type != "kafka":
+            ignored.append(extra_key)
+            continue
+        _mask(str(value))
+        keystore[keystore_field] = str(value)
+    return keystore
+
+
+def _secrets_of(
+    conn: Any, extra: dict[str, Any], polaris_type: str, ignored: list[str]
+) -> dict[str, Any]:
+    """The ``secrets`` object the extra holds: nested under ``"secrets"``, or its keys that are
+    fields of the secret type (the others are listed in ``ignored``)."""
+    from pydantic.alias_generators import to_camel
+
+    from airflow_provider_polaris.models.secrets import secret_fields
+
+    nested = extra.pop("secrets", None)
+    if isinstance(nested, str):
+        try:
+            nested = json.loads(nested)
+        except ValueError:
+            raise AirflowFailException(
+                f"secrets connection {conn.conn_id!r}: extra 'secrets' is not a JSON object"
+            ) from None
+    if isinstance(nested, Mapping):
+        ignored.extend(extra)
+        return dict(nested)
+    secrets: dict[str, Any] = {}
+    if extra.get("type"):
+        secrets["type"] = extra.pop("type")
+    fields = secret_fields(secrets.get("type") or _DEFAULT_SECRET_TYPE.get(polaris_type) or "")
+    for key, value in extra.items():
+        wire = key if key in fields else to_camel(key)
+        if wire in fields:
+            secrets[wire] = value
+        elif key != "type":
+            ignored.append(key)
+    return secrets
 
 
 def keystore_credentials_in(connection: Any) -> bool:

@@ -253,7 +253,7 @@ class PolarisPushEventsOperator(ClosesPolarisClient, BaseOperator):
                 yield parsed
                 return
             location = events.strip()
-            from airflow_provider_polaris.operators.files import open_source
+            from airflow_provider_polaris.operators._sources import open_source
 
             with open_source(location) as raw:
                 if location.endswith(".gz"):

@@ -8,10 +8,11 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_polaris._compat import AirflowFailException, BaseOperator, object_storage_path
 from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
+from airflow_provider_polaris.operators._sources import open_source
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
@@ -20,14 +21,6 @@ if TYPE_CHECKING:
 IfFileExists = Literal["skip_same", "replace", "fail"]
 _GLOB_CHARS = frozenset("*?[")
 _CHUNK = 1024 * 1024
-
-
-def open_source(location: str) -> IO[bytes]:
-    """Open a local path or an fsspec URL for streaming binary reads."""
-    if "://" in location:
-        handle: IO[bytes] = object_storage_path(location).open("rb")
-        return handle
-    return open(os.path.expanduser(location), "rb")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_polaris.client.errors import PolarisBadRequestError, PolarisConflictError
@@ -18,6 +17,7 @@ from airflow_provider_polaris.operators._intervals import (
     format_interval,
     normalize_intervals,
     run_interval,
+    span,
 )
 from airflow_provider_polaris.operators._job_base import PolarisJobOperatorBase
 from airflow_provider_polaris.outcomes import BATCH_TERMINAL, JobState
@@ -36,30 +36,6 @@ __all__ = [
     "PolarisSqlIngestionOperator",
     "PolarisTableToTableOperator",
 ]
-
-
-def _span(intervals: list[str]) -> str:
-    """``earliest start/latest end`` of ISO 8601 ``start/end`` intervals."""
-    if len(intervals) == 1:
-        return intervals[0]
-    bounds = []
-    for interval in intervals:
-        parts = interval.split("/", 1)
-        ends = [_parse_instant(p) for p in parts] if len(parts) == 2 else []
-        if len(ends) != 2 or ends[0] is None or ends[1] is None:
-            raise IntervalError(
-                f"cannot read interval {interval!r}; pass source_interval explicitly"
-            )
-        bounds.append((ends[0], ends[1]))
-    return format_interval(min(b[0] for b in bounds), max(b[1] for b in bounds))
-
-
-def _parse_instant(text: str) -> datetime | None:
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
@@ -275,7 +251,7 @@ class PolarisTableToTableOperator(_TableLoadOperator):
             (source_interval,) = normalize_intervals(self.source_interval)
         elif self.intervals is not None:
             # Explicit intervals: read the span they cover, never the run's data interval.
-            source_interval = _span(normalize_intervals(self.intervals))
+            source_interval = span(normalize_intervals(self.intervals))
         else:
             source_interval = self._run_source_interval(context)
         source = {"type": "table", "tableName": self.source_table, "interval": source_interval}
