@@ -63,6 +63,23 @@ def test_the_sql_operators_get_a_dbapi_hook_from_the_polaris_connection(emu: Any
     assert explicit.get_first("SELECT 1 AS one") == (1,)
 
 
+def test_sql_sensor_and_split_statements_with_the_documented_hook_params(emu: Any) -> None:
+    from airflow.providers.common.sql.sensors.sql import SqlSensor
+
+    sensor = SqlSensor(
+        task_id="rows",
+        conn_id="polaris_default",
+        sql='SELECT COUNT(*) FROM "sales"',
+        hook_params={"sql": True},  # SqlSensor passes no extras: ask for the SQL hook
+    )
+    assert sensor.poke({}) is True
+    script = 'SELECT COUNT(*) FROM "sales"; SELECT 2 AS "b";'
+    results = sql_hook().run(
+        script, split_statements=True, return_last=False, handler=lambda cur: cur.fetchall()
+    )
+    assert results == [[(5,)], [(2,)]]
+
+
 def test_importing_the_provider_does_not_import_common_sql() -> None:
     """Every provider module but hooks.sql loads without common-sql's hooks or operators
     (Airflow 3 itself imports the bare ``airflow.providers.common.sql`` package while
