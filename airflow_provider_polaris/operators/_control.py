@@ -28,7 +28,7 @@ class PolarisJobControlOperatorBase(PolarisJobWaitMixin):
     # What the task does to the job, for log and timeout messages ("cancels", "suspends"...).
     verb: ClassVar[str] = ""
 
-    def __init__(self, *, job_id: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, job_id: str | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.job_id = job_id
         self.not_owned_reason = f"this task only {self.verb} it"

@@ -19,12 +19,7 @@ from airflow_provider_polaris.exceptions import (
     PolarisJobTimeoutError,
 )
 from airflow_provider_polaris.operators._intervals import IntervalError
-from airflow_provider_polaris.operators._job_wait import (
-    PolarisJobWaitMixin,
-    default_deferrable,
-    json_safe,
-    to_seconds,
-)
+from airflow_provider_polaris.operators._job_wait import PolarisJobWaitMixin
 from airflow_provider_polaris.operators._reattach import (
     find_previous_job,
     forget_job,
@@ -36,27 +31,15 @@ from airflow_provider_polaris.operators._request import (
     check_max_parse_exceptions,
     place_max_parse_exceptions,
 )
-from airflow_provider_polaris.operators._wait import (
-    event_error,
-    execution_timeout_deadline,
-    fetch_progress,
-    read_trigger_event,
-    wait_for_job,
-)
+from airflow_provider_polaris.operators._wait import execution_timeout_deadline, wait_for_job
 from airflow_provider_polaris.outcomes import JobState
 
-__all__ = [  # the wait helpers and exceptions stay importable from here, as before
+__all__ = [  # the exceptions and the sync wait stay importable from here, as before
     "PolarisJobCanceledError",
     "PolarisJobFailedError",
     "PolarisJobOperatorBase",
     "PolarisJobTimeoutError",
-    "default_deferrable",
-    "event_error",
     "execution_timeout_deadline",
-    "fetch_progress",
-    "json_safe",
-    "read_trigger_event",
-    "to_seconds",
     "wait_for_job",
 ]
 

@@ -13,12 +13,9 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_polaris._compat import BaseOperator
 from airflow_provider_polaris._task import (
-    ClosesPolarisClient,
     console_url,
     default_deferrable,
     explain_failure,
@@ -30,6 +27,7 @@ from airflow_provider_polaris.exceptions import (
     PolarisJobTimeoutError,
 )
 from airflow_provider_polaris.links import PolarisJobLink
+from airflow_provider_polaris.operators._base import PolarisOperator
 from airflow_provider_polaris.operators._wait import execution_timeout_deadline, wait_for_job
 from airflow_provider_polaris.outcomes import STREAMING_LIVE, JobState, Outcome, decide_outcome
 from airflow_provider_polaris.waiting import (
@@ -42,7 +40,6 @@ from airflow_provider_polaris.waiting import (
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
-    from airflow_provider_polaris.hooks.polaris import PolarisHook
 
 
 def to_seconds(value: float | timedelta | None) -> float | None:
@@ -59,7 +56,7 @@ def json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-class PolarisJobWaitMixin(ClosesPolarisClient, BaseOperator):
+class PolarisJobWaitMixin(PolarisOperator):
     """Wait on one Polaris job: the arguments and steps shared by every job operator.
 
     :param polaris_conn_id: Airflow connection to Polaris.
@@ -94,7 +91,6 @@ class PolarisJobWaitMixin(ClosesPolarisClient, BaseOperator):
     def __init__(
         self,
         *,
-        polaris_conn_id: str = "polaris_default",
         wait_for_completion: bool = True,
         deferrable: bool | None = None,
         poll_interval: float = 30.0,
@@ -107,7 +103,6 @@ class PolarisJobWaitMixin(ClosesPolarisClient, BaseOperator):
         super().__init__(**kwargs)
         if poll_interval <= 0:
             raise ValueError("poll_interval must be positive")
-        self.polaris_conn_id = polaris_conn_id
         self.wait_for_completion = wait_for_completion
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.poll_interval = float(poll_interval)
@@ -117,12 +112,6 @@ class PolarisJobWaitMixin(ClosesPolarisClient, BaseOperator):
         self.progress_interval = check_progress_interval(progress_interval)
         self.submitted_job_id: str | None = None
         self._job_finished = False
-
-    @cached_property
-    def hook(self) -> PolarisHook:
-        from airflow_provider_polaris.hooks.polaris import PolarisHook
-
-        return PolarisHook(polaris_conn_id=self.polaris_conn_id)
 
     def succeeded(self, context: Context, job: Mapping[str, Any], *, waited: bool) -> None:
         """Called once the task succeeds with ``job`` (``waited``: it reached its outcome)."""

@@ -11,20 +11,17 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_polaris._compat import (
     AirflowFailException,
     BaseHook,
-    BaseOperator,
     mask_secret,
 )
-from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
+from airflow_provider_polaris.operators._base import PolarisOperator
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
-    from airflow_provider_polaris.hooks.polaris import PolarisHook
     from airflow_provider_polaris.models.connections import ConnectionSpec
 
 IfExists = Literal["ignore", "update", "fail"]
@@ -247,21 +244,7 @@ def with_keystore(body: dict[str, Any], keystore: Mapping[str, str]) -> dict[str
     return {**body, "ssl": ssl}
 
 
-class _PolarisConnectionOperator(ClosesPolarisClient, BaseOperator):
-    ui_color = "#c9e7f5"
-
-    def __init__(self, *, polaris_conn_id: str = "polaris_default", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.polaris_conn_id = polaris_conn_id
-
-    @cached_property
-    def hook(self) -> PolarisHook:
-        from airflow_provider_polaris.hooks.polaris import PolarisHook
-
-        return PolarisHook(polaris_conn_id=self.polaris_conn_id)
-
-
-class PolarisCreateConnectionOperator(_PolarisConnectionOperator):
+class PolarisCreateConnectionOperator(PolarisOperator):
     """Create a Polaris connection (``POST /connections``), idempotently.
 
     :param connection: the connection spec without secrets (dict or ``ConnectionSpec``), e.g.
@@ -415,7 +398,7 @@ class PolarisCreateConnectionOperator(_PolarisConnectionOperator):
         return result
 
 
-class PolarisDeleteConnectionOperator(_PolarisConnectionOperator):
+class PolarisDeleteConnectionOperator(PolarisOperator):
     """Delete a Polaris connection (``DELETE /connections/{name}``).
 
     :param name: the connection name. Templated.
@@ -445,7 +428,7 @@ class PolarisDeleteConnectionOperator(_PolarisConnectionOperator):
         return True
 
 
-class PolarisTestConnectionOperator(_PolarisConnectionOperator):
+class PolarisTestConnectionOperator(PolarisOperator):
     """Ask Polaris to test a connection (``POST /connections/{name}/test``); fail if it fails.
 
     :param name: the connection name. Templated.

@@ -7,16 +7,14 @@ import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow_provider_polaris._compat import AirflowFailException, BaseOperator, object_storage_path
-from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
+from airflow_provider_polaris._compat import AirflowFailException, object_storage_path
+from airflow_provider_polaris.operators._base import PolarisOperator
 from airflow_provider_polaris.operators._sources import open_source
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
-    from airflow_provider_polaris.hooks.polaris import PolarisHook
 
 IfFileExists = Literal["skip_same", "replace", "fail"]
 _GLOB_CHARS = frozenset("*?[")
@@ -102,7 +100,7 @@ def _stored_md5(meta: dict[str, Any]) -> str | None:
     return None
 
 
-class PolarisUploadFilesOperator(ClosesPolarisClient, BaseOperator):
+class PolarisUploadFilesOperator(PolarisOperator):
     """Upload files to Polaris (``POST /v1/projects/{project}/files``) and return their names.
 
     :param paths: local paths, local globs (``data/*.json.gz``, ``**`` allowed) and fsspec URLs
@@ -123,7 +121,6 @@ class PolarisUploadFilesOperator(ClosesPolarisClient, BaseOperator):
     """
 
     template_fields: Sequence[str] = ("paths", "name_prefix")
-    ui_color = "#c9e7f5"
 
     def __init__(
         self,
@@ -133,7 +130,6 @@ class PolarisUploadFilesOperator(ClosesPolarisClient, BaseOperator):
         name_prefix: str | None = None,
         data_format: str | None = None,
         compression_format: str | None = None,
-        polaris_conn_id: str = "polaris_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -144,13 +140,6 @@ class PolarisUploadFilesOperator(ClosesPolarisClient, BaseOperator):
         self.name_prefix = name_prefix
         self.data_format = data_format
         self.compression_format = compression_format
-        self.polaris_conn_id = polaris_conn_id
-
-    @cached_property
-    def hook(self) -> PolarisHook:
-        from airflow_provider_polaris.hooks.polaris import PolarisHook
-
-        return PolarisHook(polaris_conn_id=self.polaris_conn_id)
 
     def execute(self, context: Context) -> list[str]:
         files = expand_paths(self.paths, self.name_prefix)

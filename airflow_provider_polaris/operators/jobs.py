@@ -332,9 +332,6 @@ class PolarisCancelJobOperator(PolarisJobControlOperatorBase):
     verb = "cancels"
     wait_target_statuses: ClassVar[frozenset[str] | None] = BATCH_TERMINAL
 
-    def __init__(self, *, job_id: str, **kwargs: Any) -> None:
-        super().__init__(job_id=job_id, **kwargs)
-
     def control(self, context: Context, client: Any) -> Mapping[str, Any]:
         job_id = str(self.job_id)
         job: Mapping[str, Any] = client.jobs.get(job_id)

@@ -225,9 +225,6 @@ class PolarisSuspendJobOperator(PolarisJobControlOperatorBase):
     verb = "suspends"
     wait_target_statuses: ClassVar[frozenset[str] | None] = frozenset({"suspended"})
 
-    def __init__(self, *, job_id: str, **kwargs: Any) -> None:
-        super().__init__(job_id=job_id, **kwargs)
-
     def control(self, context: Context, client: Any) -> Mapping[str, Any]:
         return _set_status(self, client, "suspended")
 
@@ -237,9 +234,6 @@ class PolarisResumeJobOperator(PolarisJobControlOperatorBase):
 
     verb = "resumes"
     wait_target_statuses: ClassVar[frozenset[str] | None] = STREAMING_LIVE
-
-    def __init__(self, *, job_id: str, **kwargs: Any) -> None:
-        super().__init__(job_id=job_id, **kwargs)
 
     def control(self, context: Context, client: Any) -> Mapping[str, Any]:
         return _set_status(self, client, "running")

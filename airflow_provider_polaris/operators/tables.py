@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow_provider_polaris._compat import AirflowFailException, BaseOperator
-from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
+from airflow_provider_polaris._compat import AirflowFailException
+from airflow_provider_polaris.operators._base import PolarisOperator
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
-    from airflow_provider_polaris.hooks.polaris import PolarisHook
     from airflow_provider_polaris.models.tables import TableSpec
 
 IfExists = Literal["ignore", "update", "fail"]
@@ -64,7 +62,7 @@ def table_differences(desired: Mapping[str, Any], existing: Mapping[str, Any]) -
     return lines
 
 
-class PolarisCreateTableOperator(ClosesPolarisClient, BaseOperator):
+class PolarisCreateTableOperator(PolarisOperator):
     """Create a Polaris table (``POST /tables``), idempotently.
 
     :param table: the table spec (dict or ``TableSpec``): ``name``, ``type`` (``detail`` |
@@ -90,14 +88,12 @@ class PolarisCreateTableOperator(ClosesPolarisClient, BaseOperator):
     template_fields: Sequence[str] = ("table",)
     template_ext: Sequence[str] = (".json",)
     template_fields_renderers = {"table": "json"}
-    ui_color = "#c9e7f5"
 
     def __init__(
         self,
         *,
         table: Mapping[str, Any] | TableSpec | str,
         if_exists: IfExists = "ignore",
-        polaris_conn_id: str = "polaris_default",
         allow_unknown_fields: bool | Sequence[str] = False,
         **kwargs: Any,
     ) -> None:
@@ -109,13 +105,6 @@ class PolarisCreateTableOperator(ClosesPolarisClient, BaseOperator):
         self.allow_unknown_fields = check_allow_unknown_fields(allow_unknown_fields)
         self.table = table
         self.if_exists = if_exists
-        self.polaris_conn_id = polaris_conn_id
-
-    @cached_property
-    def hook(self) -> PolarisHook:
-        from airflow_provider_polaris.hooks.polaris import PolarisHook
-
-        return PolarisHook(polaris_conn_id=self.polaris_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_polaris.client import PolarisConflictError

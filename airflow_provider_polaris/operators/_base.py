@@ -1,0 +1,32 @@
+"""The base every operator of the provider shares: a Polaris connection and its hook."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_polaris._compat import BaseOperator
+from airflow_provider_polaris._task import ClosesPolarisClient
+
+if TYPE_CHECKING:
+    from airflow_provider_polaris.hooks.polaris import PolarisHook
+
+
+class PolarisOperator(ClosesPolarisClient, BaseOperator):
+    """An operator that talks to Polaris through one Airflow connection (its client is closed
+    after each task entry point, see ``ClosesPolarisClient``).
+
+    :param polaris_conn_id: Airflow connection to Polaris.
+    """
+
+    ui_color = "#c9e7f5"
+
+    def __init__(self, *, polaris_conn_id: str = "polaris_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.polaris_conn_id = polaris_conn_id
+
+    @cached_property
+    def hook(self) -> PolarisHook:
+        from airflow_provider_polaris.hooks.polaris import PolarisHook
+
+        return PolarisHook(polaris_conn_id=self.polaris_conn_id)
