@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_polaris._compat import BaseOperator
 from airflow_provider_polaris._task import ClosesPolarisClient
 
 if TYPE_CHECKING:
     from airflow_provider_polaris.hooks.polaris import PolarisHook
+
+# What the create operators (tables, connections) do when the name already exists.
+IfExists = Literal["ignore", "update", "fail"]
+
+
+def check_if_exists(value: str) -> None:
+    if value not in ("ignore", "update", "fail"):
+        raise ValueError("if_exists must be 'ignore', 'update' or 'fail'")
 
 
 class PolarisOperator(ClosesPolarisClient, BaseOperator):

@@ -11,20 +11,18 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_polaris._compat import (
     AirflowFailException,
     BaseHook,
     mask_secret,
 )
-from airflow_provider_polaris.operators._base import PolarisOperator
+from airflow_provider_polaris.operators._base import IfExists, PolarisOperator, check_if_exists
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
     from airflow_provider_polaris.models.connections import ConnectionSpec
-
-IfExists = Literal["ignore", "update", "fail"]
 
 # Response-only fields that never count as a difference.
 _READ_ONLY = frozenset(
@@ -60,11 +58,6 @@ _KEY_IN_DAG = (
     "in the Airflow connection named by secrets_conn_id (extra ssl_keystore_key and "
     "ssl_keystore_key_password); it is merged into the request at run time"
 )
-
-
-def _check_if_exists(value: str) -> None:
-    if value not in ("ignore", "update", "fail"):
-        raise ValueError("if_exists must be 'ignore', 'update' or 'fail'")
 
 
 def _is_sensitive(path: str) -> bool:
@@ -279,7 +272,7 @@ class PolarisCreateConnectionOperator(PolarisOperator):
         from airflow_provider_polaris.models._strict import check_allow_unknown_fields
 
         super().__init__(**kwargs)
-        _check_if_exists(if_exists)
+        check_if_exists(if_exists)
         self.allow_unknown_fields = check_allow_unknown_fields(allow_unknown_fields)
         if isinstance(connection, Mapping) and "secrets" in connection:
             raise ValueError(

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_polaris._compat import AirflowFailException
-from airflow_provider_polaris.operators._base import PolarisOperator
+from airflow_provider_polaris.operators._base import IfExists, PolarisOperator, check_if_exists
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
     from airflow_provider_polaris.models.tables import TableSpec
 
-IfExists = Literal["ignore", "update", "fail"]
 _NOT_COMPARED = frozenset({"name", "version"})
 
 
@@ -100,8 +99,7 @@ class PolarisCreateTableOperator(PolarisOperator):
         from airflow_provider_polaris.models._strict import check_allow_unknown_fields
 
         super().__init__(**kwargs)
-        if if_exists not in ("ignore", "update", "fail"):
-            raise ValueError("if_exists must be 'ignore', 'update' or 'fail'")
+        check_if_exists(if_exists)
         self.allow_unknown_fields = check_allow_unknown_fields(allow_unknown_fields)
         self.table = table
         self.if_exists = if_exists
