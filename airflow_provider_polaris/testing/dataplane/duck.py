@@ -1,9 +1,8 @@
 """The query engine: Druid SQL (rewritten by :mod:`druid_sql`) run on an embedded DuckDB.
 
-The rows live in :class:`TableStore`; each table a query reads is mirrored into DuckDB and the
-mirror is rebuilt only when the table changed since (its stamp), so repeated queries on a
-quiet table cost nothing but the query. Results come back the way Druid prints them:
-timestamps as ``2024-01-01T10:00:00.000Z``, Druid SQL type names, JSON values as JSON.
+The rows live in DuckDB already (:class:`TableStore`): a query first loads the rows still
+pending for the tables it reads, then runs on them directly. Results come back the way Druid
+prints them: timestamps as ``2024-01-01T10:00:00.000Z``, Druid SQL type names, JSON values as JSON.
 """
 
 from __future__ import annotations
@@ -12,10 +11,8 @@ import datetime as dt
 import decimal
 import json
 import math
-import os
 import re
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
@@ -30,12 +27,6 @@ from airflow_provider_polaris.testing.dataplane.timeutil import (
     to_datetime,
 )
 
-_SETTINGS = (
-    "SET integer_division = true",  # Druid: long / long stays a long
-    "SET error_on_division_by_zero = false",  # x / 0 is NULL
-    "SET TimeZone = 'UTC'",
-    "SET default_null_order = 'nulls_first_on_asc_last_on_desc'",  # NULL sorts lowest
-)
 _INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT"}
 _INTEGER |= {"UINTEGER", "UBIGINT", "UHUGEINT"}
 _ERRORS: list[tuple[re.Pattern[str], str, str]] = [
@@ -69,21 +60,11 @@ _ERRORS: list[tuple[re.Pattern[str], str, str]] = [
 
 
 class DuckQueries:
-    """Runs queries on the rows of a :class:`TableStore` through one DuckDB connection."""
+    """Runs queries on the tables of a :class:`TableStore`, in its DuckDB connection."""
 
     def __init__(self, store: TableStore, now_ms: Callable[[], int]) -> None:
         self._store = store
         self._now_ms = now_ms
-        self._con = duckdb.connect()
-        for setting in _SETTINGS:
-            self._con.execute(setting)
-        self._mirrors: dict[str, tuple[Any, ...]] = {}
-
-    def reset(self) -> None:
-        """Drop every mirror (the store was cleared)."""
-        for name in list(self._mirrors):
-            self._con.execute(f"DROP TABLE IF EXISTS {_quote(name)}")
-        self._mirrors.clear()
 
     def query(
         self, sql: str, parameters: list[dict[str, Any]] | None
@@ -99,111 +80,18 @@ class DuckQueries:
         for name in plan.tables:
             if not self._store.exists(name):
                 raise SqlError(f"Object '{name}' not found")
-            self._sync(name)
+            self._store.sync(name)
         try:
-            cursor = self._con.execute(plan.sql, values)
-            description = cursor.description or []
-            raw = cursor.fetchall()
+            with self._store.lock:
+                cursor = self._store.con.execute(plan.sql, values)
+                description = cursor.description or []
+                raw = cursor.fetchall()
         except duckdb.Error as exc:
             raise _as_sql_error(exc) from None
         columns = [str(d[0]) for d in description]
         types = [_sql_type(str(d[1])) for d in description]
         rows = [[_value(v, t) for v, t in zip(row, types, strict=True)] for row in raw]
         return columns, [_output_type(t) for t in types], rows
-
-    # --- mirrors -------------------------------------------------------------------------------
-
-    def _sync(self, name: str) -> None:
-        stamp = self._store.stamp(name)
-        if self._mirrors.get(name) == stamp:
-            return
-        rows = self._store.rows(name)
-        columns = self._store.columns(name)
-        kinds = {c: _column_kind(rows, c) for c in columns if c != "__time"}
-        self._con.execute(f"DROP TABLE IF EXISTS {_quote(name)}")
-        defs = ", ".join(
-            [f"{_quote('__time')} TIMESTAMP"] + [f"{_quote(c)} {k}" for c, k in kinds.items()]
-        )
-        self._con.execute(f"CREATE TABLE {_quote(name)} ({defs})")
-        if rows:
-            self._load(name, rows, kinds)
-        self._mirrors[name] = stamp
-
-    def _load(self, name: str, rows: Sequence[Any], kinds: dict[str, str]) -> None:
-        fd, path = tempfile.mkstemp(suffix=".ndjson")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                for row in rows:
-                    out.write(json.dumps(_load_row(row, kinds), default=str))
-                    out.write("\n")
-            spec = {
-                "__time": "BIGINT",
-                **{c: ("VARCHAR" if k == "JSON" else k) for c, k in kinds.items()},
-            }
-            struct = (
-                "{"
-                + ", ".join(f"{_sql_string(c)}: {_sql_string(k)}" for c, k in spec.items())
-                + "}"
-            )
-            select = ", ".join(
-                [f"epoch_ms({_quote('__time')})"]
-                + [f"{_quote(c)}::JSON" if k == "JSON" else _quote(c) for c, k in kinds.items()]
-            )
-            self._con.execute(
-                f"INSERT INTO {_quote(name)} SELECT {select} FROM read_json("
-                f"{_sql_string(path)}, format = 'newline_delimited', columns = {struct})"
-            )
-        finally:
-            os.unlink(path)
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _column_kind(rows: Sequence[Any], column: str) -> str:
-    """The DuckDB type a stored column mirrors as: the widest kind among its values."""
-    seen: set[str] = set()
-    for row in rows:
-        value = row.get(column)
-        if value is None:
-            continue
-        if isinstance(value, bool | int):
-            seen.add("BIGINT")
-        elif isinstance(value, float):
-            seen.add("DOUBLE")
-        elif isinstance(value, dict | list):
-            seen.add("JSON")
-        else:
-            seen.add("VARCHAR")
-        if len(seen) > 1 and seen != {"BIGINT", "DOUBLE"}:
-            break
-    if seen and seen <= {"BIGINT", "DOUBLE"}:
-        return "DOUBLE" if "DOUBLE" in seen else "BIGINT"
-    if seen == {"JSON"}:
-        return "JSON"
-    return "VARCHAR"
-
-
-def _load_row(row: Any, kinds: dict[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {"__time": int(row["__time"])}
-    for column, kind in kinds.items():
-        value = row.get(column)
-        if value is None:
-            out[column] = None
-        elif kind == "JSON":
-            out[column] = json.dumps(value, separators=(",", ":"))
-        elif kind == "VARCHAR" and not isinstance(value, str):
-            out[column] = json.dumps(value) if isinstance(value, dict | list) else str(value)
-        elif isinstance(value, float) and not math.isfinite(value):
-            out[column] = None
-        else:
-            out[column] = int(value) if isinstance(value, bool) else value
-    return out
 
 
 def _param(value: Any) -> Any:

@@ -87,8 +87,6 @@ class DataPlane:
     def reset(self) -> None:
         """Forget every table's rows."""
         self._store.clear()
-        if self._duck is not None:
-            self._duck.reset()
         self._streams.clear()
         self._stats.clear()
 
@@ -226,12 +224,7 @@ class DataPlane:
 
     def table_rows(self, name: str) -> list[dict[str, Any]]:
         """Copies of a table's rows in time order; ``__time`` is epoch milliseconds (int)."""
-        out = []
-        for row in self._store.rows(name):
-            copy = dict(row)
-            copy["__time"] = int(row["__time"])
-            out.append(copy)
-        return out
+        return list(self._store.rows(name))
 
     def table_stats(self, name: str) -> TableStats:
         """Row count, size and segments of a table; recomputed only after the table changed."""

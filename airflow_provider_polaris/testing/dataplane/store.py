@@ -1,82 +1,110 @@
-"""Table rows held in memory.
+"""Table rows held in an embedded DuckDB (in memory), one DuckDB table per Polaris table.
 
-Appends are O(batch): streaming pushes add their rows to a pending list, and the time-ordered
-tuple readers get is rebuilt only when someone reads after a write (Timsort merges the sorted
-base and the new rows in about one pass). Every other write (replace, delete, a batch job's
-commit) builds the new row tuple first and installs it with one assignment, and a reader's
-snapshot is an immutable tuple, so nobody ever sees half a write; the emulator's state lock
-serialises writers and readers.
+``__time`` is a TIMESTAMP; the other columns are typed from the values written: BIGINT, DOUBLE,
+VARCHAR or JSON, widened when a later write doesn't fit (long + double is DOUBLE; any other
+mix is VARCHAR, as Druid's string columns). A column that has only seen NULLs may take any type.
+Queries read these tables directly (:mod:`duck`), so nothing is copied per query.
 
-``__time`` is stored as a plain ``int`` of epoch milliseconds, not a ``Timestamp``: instances of
-an int subclass are tracked by the cyclic garbage collector and keep their row dicts tracked too,
-and with a million rows every full collection walked them all. Readers that want SQL types wrap
-it back (``formats.as_timestamp_row``).
+Writers hand over Python rows (epoch-millisecond ``__time``). Appends are O(batch): they wait
+in a pending list and go into DuckDB in one bulk load on the next read, so streaming pushes
+cost no DuckDB round trip per event. Rows are kept in time order (equal times keep arrival
+order): a load that starts before the table's last time re-sorts the table once. Every DuckDB
+call holds one lock: a DuckDB connection must not be used by two threads at once.
 """
 
 from __future__ import annotations
 
-import itertools
+import json
+import math
+import os
+import tempfile
+import threading
 from collections.abc import Iterable, Mapping, Sequence
-from operator import itemgetter
 from typing import Any
 
-from airflow_provider_polaris.testing.dataplane.timeutil import in_intervals
+import duckdb
 
 Row = Mapping[str, Any]
-_BY_TIME = itemgetter("__time")
-_SERIALS = itertools.count()  # tells a re-created table from the one it replaced
+_SETTINGS = (
+    "SET integer_division = true",  # Druid: long / long stays a long
+    "SET error_on_division_by_zero = false",  # x / 0 is NULL
+    "SET TimeZone = 'UTC'",
+    "SET default_null_order = 'nulls_first_on_asc_last_on_desc'",  # NULL sorts lowest
+)
 
 
 class _Table:
-    """One table: rows in time order, rows appended since, known columns, a write counter."""
+    """What the store knows beside DuckDB: column kinds, pending rows, counters."""
 
-    __slots__ = ("columns", "ordered", "pending", "serial", "version")
+    __slots__ = ("kinds", "last_ms", "pending", "rows", "serial", "version")
 
-    def __init__(self) -> None:
-        self.serial = next(_SERIALS)
-        self.ordered: tuple[Row, ...] = ()
+    def __init__(self, serial: int) -> None:
+        self.serial = serial
+        self.kinds: dict[str, str | None] = {"__time": "TIMESTAMP"}  # None: only NULLs so far
         self.pending: list[Row] = []
-        self.columns: dict[str, None] = {"__time": None}
+        self.rows = 0  # rows in DuckDB
+        self.last_ms: int | None = None  # the latest __time in DuckDB
         self.version = 0
-
-    def snapshot(self) -> tuple[Row, ...]:
-        if self.pending:
-            rows = [*self.ordered, *self.pending]
-            # Druid scans segments in time order; sort is stable, so equal times keep arrival
-            # order, and on an already sorted prefix it costs about one pass.
-            rows.sort(key=_BY_TIME)
-            self.ordered, self.pending = tuple(rows), []
-        return self.ordered
-
-    def replace(self, rows: Iterable[Row]) -> None:
-        ordered = sorted(rows, key=_BY_TIME)
-        self.ordered, self.pending = tuple(ordered), []
-        self.version += 1
 
 
 class TableStore:
     """Rows and known column names per table; ``__time`` is always the first column."""
 
     def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.con = duckdb.connect()
+        for setting in _SETTINGS:
+            self.con.execute(setting)
         self._tables: dict[str, _Table] = {}
+        self._serial = 0
 
     def clear(self) -> None:
         """Forget every table."""
-        self._tables = {}
+        with self.lock:
+            for name in list(self._tables):
+                self.drop(name)
 
     def exists(self, name: str) -> bool:
         """True when the table has been created or written (even with zero rows)."""
         return name in self._tables
 
-    def rows(self, name: str) -> tuple[Row, ...]:
-        """An immutable snapshot of the table's rows in time order (empty when unknown)."""
-        table = self._tables.get(name)
-        return () if table is None else table.snapshot()
+    def sync(self, name: str) -> None:
+        """Load the table's pending rows into DuckDB (queries call this before reading)."""
+        with self.lock:
+            table = self._tables.get(name)
+            if table is not None and table.pending:
+                rows, table.pending = table.pending, []
+                self._load(name, table, rows)
+
+    def rows(self, name: str) -> tuple[dict[str, Any], ...]:
+        """The table's rows in time order, ``__time`` as epoch milliseconds (empty when
+        unknown). Each row has every column; JSON values come back as Python objects."""
+        with self.lock:
+            table = self._tables.get(name)
+            if table is None:
+                return ()
+            self.sync(name)
+            columns = list(table.kinds)
+            select = ", ".join(
+                ["epoch_ms(" + _quote("__time") + ")"] + [_quote(c) for c in columns[1:]]
+            )
+            raw = self.con.execute(
+                f"SELECT {select} FROM {_quote(name)} ORDER BY {_quote('__time')}, rowid"
+            ).fetchall()
+        json_at = [i for i, c in enumerate(columns) if table.kinds[c] == "JSON"]
+        out = []
+        for values in raw:
+            row = dict(zip(columns, values, strict=True))
+            for index in json_at:
+                text = values[index]
+                row[columns[index]] = None if text is None else json.loads(text)
+            out.append(row)
+        return tuple(out)
 
     def count(self, name: str) -> int:
-        """How many rows the table holds, without ordering them."""
+        """How many rows the table holds."""
         table = self._tables.get(name)
-        return 0 if table is None else len(table.ordered) + len(table.pending)
+        return 0 if table is None else table.rows + len(table.pending)
 
     def version(self, name: str) -> int:
         """A number that changes with every write to the table (for caches of derived data)."""
@@ -84,34 +112,44 @@ class TableStore:
         return -1 if table is None else table.version
 
     def stamp(self, name: str) -> tuple[int, int, int]:
-        """Changes whenever the table's rows or columns change, or it is re-created (for
-        mirrors of the table, e.g. in DuckDB)."""
+        """Changes whenever the table's rows or columns change, or it is re-created."""
         table = self._tables.get(name)
         if table is None:
             return (-1, -1, 0)
-        return (table.serial, table.version, len(table.columns))
+        return (table.serial, table.version, len(table.kinds))
 
     def columns(self, name: str) -> tuple[str, ...]:
         """The table's columns, ``__time`` first."""
         table = self._tables.get(name)
-        return ("__time",) if table is None else tuple(table.columns)
+        return ("__time",) if table is None else tuple(table.kinds)
 
     def _table(self, name: str) -> _Table:
         table = self._tables.get(name)
         if table is None:
-            table = self._tables[name] = _Table()
+            self._serial += 1
+            table = self._tables[name] = _Table(self._serial)
+            self.con.execute(f"DROP TABLE IF EXISTS {_quote(name)}")
+            self.con.execute(f"CREATE TABLE {_quote(name)} ({_quote('__time')} TIMESTAMP)")
         return table
+
+    def _declare(self, name: str, table: _Table, columns: Iterable[str]) -> None:
+        for column in columns:
+            if column not in table.kinds:
+                table.kinds[column] = None
+                self.con.execute(f"ALTER TABLE {_quote(name)} ADD COLUMN {_quote(column)} VARCHAR")
 
     def ensure(self, name: str, columns: Iterable[str] = ()) -> None:
         """Make the table known (queryable while empty) and declare columns."""
-        self._table(name).columns.update(dict.fromkeys(columns))
+        with self.lock:
+            self._declare(name, self._table(name), columns)
 
     def append(self, name: str, rows: Sequence[Row], columns: Iterable[str] = ()) -> None:
-        """Add rows at O(len(rows)) cost: they are ordered lazily, on the next read."""
-        table = self._table(name)
-        table.columns.update(dict.fromkeys(columns))
-        table.pending.extend(rows)
-        table.version += 1
+        """Add rows at O(len(rows)) cost: they reach DuckDB on the next read."""
+        with self.lock:
+            table = self._table(name)
+            self._declare(name, table, columns)
+            table.pending.extend(rows)
+            table.version += 1
 
     def write(
         self,
@@ -127,30 +165,157 @@ class TableStore:
         if keep == "all":
             self.append(name, rows, columns)
             return
-        table = self._table(name)
-        if keep == "none":
-            survivors: Iterable[Row] = ()
-        else:
-            ranges = list(intervals)
-            survivors = [r for r in table.snapshot() if not in_intervals(r["__time"], ranges)]
-        table.columns.update(dict.fromkeys(columns))
-        table.replace([*survivors, *rows])
+        with self.lock:
+            self.sync(name)
+            table = self._table(name)
+            self._declare(name, table, columns)
+            self._delete(name, table, None if keep == "none" else intervals)
+            self._load(name, table, rows)
+            table.version += 1
 
     def delete(self, name: str, intervals: Sequence[tuple[int, int]] | None) -> int:
         """Delete rows in ``intervals`` (all rows when None); returns how many went."""
-        table = self._tables.get(name)
-        if table is None:
-            return 0
-        old = table.snapshot()
+        with self.lock:
+            table = self._tables.get(name)
+            if table is None:
+                return 0
+            self.sync(name)
+            gone = self._delete(name, table, intervals)
+            table.version += 1
+            return gone
+
+    def _delete(self, name: str, table: _Table, intervals: Sequence[tuple[int, int]] | None) -> int:
         if intervals is None:
-            kept: list[Row] = []
+            where = ""
         else:
-            ranges = list(intervals)
-            kept = [r for r in old if not in_intervals(r["__time"], ranges)]
-        table.ordered, table.pending = tuple(kept), []
-        table.version += 1
-        return len(old) - len(kept)
+            ms = "epoch_ms(" + _quote("__time") + ")"
+            terms = [f"({ms} >= {int(s)} AND {ms} < {int(e)})" for s, e in intervals]
+            if not terms:
+                return 0
+            where = " WHERE " + " OR ".join(terms)
+        found = self.con.execute(f"DELETE FROM {_quote(name)}{where}").fetchone()
+        gone = int(found[0]) if found else 0
+        table.rows -= gone
+        if table.rows == 0:
+            table.last_ms = None
+        return gone
 
     def drop(self, name: str) -> None:
         """Forget one table."""
-        self._tables.pop(name, None)
+        with self.lock:
+            if self._tables.pop(name, None) is not None:
+                self.con.execute(f"DROP TABLE IF EXISTS {_quote(name)}")
+
+    # --- bulk loads ------------------------------------------------------------------------------
+
+    def _load(self, name: str, table: _Table, rows: Sequence[Row]) -> None:
+        """Insert Python rows in one DuckDB read of an NDJSON temp file, widening columns."""
+        if not rows:
+            return
+        ordered = sorted(rows, key=_time_of)  # stable: equal times keep arrival order
+        self._declare(name, table, {c: None for row in ordered for c in row})
+        self._widen(name, table, ordered)
+        kinds = {c: k or "VARCHAR" for c, k in table.kinds.items() if c != "__time"}
+        fd, path = tempfile.mkstemp(suffix=".ndjson")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                dumps = json.JSONEncoder(default=str).encode
+                for row in ordered:
+                    out.write(dumps(_load_row(row, kinds)))
+                    out.write("\n")
+            self._insert(name, path, kinds)
+        finally:
+            os.unlink(path)
+        first, last = _time_of(ordered[0]), _time_of(ordered[-1])
+        if table.last_ms is not None and first < table.last_ms:
+            # Keep the table in time order, as Druid scans segments (stable: rowid).
+            self.con.execute(
+                f"CREATE OR REPLACE TABLE {_quote(name)} AS SELECT * FROM {_quote(name)} "
+                f"ORDER BY {_quote('__time')}, rowid"
+            )
+        table.last_ms = last if table.last_ms is None else max(last, table.last_ms)
+        table.rows += len(ordered)
+
+    def _insert(self, name: str, path: str, kinds: Mapping[str, str]) -> None:
+        spec = {
+            "__time": "BIGINT",
+            **{c: "VARCHAR" if k == "JSON" else k for c, k in kinds.items()},
+        }
+        struct = "{" + ", ".join(f"{_string(c)}: {_string(k)}" for c, k in spec.items()) + "}"
+        names = ", ".join(_quote(c) for c in spec)
+        select = ", ".join(
+            ["epoch_ms(" + _quote("__time") + ")"]
+            + [f"{_quote(c)}::JSON" if k == "JSON" else _quote(c) for c, k in kinds.items()]
+        )
+        self.con.execute(
+            f"INSERT INTO {_quote(name)} ({names}) SELECT {select} FROM read_json("
+            f"{_string(path)}, format = 'newline_delimited', columns = {struct}, "
+            "maximum_object_size = 1073741824)"
+        )
+
+    def _widen(self, name: str, table: _Table, rows: Sequence[Row]) -> None:
+        for column, old in list(table.kinds.items()):
+            if column == "__time":
+                continue
+            new = old
+            for row in rows:
+                kind = _kind(row.get(column))
+                if kind is not None and kind != new:
+                    new = _merge(new, kind)
+                    if new == "VARCHAR":
+                        break
+            if new != old:
+                table.kinds[column] = new
+                if (old or "VARCHAR") != new:
+                    self.con.execute(
+                        f"ALTER TABLE {_quote(name)} ALTER {_quote(column)} TYPE {new}"
+                    )
+
+
+def _time_of(row: Row) -> int:
+    return int(row["__time"])
+
+
+def _kind(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    if isinstance(value, bool | int):
+        return "BIGINT"
+    if isinstance(value, float):
+        return "DOUBLE"
+    if isinstance(value, dict | list):
+        return "JSON"
+    return "VARCHAR"
+
+
+def _merge(old: str | None, new: str) -> str:
+    if old is None or old == new:
+        return new
+    if {old, new} == {"BIGINT", "DOUBLE"}:
+        return "DOUBLE"
+    return "VARCHAR"
+
+
+def _load_row(row: Row, kinds: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"__time": int(row["__time"])}
+    for column, kind in kinds.items():
+        value = row.get(column)
+        if value is None:
+            continue
+        if kind == "JSON":
+            out[column] = json.dumps(value, separators=(",", ":"))
+        elif kind == "VARCHAR" and not isinstance(value, str):
+            out[column] = json.dumps(value) if isinstance(value, dict | list) else str(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            continue
+        else:
+            out[column] = int(value) if isinstance(value, bool) else value
+    return out
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
