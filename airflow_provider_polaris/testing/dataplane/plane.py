@@ -23,13 +23,10 @@ from airflow_provider_polaris.testing.dataplane.plans import plan_batch, plan_sq
 from airflow_provider_polaris.testing.dataplane.select import column_name, run_select
 from airflow_provider_polaris.testing.dataplane.sources import FileReader
 from airflow_provider_polaris.testing.dataplane.store import TableStore
-from airflow_provider_polaris.testing.dataplane.timeutil import Timestamp, format_iso
 from airflow_provider_polaris.testing.dataplane.typeinfer import infer_type
-from airflow_provider_polaris.testing.dataplane.values import sql_type
 
 _MAX_STREAM_PLANS = 256
 _SIZE_SAMPLE = 1000
-_DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -172,15 +169,11 @@ class DataPlane:
             for c in (source_table or {}).get("schema") or []
             if isinstance(c, Mapping) and c.get("dataType")
         }
-        undeclared = [c for c in self._store.columns(name) if c not in declared]
-        for row in self._store.rows(name) if undeclared else ():
-            for column in list(undeclared):
-                kind = _value_type(row.get(column))
-                if kind is not None:
-                    declared[column] = kind
-                    undeclared.remove(column)
-            if not undeclared:
-                break
+        polaris = {"BIGINT": "long", "DOUBLE": "double", "JSON": "json", "VARCHAR": "string"}
+        for column in self._store.columns(name):
+            kind = polaris.get(self._store.kind(name, column) or "")
+            if column not in declared and kind is not None:
+                declared[column] = kind
         return declared
 
     def ingest_events(
@@ -232,13 +225,11 @@ class DataPlane:
         cached = self._stats.get(name)
         if cached is not None and cached[0] == version:
             return cached[1]
-        rows = self._store.rows(name)
-        step = max(len(rows) // _SIZE_SAMPLE, 1)
-        sample = rows[::step]
-        sampled = sum(len(repr({**row, "__time": int(row["__time"])})) for row in sample)
-        size = sampled * len(rows) // len(sample) if sample else 0
-        days = {int(row["__time"]) // _DAY_MS for row in rows}
-        stats = TableStats(len(rows), size, len(days), self._store.columns(name))
+        count = self._store.count(name)
+        sample = self._store.rows(name, every=max(count // _SIZE_SAMPLE, 1))
+        sampled = sum(len(repr(row)) for row in sample)
+        size = sampled * count // len(sample) if sample else 0
+        stats = TableStats(count, size, self._store.days(name), self._store.columns(name))
         self._stats[name] = (version, stats)
         return stats
 
@@ -261,36 +252,3 @@ class DataPlane:
             self._duck = DuckQueries(self._store, self._now_ms)
         columns, types, rows = self._duck.query(sql, parameters)
         return QueryResult(columns, types, rows)
-
-
-def _column_type(expr: n.Node, rows: list[list[Any]], index: int) -> str:
-    for row in rows:
-        found = sql_type(row[index])
-        if found is not None:
-            return found
-    if expr == n.Column("__time"):
-        return "TIMESTAMP"
-    if isinstance(expr, n.Call) and (expr.name == "COUNT" or expr.name.startswith("APPROX_COUNT")):
-        return "BIGINT"
-    return "VARCHAR"
-
-
-def _value_type(value: Any) -> str | None:
-    """The Polaris type of a stored value (None for NULL)."""
-    if value is None:
-        return None
-    if isinstance(value, bool | int):
-        return "long"
-    if isinstance(value, float):
-        return "double"
-    if isinstance(value, dict | list):
-        return "json"
-    return "string"
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, Timestamp):
-        return format_iso(value)
-    if isinstance(value, float) and value != value:  # NaN isn't valid JSON
-        return None
-    return value

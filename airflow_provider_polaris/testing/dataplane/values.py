@@ -166,22 +166,3 @@ def cast(value: Any, type_name: str) -> Any:
     if type_name == "BOOLEAN":
         return truth(value)
     raise EvalError(f"CAST to {type_name} is not supported by the emulator")
-
-
-def sql_type(value: Any) -> str | None:
-    """The Druid SQL type name of a value, or None for NULL."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "BOOLEAN"
-    if isinstance(value, Timestamp):
-        return "TIMESTAMP"
-    if isinstance(value, int):
-        return "BIGINT"
-    if isinstance(value, float):
-        return "DOUBLE"
-    if isinstance(value, str):
-        return "VARCHAR"
-    if isinstance(value, list):
-        return "ARRAY"
-    return "COMPLEX<json>"
