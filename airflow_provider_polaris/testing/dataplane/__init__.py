@@ -1,8 +1,8 @@
 """Data plane of the local Polaris emulator: real rows for ingestion, streaming and queries.
 
 The emulator server (:mod:`airflow_provider_polaris.testing`) owns the API surface: jobs,
-tables, files, connections. This package owns the rows. It is pure Python (standard library
-only) and has no Airflow or provider-client imports.
+tables, files, connections. This package owns the rows. It needs ``duckdb`` and ``sqlglot``
+(the ``emulator`` extra) and has no Airflow or provider-client imports.
 
 How the server uses it::
 
@@ -18,8 +18,8 @@ How the server uses it::
     dp.table_stats(name)                             # rows, size, segments (cached)
     dp.query('SELECT COUNT(*) FROM "t"', None)       # QueryResult(columns, sql_types, rows)
 
-Storage: rows live in memory per table name; ``__time`` is kept as epoch milliseconds and
-:meth:`DataPlane.table_rows` returns it as an ``int`` (epoch ms). Queries print timestamps as
+Storage: rows live in an in-memory DuckDB, one table per table name, ``__time`` a TIMESTAMP
+(:mod:`store`); :meth:`DataPlane.table_rows` returns ``__time`` as an ``int`` (epoch ms). Queries print timestamps as
 ``2024-01-01T10:00:00.000Z`` like Druid's object format. Booleans and timestamps stored into
 columns become longs, as in Druid.
 
