@@ -3,6 +3,8 @@
 ``test_faults_load_{sync,deferrable}``: one batch load with ``retries=2`` and no retry delay, so
 a transient fault costs at most a retry and a permanent one shows as a single try. The faults
 themselves come from the emulator, injected by the test before the run.
+``test_faults_load_worker_kill`` is the sync one again, run only by the SIGKILL test
+(tests/reliability/test_fault_kills.py), so its task instance is the only one of its DAG.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ SPEC = {
     ],
 }
 
-for mode in ("sync", "deferrable"):
+for mode in ("sync", "deferrable", "worker_kill"):
     with DAG(
         dag_id=f"test_faults_load_{mode}",
         schedule=None,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -63,15 +62,6 @@ def job_ids(emu: Any) -> set[str]:
         return {j["id"] for j in client.jobs.iter_all()}
 
 
-def stamps(emu: Any, method: str, path_end: str, status: int) -> list[datetime]:
-    """Emulator-clock times of the matching answers, in order."""
-    return [
-        datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00"))
-        for e in emu.request_log()
-        if e["method"] == method and str(e["path"]).endswith(path_end) and e["status"] == status
-    ]
-
-
 @pytest.fixture
 def logs(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> Callable[[], str]:
     """Everything the DAG run logged so far (task logs go to either caplog or the fds)."""
@@ -93,4 +83,6 @@ def connect(emu: Any, monkeypatch: pytest.MonkeyPatch, **extra: Any) -> None:
 
 def run_load(dag_runner: Any, mode: str) -> Any:
     """Run ``test_faults_load_<mode>`` (tests/dags/test_faults_matrix.py) once."""
-    return dag_runner.run(dag_runner.load("test_faults_matrix.py", f"test_faults_load_{mode}"), None)
+    return dag_runner.run(
+        dag_runner.load("test_faults_matrix.py", f"test_faults_load_{mode}"), None
+    )
