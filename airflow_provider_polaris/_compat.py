@@ -26,6 +26,8 @@ AIRFLOW_V_3_3_PLUS: bool = AIRFLOW_VERSION.release >= (3, 3)
 
 if TYPE_CHECKING or AIRFLOW_V_3_0_PLUS:
     from airflow.sdk import (
+        Asset,
+        AssetAlias,
         BaseHook,
         BaseOperator,
         BaseOperatorLink,
@@ -46,6 +48,12 @@ if TYPE_CHECKING or AIRFLOW_V_3_0_PLUS:
     from airflow.sdk.log import mask_secret as _mask_secret
 else:  # Airflow 2.11
     from airflow.configuration import conf  # type: ignore[no-redef]
+    from airflow.datasets import (  # type: ignore[assignment,no-redef]
+        Dataset as Asset,
+    )
+    from airflow.datasets import (
+        DatasetAlias as AssetAlias,
+    )
     from airflow.exceptions import (  # type: ignore[no-redef]
         AirflowException,
         AirflowFailException,
@@ -145,6 +153,8 @@ __all__ = [
     "AirflowFailException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
+    "Asset",
+    "AssetAlias",
     "BaseHook",
     "BaseOperator",
     "BaseOperatorLink",
@@ -175,3 +185,21 @@ def object_storage_path(url: str) -> Any:
     else:  # Airflow 2.x
         from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
     return ObjectStoragePath(url)
+
+
+def asset_alias_registered(name: str) -> bool:
+    """Whether Airflow can record an event through the ``AssetAlias`` ``name``.
+
+    Airflow 3 resolves aliases when it records the event. Airflow 2.11 needs the alias row the
+    DAG processor writes when it syncs the DAG, and fails the task if it is missing (a DAG run
+    with ``dag.test()`` that was never synced): there the caller skips the event and says why.
+    """
+    if AIRFLOW_V_3_0_PLUS:
+        return True
+    from airflow.models.dataset import DatasetAliasModel  # type: ignore[import-not-found]
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        query = select(DatasetAliasModel.id).where(DatasetAliasModel.name == name).limit(1)
+        return session.scalar(query) is not None

@@ -172,4 +172,12 @@ PROVIDER_INFO: dict[str, Any] = {
         }
     ],
     "extra-links": ["airflow_provider_polaris.links.PolarisJobLink"],
+    # polaris://{org}/{project_id}/{table} (docs/lineage.md): Airflow 3 reads asset-uris,
+    # 2.11 dataset-uris; the same normaliser validates the URI on both.
+    "asset-uris": [
+        {"schemes": ["polaris"], "handler": "airflow_provider_polaris.assets.sanitize_uri"}
+    ],
+    "dataset-uris": [
+        {"schemes": ["polaris"], "handler": "airflow_provider_polaris.assets.sanitize_uri"}
+    ],
 }

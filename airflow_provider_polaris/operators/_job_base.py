@@ -20,6 +20,11 @@ from airflow_provider_polaris.exceptions import (
 )
 from airflow_provider_polaris.operators._intervals import IntervalError
 from airflow_provider_polaris.operators._job_wait import PolarisJobWaitMixin
+from airflow_provider_polaris.operators._lineage import (
+    alias_name,
+    emit_table_event,
+    openlineage_facets,
+)
 from airflow_provider_polaris.operators._reattach import (
     find_previous_job,
     forget_job,
@@ -69,6 +74,9 @@ class PolarisJobOperatorBase(PolarisJobWaitMixin):
     :param allow_unknown_fields: send spec fields the provider does not know (newer Polaris
         fields): ``True`` for any, or their paths (``["source.someNewField"]``); a warning is
         logged per field. Default ``False``: an unknown field fails before any request.
+    :param emit_asset: declare the ``AssetAlias`` outlet through which a completed job emits
+        the Asset event of the table it wrote, ``polaris://{org}/{project_id}/{table}``
+        (docs/lineage.md). Default ``True``.
 
     Permanent errors (4xx answers but 408/429, a malformed connection or spec) fail the task
     without Airflow retries, naming the connection and the field to fix; 429, 5xx, network
@@ -83,10 +91,22 @@ class PolarisJobOperatorBase(PolarisJobWaitMixin):
         *,
         max_parse_exceptions: int | None = None,
         allow_unknown_fields: bool | Sequence[str] = False,
+        emit_asset: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.max_parse_exceptions = max_parse_exceptions
+        self.polaris_asset_alias: str | None = None
+        if emit_asset:
+            # The table's URI needs the connection (read at run time only): declare an alias
+            # now, add the table's event through it when the job completed.
+            from airflow_provider_polaris._compat import AssetAlias
+
+            dag_id = self.dag.dag_id if self.has_dag() else None
+            self.polaris_asset_alias = alias_name(dag_id, self.task_id)
+            self.outlets = [*self.outlets, AssetAlias(self.polaris_asset_alias)]
+        self.lineage_job: Mapping[str, Any] | None = None
+        self.lineage_totals: Mapping[str, Any] | None = None
         from airflow_provider_polaris.models._strict import check_allow_unknown_fields
 
         self.allow_unknown_fields = check_allow_unknown_fields(allow_unknown_fields)
@@ -177,8 +197,15 @@ class PolarisJobOperatorBase(PolarisJobWaitMixin):
         """Log the rows a completed ingestion job loaded; drop the reattach record."""
         state = JobState(job)
         if waited and state.execution_status == "completed" and state.job_type in _INGESTION_TYPES:
-            report_rows(self.hook, job, self.log)
+            self.lineage_job = job
+            self.lineage_totals = report_rows(self.hook, job, self.log)
+            emit_table_event(self, context, job, self.lineage_totals)
         forget_job(context, self.log)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage inputs/outputs of the completed job (called by the OpenLineage
+        provider's listener; see docs/lineage.md). Never raises."""
+        return openlineage_facets(self)
 
     def render_job_request(self, context: Context) -> dict[str, Any]:
         """Build and validate the request body; fails before any HTTP request."""
