@@ -13,7 +13,7 @@ from airflow_provider_polaris._compat import (
 )
 from airflow_provider_polaris.client.auth import basic_credentials
 from airflow_provider_polaris.hooks import form
-from airflow_provider_polaris.hooks.connection import (
+from airflow_provider_polaris.hooks.config import (
     ConnectionLike,
     PolarisConnectionConfigError,
     config_from_connection,

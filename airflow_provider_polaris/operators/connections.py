@@ -111,7 +111,7 @@ def _mask(value: str) -> None:
 
 def _extra_of(conn: Any) -> dict[str, Any]:
     # A list, number or text extra is a PolarisConnectionConfigError naming the connection.
-    from airflow_provider_polaris.hooks.connection import extra_object
+    from airflow_provider_polaris.hooks.config import extra_object
 
     return dict(extra_object(conn)) if hasattr(conn, "extra_dejson") else {}
 

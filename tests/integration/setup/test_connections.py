@@ -442,7 +442,7 @@ def test_ignore_reports_a_different_secret_type(
 def test_secrets_connection_whose_extra_is_not_an_object_fails_before_any_request(
     polaris_emulator: Any, monkeypatch: pytest.MonkeyPatch, extra: Any
 ) -> None:
-    from airflow_provider_polaris.hooks.connection import PolarisConnectionConfigError
+    from airflow_provider_polaris.hooks.config import PolarisConnectionConfigError
 
     monkeypatch.setenv(
         "AIRFLOW_CONN_KAFKA_SECRETS",

@@ -12,7 +12,7 @@ import pytest
 
 from airflow_provider_polaris._compat import AirflowException, Connection
 from airflow_provider_polaris.client import PolarisConfig
-from airflow_provider_polaris.hooks.connection import PolarisConnectionConfigError
+from airflow_provider_polaris.hooks.config import PolarisConnectionConfigError
 from airflow_provider_polaris.hooks.polaris import PolarisHook
 
 PROJECT = "0b7c2a4e-8d0e-4c1b-9f43-2a7f1f9c1d55"

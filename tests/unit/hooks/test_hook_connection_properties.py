@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from airflow_provider_polaris._compat import Connection
 from airflow_provider_polaris._provider_info import CONN_FIELDS
 from airflow_provider_polaris.client import PolarisConfig
-from airflow_provider_polaris.hooks.connection import PolarisConnectionConfigError
+from airflow_provider_polaris.hooks.config import PolarisConnectionConfigError
 from airflow_provider_polaris.hooks.polaris import PolarisHook
 
 CONN_ID = "polaris_prop"

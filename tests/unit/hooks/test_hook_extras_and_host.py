@@ -17,7 +17,7 @@ import pytest
 
 from airflow_provider_polaris import _compat
 from airflow_provider_polaris._compat import Connection
-from airflow_provider_polaris.hooks.connection import (
+from airflow_provider_polaris.hooks.config import (
     PolarisConnectionConfigError,
     connection_secrets,
 )

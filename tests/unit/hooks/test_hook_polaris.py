@@ -20,7 +20,7 @@ import airflow_provider_polaris
 from airflow_provider_polaris import _compat
 from airflow_provider_polaris.client import AsyncPolarisClient, PolarisClient
 from airflow_provider_polaris.client.auth import basic_authorization, basic_credentials
-from airflow_provider_polaris.hooks.connection import PolarisConnectionConfigError
+from airflow_provider_polaris.hooks.config import PolarisConnectionConfigError
 from airflow_provider_polaris.hooks.polaris import PolarisHook
 
 PROJECT = "0b7c2a4e-8d0e-4c1b-9f43-2a7f1f9c1d55"

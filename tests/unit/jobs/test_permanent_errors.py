@@ -20,7 +20,7 @@ from airflow_provider_polaris.client import (
     PolarisTransportError,
 )
 from airflow_provider_polaris.client.errors import api_error
-from airflow_provider_polaris.hooks.connection import PolarisConnectionConfigError
+from airflow_provider_polaris.hooks.config import PolarisConnectionConfigError
 from airflow_provider_polaris.hooks.errors import (
     explain_api_error,
     is_permanent,
