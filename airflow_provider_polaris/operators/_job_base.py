@@ -104,7 +104,8 @@ class PolarisJobOperatorBase(PolarisJobWaitMixin):
 
             dag_id = self.dag.dag_id if self.has_dag() else None
             self.polaris_asset_alias = alias_name(dag_id, self.task_id)
-            self.outlets = [*self.outlets, AssetAlias(self.polaris_asset_alias)]
+            outlets: list[Any] = list(self.outlets)
+            self.outlets = [*outlets, AssetAlias(self.polaris_asset_alias)]
         self.lineage_job: Mapping[str, Any] | None = None
         self.lineage_totals: Mapping[str, Any] | None = None
         from airflow_provider_polaris.models._strict import check_allow_unknown_fields
