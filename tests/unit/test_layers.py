@@ -25,6 +25,7 @@ RANKS: dict[str, int] = {
     "exceptions": 3,
     "hooks": 3,
     "links": 3,
+    "assets": 3,  # the polaris:// Asset URI scheme (Airflow-side, beside links)
     "waiting": 3,  # the one wait step (JobWatch) and the trigger event format
     "_task": 3,  # what every task shares: client life cycle, job XCom/link, failure message
     "triggers": 4,
