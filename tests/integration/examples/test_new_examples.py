@@ -195,3 +195,55 @@ def test_inline_schema_variants_start_their_jobs(
             pool.Add(file)
         order = pool.FindMessageTypeByName("example.polaris.Order")
         assert list(order.fields_by_name) == ["timestamp", "order_id", "country", "amount"]
+
+
+def _start_streaming_job(emulator: Any, table: str) -> str:
+    """A push connection and a live streaming job into ``table``; its id."""
+    with _client(emulator) as client:
+        client.connections.create({"type": "push_streaming", "name": f"{table}_push"})
+        job = client.jobs.create(
+            {
+                "type": "streaming",
+                "source": {
+                    "type": "connection",
+                    "connectionName": f"{table}_push",
+                    "inputSchema": [{"name": "timestamp", "dataType": "string"}],
+                    "formatSettings": {"format": "nd-json"},
+                },
+                "target": {"type": "table", "tableName": table},
+                "createTableIfNotExists": True,
+                "mappings": [{"columnName": "__time", "expression": 'TIME_PARSE("timestamp")'}],
+            }
+        )
+    return str(job["id"])
+
+
+def test_reset_streaming_by_table_and_by_job_id(polaris_emulator: Any, dag_runner: Any) -> None:
+    orders = _start_streaming_job(polaris_emulator, "orders")
+    other = _start_streaming_job(polaris_emulator, "clicks")
+    dag = dag_runner.load("polaris_reset_streaming.py", "polaris_reset_streaming")
+
+    polaris_emulator.clear_request_log()
+    run = dag_runner.run(dag, None, run_conf={"table": "orders"})
+    assert _succeeded(run), run.state
+    assert polaris_emulator.count_requests("POST", rf"/jobs/{orders}/reset$") == 1
+    assert polaris_emulator.count_requests("POST", r"/jobs/[^/]+/reset$") == 1  # not the other
+    with _client(polaris_emulator) as client:
+        assert client.jobs.get(orders)["executionStatus"] in ("running", "idle")
+
+    polaris_emulator.clear_request_log()
+    run = dag_runner.run(dag, None, run_conf={"job_id": other})
+    assert _succeeded(run), run.state
+    assert polaris_emulator.count_requests("POST", rf"/jobs/{other}/reset$") == 1
+    assert polaris_emulator.count_requests("POST", r"/jobs/[^/]+/reset$") == 1
+
+
+def test_reset_streaming_without_params_fails_before_any_request(
+    polaris_emulator: Any, dag_runner: Any
+) -> None:
+    _start_streaming_job(polaris_emulator, "orders")
+    dag = dag_runner.load("polaris_reset_streaming.py", "polaris_reset_streaming")
+    polaris_emulator.clear_request_log()
+    run = dag_runner.run(dag, None)
+    assert _failed(run), run.state
+    assert polaris_emulator.request_log() == []
