@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -247,3 +247,40 @@ def test_reset_streaming_without_params_fails_before_any_request(
     run = dag_runner.run(dag, None)
     assert _failed(run), run.state
     assert polaris_emulator.request_log() == []
+
+
+def test_maintenance_deletes_before_the_cutoff_and_drops_the_scratch_table(
+    polaris_emulator: Any, dag_runner: Any
+) -> None:
+    from airflow_provider_polaris.demo import seed_source_table
+
+    with _client(polaris_emulator) as client:
+        seeded = seed_source_table(client)  # 2026-01-01 10:00-13:00
+        client.tables.create({"name": "events_scratch", "type": "detail", "schemaMode": "flexible"})
+    dag = dag_runner.load("polaris_maintenance.py", "polaris_maintenance")
+    run_date = datetime(2026, 1, 4, 3, tzinfo=timezone.utc)
+
+    # Cutoff 2026-01-01T00:00Z (3 days): the seeded day is inside the window and stays.
+    polaris_emulator.clear_request_log()
+    run = dag_runner.run(dag, run_date, run_conf={"retention_days": 3})
+    assert _succeeded(run), run.state
+    assert len(polaris_emulator.table_rows("events")) == seeded
+    with _client(polaris_emulator) as client:
+        jobs = [client.jobs.get(j["id"]) for j in client.jobs.iter_all()]
+        tables = {t["name"] for t in client.tables.list()}
+    delete = next(j for j in jobs if j["type"] == "delete_data")
+    assert delete["target"]["tableName"] == "events"
+    assert delete["target"]["intervals"] == ["1970-01-01T00:00:00Z/2026-01-01T00:00:00Z"]
+    assert delete["executionStatus"] == "completed"
+    drop = next(j for j in jobs if j["type"] == "drop_table")
+    assert drop["target"]["tableName"] == "events_scratch"
+    assert "events_scratch" not in tables and "events" in tables
+
+    # Cutoff 2026-01-02T00:00Z (2 days): the seeded day is older and goes; the scratch table is
+    # gone already, so the drop is skipped without a job.
+    polaris_emulator.clear_request_log()
+    run = dag_runner.run(dag, run_date + timedelta(hours=1), run_conf={"retention_days": 2})
+    assert _succeeded(run), run.state
+    assert polaris_emulator.table_rows("events") == []
+    assert polaris_emulator.count_requests("POST", r"/jobs$") == 1
+    assert polaris_emulator.count_requests("GET", r"/tables/events_scratch$") == 1
