@@ -37,35 +37,59 @@ POLARIS_CLOUDS = ["aws", "azure", "gcp"]
 AUTH_TYPES = ["api_key", "oauth"]
 
 # Field name -> {"label", "description", "schema": JSON schema}; the Airflow 3.2+ ``conn-fields``
-# shape. ``None`` in an enum lets the field stay empty (inferred / not needed).
+# shape. A ``"null"`` in ``type`` lets a field stay empty; Airflow 3.3's form marks a field without
+# it required and refuses Save while it is empty. ``enum`` makes a select (``values_display`` gives
+# its options readable labels; its ``"null"`` key labels the empty choice, which 3.3 otherwise
+# shows as the text ``null``). ``examples`` makes a text field suggesting the values while
+# accepting any other. Airflow 3.3 shows placeholders only for the standard fields, so example
+# values go in the descriptions too.
 CONN_FIELDS: dict[str, dict[str, Any]] = {
     "project_id": {
         "label": "Project ID",
         "description": "Required. The Polaris project ID (a UUID), as shown in the project's "
-        "URL in the Polaris console.",
-        "schema": {"type": ["string", "null"]},
+        "URL in the Polaris console. Example: 7f3c2a1e-9b4d-4c6e-8a2f-1d5e6b7c8a9d.",
+        "schema": {"type": "string", "minLength": 1},
     },
     "region": {
         "label": "Region",
-        "description": "Polaris region, e.g. us-east-1. Required when Organization is only "
-        "the organization name or its app.imply.io address.",
-        "schema": {"type": ["string", "null"], "enum": [None, *POLARIS_REGIONS]},
+        "description": "Polaris region, e.g. us-east-1; any region name is accepted. Required "
+        "when Organization is only the organization name or its app.imply.io address.",
+        "schema": {"type": ["string", "null"], "examples": POLARIS_REGIONS},
     },
     "cloud": {
         "label": "Cloud provider",
         "description": "Cloud provider of the region: aws, azure or gcp.",
-        "schema": {"type": ["string", "null"], "enum": [None, *POLARIS_CLOUDS], "default": "aws"},
+        "schema": {
+            "type": ["string", "null"],
+            "enum": [None, *POLARIS_CLOUDS],
+            "default": "aws",
+            "values_display": {
+                "null": "(not set: aws)",
+                "aws": "aws",
+                "azure": "azure",
+                "gcp": "gcp",
+            },
+        },
     },
     "auth_type": {
         "label": "Authentication type",
         "description": "api_key or oauth. Leave empty to infer it: OAuth client credentials "
         "when an OAuth client ID is set, otherwise an API key.",
-        "schema": {"type": ["string", "null"], "enum": [None, *AUTH_TYPES]},
+        "schema": {
+            "type": ["string", "null"],
+            "enum": [None, *AUTH_TYPES],
+            "values_display": {
+                "null": "(infer from the OAuth client ID)",
+                "api_key": "api_key (API key)",
+                "oauth": "oauth (OAuth client credentials)",
+            },
+        },
     },
     "token_url": {
         "label": "OAuth token URL",
         "description": "OAuth only. Defaults to https://id.imply.io/auth/realms/ORG/protocol/"
-        "openid-connect/token for your organization.",
+        "openid-connect/token for your organization. Example: "
+        "https://id.imply.io/auth/realms/myorg/protocol/openid-connect/token.",
         "schema": {"type": ["string", "null"]},
     },
     "timeout": {
@@ -93,7 +117,7 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "console_url": {
         "label": "Console URL",
         "description": "Polaris console address for job links. Defaults to "
-        "https://ORG.app.imply.io.",
+        "https://ORG.app.imply.io. Example: https://myorg.app.imply.io.",
         "schema": {"type": ["string", "null"]},
     },
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_polaris._provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR
+from airflow_provider_polaris._provider_info import CONN_FIELDS, CONNECTION_TYPE, UI_FIELD_BEHAVIOUR
 
 
 def json_type(schema: dict[str, Any]) -> str:
@@ -34,13 +34,41 @@ def legacy_field_class_name(schema: dict[str, Any]) -> str:
     return {"integer": "IntegerField", "boolean": "BooleanField"}.get(kind, "StringField")
 
 
+def is_required(schema: dict[str, Any]) -> bool:
+    """Whether a field must be filled: its JSON type does not allow ``null`` (as Airflow 3.3)."""
+    types = schema.get("type", "string")
+    return "null" not in ([types] if isinstance(types, str) else types)
+
+
 def legacy_description(field: dict[str, Any]) -> str:
-    """The field description, listing the allowed values for enum fields (no select widget)."""
+    """The field description, listing enum choices and suggested values (no select widget)."""
     description = field.get("description", "")
     choices = [c for c in field["schema"].get("enum", []) if c is not None]
     if choices:
         description = f"{description} One of: {', '.join(choices)}.".strip()
+    suggestions = field["schema"].get("examples", [])
+    if suggestions:
+        description = f"{description} Known values: {', '.join(suggestions)}.".strip()
     return description
+
+
+def required_for_polaris(label: str) -> Any:
+    """A wtforms validator requiring a value only on Imply Polaris connections.
+
+    The legacy form holds the extra fields of every connection type at once, so a plain
+    ``DataRequired`` would block saving every other type. Empty values on a Polaris
+    connection fail with a message naming the field; other types skip the field.
+    """
+    from wtforms.validators import StopValidation
+
+    def validate(form: Any, field: Any) -> None:
+        conn_type = getattr(getattr(form, "conn_type", None), "data", None)
+        if conn_type != CONNECTION_TYPE:
+            raise StopValidation()  # another type's form: this field is hidden and unused
+        if not (field.data or "").strip():
+            raise StopValidation(f"{label} is required for an Imply Polaris connection.")
+
+    return validate
 
 
 def connection_form_widgets() -> dict[str, Any]:
@@ -54,7 +82,9 @@ def connection_form_widgets() -> dict[str, Any]:
     for name, field in CONN_FIELDS.items():
         schema = field["schema"]
         class_name = legacy_field_class_name(schema)
-        validators: list[Any] = [Optional()]
+        validators: list[Any] = (
+            [required_for_polaris(field["label"])] if is_required(schema) else [Optional()]
+        )
         choices = [c for c in schema.get("enum", []) if c is not None]
         if choices:
             validators.append(AnyOf(choices))

@@ -59,7 +59,12 @@ def test_conn_field_schemas_are_valid_json_schema() -> None:
         jsonschema.Draft7Validator.check_schema(field["schema"])
         if "default" in field["schema"]:
             jsonschema.validate(field["schema"]["default"], field["schema"])
-        jsonschema.validate(None, field["schema"])  # every field may be left empty
+        if form.is_required(field["schema"]):  # 3.3 refuses Save while it is empty
+            assert name == "project_id"
+            with pytest.raises(jsonschema.ValidationError):
+                jsonschema.validate(None, field["schema"])
+            continue
+        jsonschema.validate(None, field["schema"])  # every other field may be left empty
 
 
 def test_form_defaults_equal_client_defaults() -> None:
@@ -105,6 +110,7 @@ def _stand_in_modules() -> dict[str, types.ModuleType]:
     validators = types.ModuleType("wtforms.validators")
     for name in ("Optional", "AnyOf", "NumberRange"):
         setattr(validators, name, type(name, (StandInValidator,), {}))
+    validators.StopValidation = type("StopValidation", (Exception,), {})  # type: ignore[attr-defined]
     wtforms.validators = validators  # type: ignore[attr-defined]
     appbuilder = types.ModuleType("flask_appbuilder")
     widgets = types.ModuleType("flask_appbuilder.fieldwidgets")
@@ -153,7 +159,8 @@ def test_legacy_widgets_agree_with_declarative_fields(
             if choice is not None:
                 assert choice in unbound.kwargs["description"], (name, choice)
         validators = {type(v).__name__ for v in unbound.kwargs["validators"]}
-        assert "Optional" in validators, name  # every extra may be left empty
+        # An extra is required on both forms, or optional on both.
+        assert ("Optional" in validators) != form.is_required(schema), name
         assert ("AnyOf" in validators) == any(c is not None for c in schema.get("enum", []))
         assert ("NumberRange" in validators) == ("minimum" in schema), name
 
@@ -185,3 +192,65 @@ def test_type_mapping() -> None:
     assert form.legacy_field_class_name({"type": "string", "format": "password"}) == (
         "PasswordField"
     )
+
+
+# -- what the 3.3 form renders and what both forms accept ----------------------------------------
+
+
+def test_selects_label_every_option_so_no_null_text_shows() -> None:
+    """Airflow 3.3 shows ``values_display[str(value)]``, else the raw value: ``null`` for None."""
+    selects = {n: f["schema"] for n, f in CONN_FIELDS.items() if "enum" in f["schema"]}
+    assert set(selects) == {"cloud", "auth_type"}
+    for name, schema in selects.items():
+        labels = schema["values_display"]
+        assert set(labels) == {"null" if v is None else v for v in schema["enum"]}, name
+        assert "null" not in labels["null"], name
+
+
+def test_region_suggests_known_regions_and_accepts_any() -> None:
+    schema = CONN_FIELDS["region"]["schema"]
+    assert "enum" not in schema and schema["examples"][0] == "us-east-1"
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate("me-central-1", schema)  # a region newer than the list
+    description = form.legacy_description(CONN_FIELDS["region"])
+    assert "us-east-1" in description and "germanywestcentral" in description
+
+
+def test_descriptions_show_example_values_that_placeholders_cannot() -> None:
+    for name in UI_FIELD_BEHAVIOUR["placeholders"]:
+        if name in CONN_FIELDS and name != "region":
+            assert "Example: " in CONN_FIELDS[name]["description"], name
+
+
+@pytest.mark.parametrize(
+    ("conn_type", "project_id", "error"),
+    [
+        ("imply_polaris", "", "Project ID is required for an Imply Polaris connection."),
+        ("imply_polaris", "  ", "Project ID is required for an Imply Polaris connection."),
+        ("imply_polaris", "7f3c2a1e", None),
+        ("http", "", None),  # the field belongs to another type's form: never blocks its Save
+    ],
+)
+def test_legacy_form_requires_project_id_only_for_polaris(
+    conn_type: str, project_id: str, error: str | None
+) -> None:
+    wtforms = pytest.importorskip("wtforms")
+    pytest.importorskip("flask_appbuilder")
+    flask = pytest.importorskip("flask")
+    from werkzeug.datastructures import MultiDict
+
+    widgets = PolarisHook.get_connection_form_widgets()
+    fields = {f"extra__imply_polaris__{n}": w for n, w in widgets.items()}
+    form_class = type("F", (wtforms.Form,), {"conn_type": wtforms.StringField(), **fields})
+    with flask.Flask(__name__).test_request_context():
+        data = MultiDict(
+            {
+                "conn_type": conn_type,
+                "extra__imply_polaris__project_id": project_id,
+                "extra__imply_polaris__region": "me-central-1",
+            }
+        )
+        instance = form_class(formdata=data)
+        assert instance.validate() is (error is None), instance.errors
+    if error:
+        assert instance.errors == {"extra__imply_polaris__project_id": [error]}
