@@ -28,35 +28,6 @@ def _get(path: str) -> ApiCall[JsonObject]:
     return ApiCall("GET", path, parse_object, idempotent=True)
 
 
-def _list_params(
-    *,
-    type: OneOrMany,
-    execution_status: OneOrMany,
-    health_status: OneOrMany,
-    connection_name: OneOrMany,
-    target_table_name: str | None,
-    target_table_id: str | None,
-    search_string: str | None,
-    sort_column: str | None,
-    sort_order: str | None,
-    limit: int | None,
-    offset: int | None,
-) -> list[tuple[str, str]]:
-    return query_params(
-        type=type,
-        executionStatus=execution_status,
-        healthStatus=health_status,
-        connectionName=connection_name,
-        targetTableName=target_table_name,
-        targetTableId=target_table_id,
-        searchString=search_string,
-        sortColumn=sort_column,
-        sortOrder=sort_order,
-        paginationLimit=limit,
-        paginationOffset=offset,
-    )
-
-
 class JobsApi(Resource[M]):
     """Create, inspect, list and control ingestion jobs."""
 
@@ -92,18 +63,18 @@ class JobsApi(Resource[M]):
         List-valued filters (``type``, ``execution_status``, ``health_status``,
         ``connection_name``) repeat the query parameter; Polaris ORs repeated values.
         """
-        params = _list_params(
+        params = query_params(
             type=type,
-            execution_status=execution_status,
-            health_status=health_status,
-            connection_name=connection_name,
-            target_table_name=target_table_name,
-            target_table_id=target_table_id,
-            search_string=search_string,
-            sort_column=sort_column,
-            sort_order=sort_order,
-            limit=limit,
-            offset=offset,
+            executionStatus=execution_status,
+            healthStatus=health_status,
+            connectionName=connection_name,
+            targetTableName=target_table_name,
+            targetTableId=target_table_id,
+            searchString=search_string,
+            sortColumn=sort_column,
+            sortOrder=sort_order,
+            paginationLimit=limit,
+            paginationOffset=offset,
         )
         return ApiCall("GET", "/jobs", parse_object, params=params, idempotent=True)
 
@@ -127,7 +98,8 @@ class JobsApi(Resource[M]):
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
 
         def page_call(offset: int) -> ApiCall[Page]:
-            params = _list_params(
+            return JobsApi.list.build(
+                self,
                 type=type,
                 execution_status=execution_status,
                 health_status=health_status,
@@ -140,7 +112,6 @@ class JobsApi(Resource[M]):
                 limit=page_size,
                 offset=offset,
             )
-            return ApiCall("GET", "/jobs", parse_object, params=params, idempotent=True)
 
         return Pager(
             page_call,
