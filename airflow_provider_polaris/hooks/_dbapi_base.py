@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from airflow_provider_polaris.client.errors import PolarisApiError, PolarisError
+from airflow_provider_polaris.models._references import sql_parts
 
 _TRANSIENT_CATEGORIES = frozenset({"CAPACITY_EXCEEDED", "TIMEOUT", "RUNTIME_FAILURE"})
 _QUERY_SHOWN = 200  # characters of the query quoted in an error message
@@ -143,29 +144,7 @@ def druid_parameter(value: Any, position: int) -> dict[str, Any]:
 def count_placeholders(sql: str) -> int:
     """The ``?`` placeholders of ``sql``, skipping string literals, quoted identifiers and
     comments."""
-    count, index, length = 0, 0, len(sql)
-    while index < length:
-        char = sql[index]
-        if char in ("'", '"'):
-            end = index + 1
-            while end < length:
-                if sql[end] == char:
-                    if end + 1 < length and sql[end + 1] == char:  # '' or "" escapes
-                        end += 2
-                        continue
-                    break
-                end += 1
-            index = end + 1
-        elif sql.startswith("--", index):
-            newline = sql.find("\n", index)
-            index = length if newline < 0 else newline + 1
-        elif sql.startswith("/*", index):
-            close = sql.find("*/", index + 2)
-            index = length if close < 0 else close + 2
-        else:
-            count += char == "?"
-            index += 1
-    return count
+    return sum(kind == "code" and part == "?" for kind, part in sql_parts(sql))
 
 
 def bind_parameters(sql: str, parameters: Any) -> list[dict[str, Any]] | None:

@@ -55,14 +55,26 @@ def quoted_identifiers(expression: str) -> list[str]:
 
 
 def _scan(text: str) -> Iterator[str]:
+    for kind, part in sql_parts(text):
+        if kind == "identifier":
+            yield part
+
+
+def sql_parts(text: str) -> Iterator[tuple[str, str]]:
+    """Druid SQL text outside its comments, in order: ``("identifier", name)`` for a
+    double-quoted identifier (``""`` read as one ``"``), ``("string", raw)`` for a ``'...'``
+    literal and ``("code", char)`` for every other character. The one scanner of SQL text in
+    the provider (expression references here, ``?`` placeholders in the SQL hook)."""
     i, n = 0, len(text)
     while i < n:
         char = text[i]
         if char == "'":
-            i, _ = _skip_quoted(text, i, "'")
+            end, _ = _skip_quoted(text, i, "'")
+            yield "string", text[i:end]
+            i = end
         elif char == '"':
             end, closed = _skip_quoted(text, i, '"')
-            yield text[i + 1 : end - 1 if closed else end].replace('""', '"')
+            yield "identifier", text[i + 1 : end - 1 if closed else end].replace('""', '"')
             i = end
         elif text.startswith("--", i):
             newline = text.find("\n", i)
@@ -71,6 +83,7 @@ def _scan(text: str) -> Iterator[str]:
             close = text.find("*/", i + 2)
             i = n if close < 0 else close + 2
         else:
+            yield "code", char
             i += 1
 
 
