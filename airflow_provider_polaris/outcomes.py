@@ -52,20 +52,21 @@ class JobState:
         value = self.raw.get("id")
         return value if isinstance(value, str) else None
 
+    def _own_or_spec(self, name: str, kind: type) -> Any:
+        # A full job carries ``type`` and ``target`` on top; some answers only in ``spec``.
+        value = self.raw.get(name)
+        if isinstance(value, kind):
+            return value
+        spec = self.raw.get("spec")
+        return spec.get(name) if isinstance(spec, Mapping) else None
+
     @property
     def job_type(self) -> str | None:
-        value = self.raw.get("type")
-        if not isinstance(value, str):
-            spec = self.raw.get("spec")
-            value = spec.get("type") if isinstance(spec, Mapping) else None
-        return _text(value)
+        return _text(self._own_or_spec("type", str))
 
     @property
     def target_table(self) -> str | None:
-        target = self.raw.get("target")
-        if not isinstance(target, Mapping):
-            spec = self.raw.get("spec")
-            target = spec.get("target") if isinstance(spec, Mapping) else None
+        target = self._own_or_spec("target", Mapping)
         if isinstance(target, Mapping) and isinstance(target.get("tableName"), str):
             return str(target["tableName"])
         return None
