@@ -176,11 +176,6 @@ def parse_nothing(response: httpx.Response) -> None:
     return None
 
 
-def parse_text(response: httpx.Response) -> str:
-    """The body as text."""
-    return response.text
-
-
 def _replayable(call: ApiCall[Any]) -> bool:
     """Whether the request body can be sent again after it may have been consumed."""
     for _name, file, _type in (call.files or {}).values():
