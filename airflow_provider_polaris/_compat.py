@@ -68,12 +68,19 @@ else:  # Airflow 2.11
         XCom,
     )
     from airflow.models.connection import Connection  # type: ignore[assignment]
-    from airflow.operators.python import get_current_context  # type: ignore[no-redef]
     from airflow.sensors.base import BaseSensorOperator  # type: ignore[no-redef]
     from airflow.utils.context import Context  # type: ignore[no-redef]
     from airflow.utils.log.secrets_masker import (  # type: ignore[no-redef]
         mask_secret as _mask_secret,
     )
+
+    def get_current_context() -> Context:  # type: ignore[misc]
+        """The running task's context (2.11: imported on first use, because
+        ``airflow.operators.python`` costs ~10 ms of every DAG file's parse)."""
+        from airflow.operators.python import get_current_context as current
+
+        return current()
+
 
 # ``airflow.sdk.ResumableJobMixin`` (Airflow 3.3, AIP-103 durable task state): an operator mixin
 # whose ``execute_resumable(context)`` persists the external job id in ``task_state_store`` and

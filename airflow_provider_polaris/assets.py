@@ -18,7 +18,15 @@ if TYPE_CHECKING:
 
 SCHEME = "polaris"
 
-__all__ = ["SCHEME", "org_of", "polaris_asset", "sanitize_uri", "table_uri"]
+__all__ = ["SCHEME", "alias_name", "org_of", "polaris_asset", "sanitize_uri", "table_uri"]
+
+# The AssetAlias a job operator declares as its outlet (see operators/_lineage.py).
+ALIAS_PREFIX = "polaris-outlet:"
+
+
+def alias_name(dag_id: str | None, task_id: str) -> str:
+    """The ``AssetAlias`` a task emits its table's event through (unique per DAG and task)."""
+    return f"{ALIAS_PREFIX}{dag_id}.{task_id}" if dag_id else f"{ALIAS_PREFIX}{task_id}"
 
 
 def _segment(value: str) -> str:

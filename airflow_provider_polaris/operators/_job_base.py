@@ -18,20 +18,7 @@ from airflow_provider_polaris.exceptions import (
     PolarisJobFailedError,
     PolarisJobTimeoutError,
 )
-from airflow_provider_polaris.operators._intervals import IntervalError
 from airflow_provider_polaris.operators._job_wait import PolarisJobWaitMixin
-from airflow_provider_polaris.operators._lineage import (
-    alias_name,
-    emit_table_event,
-    openlineage_facets,
-)
-from airflow_provider_polaris.operators._reattach import (
-    find_previous_job,
-    forget_job,
-    record_intent,
-    remember_job,
-)
-from airflow_provider_polaris.operators._report import report_rows
 from airflow_provider_polaris.operators._request import (
     check_max_parse_exceptions,
     place_max_parse_exceptions,
@@ -101,6 +88,7 @@ class PolarisJobOperatorBase(PolarisJobWaitMixin):
             # The table's URI needs the connection (read at run time only): declare an alias
             # now, add the table's event through it when the job completed.
             from airflow_provider_polaris._compat import AssetAlias
+            from airflow_provider_polaris.assets import alias_name
 
             dag_id = self.dag.dag_id if self.has_dag() else None
             self.polaris_asset_alias = alias_name(dag_id, self.task_id)
@@ -170,6 +158,7 @@ class PolarisJobOperatorBase(PolarisJobWaitMixin):
         the body themselves pin ``partitionedBy`` (see ``operators/jobs.py``).
         """
         from airflow_provider_polaris.operators._intervals import (
+            IntervalError,
             TableCheckError,
             check_against_tables,
         )
@@ -184,6 +173,8 @@ class PolarisJobOperatorBase(PolarisJobWaitMixin):
 
     # -- execute ------------------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
+        from airflow_provider_polaris.operators._reattach import find_previous_job
+
         self.polaris_job_url = ""  # no job yet: the link stays quietly absent if we fail now
         body = self.render_job_request(context)
         client = self.hook.get_client()
@@ -195,7 +186,12 @@ class PolarisJobOperatorBase(PolarisJobWaitMixin):
         return self.follow(context, client, job, targets)
 
     def succeeded(self, context: Context, job: Mapping[str, Any], *, waited: bool) -> None:
-        """Log the rows a completed ingestion job loaded; drop the reattach record."""
+        """Log the rows a completed ingestion job loaded, emit its table's Asset event; drop
+        the reattach record."""
+        from airflow_provider_polaris.operators._lineage import emit_table_event
+        from airflow_provider_polaris.operators._reattach import forget_job
+        from airflow_provider_polaris.operators._report import report_rows
+
         state = JobState(job)
         if waited and state.execution_status == "completed" and state.job_type in _INGESTION_TYPES:
             self.lineage_job = job
@@ -206,11 +202,14 @@ class PolarisJobOperatorBase(PolarisJobWaitMixin):
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage inputs/outputs of the completed job (called by the OpenLineage
         provider's listener; see docs/lineage.md). Never raises."""
+        from airflow_provider_polaris.operators._lineage import openlineage_facets
+
         return openlineage_facets(self)
 
     def render_job_request(self, context: Context) -> dict[str, Any]:
         """Build and validate the request body; fails before any HTTP request."""
         from airflow_provider_polaris.models import JobSpec, PolarisSpecError, parse_job_spec
+        from airflow_provider_polaris.operators._intervals import IntervalError
 
         try:
             raw = self.build_job_spec(context)
@@ -235,6 +234,8 @@ class PolarisJobOperatorBase(PolarisJobWaitMixin):
         return place_max_parse_exceptions(body, self.max_parse_exceptions)
 
     def submit(self, context: Context, client: Any, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        from airflow_provider_polaris.operators._reattach import record_intent, remember_job
+
         record_intent(context, body, self.log)  # before the create: a lost response is found
         job: Mapping[str, Any] = client.jobs.create(body)
         remember_job(context, str(job["id"]), self.log)

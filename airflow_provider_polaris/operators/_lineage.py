@@ -22,16 +22,9 @@ from airflow_provider_polaris.outcomes import JobState
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
 
-ALIAS_PREFIX = "polaris-outlet:"
-
 _NAME = r'("(?:[^"]|"")+"|[A-Za-z_][\w$]*)'
 _SQL_TARGET = re.compile(r"\b(?:INSERT|REPLACE)\s+INTO\s+" + _NAME, re.IGNORECASE)
 _SQL_SOURCE = re.compile(r"\b(?:FROM|JOIN)\s+" + _NAME, re.IGNORECASE)
-
-
-def alias_name(dag_id: str | None, task_id: str) -> str:
-    """The ``AssetAlias`` a task emits its table's event through (unique per DAG and task)."""
-    return f"{ALIAS_PREFIX}{dag_id}.{task_id}" if dag_id else f"{ALIAS_PREFIX}{task_id}"
 
 
 def _unquote_sql(name: str) -> str:

@@ -28,7 +28,6 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow_provider_polaris.client import PolarisNotFoundError
 from airflow_provider_polaris.operators._canonical import request_hash, same_whole_request
 from airflow_provider_polaris.operators._intervals import interval_ends, parse_instant
 from airflow_provider_polaris.outcomes import JobState, decide_outcome
@@ -156,6 +155,8 @@ def _stored_job(
     target_statuses: Any,
 ) -> Mapping[str, Any] | None:
     """Rule (a): the job this task instance recorded."""
+    from airflow_provider_polaris.client.errors import PolarisNotFoundError
+
     try:
         job = client.jobs.get(job_id)
     except PolarisNotFoundError:
@@ -338,6 +339,8 @@ def _scan(
     client: Any, body: Mapping[str, Any], log: Any, target_statuses: Any, since: datetime | None
 ) -> Mapping[str, Any] | None:
     """Rule (b): the newest job with this whole request created since the first try began."""
+    from airflow_provider_polaris.client.errors import PolarisNotFoundError
+
     if since is None:
         log.info("Retry without a known first-try start; cannot look for an earlier job safely")
         return None

@@ -5,20 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_polaris.client.errors import PolarisBadRequestError, PolarisConflictError
 from airflow_provider_polaris.exceptions import (
     PolarisJobCanceledError,
     PolarisJobFailedError,
     PolarisJobTimeoutError,
 )
 from airflow_provider_polaris.operators._control import PolarisJobControlOperatorBase
-from airflow_provider_polaris.operators._intervals import (
-    IntervalError,
-    format_interval,
-    normalize_intervals,
-    run_interval,
-    span,
-)
 from airflow_provider_polaris.operators._job_base import PolarisJobOperatorBase
 from airflow_provider_polaris.outcomes import BATCH_TERMINAL, JobState
 
@@ -105,6 +97,12 @@ class _TableLoadOperator(PolarisJobOperatorBase):
     def batch_body(self, context: Context, mode: str, source: Any) -> dict[str, Any]:
         """The ``batch`` job body; in ``replace`` mode the target intervals are ``intervals``,
         else the run's interval. ``extra_spec`` is applied last, as given."""
+        from airflow_provider_polaris.operators._intervals import (
+            format_interval,
+            normalize_intervals,
+            run_interval,
+        )
+
         target: dict[str, Any] = {"type": "table", "tableName": self.target_table}
         if mode == "replace":
             target["intervals"] = (
@@ -245,6 +243,8 @@ class PolarisTableToTableOperator(_TableLoadOperator):
         self.source_interval = source_interval
 
     def build_job_spec(self, context: Context) -> Mapping[str, Any]:
+        from airflow_provider_polaris.operators._intervals import normalize_intervals, span
+
         if self.source_interval == "all":
             source_interval = None
         elif self.source_interval is not None:
@@ -260,6 +260,12 @@ class PolarisTableToTableOperator(_TableLoadOperator):
     def _run_source_interval(self, context: Context) -> str:
         """The source rows of this run's period; in append mode, a run without one (e.g.
         ``schedule=None``) fails naming ``source_interval`` rather than the replace rule."""
+        from airflow_provider_polaris.operators._intervals import (
+            IntervalError,
+            format_interval,
+            run_interval,
+        )
+
         try:
             return format_interval(*run_interval(context))
         except IntervalError as exc:
@@ -333,6 +339,11 @@ class PolarisCancelJobOperator(PolarisJobControlOperatorBase):
     wait_target_statuses: ClassVar[frozenset[str] | None] = BATCH_TERMINAL
 
     def control(self, context: Context, client: Any) -> Mapping[str, Any]:
+        from airflow_provider_polaris.client.errors import (
+            PolarisBadRequestError,
+            PolarisConflictError,
+        )
+
         job_id = str(self.job_id)
         job: Mapping[str, Any] = client.jobs.get(job_id)
         state = JobState(job)

@@ -10,10 +10,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from airflow_provider_polaris._compat import AirflowFailException
-from airflow_provider_polaris.client import PolarisNotFoundError
 from airflow_provider_polaris.operators._control import PolarisJobControlOperatorBase
 from airflow_provider_polaris.operators._job_base import PolarisJobOperatorBase
-from airflow_provider_polaris.operators._reattach import same_request
 from airflow_provider_polaris.outcomes import STREAMING_LIVE, JobState
 
 if TYPE_CHECKING:
@@ -140,6 +138,8 @@ class PolarisStreamingJobOperator(PolarisJobOperatorBase):
 
     def find_table_jobs(self, client: Any, body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         """The streaming jobs that currently hold the target table, newest first (full docs)."""
+        from airflow_provider_polaris.client.errors import PolarisNotFoundError
+
         target = body.get("target")
         table = target.get("tableName") if isinstance(target, Mapping) else None
         if not table:
@@ -177,6 +177,8 @@ class PolarisStreamingJobOperator(PolarisJobOperatorBase):
                 "refuses to start another; use if_running='keep' to keep a matching job or "
                 "if_running='replace' to replace it."
             )
+        from airflow_provider_polaris.operators._reattach import same_request
+
         matching = [j for j in existing if same_request(j, body)]
         if not matching:
             raise AirflowFailException(

@@ -1,11 +1,18 @@
 """OpenLineage: the run events the OpenLineage provider's listener emits for a real
 ``dag.test()`` of ``files -> raw_events -> raw_events_hourly`` against the emulator, written by
-OpenLineage's own ``file`` transport and read back; on both Airflow lines."""
+OpenLineage's own ``file`` transport and read back; on both Airflow lines.
+
+OpenLineage reads its configuration once per process (and Airflow loads its listener plugin
+once), so the DAG runs in a fresh pytest process configured from the start:
+``test_listener_emits_...`` starts it (``_run_dag_in_fresh_process``) and checks the events."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -42,36 +49,56 @@ def _complete_events(path: Path) -> dict[str, dict[str, Any]]:
     return found
 
 
-@pytest.fixture
-def openlineage_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """OpenLineage configured with its file transport for this test (its config is cached)."""
-    from airflow.providers.openlineage import conf as ol_conf
-    from airflow.providers.openlineage.plugins import listener as ol_listener
-
-    target = tmp_path / "openlineage.jsonl"
-    transport = {"type": "file", "log_file_path": str(target), "append": True}
-    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__TRANSPORT", json.dumps(transport))
-    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__DISABLED", "False")
-    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__EXECUTION_TIMEOUT", "30")
-    for name in dir(ol_conf):
-        cached = getattr(getattr(ol_conf, name), "cache_clear", None)
-        if cached:
-            cached()
-    ol_listener._openlineage_listener = None  # a fresh listener reads the new transport
-    return target
+_EVENTS_FILE = "POLARIS_TEST_OPENLINEAGE_FILE"
 
 
-def test_listener_emits_files_to_table_to_rollup_with_polaris_facets(
-    polaris_emulator: Any, dag_runner: Any, openlineage_file: Path
-) -> None:
+def test_run_dag_in_fresh_process(polaris_emulator: Any, dag_runner: Any) -> None:
+    """The DAG run itself; only runs inside the process the test below starts."""
+    if not os.environ.get(_EVENTS_FILE):
+        pytest.skip("runs in the fresh process started by test_listener_emits_...")
     _upload(polaris_emulator)
+    (Path(os.environ[_EVENTS_FILE]).parent / "project_id").write_text(polaris_emulator.project_id)
     dag = dag_runner.load("test_lineage_files_to_rollup.py", "test_lineage_files_to_rollup")
     run = dag_runner.run(dag, datetime(2026, 1, 1, 11, tzinfo=timezone.utc))
     assert str(run.state) in ("success", "DagRunState.SUCCESS"), run.state
 
-    events = _complete_events(openlineage_file)
+
+def test_listener_emits_files_to_table_to_rollup_with_polaris_facets(tmp_path: Path) -> None:
+    if os.environ.get(_EVENTS_FILE):
+        pytest.skip("the outer test")
+    events_file = tmp_path / "openlineage.jsonl"
+    transport = {"type": "file", "log_file_path": str(events_file), "append": True}
+    env = {
+        **os.environ,
+        _EVENTS_FILE: str(events_file),
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport),
+        "AIRFLOW__OPENLINEAGE__DISABLED": "False",
+    }
+    inner = f"{__file__}::test_run_dag_in_fresh_process"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-x",
+            "-p",
+            "no:randomly",
+            "-p",
+            "no:cacheprovider",
+            inner,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "1 passed" in done.stdout, done.stdout[-2000:]
+
+    events = _complete_events(events_file)
     assert set(events) >= {"load_files", "rollup_hour"}, sorted(events)
-    project = polaris_emulator.project_id
+    project = (tmp_path / "project_id").read_text()
     load, rollup = events["load_files"], events["rollup_hour"]
     assert [(d["name"]) for d in load["inputs"]] == [f"{project}/files/events.json"]
     (raw,) = load["outputs"]
