@@ -9,12 +9,20 @@ The schedule uses ``CronTriggerTimetable(..., interval=timedelta(hours=1))`` so 
 interval is the hour that just ended (Airflow 3's plain ``"@hourly"`` gives a zero-length interval,
 which the operator refuses to replace over). The wait is deferrable: no worker slot is held while
 Polaris works.
+
+Then the rollup checks its own hour with Airflow's standard ``SQLColumnCheckOperator`` on the
+same Polaris connection (common-sql dispatches it to ``PolarisSqlHook``, see docs/sql.md). When
+the rollup job completed, the operator emits the Asset event of ``events_hourly``
+(``polaris://{org}/{project_id}/events_hourly``): ``polaris_rollup_consumer`` is scheduled on it
+(docs/lineage.md).
 """
 
 from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta, timezone
+
+from airflow.providers.common.sql.operators.sql import SQLColumnCheckOperator
 
 from airflow_provider_polaris.hooks.polaris import PolarisHook
 from airflow_provider_polaris.operators.jobs import PolarisTableToTableOperator
@@ -79,4 +87,21 @@ with DAG(
             print(f"rollup {start}: {row}")
         return rows
 
-    rollup >> report_rollup()
+    # The rolled-up hour only: every country is named and counted, revenue is never negative.
+    check_rollup = SQLColumnCheckOperator(
+        task_id="check_rollup",
+        conn_id="polaris_default",
+        table=ROLLUP_TABLE,
+        partition_clause=(
+            "\"__time\" >= TIMESTAMP '{{ data_interval_start.strftime('%Y-%m-%d %H:%M:%S') }}' "
+            "AND \"__time\" < TIMESTAMP '{{ data_interval_end.strftime('%Y-%m-%d %H:%M:%S') }}'"
+        ),
+        column_mapping={
+            "country": {"null_check": {"equal_to": 0}, "distinct_check": {"geq_to": 1}},
+            "events": {"min": {"greater_than": 0}},
+            "revenue": {"min": {"geq_to": 0}},
+        },
+        retries=0,  # a failed check is a data problem, not a transient one
+    )
+
+    rollup >> check_rollup >> report_rollup()

@@ -1,5 +1,6 @@
 """The flagship example DAG, run by real Airflow (``dag.test()``, trigger run by Airflow) against
-the emulator: it rolls up exactly the run's hour, a rerun replaces that hour with one new job."""
+the emulator: it rolls up exactly the run's hour, a rerun replaces that hour with one new job, and
+its ``SQLColumnCheckOperator`` checks that hour through the Polaris SQL API."""
 
 from __future__ import annotations
 
@@ -50,3 +51,7 @@ def test_hourly_rollup_rolls_up_the_runs_hour_and_reruns_without_duplicates(
         assert sum(row["events"] for row in rollup) == len(raw_in_hour)
         assert sum(row["revenue"] for row in rollup) == sum(r["amount"] for r in raw_in_hour)
         assert len(rollup) == len({r["country"] for r in raw_in_hour})
+        # The column check ran over the rolled-up hour through the SQL API, and passed.
+        check = run.get_task_instance("check_rollup")
+        assert check is not None and str(check.state) in ("success", "TaskInstanceState.SUCCESS")
+        assert polaris_emulator.count_requests("POST", r"/query/sql") >= 2  # check + report
