@@ -92,7 +92,7 @@ class PolarisJobOperatorBase(PolarisJobWaitMixin):
 
             dag_id = self.dag.dag_id if self.has_dag() else None
             self.polaris_asset_alias = alias_name(dag_id, self.task_id)
-            outlets: list[Any] = list(self.outlets)
+            outlets: list[Any] = list(getattr(self, "outlets", None) or [])
             self.outlets = [*outlets, AssetAlias(self.polaris_asset_alias)]
         self.lineage_job: Mapping[str, Any] | None = None
         self.lineage_totals: Mapping[str, Any] | None = None
