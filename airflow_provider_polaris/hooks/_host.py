@@ -25,6 +25,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit
 
 Fail = Callable[[str, str], Exception]
@@ -59,21 +60,7 @@ class Endpoint:
 def parse_host(host: str | None, port: int | None, fail: Fail) -> Endpoint:
     """Read the host (and port) field into an :class:`Endpoint`; ``fail`` builds the error."""
     raw = (host or "").strip()
-
-    if not raw:
-        raise fail(
-            "host",
-            "empty. Put your organization name (myorg), its API host "
-            "(myorg.us-east-1.aws.api.imply.io) or a base URL (http://127.0.0.1:8795) in the host.",
-        )
-    if host_credentials(raw):
-        # Never echo the host here: the part before '@' is a password or an API key.
-        raise fail(
-            "host",
-            "contains credentials (user:password@ before the host name; not shown here). Put "
-            "the API key in the password field (or the OAuth client ID in login and its secret "
-            f"in password) and only the host ({shown_host(raw)}) in the host field.",
-        )
+    _refuse_empty_or_credentials(raw, fail)
     shown = shown_host(raw)
     has_scheme = "://" in raw
     try:
@@ -88,20 +75,8 @@ def parse_host(host: str | None, port: int | None, fail: Fail) -> Endpoint:
             f"cannot read {shown!r}; use myorg, myorg.REGION.CLOUD.api.imply.io "
             "or an http(s):// base URL.",
         )
-    if isinstance(port, str) and port.strip().isdecimal():  # a Connection built by hand
-        port = int(port)
-    if port is not None and not (
-        isinstance(port, int) and not isinstance(port, bool) and 0 <= port <= 65535
-    ):
-        raise fail("port", f"must be a whole number from 1 to 65535, got {port!r}.")
-    if url_port is not None and port and url_port != port:
-        raise fail(
-            "port",
-            f"is {port} but the host {shown!r} says port {url_port}; keep the port in one place.",
-        )
-    port = url_port or port or None
+    port = _one_port(port, url_port, shown, fail)
     path = parts.path.rstrip("/")
-
     if match := _REGIONAL_API_HOST.match(hostname):
         prefix, project = _api_path(path)
         if prefix:
@@ -116,28 +91,66 @@ def parse_host(host: str | None, port: int | None, fail: Fail) -> Endpoint:
         )
     # The console (app) host and the global API host only identify the organization.
     if match := (_APP_HOST.match(hostname) or _GLOBAL_API_HOST.match(hostname)):
-        console = _CONSOLE_PATH.match(path) if _APP_HOST.match(hostname) else None
-        prefix, project = ("", console.group("project")) if console else _api_path(path)
-        if prefix:
-            raise fail("host", _unexpected_path(shown, path, hostname))
-        if port:
-            raise fail(
-                "port",
-                f"{hostname} names the organization, which has no port; remove port {port} "
-                "(a port only applies to a base URL such as http://127.0.0.1:8795).",
-            )
-        return Endpoint(org=match.group("org"), project_id=unquote(project) if project else None)
+        return _organization_host(match, hostname, path, port, shown, fail)
     single_label = "." not in hostname and not _is_loopback(hostname)
     if not has_scheme and single_label and not port:
         if path or not _DNS_LABEL.match(hostname):
             raise fail("host", f"{shown!r} is not a valid organization name.")
         return Endpoint(org=hostname)
-
     # Any other host, or a host with a port: a base URL (emulator, proxy, private endpoint).
     plain = (_is_loopback(hostname) or single_label) and port != 443
     scheme = parts.scheme or ("http" if plain else "https")
     prefix, project = _api_path(path)
     return Endpoint(base_url=f"{scheme}://{_netloc(parts, port)}{prefix}", project_id=project)
+
+
+def _refuse_empty_or_credentials(raw: str, fail: Fail) -> None:
+    if not raw:
+        raise fail(
+            "host",
+            "empty. Put your organization name (myorg), its API host "
+            "(myorg.us-east-1.aws.api.imply.io) or a base URL (http://127.0.0.1:8795) in the host.",
+        )
+    if host_credentials(raw):
+        # Never echo the host here: the part before '@' is a password or an API key.
+        raise fail(
+            "host",
+            "contains credentials (user:password@ before the host name; not shown here). Put "
+            "the API key in the password field (or the OAuth client ID in login and its secret "
+            f"in password) and only the host ({shown_host(raw)}) in the host field.",
+        )
+
+
+def _one_port(port: Any, url_port: int | None, shown: str, fail: Fail) -> int | None:
+    """The port field and a port in the host URL, which must agree."""
+    if isinstance(port, str) and port.strip().isdecimal():  # a Connection built by hand
+        port = int(port)
+    if port is not None and not (
+        isinstance(port, int) and not isinstance(port, bool) and 0 <= port <= 65535
+    ):
+        raise fail("port", f"must be a whole number from 1 to 65535, got {port!r}.")
+    if url_port is not None and port and url_port != port:
+        raise fail(
+            "port",
+            f"is {port} but the host {shown!r} says port {url_port}; keep the port in one place.",
+        )
+    return url_port or port or None
+
+
+def _organization_host(
+    match: re.Match[str], hostname: str, path: str, port: int | None, shown: str, fail: Fail
+) -> Endpoint:
+    console = _CONSOLE_PATH.match(path) if _APP_HOST.match(hostname) else None
+    prefix, project = ("", console.group("project")) if console else _api_path(path)
+    if prefix:
+        raise fail("host", _unexpected_path(shown, path, hostname))
+    if port:
+        raise fail(
+            "port",
+            f"{hostname} names the organization, which has no port; remove port {port} "
+            "(a port only applies to a base URL such as http://127.0.0.1:8795).",
+        )
+    return Endpoint(org=match.group("org"), project_id=unquote(project) if project else None)
 
 
 def host_credentials(host: str | None) -> list[str]:

@@ -84,22 +84,7 @@ def config_from_connection(conn: ConnectionLike) -> PolarisConfig:
         )
 
     endpoint = parse_host(conn.host, conn.port, fail)
-    project_id = extras.text("project_id")
-    if endpoint.project_id is not None:
-        if project_id is not None and project_id != endpoint.project_id:
-            raise fail(
-                "host",
-                f"its path names project {endpoint.project_id!r} but the 'Project ID' field "
-                f"(extra.project_id) says {project_id!r}. Keep only scheme://host in the host "
-                "(the provider appends /v1/projects/<id>) or make the two agree.",
-            )
-        project_id = endpoint.project_id
-    if not project_id:
-        raise fail(
-            "extra.project_id",
-            "the Polaris project ID is missing. Set the 'Project ID' field (extra "
-            '{"project_id": "<uuid>"}); it is in the project\'s URL in the Polaris console.',
-        )
+    project_id = _project_id(endpoint, extras, fail)
     region = extras.text("region")
     cloud = extras.text("cloud")
     if cloud is not None:
@@ -139,6 +124,27 @@ def config_from_connection(conn: ConnectionLike) -> PolarisConfig:
         message = str(err)
         config_field = re.split(r"[\s:(]", message, maxsplit=1)[0]
         raise fail(_CONFIG_FIELD_TO_FORM.get(config_field, "connection"), message) from None
+
+
+def _project_id(endpoint: Any, extras: _Extras, fail: _Fail) -> str:
+    """The project id: the 'Project ID' field, or the one a pasted API URL names (must agree)."""
+    project_id = extras.text("project_id")
+    if endpoint.project_id is not None:
+        if project_id is not None and project_id != endpoint.project_id:
+            raise fail(
+                "host",
+                f"its path names project {endpoint.project_id!r} but the 'Project ID' field "
+                f"(extra.project_id) says {project_id!r}. Keep only scheme://host in the host "
+                "(the provider appends /v1/projects/<id>) or make the two agree.",
+            )
+        project_id = endpoint.project_id
+    if not project_id:
+        raise fail(
+            "extra.project_id",
+            "the Polaris project ID is missing. Set the 'Project ID' field (extra "
+            '{"project_id": "<uuid>"}); it is in the project\'s URL in the Polaris console.',
+        )
+    return project_id
 
 
 _EXTRA_EXAMPLE = '{"project_id": "<uuid>", "region": "us-east-1"}'
