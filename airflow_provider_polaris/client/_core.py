@@ -260,7 +260,6 @@ class Core:
     # -- the one retry loop ----------------------------------------------------------------
     def plan(self, call: ApiCall[T]) -> Plan[T]:
         """Run ``call`` to completion: the retry, re-auth and error-mapping logic, written once."""
-        policy = self.config.retry
         started = self.clock()
         attempt = 0
         reauthenticated = False
@@ -274,63 +273,72 @@ class Core:
             try:
                 response: httpx.Response = yield Send(request)
             except httpx.TransportError as exc:
-                not_sent = isinstance(exc, NOT_SENT_ERRORS)
-                may_retry = not_sent or (
-                    call.idempotent and isinstance(exc, MAYBE_SENT_ERRORS) and _replayable(call)
-                )
-                delay = self._retry_delay(attempt, started, None) if may_retry else None
-                if delay is None:
-                    raise transport_error(
-                        exc,
-                        method=call.method,
-                        url=url,
-                        timeouts=self.timeout.as_dict(),
-                        attempts=attempt,
-                        withheld=not may_retry and isinstance(exc, MAYBE_SENT_ERRORS),
-                    ) from exc
+                delay = self._after_transport_error(call, exc, url, attempt, started)
                 self._log_retry(call.method, path, type(exc).__name__, attempt, delay)
                 yield Sleep(delay)
                 continue
-
             status = response.status_code
             if 200 <= status < 300:
                 return call.parse(response)
-            if (
-                status == 401
-                and call.authenticate
-                and self.config.auth_kind == "oauth"
-                and not reauthenticated
-                and _replayable(call)
-            ):
+            if status == 401 and not reauthenticated and self._may_reauthenticate(call):
                 # An expired token is refused before the server acts, so any call may re-send.
                 reauthenticated = True
                 stale = authorization
                 attempt -= 1
                 log.info("Polaris %s %s -> 401; fetching a new OAuth token", call.method, path)
                 continue
-            hint = server_delay(response.headers, self.wall_clock(), status)
-            error = api_error(
-                status,
-                decode_body(response.content, response.headers.get("content-type")),
-                method=call.method,
-                url=url,
-                retry_after=hint,
-                reason=response.reason_phrase,
-            )
-            may_retry = (
-                status in policy.retry_statuses
-                and (status == 429 or call.idempotent)
-                and _replayable(call)
-            )
-            delay = (
-                self._retry_delay(attempt, started, hint, at_least_backoff=status >= 500)
-                if may_retry
-                else None
-            )
-            if delay is None:
-                raise error
+            delay = self._after_error_status(call, response, url, attempt, started)
             self._log_retry(call.method, path, str(status), attempt, delay)
             yield Sleep(delay)
+
+    def _may_reauthenticate(self, call: ApiCall[Any]) -> bool:
+        return call.authenticate and self.config.auth_kind == "oauth" and _replayable(call)
+
+    def _after_transport_error(
+        self, call: ApiCall[Any], exc: httpx.TransportError, url: str, attempt: int, started: float
+    ) -> float:
+        """The delay before the next attempt, or the error to raise (the request may have acted)."""
+        not_sent = isinstance(exc, NOT_SENT_ERRORS)
+        may_retry = not_sent or (
+            call.idempotent and isinstance(exc, MAYBE_SENT_ERRORS) and _replayable(call)
+        )
+        delay = self._retry_delay(attempt, started, None) if may_retry else None
+        if delay is None:
+            raise transport_error(
+                exc,
+                method=call.method,
+                url=url,
+                timeouts=self.timeout.as_dict(),
+                attempts=attempt,
+                withheld=not may_retry and isinstance(exc, MAYBE_SENT_ERRORS),
+            ) from exc
+        return delay
+
+    def _after_error_status(
+        self, call: ApiCall[Any], response: httpx.Response, url: str, attempt: int, started: float
+    ) -> float:
+        """The delay before the next attempt, or the mapped API error to raise."""
+        status = response.status_code
+        hint = server_delay(response.headers, self.wall_clock(), status)
+        error = api_error(
+            status,
+            decode_body(response.content, response.headers.get("content-type")),
+            method=call.method,
+            url=url,
+            retry_after=hint,
+            reason=response.reason_phrase,
+        )
+        may_retry = (
+            status in self.config.retry.retry_statuses
+            and (status == 429 or call.idempotent)
+            and _replayable(call)
+        )
+        if not may_retry:
+            raise error
+        delay = self._retry_delay(attempt, started, hint, at_least_backoff=status >= 500)
+        if delay is None:
+            raise error
+        return delay
 
     def _retry_delay(
         self, attempt: int, started: float, hint: float | None, *, at_least_backoff: bool = False
