@@ -12,6 +12,7 @@ chromium or playwright is missing. Screenshots are rewritten under docs/img/ onl
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import shutil
@@ -20,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -132,8 +134,11 @@ def api_server(airflow_db: None, tmp_path: Path) -> Iterator[ApiServer]:
         server.stop()
 
 
-@pytest.fixture
-def browser_page() -> Iterator[Any]:
+@contextlib.contextmanager
+def chromium_page(server: ApiServer, path: str) -> Iterator[Any]:
+    """A logged-in page at ``path``. Closed before any ``dag.test()``: Playwright's sync API
+    keeps an event loop running in this thread, and dag.test() runs triggers with asyncio.run().
+    """
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
@@ -142,6 +147,8 @@ def browser_page() -> Iterator[Any]:
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.set_default_timeout(20_000)
+            # SimpleAuthManager with all_admins: this URL logs in without a password.
+            page.goto(f"{server.url}/auth/token/login?next={path}")
             yield page
         finally:
             browser.close()
@@ -161,7 +168,6 @@ def _fill_form(page: Any, emu: Any) -> None:
 
 def test_connection_form_round_trip_and_job_link(
     api_server: ApiServer,
-    browser_page: Any,
     polaris_emulator: Any,
     dag_runner: Any,
     monkeypatch: pytest.MonkeyPatch,
@@ -173,29 +179,30 @@ def test_connection_form_round_trip_and_job_link(
     from airflow_provider_polaris.client import PolarisClient
     from airflow_provider_polaris.hooks.polaris import PolarisHook
 
-    emu, page = polaris_emulator, browser_page
+    emu = polaris_emulator
     monkeypatch.delenv("AIRFLOW_CONN_POLARIS_DEFAULT")  # the DAG must use the form's connection
-    page.goto(f"{api_server.url}/auth/token/login?next=/connections")
-    page.get_by_role("button", name="Add Connection").click()
-    _fill_form(page, emu)
+    with chromium_page(api_server, "/connections") as page:
+        page.get_by_role("button", name="Add Connection").click()
+        _fill_form(page, emu)
 
-    # Empty selects show a readable label, never the text "null".
-    auth = page.locator("#element_auth_type")
-    assert "null" not in auth.inner_text(), auth.inner_text()
-    assert "(infer from the OAuth client ID)" in auth.inner_text()
-    # Project ID is required: left empty, the form says so and Save is refused.
-    dialog = page.get_by_role("dialog")
-    assert dialog.get_by_text("This field is required").count() >= 1
-    _shot(page, "connection-form-empty.png", tmp_path)
-    save = dialog.get_by_role("button", name="Save")
-    assert save.is_disabled()
+        # Empty selects show a readable label, never the text "null".
+        auth = page.locator("#element_auth_type")
+        assert "null" not in auth.inner_text(), auth.inner_text()
+        assert "(infer from the OAuth client ID)" in auth.inner_text()
+        dialog = page.get_by_role("dialog")
+        assert "null" not in dialog.inner_text().split(), dialog.inner_text()
+        # Project ID is required: left empty, the form says so and Save is refused.
+        assert dialog.get_by_text("This field is required").count() >= 1
+        _shot(page, "connection-form-empty.png", tmp_path)
+        save = dialog.get_by_role("button", name="Save")
+        assert save.is_disabled()
 
-    # Region: a text field suggesting the known regions that accepts any other.
-    page.locator("input[name=element_region]").fill("me-central-1")
-    page.locator("input[name=element_project_id]").fill(emu.project_id)
-    _shot(page, "connection-form-filled.png", tmp_path)
-    save.click()
-    page.get_by_text(CONN_ID).first.wait_for()
+        # Region: a text field suggesting the known regions that accepts any other.
+        page.locator("input[name=element_region]").fill("me-central-1")
+        page.locator("input[name=element_project_id]").fill(emu.project_id)
+        _shot(page, "connection-form-filled.png", tmp_path)
+        save.click()
+        page.get_by_text(CONN_ID).first.wait_for()
 
     # Read back from the metadata DB the API server wrote (outside a task, Airflow 3's hook
     # lookup sees only env/secrets backends, so the stored row is handed to the hook's parser).
@@ -208,7 +215,8 @@ def test_connection_form_round_trip_and_job_link(
     assert (config.project_id, config.base_url.rstrip("/")) == (emu.project_id, emu.base_url)
     monkeypatch.setenv("AIRFLOW_CONN_POLARIS_DEFAULT", stored.as_json())
     assert PolarisHook(CONN_ID).get_config() == config
-    monkeypatch.delenv("AIRFLOW_CONN_POLARIS_DEFAULT")  # dag.test() reads the DB row itself
+    # The DAG runs on the stored connection too (dag.test()'s inline trigger looks connections
+    # up outside the task API, so it gets the DB row through the environment).
 
     # A deferrable job DAG on that connection, then its "Polaris job" link on the task page.
     with PolarisClient(config) as client:
@@ -218,8 +226,11 @@ def test_connection_form_round_trip_and_job_link(
     dag = dag_runner.load("test_jobs_rollup.py", "test_jobs_rollup")
     run = dag_runner.run(dag, datetime(2024, 1, 1, 11, tzinfo=timezone.utc))
     assert str(getattr(run.state, "value", run.state)) == "success"
-    page.goto(f"{api_server.url}/dags/test_jobs_rollup/runs/{run.run_id}/tasks/rollup_hour")
-    link = page.get_by_role("link", name="Polaris job")
-    link.wait_for()
-    assert "/jobs/" in (link.get_attribute("href") or "")
-    _shot(page, "task-instance-polaris-job-link.png", tmp_path)
+    run_id = urllib.parse.quote(run.run_id, safe="")  # "+00:00" in it
+    task_page = f"/dags/test_jobs_rollup/runs/{run_id}/tasks/rollup_hour"
+    with chromium_page(api_server, task_page) as page:
+        page.get_by_text("Details", exact=True).click()  # extra links live on this tab
+        link = page.get_by_role("link", name="Polaris job")
+        link.wait_for()
+        assert "/jobs/" in (link.get_attribute("href") or "")
+        _shot(page, "task-instance-polaris-job-link.png", tmp_path)
