@@ -132,6 +132,11 @@ def api_server(airflow_db: None, tmp_path: Path) -> Iterator[ApiServer]:
         yield server
     finally:
         server.stop()
+        from airflow.models import Connection
+        from airflow.utils.session import create_session
+
+        with create_session() as session:  # later tests expect no stored polaris_default
+            session.query(Connection).filter_by(conn_id=CONN_ID).delete()
 
 
 @contextlib.contextmanager
