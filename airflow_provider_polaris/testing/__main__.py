@@ -67,6 +67,15 @@ def _parser() -> argparse.ArgumentParser:
             default="auto",
             help="event loop (auto: uvloop when installed)",
         )
+        target.add_argument(
+            "--data-dir",
+            default=None,
+            metavar="DIR",
+            help=(
+                "keep tables (with rows), files and connections in DIR across restarts "
+                "(jobs are not kept); default: in memory"
+            ),
+        )
     return parser
 
 
@@ -99,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         time_scale=args.time_scale,
         events_budget=args.events_budget,
         job_durations=dict(args.job_duration),
+        data_dir=args.data_dir,
     )
     try:
         sock = bind_socket(args.host, args.port)
@@ -114,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"  org        : {state.org} (OAuth client emulator-client / emulator-secret)\n"
         f"  server     : uvicorn, {server_stack(args.http, args.loop)}\n"
         f"  time scale : {state.time_scale}\n"
+        f"  data dir   : {args.data_dir or '(none: in memory)'}\n"
         f"  durations  : {_durations_text(state.job_durations)} (seconds at time scale 1)\n"
         f"  try        : curl -u {state.api_key}: {base_url}/v1/projects/{state.project_id}/jobs\n"
         f"  Airflow    : AIRFLOW_CONN_POLARIS_DEFAULT='"
@@ -130,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         pass
     finally:
         sock.close()
+        state.save()
     print("Polaris emulator stopped.", flush=True)
     sys.exit(0)
 

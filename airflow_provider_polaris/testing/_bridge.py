@@ -58,6 +58,9 @@ class StandInDataPlane:
     def reset(self) -> None:
         """Nothing stored."""
 
+    def flush(self) -> None:
+        """Nothing to write."""
+
     def prepare_ingestion(
         self,
         job_spec: dict[str, Any],
@@ -110,9 +113,10 @@ class StandInDataPlane:
         """Nothing to drop."""
 
 
-def load_dataplane(clock: Callable[[], float] | None = None) -> Any:
+def load_dataplane(clock: Callable[[], float] | None = None, rows_file: str | None = None) -> Any:
     """A fresh data plane: the real one when importable, else the stand-in. ``clock`` (epoch
-    seconds) decides late/early event rejection and CURRENT_TIMESTAMP."""
+    seconds) decides late/early event rejection and CURRENT_TIMESTAMP; ``rows_file`` keeps
+    the rows in a DuckDB file instead of memory."""
     try:
         from airflow_provider_polaris.testing.dataplane import DataPlane
     except ImportError as exc:
@@ -121,4 +125,4 @@ def load_dataplane(clock: Callable[[], float] | None = None) -> Any:
         return StandInDataPlane()
     except Exception:  # a half-written data plane must not take the server down
         return StandInDataPlane()
-    return DataPlane(clock=clock)
+    return DataPlane(clock=clock, rows_file=rows_file)

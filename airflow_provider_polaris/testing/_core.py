@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from . import _datadir
 from ._alignment import check_batch_replace, check_sql_replace
 from ._bridge import load_dataplane
 from ._clock import EmulatorClock, iso
@@ -58,6 +59,7 @@ class StateCore:
         manual_clock: bool = False,
         events_budget: int = DEFAULT_EVENTS_BUDGET,
         job_durations: Mapping[str, float] | None = None,
+        data_dir: str | None = None,
     ) -> None:
         self.api_key = api_key
         self.project_id = project_id
@@ -73,7 +75,11 @@ class StateCore:
         self.clock = EmulatorClock(clock, manual=manual_clock)
         self.budget = EventsBudget(self.clock, events_budget)
         # Through a lambda: reset() and configure() replace self.clock.
-        self.dataplane = load_dataplane(clock=lambda: self.clock.now())
+        self.data_dir = data_dir
+        self.dataplane = load_dataplane(
+            clock=lambda: self.clock.now(),
+            rows_file=_datadir.rows_file(data_dir) if data_dir else None,
+        )
         self.lifecycle = Lifecycle(
             time_scale=lambda: self.time_scale,
             durations=lambda: self.job_durations,
@@ -83,6 +89,13 @@ class StateCore:
             on_events=self._ingest_events,
         )
         self._clear()
+        if data_dir:
+            _datadir.restore(self, data_dir)
+
+    def save(self) -> None:
+        """Write tables, files and connections to the data directory (see ``_datadir``)."""
+        if self.data_dir:
+            _datadir.save(self, self.data_dir)
 
     def _clear(self) -> None:
         """Empty every record (each resource mixin extends this with its own)."""

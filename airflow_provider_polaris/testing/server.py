@@ -102,6 +102,8 @@ class PolarisEmulator:
     time per job type), ``transition`` (a cancel/suspend/resume taking effect) and ``idle``
     (a streaming job without events showing ``idle``). ``manual_clock=True`` freezes time until
     :meth:`advance`; ``clock`` injects the time source (seconds since the epoch).
+    ``data_dir`` keeps tables (with their rows), files and connections across restarts (saved
+    on :meth:`stop`; jobs are not kept).
     """
 
     def __init__(
@@ -117,6 +119,7 @@ class PolarisEmulator:
         manual_clock: bool = False,
         events_budget: int = DEFAULT_EVENTS_BUDGET,
         job_durations: Mapping[str, float] | None = None,
+        data_dir: str | None = None,
     ) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
@@ -129,6 +132,7 @@ class PolarisEmulator:
             manual_clock=manual_clock,
             events_budget=events_budget,
             job_durations=job_durations,
+            data_dir=data_dir,
         )
         self.host = host
         self.port = port
@@ -238,6 +242,7 @@ class PolarisEmulator:
         if self._socket is not None:
             self._socket.close()
         self._thread = self._server = self._socket = self._front = None
+        self.state.save()  # with ``data_dir``: tables, files and connections survive
 
     def __enter__(self) -> PolarisEmulator:
         return self.start()

@@ -19,9 +19,9 @@ How the server uses it::
     dp.query('SELECT COUNT(*) FROM "t"', None)       # QueryResult(columns, sql_types, rows)
 
 Storage: rows live in an in-memory DuckDB, one table per table name, ``__time`` a TIMESTAMP
-(:mod:`store`); :meth:`DataPlane.table_rows` returns ``__time`` as an ``int`` (epoch ms). Queries print timestamps as
-``2024-01-01T10:00:00.000Z`` like Druid's object format. Booleans and timestamps stored into
-columns become longs, as in Druid.
+(:mod:`store`); :meth:`DataPlane.table_rows` returns ``__time`` as an ``int`` (epoch ms).
+Queries print timestamps as ``2024-01-01T10:00:00.000Z`` like Druid's object format. Booleans
+and timestamps stored into columns become longs, as in Druid.
 
 Ingestion (``batch`` and ``sql`` jobs):
 

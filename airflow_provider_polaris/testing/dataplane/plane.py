@@ -70,9 +70,11 @@ class DataPlane:
     writes swap whole row lists, so a reader never sees half a commit.
     """
 
-    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self, clock: Callable[[], float] | None = None, rows_file: str | None = None
+    ) -> None:
         self._clock = clock or time.time
-        self._store = TableStore()
+        self._store = TableStore(rows_file)
         self._ingestor = Ingestor(self._store, self._now_ms)
         self._streams: dict[Hashable, StreamPlan] = {}
         self._stats: dict[str, tuple[int, TableStats]] = {}
@@ -80,6 +82,10 @@ class DataPlane:
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
+
+    def flush(self) -> None:
+        """Make every written row durable (in the rows file, when there is one)."""
+        self._store.flush()
 
     def reset(self) -> None:
         """Forget every table's rows."""

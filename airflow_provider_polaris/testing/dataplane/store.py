@@ -50,13 +50,37 @@ class _Table:
 class TableStore:
     """Rows and known column names per table; ``__time`` is always the first column."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: str | None = None) -> None:
+        """In memory by default; ``path`` keeps the rows in a DuckDB file, and the tables
+        already in it are opened again."""
         self.lock = threading.RLock()
-        self.con = duckdb.connect()
+        self.con = duckdb.connect(path or ":memory:")
         for setting in _SETTINGS:
             self.con.execute(setting)
         self._tables: dict[str, _Table] = {}
         self._serial = 0
+        if path:
+            self._reopen()
+
+    def _reopen(self) -> None:
+        names = self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        for (name,) in names:
+            self._serial += 1
+            table = self._tables[name] = _Table(self._serial)
+            for column, kind, *_ in self.con.execute(f"DESCRIBE {_quote(name)}").fetchall():
+                if column != "__time":
+                    table.kinds[column] = str(kind)
+            found = self.con.execute(
+                f"SELECT count(*), max(epoch_ms({_quote('__time')})) FROM {_quote(name)}"
+            ).fetchone()
+            table.rows, table.last_ms = (int(found[0]), found[1]) if found else (0, None)
+
+    def flush(self) -> None:
+        """Load every pending row and write DuckDB's state to its file (when it has one)."""
+        with self.lock:
+            for name in list(self._tables):
+                self.sync(name)
+            self.con.execute("CHECKPOINT")
 
     def clear(self) -> None:
         """Forget every table."""
