@@ -1,7 +1,8 @@
 """The exceptions the provider raises on purpose (its public error types, in one place).
 
 Operators, sensors, triggers and the hook import them from here; the older import paths
-(``operators.jobs``, ``operators._job_base``, ``hooks.config``, ``hooks.connection``) re-export them.
+(``operators.jobs``, ``operators._job_base``, ``hooks.config``, ``hooks.connection``) re-export
+them.
 """
 
 from __future__ import annotations

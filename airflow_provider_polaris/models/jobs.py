@@ -33,7 +33,7 @@ _MAP_TIME = (
 
 
 # Read-only fields of a GET job (§3 JobResponse): a response can be parsed and resubmitted.
-_JOB_RESPONSE_FIELDS = frozenset(
+JOB_RESPONSE_FIELDS = frozenset(
     {
         "id",
         "query",
@@ -54,7 +54,7 @@ _JOB_RESPONSE_FIELDS = frozenset(
 class JobSpec(PolarisModel):
     """Base of every job spec; ``parse_job_spec`` returns one of its subclasses."""
 
-    echoed_fields = _JOB_RESPONSE_FIELDS
+    echoed_fields = JOB_RESPONSE_FIELDS
     type: str
 
     @property
@@ -243,7 +243,7 @@ class SqlJobSpec(JobSpec):
 
     spec_noun = "a sql job"
     # A GET of a SQL job also shows the target table Polaris read from the statement.
-    echoed_fields = _JOB_RESPONSE_FIELDS | {"target"}
+    echoed_fields = JOB_RESPONSE_FIELDS | {"target"}
     type: Literal["sql"]
     query: str
     parameters: list[SqlParameter] | None = None

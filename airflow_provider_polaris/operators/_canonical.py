@@ -19,26 +19,14 @@ from collections.abc import Mapping
 from datetime import timezone
 from typing import Any
 
+from airflow_provider_polaris.models.jobs import JOB_RESPONSE_FIELDS
 from airflow_provider_polaris.operators._intervals import interval_ends
 
 Path = tuple[str, ...]
 
 # Fields of a job response that are not part of the request (polaris-api.md, JobResponse).
-_RESPONSE_ONLY = frozenset(
-    {
-        "id",
-        "spec",
-        "desiredExecutionStatus",
-        "executionStatus",
-        "health",
-        "createdBy",
-        "lastModifiedBy",
-        "createdTimestamp",
-        "lastUpdatedTimestamp",
-        "startedTimestamp",
-        "completedTimestamp",
-    }
-)
+# (a SQL job's ``query`` is its request; other jobs' generated ``query`` is dropped below)
+_RESPONSE_ONLY = JOB_RESPONSE_FIELDS - {"query"}
 # Non-empty values Polaris fills in when a request leaves the field out (polaris-api.md §3 and
 # the SDK's documented defaults). ``"*"`` stands for any list item.
 _DEFAULTS: dict[Path, Any] = {

@@ -16,7 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from itertools import pairwise
-from typing import Any
+from typing import Any, get_args
+
+from airflow_provider_polaris.models.common import PartitionedBy
 
 INTERVAL_FIX = (
     "Give the DAG a schedule whose data interval is the period to replace, e.g. "
@@ -216,21 +218,7 @@ def run_interval(context: Mapping[str, Any]) -> tuple[datetime, datetime]:
 # -- replace intervals and the target's partitioning ---------------------------------------------
 # Job ``partitionedBy`` values finest to coarsest (polaris-api.md §3; no ``week``; ``all`` never
 # aligns a replace interval, so it is never chosen).
-GRANULARITIES = (
-    "second",
-    "minute",
-    "five_minute",
-    "ten_minute",
-    "fifteen_minute",
-    "thirty_minute",
-    "hour",
-    "six_hour",
-    "eight_hour",
-    "day",
-    "month",
-    "quarter",
-    "year",
-)
+GRANULARITIES: tuple[str, ...] = tuple(g for g in get_args(PartitionedBy) if g != "all")
 # What Polaris gives a table that ``createTableIfNotExists`` creates without ``partitionedBy``
 # (polaris-api.md §6, and the emulator's auto-created tables).
 DEFAULT_TABLE_PARTITIONING = "day"
