@@ -28,7 +28,11 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow_provider_polaris.operators._canonical import request_hash, same_whole_request
+from airflow_provider_polaris.operators._canonical import (
+    request_hash,
+    request_of,
+    same_whole_request,
+)
 from airflow_provider_polaris.operators._intervals import interval_ends, parse_instant
 from airflow_provider_polaris.outcomes import JobState, decide_outcome
 
@@ -256,8 +260,7 @@ def _norm_interval(value: Any) -> Any:
 
 def _fingerprint(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The fields ``if_running="keep"`` compares (absent fields only if both have them)."""
-    nested = doc.get("spec")
-    spec: Mapping[str, Any] = nested if isinstance(nested, Mapping) else doc
+    spec = request_of(doc)
     out: dict[str, Any] = {}
     for key in ("type", "ingestionMode", "query"):
         if spec.get(key) is not None:
