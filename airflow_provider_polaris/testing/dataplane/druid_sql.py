@@ -109,6 +109,17 @@ def translate(sql: str, now_ms: int) -> Translation:
     return Translation(tree.sql(dialect="duckdb"), tables, names, placeholders)
 
 
+def translate_expression(text: str, now_ms: int) -> str:
+    """The DuckDB text of one Druid expression (a mapping or a filter), e.g.
+    ``TIME_PARSE("ts")``; SqlError for what Druid or the emulator refuses."""
+    try:
+        tree = sqlglot.parse_one(text, read=_Dialect, into=exp.Condition)
+    except ParseError as exc:
+        first = str(exc).splitlines()[0]
+        raise SqlError(f"Incorrect syntax: {first.replace('Unexpected', 'unexpected')}") from None
+    return str(_rewrite_all(tree, now_ms).sql(dialect="duckdb"))
+
+
 def _rewrite_all(tree: Node, now_ms: int) -> Node:
     """Rewrite every node children first, so a rewritten call's arguments are rewritten too
     and the DuckDB calls a rewrite introduces are never looked at again."""
