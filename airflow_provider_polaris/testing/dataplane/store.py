@@ -270,15 +270,7 @@ class TableStore:
             self._insert(name, path, kinds)
         finally:
             os.unlink(path)
-        first, last = _time_of(ordered[0]), _time_of(ordered[-1])
-        if table.last_ms is not None and first < table.last_ms:
-            # Keep the table in time order, as Druid scans segments (stable: rowid).
-            self.con.execute(
-                f"CREATE OR REPLACE TABLE {_quote(name)} AS SELECT * FROM {_quote(name)} "
-                f"ORDER BY {_quote('__time')}, rowid"
-            )
-        table.last_ms = last if table.last_ms is None else max(last, table.last_ms)
-        table.rows += len(ordered)
+        self._loaded(name, table, len(ordered), _time_of(ordered[0]), _time_of(ordered[-1]))
 
     def _insert(self, name: str, path: str, kinds: Mapping[str, str]) -> None:
         spec = {"__time": "BIGINT", **kinds}
@@ -304,13 +296,85 @@ class TableStore:
                 new = _merge(new, "BIGINT" if kind == "BOOL" else str(kind))
             if seen & {"NAN", "BOOL"} or (new == "VARCHAR" and seen - {None, "VARCHAR"}):
                 fix.add(column)
-            if new != old:
-                table.kinds[column] = new
-                if (old or "VARCHAR") != new:
-                    self.con.execute(
-                        f"ALTER TABLE {_quote(name)} ALTER {_quote(column)} TYPE {new}"
-                    )
+            self._set_kind(name, table, column, new)
         return fix
+
+    def _set_kind(self, name: str, table: _Table, column: str, new: str | None) -> None:
+        old = table.kinds.get(column)
+        if new != old:
+            table.kinds[column] = new
+            if (old or "VARCHAR") != (new or "VARCHAR"):
+                self.con.execute(f"ALTER TABLE {_quote(name)} ALTER {_quote(column)} TYPE {new}")
+
+    # --- writes from SQL -------------------------------------------------------------------------
+
+    def insert_select(
+        self,
+        name: str,
+        select: str,
+        params: Sequence[Any] = (),
+        *,
+        keep: str = "all",
+        intervals: Sequence[tuple[int, int]] = (),
+    ) -> int:
+        """Store the rows of a DuckDB ``select`` (a ``__time`` TIMESTAMP column and any others)
+        after the existing rows that survive ``keep`` (as :meth:`write`), without a trip through
+        Python. Values are stored as :meth:`write` stores them: BOOLEAN and TIMESTAMP as BIGINT
+        (epoch ms), nested values as JSON, NaN as NULL. Returns how many rows went in."""
+        with self.lock:
+            self.sync(name)
+            table = self._table(name)
+            described = self.con.execute(f"DESCRIBE {select}", list(params)).fetchall()
+            values = ["CAST(" + _quote("__time") + " AS TIMESTAMP) AS " + _quote("__time")]
+            for column, duck_type, *_ in described:
+                if column == "__time":
+                    continue
+                kind, value = _stored(_quote(column), str(duck_type))
+                self._declare(name, table, [column])
+                self._set_kind(
+                    name,
+                    table,
+                    column,
+                    _merge(table.kinds[column], kind) if kind else table.kinds[column],
+                )
+                values.append(f"{value} AS {_quote(column)}")
+            columns = ["__time", *(str(d[0]) for d in described if d[0] != "__time")]
+            staged = "__polaris_staged"
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {staged} AS SELECT {', '.join(values)} "
+                f"FROM ({select}) ORDER BY 1",
+                list(params),
+            )
+            try:
+                found = self.con.execute(
+                    f"SELECT count(*), min(epoch_ms({_quote('__time')})), "
+                    f"max(epoch_ms({_quote('__time')})) FROM {staged}"
+                ).fetchone()
+                count, first, last = found if found else (0, None, None)
+                if keep != "all":
+                    self._delete(name, table, None if keep == "none" else intervals)
+                names = ", ".join(_quote(c) for c in columns)
+                self.con.execute(f"INSERT INTO {_quote(name)} ({names}) SELECT * FROM {staged}")
+            finally:
+                self.con.execute(f"DROP TABLE IF EXISTS {staged}")
+            self._loaded(name, table, int(count), first, last)
+            table.version += 1
+            return int(count)
+
+    def _loaded(
+        self, name: str, table: _Table, count: int, first: int | None, last: int | None
+    ) -> None:
+        """Book-keeping after ``count`` rows from ``first`` to ``last`` (epoch ms) went in."""
+        if not count or first is None or last is None:
+            return
+        if table.last_ms is not None and first < table.last_ms:
+            # Keep the table in time order, as Druid scans segments (stable: rowid).
+            self.con.execute(
+                f"CREATE OR REPLACE TABLE {_quote(name)} AS SELECT * FROM {_quote(name)} "
+                f"ORDER BY {_quote('__time')}, rowid"
+            )
+        table.last_ms = last if table.last_ms is None else max(last, table.last_ms)
+        table.rows += count
 
 
 def _time_of(row: Row) -> int:
@@ -334,6 +398,39 @@ def _kind(value: Any) -> str | None:
     if isinstance(value, dict | list):
         return "JSON"
     return "VARCHAR"
+
+
+_STORED_AS: dict[str, tuple[str, str]] = {
+    # DuckDB type → (stored kind, the stored value of {0})
+    "BOOLEAN": ("BIGINT", "CAST({0} AS BIGINT)"),
+    "DATE": ("BIGINT", "epoch_ms(CAST({0} AS TIMESTAMP))"),
+    "DOUBLE": ("DOUBLE", "CASE WHEN isfinite({0}) THEN {0} END"),
+    "FLOAT": ("DOUBLE", "CASE WHEN isfinite({0}) THEN CAST({0} AS DOUBLE) END"),
+    "DECIMAL": ("DOUBLE", "CAST({0} AS DOUBLE)"),
+    "VARCHAR": ("VARCHAR", "{0}"),
+    "JSON": ("JSON", "{0}"),
+}
+
+
+_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UHUGEINT"}
+_INTEGERS |= {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+
+
+def _stored(column: str, duck_type: str) -> tuple[str | None, str]:
+    """The stored kind of a DuckDB result column (None: only NULLs) and its stored value."""
+    base = duck_type.split("(")[0].strip().upper()
+    if base == '"NULL"':
+        return None, "NULL"
+    if base.startswith("TIMESTAMP"):
+        return "BIGINT", f"epoch_ms({column})"
+    if base.endswith("[]") or base in ("STRUCT", "MAP", "LIST", "UNION"):
+        return "JSON", f"to_json({column})"
+    if base in _STORED_AS:
+        kind, value = _STORED_AS[base]
+        return kind, value.format(column)
+    if base in _INTEGERS:
+        return "BIGINT", f"CAST({column} AS BIGINT)"
+    return "VARCHAR", f"CAST({column} AS VARCHAR)"
 
 
 def _merge(old: str | None, new: str) -> str:

@@ -73,3 +73,31 @@ def test_queries_read_the_stored_table_without_a_copy() -> None:
     # A change made in DuckDB itself shows in the next query: nothing was copied.
     store.con.execute('UPDATE "t" SET "n" = 40 WHERE "n" = 3')
     assert dp.query('SELECT SUM("n") AS s FROM "t"').rows == [[42]]
+
+
+def test_insert_select_stores_sql_rows_like_python_rows() -> None:
+    from airflow_provider_polaris.testing.dataplane.store import TableStore
+
+    store = TableStore()
+    store.append("t", [{"__time": 2000, "a": "x", "n": 1}])
+    inserted = store.insert_select(
+        "t",
+        "SELECT epoch_ms(1000) AS __time, 'y' AS a, 2.5 AS n, true AS b, [1, 2] AS l, "
+        "TIMESTAMP '2024-01-01' AS ts, NULL AS z",
+    )
+    assert inserted == 1
+    assert store.rows("t")[0] == {
+        "__time": 1000,
+        "a": "y",
+        "n": 2.5,
+        "b": 1,
+        "l": [1, 2],
+        "ts": 1_704_067_200_000,
+        "z": None,
+    }
+    assert [r["__time"] for r in store.rows("t")] == [1000, 2000]  # kept in time order
+    store.insert_select(
+        "t", "SELECT epoch_ms(5000) AS __time, 7 AS n", keep="outside", intervals=[(0, 1500)]
+    )
+    assert [(r["__time"], r["n"]) for r in store.rows("t")] == [(2000, 1.0), (5000, 7.0)]
+    assert store.count("t") == 2
