@@ -101,7 +101,9 @@ class StandInDataPlane:
         """Never any rows."""
         return False
 
-    def query(self, sql: str, parameters: list[dict[str, Any]] | None) -> Any:
+    def query(
+        self, sql: str, parameters: list[dict[str, Any]] | None, time_zone: str | None = None
+    ) -> Any:
         """No SQL engine here."""
         raise StandInSqlError("SQL is not available: the emulator's data plane is not installed")
 

@@ -20,6 +20,12 @@ from sqlglot import exp
 from sqlglot.dialects.druid import Druid
 from sqlglot.errors import ParseError
 
+from airflow_provider_polaris.testing.dataplane.druid_functions import (
+    SKETCHES,
+    Zone,
+    json_value,
+    zone_offset_text,
+)
 from airflow_provider_polaris.testing.dataplane.errors import SqlError, UnsupportedError
 from airflow_provider_polaris.testing.dataplane.timeutil import (
     _FRACTION as FRACTION,
@@ -85,8 +91,9 @@ class Translation:
     placeholders: int
 
 
-def translate(sql: str, now_ms: int) -> Translation:
-    """Rewrite one Druid SELECT for DuckDB; SqlError for what Druid or the emulator refuses."""
+def translate(sql: str, now_ms: int, zone: Zone | None = None) -> Translation:
+    """Rewrite one Druid SELECT for DuckDB; SqlError for what Druid or the emulator refuses.
+    With a session ``zone`` (``sqlTimeZone``), ``__time`` is read as the zone's wall clock."""
     if _INGEST_RE.match(sql):
         raise UnsupportedError(
             "INSERT and REPLACE must be submitted as SQL ingestion jobs, not as queries"
@@ -102,7 +109,9 @@ def translate(sql: str, now_ms: int) -> Translation:
     if not isinstance(tree, exp.Query):
         raise UnsupportedError(f"Only SELECT queries are supported, not {tree.key.upper()}")
     tables = _tables(tree)
-    tree = _rewrite_all(tree, now_ms)
+    tree = _rewrite_all(tree, now_ms, zone)
+    if zone is not None:  # after the rewrites: they must not see the DuckDB calls it adds
+        _localize_tables(tree, zone)
     names = _name_outputs(tree)
     _order_groups(tree)
     placeholders = len(list(tree.find_all(exp.Placeholder)))
@@ -120,11 +129,11 @@ def translate_expression(text: str, now_ms: int) -> str:
     return str(_rewrite_all(tree, now_ms).sql(dialect="duckdb"))
 
 
-def _rewrite_all(tree: Node, now_ms: int) -> Node:
+def _rewrite_all(tree: Node, now_ms: int, zone: Zone | None = None) -> Node:
     """Rewrite every node children first, so a rewritten call's arguments are rewritten too
     and the DuckDB calls a rewrite introduces are never looked at again."""
     for node in reversed(list(tree.walk())):
-        new = _rewrite(node, now_ms)
+        new = _rewrite(node, now_ms, zone)
         if new is not node:
             if node is tree:
                 tree = new
@@ -148,6 +157,20 @@ def _tables(tree: Node) -> tuple[str, ...]:
         if table.name.lower() not in ctes:
             found[table.name] = None
     return tuple(found)
+
+
+def _localize_tables(tree: Node, zone: Zone) -> None:
+    """Read each emulator table through a view of it whose ``__time`` is the zone's wall clock
+    (Druid SQL's local timestamps), keeping its name or alias for the rest of the query."""
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    for table in list(tree.find_all(exp.Table)):
+        if table.name.lower() in ctes:
+            continue
+        time = exp.column("__time", quoted=True)
+        star = exp.Star(replace=[exp.alias_(zone.to_local(time), "__time", quoted=True)])
+        view = exp.select(star).from_(exp.Table(this=table.this.copy()))
+        alias = table.alias or table.name
+        table.replace(exp.Subquery(this=view, alias=exp.TableAlias(this=exp.to_identifier(alias))))
 
 
 def _name_outputs(tree: Node) -> tuple[str | None, ...]:
@@ -243,7 +266,7 @@ def _ceil_of(value: Node, floor: Node, step: Node) -> Node:
 def _time_extract(value: Node, unit: str) -> Node:
     unit = unit.upper()
     if unit == "EPOCH":
-        return exp.cast(_call("floor", _call("epoch", value)), "BIGINT")
+        return _epoch_seconds(value)
     if unit == "MILLISECOND":
         return exp.Mod(this=_call("millisecond", value), expression=exp.Literal.number(1000))
     part = _EXTRACT_PARTS.get(unit)
@@ -294,10 +317,23 @@ def _time_parse(args: list[Node]) -> Node:
     return exp.cast(parsed, "TIMESTAMP")
 
 
-def _time_format(args: list[Node]) -> Node:
-    pattern = _joda(args, "TIME_FORMAT") or "%Y-%m-%dT%H:%M:%S.\x00F\x00Z"
-    pattern = pattern.replace("%z", "+0000").replace("%Z", "UTC").replace(FRACTION, "%g")
-    return _call("strftime", args[0], exp.Literal.string(pattern))
+def _time_format(args: list[Node], zone: Zone | None = None) -> Node:
+    pattern = _joda(args, "TIME_FORMAT")
+    if zone is None:
+        pattern = pattern or "%Y-%m-%dT%H:%M:%S.\x00F\x00Z"
+        pattern = pattern.replace("%z", "+0000").replace("%Z", "UTC").replace(FRACTION, "%g")
+        return _call("strftime", args[0], exp.Literal.string(pattern))
+    if pattern is not None and "%Z" in pattern:
+        raise UnsupportedError("TIME_FORMAT's zone name ('z') with a sqlTimeZone is not supported")
+    offset = zone_offset_text(zone, args[0].copy(), colon=pattern is None)
+    pattern = pattern or "%Y-%m-%dT%H:%M:%S.%g%z"  # ISO, as Joda prints it in the zone
+    parts: list[Node] = []
+    for index, piece in enumerate(pattern.replace(FRACTION, "%g").split("%z")):
+        if index:
+            parts.append(offset.copy())
+        if piece:
+            parts.append(_call("strftime", args[0].copy(), exp.Literal.string(piece)))
+    return _call("concat", *parts) if len(parts) > 1 else parts[0]
 
 
 def _safe_divide(args: list[Node]) -> Node:
@@ -354,20 +390,43 @@ _ANONYMOUS: dict[str, Callable[[list[Node]], Node]] = {
 _SAME = {"LEFT", "RIGHT", "REVERSE", "LN", "EXP", "SQRT", "LTRIM", "RTRIM", "LOWER", "UPPER"}
 
 
-def _rewrite(node: Node, now_ms: int) -> Node:
+def _zoned(name: str, args: list[Node], zone: Zone) -> Node | None:
+    """The rewrite of a time function that depends on the session zone; None for others."""
+    if name == "MILLIS_TO_TIMESTAMP":
+        return zone.to_local(_call("epoch_ms", exp.cast(args[0], "BIGINT")))
+    if name == "TIMESTAMP_TO_MILLIS":
+        return _call("epoch_ms", zone.to_instant(args[0]))
+    if name == "TIME_FORMAT":
+        return _time_format(args, zone)
+    if name == "TIME_EXTRACT" and len(args) > 1 and args[1].name.upper() == "EPOCH":
+        return _epoch_seconds(zone.to_instant(args[0]))
+    return None
+
+
+def _epoch_seconds(value: Node) -> Node:
+    return exp.cast(_call("floor", _call("epoch", value)), "BIGINT")
+
+
+def _rewrite(node: Node, now_ms: int, zone: Zone | None = None) -> Node:
     if isinstance(node, exp.Anonymous):
         name = str(node.this).upper()
         args = list(node.expressions)
-        handler = _ANONYMOUS.get(name)
+        zoned = _zoned(name, args, zone) if zone is not None else None
+        if zoned is not None:
+            return zoned
+        handler = _ANONYMOUS.get(name) or SKETCHES.get(name)
         if handler is not None:
             return handler(args)
         if name in _SAME:
             return node
         raise UnsupportedError(f"Function '{name}' is not supported by the emulator")
+    local_now = now_ms if zone is None else zone.local_ms(now_ms)
     if isinstance(node, exp.CurrentTimestamp):
-        return _epoch_ms(now_ms)
+        return _epoch_ms(local_now)
     if isinstance(node, exp.CurrentDate):
-        return exp.cast(_epoch_ms(now_ms), "DATE")
+        return exp.cast(_epoch_ms(local_now), "DATE")
+    if isinstance(node, exp.JSONValue):
+        return json_value(node)
     if isinstance(node, (exp.Floor, exp.Ceil)) and node.args.get("to") is not None:
         unit = node.args["to"].name.upper()
         trunc = _call("date_trunc", exp.Literal.string(_UNITS.get(unit, unit)), node.this)
@@ -375,6 +434,8 @@ def _rewrite(node: Node, now_ms: int) -> Node:
             return trunc
         return _ceil_of(node.this, trunc, _unit_interval(node.args["to"]))
     if isinstance(node, exp.Extract):
+        if zone is not None and node.this.name.upper() == "EPOCH":
+            return _epoch_seconds(zone.to_instant(node.expression))
         return _time_extract(node.expression, node.this.name)
     if isinstance(node, exp.ApproxDistinct):
         return exp.Count(this=exp.Distinct(expressions=[node.this]))

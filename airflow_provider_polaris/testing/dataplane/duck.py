@@ -7,6 +7,7 @@ prints them: timestamps as ``2024-01-01T10:00:00.000Z``, Druid SQL type names, J
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import decimal
 import json
@@ -17,6 +18,13 @@ from typing import Any
 
 import duckdb
 
+from airflow_provider_polaris.testing.dataplane.druid_functions import (
+    MACROS,
+    OTHER,
+    SKETCH_TYPES,
+    Zone,
+    parse_zone,
+)
 from airflow_provider_polaris.testing.dataplane.druid_sql import translate
 from airflow_provider_polaris.testing.dataplane.errors import SqlError, UnsupportedError
 from airflow_provider_polaris.testing.dataplane.parameters import bind_parameters
@@ -56,6 +64,13 @@ _ERRORS: list[tuple[re.Pattern[str], str, str]] = [
         "Function '{0}' is not supported by the emulator",
         "UNSUPPORTED",
     ),
+    (re.compile(r"([^:\n]*is not supported by the emulator)"), "{0}", "UNSUPPORTED"),
+    (
+        re.compile(r"struct_extract|druid_(?:hll|theta|quantiles)_sketch"),
+        "A sketch function's first argument must be a sketch of its kind (DS_HLL for HLL_*, "
+        "DS_THETA for THETA_*, DS_QUANTILES_SKETCH for DS_GET_*)",
+        "INVALID_INPUT",
+    ),
 ]
 
 
@@ -65,12 +80,15 @@ class DuckQueries:
     def __init__(self, store: TableStore, now_ms: Callable[[], int]) -> None:
         self._store = store
         self._now_ms = now_ms
+        self._macros_on: object = None  # the connection the sketch macros were created on
 
     def query(
-        self, sql: str, parameters: list[dict[str, Any]] | None
+        self, sql: str, parameters: list[dict[str, Any]] | None, time_zone: str | None = None
     ) -> tuple[list[str], list[str], list[list[Any]]]:
-        """Columns, Druid SQL types and JSON-ready rows of a Druid SELECT."""
-        plan = translate(sql, self._now_ms())
+        """Columns, Druid SQL types and JSON-ready rows of a Druid SELECT, computed and
+        printed in ``time_zone`` (``context.sqlTimeZone``; UTC by default)."""
+        zone = parse_zone(time_zone)
+        plan = translate(sql, self._now_ms(), zone)
         values = [_param(v) for v in bind_parameters(parameters)]
         if len(values) != plan.placeholders:
             raise SqlError(
@@ -83,15 +101,31 @@ class DuckQueries:
             self._store.sync(name)
         try:
             with self._store.lock:
-                cursor = self._store.con.execute(plan.sql, values)
-                description = cursor.description or []
-                raw = cursor.fetchall()
+                description, raw = self._run(plan.sql, values, zone)
         except duckdb.Error as exc:
             raise _as_sql_error(exc) from None
         columns = [str(d[0]) for d in description]
         types = [_sql_type(str(d[1])) for d in description]
-        rows = [[_value(v, t) for v, t in zip(row, types, strict=True)] for row in raw]
+        tz = zone.tzinfo if zone is not None else None
+        rows = [[_value(v, t, tz) for v, t in zip(row, types, strict=True)] for row in raw]
         return columns, [_output_type(t) for t in types], rows
+
+    def _run(self, sql: str, values: list[Any], zone: Zone | None) -> tuple[list[Any], list[Any]]:
+        """Run on the store's connection (the caller holds its lock): in the session zone,
+        which DuckDB uses for TIMESTAMPTZ casts, then back to UTC for everyone else."""
+        con = self._store.con
+        if self._macros_on is not con:
+            for macro in MACROS:
+                con.execute(macro)
+            self._macros_on = con
+        if zone is not None:
+            con.execute(f"SET TimeZone = '{zone.duck}'")
+        try:
+            cursor = con.execute(sql, values)
+            return list(cursor.description or []), cursor.fetchall()
+        finally:
+            if zone is not None:
+                con.execute("SET TimeZone = 'UTC'")
 
 
 def _param(value: Any) -> Any:
@@ -101,6 +135,9 @@ def _param(value: Any) -> Any:
 
 
 def _sql_type(duck_type: str) -> str:
+    if duck_type.startswith("STRUCT(druid_"):
+        field = duck_type[len("STRUCT(") :].split(" ")[0]
+        return SKETCH_TYPES.get(field, "OTHER")
     base = duck_type.split("(")[0].strip().upper()
     if base.endswith("[]"):
         return "ARRAY"
@@ -118,20 +155,50 @@ def _sql_type(duck_type: str) -> str:
 
 
 def _output_type(kind: str) -> str:
+    if kind in SKETCH_TYPES.values() or kind == "OTHER":
+        return kind
     if kind == "JSON" or kind.startswith("OTHER:"):
         return "COMPLEX<json>"
     return "VARCHAR" if kind == "NULL" else kind
 
 
-def _value(value: Any, kind: str) -> Any:
+def _sketch(value: dict[str, Any]) -> Any:
+    """A sketch prints as a base64 string like Druid's; it decodes to the emulator's JSON list
+    of the sketch's values, not to DataSketches' binary form. Other wrapped values unwrap."""
+    field, inner = next(iter(value.items()))
+    if field == OTHER:
+        return [_value(v, "") for v in inner]
+    text = json.dumps([_value(v, "") for v in inner or []], separators=(",", ":"))
+    return base64.b64encode(text.encode()).decode("ascii")
+
+
+def _zoned_iso(moment: dt.datetime, tz: dt.tzinfo) -> str:
+    """Druid's ISO print of a local TIMESTAMP in the session zone: Joda's dateTime() form."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
+    aware = aware.astimezone(tz)
+    offset = aware.utcoffset() or dt.timedelta(0)
+    text = aware.strftime("%Y-%m-%dT%H:%M:%S.") + f"{aware.microsecond // 1000:03d}"
+    if not offset:
+        return text + "Z"
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"{text}{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _value(value: Any, kind: str, tz: dt.tzinfo | None = None) -> Any:
     if value is None:
         return None
     if isinstance(value, dt.datetime):
+        if tz is not None:
+            return _zoned_iso(value, tz)
         if value.tzinfo is not None:
             value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
         return format_iso(_ms(value))
     if isinstance(value, dt.date):
-        return format_iso(_ms(dt.datetime(value.year, value.month, value.day)))
+        midnight = dt.datetime(value.year, value.month, value.day)
+        return _zoned_iso(midnight, tz) if tz is not None else format_iso(_ms(midnight))
+    if isinstance(value, dict) and str(next(iter(value), "")).startswith("druid_"):
+        return _sketch(value)
     if isinstance(value, decimal.Decimal):
         return float(value)
     if isinstance(value, float):

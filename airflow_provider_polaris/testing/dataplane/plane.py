@@ -249,12 +249,17 @@ class DataPlane:
 
     # --- query -----------------------------------------------------------------------------------
 
-    def query(self, sql: str, parameters: list[dict[str, Any]] | None = None) -> QueryResult:
-        """Run a Druid SQL SELECT on DuckDB (:mod:`duck`); raises :class:`SqlError` for what
-        Druid or the emulator refuses."""
+    def query(
+        self,
+        sql: str,
+        parameters: list[dict[str, Any]] | None = None,
+        time_zone: str | None = None,
+    ) -> QueryResult:
+        """Run a Druid SQL SELECT on DuckDB (:mod:`duck`) in ``time_zone`` (sqlTimeZone);
+        raises :class:`SqlError` for what Druid or the emulator refuses."""
         if self._duck is None:
             from airflow_provider_polaris.testing.dataplane.duck import DuckQueries
 
             self._duck = DuckQueries(self._store, self._now_ms)
-        columns, types, rows = self._duck.query(sql, parameters)
+        columns, types, rows = self._duck.query(sql, parameters, time_zone)
         return QueryResult(columns, types, rows)

@@ -28,16 +28,22 @@ class QueryApi(StateCore):
             clock=lambda: self.clock.now(), runtime=lambda: self.lifecycle.seconds("statement")
         )
 
-    def query(self, sql: str, parameters: list[dict[str, Any]] | None) -> Any:
-        """Run SQL on the data plane (its SqlError propagates)."""
+    def query(
+        self, sql: str, parameters: list[dict[str, Any]] | None, time_zone: str | None = None
+    ) -> Any:
+        """Run SQL on the data plane in ``time_zone`` (its SqlError propagates)."""
         with self.lock:
             self._advance_all()
-            return self.dataplane.query(sql, parameters)
+            return self.dataplane.query(sql, parameters, time_zone)
 
     def run_sql(self, request: SqlRequest) -> Any:
-        """POST /query/sql: the query's result; SqlFailure for what the data plane refuses."""
+        """POST /query/sql (and statements): the query's result, in ``context.sqlTimeZone``;
+        SqlFailure for what the data plane refuses."""
+        zone = request.context.get("sqlTimeZone")
         try:
-            return self.query(request.query, request.parameters)
+            return self.query(
+                request.query, request.parameters, None if zone is None else str(zone)
+            )
         except Exception as exc:
             failure = as_sql_failure(exc)
             if failure is None:

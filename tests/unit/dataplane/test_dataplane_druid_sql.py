@@ -232,7 +232,10 @@ def test_sql_types_header(db: DataPlane) -> None:
 @pytest.mark.parametrize(
     ("sql", "named"),
     [
-        ("SELECT DS_THETA(city) FROM ev", "DS_THETA"),
+        (
+            "SELECT THETA_SKETCH_INTERSECT(DS_THETA(city), DS_THETA(city)) FROM ev",
+            "THETA_SKETCH_INTERSECT",
+        ),
         ("SELECT TIME_FLOOR(__time, 'PT1H', NULL, 'Europe/Paris') FROM ev", "time zone"),
         ("SELECT FOO(city) FROM ev", "FOO"),
     ],

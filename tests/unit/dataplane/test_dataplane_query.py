@@ -141,7 +141,11 @@ def test_empty_known_table_is_queryable(dp: DataPlane) -> None:
         ("SELECT city FROM t1 WHERE SUM(n) > 1", "not allowed", "INVALID_INPUT"),
         ("SELEC 1", "unexpected token", "INVALID_INPUT"),
         ("SELECT city FROM t1 JOIN t2 ON 1 = 1", "Object 't2' not found", "INVALID_INPUT"),
-        ("SELECT DS_HLL(city) FROM t1", "Function 'DS_HLL' is not supported", "UNSUPPORTED"),
+        (
+            "SELECT HLL_SKETCH_UNION(DS_HLL(city)) FROM t1",
+            "Function 'HLL_SKETCH_UNION' is not supported",
+            "UNSUPPORTED",
+        ),
         ("SELECT * FROM TABLE(POLARIS_SOURCE('{}'))", "ingestion jobs", "UNSUPPORTED"),
         ('INSERT INTO "x" SELECT 1 PARTITIONED BY DAY', "ingestion jobs", "UNSUPPORTED"),
         ("SELECT 1 GROUP BY 3", "Ordinal out of range", "INVALID_INPUT"),

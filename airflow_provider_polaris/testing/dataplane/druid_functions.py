@@ -1,0 +1,217 @@
+"""Druid SQL functions rewritten for DuckDB beyond the basics of :mod:`druid_sql`: sketches,
+``JSON_VALUE ... RETURNING`` and the session time zone (``context.sqlTimeZone``).
+
+**Sketches are exact.** Druid's DataSketches aggregators approximate; the emulator keeps the
+whole set instead. ``DS_HLL``/``DS_THETA`` build the sorted list of distinct non-NULL values
+and ``DS_QUANTILES_SKETCH`` the sorted list of every non-NULL value (as DOUBLE), each wrapped in a
+one-field STRUCT whose field name tells the engine the sketch kind (``COMPLEX<HLLSketch>``,
+``COMPLEX<thetaSketch>``, ``COMPLEX<quantilesDoublesSketch>`` in ``sqlTypesHeader``). The
+estimates are the list's length; a quantile is DataSketches' INCLUSIVE ``getQuantile(rank)``
+(the smallest value whose normalized rank, the fraction of values ``<=`` it, is ``>= rank``)
+taken over all values, so it is exact where Druid's is within the sketch's rank error.
+
+**Time zone.** Druid SQL computes on "local" timestamps in the session zone (Calcite's model).
+The emulator does the same: each table's ``__time`` is read as its wall-clock time in the zone,
+so FLOOR/TIME_FLOOR/EXTRACT/literals work on local time unchanged, and the engine prints
+TIMESTAMP results as that zone's instants with their offset (``2024-06-01T12:00:00.000+02:00``),
+the way Druid's SqlResource prints them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlglot import exp
+
+from airflow_provider_polaris.testing.dataplane.errors import SqlError, UnsupportedError
+
+Node = Any
+HLL, THETA, QUANTILES, OTHER = (
+    "druid_hll_sketch",
+    "druid_theta_sketch",
+    "druid_quantiles_sketch",
+    "druid_other",
+)
+# The STRUCT field naming a sketch kind → Druid's type in sqlTypesHeader.
+SKETCH_TYPES = {
+    HLL: "COMPLEX<HLLSketch>",
+    THETA: "COMPLEX<thetaSketch>",
+    QUANTILES: "COMPLEX<quantilesDoublesSketch>",
+}
+_NOT_MERGEABLE = "Building a sketch from sketches (merging) is not supported by the emulator"
+_DISTINCT = "coalesce(list_sort(list_distinct(l)), [])"  # list_distinct drops NULLs
+# DuckDB macros the rewrites call (created once per connection by the engine).
+MACROS = (
+    f"CREATE OR REPLACE TEMP MACRO druid_plain(x) AS CASE WHEN starts_with(typeof(x), "
+    f"'STRUCT(druid_') THEN error('{_NOT_MERGEABLE}') ELSE x END",
+    "CREATE OR REPLACE TEMP MACRO druid_sorted(l) AS "
+    "list_sort(list_filter(l, lambda v: v IS NOT NULL))",
+    f"CREATE OR REPLACE TEMP MACRO {HLL}(l) AS {{'{HLL}': {_DISTINCT}}}",
+    f"CREATE OR REPLACE TEMP MACRO {THETA}(l) AS {{'{THETA}': {_DISTINCT}}}",
+    f"CREATE OR REPLACE TEMP MACRO {QUANTILES}(l) AS "
+    f"{{'{QUANTILES}': coalesce(druid_sorted(l), [])}}",
+    # INCLUSIVE getQuantile: the smallest i (1-based) with i / n >= rank, compared as doubles.
+    "CREATE OR REPLACE TEMP MACRO druid_quantile(l, r) AS CASE "
+    "WHEN r < 0 OR r > 1 THEN error('A quantile fraction must be between 0 and 1') "
+    "WHEN coalesce(len(l), 0) = 0 THEN NULL "
+    "ELSE l[greatest(1, CAST(ceil(r * len(l)) AS BIGINT) - CASE WHEN "
+    "(ceil(r * len(l)) - 1) / len(l) >= r THEN 1 ELSE 0 END)] END",
+    # The UTC offset (minutes) of zone z at wall-clock time ts, and its Joda-style text.
+    "CREATE OR REPLACE TEMP MACRO druid_offset_min(ts, z) AS "
+    "CAST(round((epoch(ts) - epoch(timezone(z, ts))) / 60) AS BIGINT)",
+    "CREATE OR REPLACE TEMP MACRO druid_offset_text(m, colon) AS "
+    "CASE WHEN m < 0 THEN '-' ELSE '+' END || lpad(CAST(abs(m) // 60 AS VARCHAR), 2, '0') "
+    "|| CASE WHEN colon THEN ':' ELSE '' END || lpad(CAST(abs(m) % 60 AS VARCHAR), 2, '0')",
+    "CREATE OR REPLACE TEMP MACRO druid_iso_offset(ts, z) AS CASE WHEN druid_offset_min(ts, z) = 0 "
+    "THEN 'Z' ELSE druid_offset_text(druid_offset_min(ts, z), true) END",
+)
+
+
+def _call(name: str, *args: Node) -> Node:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _field(sketch: Node, kind: str) -> Node:
+    return _call("struct_extract", sketch, exp.Literal.string(kind))
+
+
+def _values(arg: Node, *, doubles: bool = False) -> Node:
+    plain = _call("druid_plain", arg)
+    return _call("list", exp.cast(plain, "DOUBLE") if doubles else plain)
+
+
+def _estimate(args: list[Node], kind: str) -> Node:
+    count = exp.cast(
+        _call("coalesce", _call("len", _field(args[0], kind)), exp.Literal.number(0)), "DOUBLE"
+    )
+    if len(args) > 1 and not (isinstance(args[1], exp.Boolean) and not args[1].this):
+        return exp.If(this=args[1], true=_call("round", count), false=count.copy())
+    return count
+
+
+def _fraction(node: Node, name: str) -> Node:
+    if isinstance(node, exp.Literal) and not node.is_string:
+        return exp.cast(node, "DOUBLE")
+    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
+        return exp.cast(node, "DOUBLE")
+    raise SqlError(f"Function '{name}' needs literal numbers for its fractions")
+
+
+def _quantiles(args: list[Node]) -> Node:
+    if len(args) < 2:
+        raise SqlError("Function 'DS_GET_QUANTILES' needs a sketch and at least one fraction")
+    values = _field(args[0], QUANTILES)
+    picks = [
+        _call("druid_quantile", values.copy(), _fraction(a, "DS_GET_QUANTILES")) for a in args[1:]
+    ]
+    return exp.Struct(
+        expressions=[
+            exp.PropertyEQ(this=exp.to_identifier(OTHER), expression=exp.Array(expressions=picks))
+        ]
+    )
+
+
+SKETCHES: dict[str, Callable[[list[Node]], Node]] = {
+    "DS_HLL": lambda a: _call(HLL, _values(a[0])),
+    "DS_THETA": lambda a: _call(THETA, _values(a[0])),
+    "DS_QUANTILES_SKETCH": lambda a: _call(QUANTILES, _values(a[0], doubles=True)),
+    "HLL_SKETCH_ESTIMATE": lambda a: _estimate(a, HLL),
+    "THETA_SKETCH_ESTIMATE": lambda a: _estimate(a, THETA),
+    "DS_GET_QUANTILE": lambda a: _call(
+        "druid_quantile", _field(a[0], QUANTILES), _fraction(a[1], "DS_GET_QUANTILE")
+    ),
+    "DS_GET_QUANTILES": _quantiles,
+    "APPROX_QUANTILE_DS": lambda a: _call(
+        "druid_quantile",
+        _call("druid_sorted", _values(a[0], doubles=True)),
+        _fraction(a[1], "APPROX_QUANTILE_DS"),
+    ),
+}
+
+_JSON_TYPES = {"BIGINT", "INTEGER", "INT", "SMALLINT", "TINYINT", "DOUBLE", "FLOAT", "REAL"}
+_JSON_TYPES |= {"VARCHAR", "CHAR", "TEXT", "DECIMAL", "BOOLEAN"}
+
+
+def json_value(node: Node) -> Node:
+    """``JSON_VALUE(x, path [RETURNING type])``: the value at ``path`` as text, cast to the
+    RETURNING type (VARCHAR without one, Druid's fallback); NULL when it doesn't convert."""
+    path = node.args.get("path")
+    text = path.sql(dialect="duckdb") if path is not None else "'$'"
+    literal = exp.Literal.string(text.strip("'")) if text.startswith("'") else path
+    value = _call("json_extract_string", node.this, literal)
+    returning = node.args.get("returning")
+    if returning is None:
+        return value
+    kind = returning.sql(dialect="duckdb").upper()
+    if kind not in _JSON_TYPES:
+        raise UnsupportedError(f"JSON_VALUE ... RETURNING {kind} is not supported by the emulator")
+    if kind in ("BIGINT", "INTEGER", "INT", "SMALLINT", "TINYINT"):
+        # A JSON number with a fraction becomes a long the way Java's (long) cast does it.
+        whole = exp.cast(
+            _call("trunc", exp.TryCast(this=value.copy(), to=exp.DataType.build("DOUBLE"))),
+            "BIGINT",
+        )
+        return _call("coalesce", exp.TryCast(this=value, to=exp.DataType.build("BIGINT")), whole)
+    if kind in ("FLOAT", "REAL"):
+        kind = "DOUBLE"
+    return exp.TryCast(this=value, to=exp.DataType.build(kind))
+
+
+_OFFSET = re.compile(r"^([+-])(\d{1,2})(?::?(\d{2}))?$")
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A session time zone: its name for DuckDB (ICU) and its Python tzinfo."""
+
+    duck: str
+    tzinfo: dt.tzinfo
+
+    def local_ms(self, utc_ms: int) -> int:
+        """The wall-clock time in this zone of an instant, as epoch ms read as UTC."""
+        moment = dt.datetime.fromtimestamp(utc_ms / 1000, dt.timezone.utc)
+        offset = moment.astimezone(self.tzinfo).utcoffset() or dt.timedelta(0)
+        return utc_ms + int(offset.total_seconds() * 1000)
+
+    def to_local(self, node: Node) -> Node:
+        """A UTC TIMESTAMP expression as the zone's wall-clock TIMESTAMP."""
+        utc = _call("timezone", exp.Literal.string("UTC"), node)
+        return _call("timezone", exp.Literal.string(self.duck), utc)
+
+    def to_instant(self, node: Node) -> Node:
+        """A wall-clock TIMESTAMP in the zone as a TIMESTAMPTZ instant."""
+        return _call("timezone", exp.Literal.string(self.duck), node)
+
+
+def parse_zone(name: Any) -> Zone | None:
+    """``context.sqlTimeZone`` → a Zone (None for UTC); SqlError for an unknown zone."""
+    if name is None:
+        return None
+    text = str(name).strip()
+    if text.upper() in ("UTC", "Z", "ETC/UTC", "GMT", "+00:00", "-00:00", "+00"):
+        return None
+    found = _OFFSET.match(text)
+    if found:
+        sign, hours, minutes = found.group(1), int(found.group(2)), int(found.group(3) or 0)
+        if hours > 18 or minutes > 59:
+            raise SqlError(f"The datetime zone id '{text}' is not recognised")
+        delta = dt.timedelta(hours=hours, minutes=minutes) * (-1 if sign == "-" else 1)
+        return Zone(f"GMT{sign}{hours:02d}:{minutes:02d}", dt.timezone(delta))
+    try:
+        return Zone(text, zoneinfo.ZoneInfo(text))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise SqlError(f"The datetime zone id '{text}' is not recognised") from None
+
+
+def zone_offset_text(zone: Zone, local: Node, *, colon: bool) -> Node:
+    """A SQL expression printing the zone's UTC offset at a wall-clock time, as Joda's
+    ``Z`` (``+0200``) or the ISO form (``+02:00``, ``Z`` at a zero offset) does."""
+    name = exp.Literal.string(zone.duck)
+    if colon:
+        return _call("druid_iso_offset", local, name)
+    return _call("druid_offset_text", _call("druid_offset_min", local, name), exp.false())
