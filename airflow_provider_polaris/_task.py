@@ -135,22 +135,21 @@ def explain_failure(
     return describe_failure(job, logs, metrics, console_url(hook, job_id), headline=headline)
 
 
-def _format_metrics(metrics: Mapping[str, Any] | None) -> str | None:
-    if not isinstance(metrics, Mapping):
-        return None
-    totals = metrics.get("totals", metrics)
-    if not isinstance(totals, Mapping):
-        return None
-    names = (
-        ("numRowsProcessed", "processed"),
-        ("numRowsPersisted", "persisted"),
-        ("numRowsProcessedWithWarning", "with warnings"),
-        ("numRowsProcessedWithWarnings", "with warnings"),
-        ("numRowsSkippedByError", "unparseable"),
-        ("numRowsSkippedByFilter", "filtered"),
-    )
-    parts = [f"{label}={totals[key]}" for key, label in names if totals.get(key) is not None]
-    return ", ".join(parts) or None
+# ``GET /jobs/{id}/metrics`` totals in the order a message names them.
+ROW_COUNTS = (
+    ("numRowsProcessed", "processed"),
+    ("numRowsPersisted", "persisted"),
+    ("numRowsSkippedByError", "skipped by error (unparseable)"),
+    ("numRowsSkippedByFilter", "skipped by filter"),
+    ("numRowsProcessedWithWarning", "processed with warnings"),
+    ("numRowsProcessedWithWarnings", "processed with warnings"),  # an older spelling
+)
+
+
+def row_counts(totals: Mapping[str, Any]) -> str:
+    """The row totals of a job in words (``"10 processed, 8 persisted"``); empty when none."""
+    counts = [(key, label) for key, label in ROW_COUNTS if totals.get(key) is not None]
+    return ", ".join(f"{totals[key]} {label}" for key, label in counts)
 
 
 def _format_logs(logs: Mapping[str, Any] | None, limit: int = 10) -> list[str]:
@@ -185,7 +184,8 @@ def describe_failure(
     )
     if state.health_status:
         lines.append(f"  {health_text(state)}")
-    rows = _format_metrics(metrics)
+    totals = metrics.get("totals", metrics) if isinstance(metrics, Mapping) else None
+    rows = row_counts(totals) if isinstance(totals, Mapping) else ""
     if rows:
         lines.append(f"  rows: {rows}")
     log_lines = _format_logs(logs)

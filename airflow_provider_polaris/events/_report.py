@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 #: Reason codes used in :attr:`PushReport.rejected_by_reason`.
 REJECT_REASONS = (
@@ -32,15 +32,26 @@ class Rejection:
         return f"line {self.line}: {self.detail}"
 
 
+#: An inclusive line range; ``None`` as the end means "and every line after".
+Range = tuple[int, int | None]
+
+
+def normalise(ranges: Iterable[Range]) -> list[Range]:
+    """Sort and merge overlapping or adjacent ranges."""
+    out: list[Range] = []
+    for first, last in sorted(ranges, key=lambda r: r[0]):
+        if out and (out[-1][1] is None or first <= out[-1][1] + 1):
+            prev_first, prev_last = out[-1]
+            merged = None if prev_last is None or last is None else max(prev_last, last)
+            out[-1] = (prev_first, merged)
+        else:
+            out.append((first, last))
+    return out
+
+
 def line_ranges(lines: Iterable[int]) -> list[tuple[int, int]]:
     """Collapse line numbers into sorted inclusive ``(first, last)`` ranges."""
-    ranges: list[tuple[int, int]] = []
-    for n in sorted(set(lines)):
-        if ranges and ranges[-1][1] == n - 1:
-            ranges[-1] = (ranges[-1][0], n)
-        else:
-            ranges.append((n, n))
-    return ranges
+    return cast("list[tuple[int, int]]", normalise((n, n) for n in set(lines)))
 
 
 def format_ranges(ranges: list[tuple[int, int]], limit: int = 20) -> str:

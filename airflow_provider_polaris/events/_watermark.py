@@ -24,31 +24,16 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from airflow_provider_polaris.events._pusher import PushControl
-from airflow_provider_polaris.events._report import PushReport, line_ranges
+from airflow_provider_polaris.events._report import PushReport, Range, normalise
 
 log = logging.getLogger(__name__)
 
-#: A line range; ``None`` as the end means "and every line after".
-Range = tuple[int, int | None]
 #: Nothing delivered yet: every line from 1 on.
 EVERYTHING: list[Range] = [(1, None)]
 
 
 def _end_before(a: int | None, b: int | None) -> bool:
     return a is not None and (b is None or a < b)
-
-
-def normalise(ranges: Iterable[Range]) -> list[Range]:
-    """Sort and merge overlapping or adjacent ranges."""
-    out: list[Range] = []
-    for first, last in sorted(ranges, key=lambda r: r[0]):
-        if out and (out[-1][1] is None or first <= out[-1][1] + 1):
-            prev_first, prev_last = out[-1]
-            merged = None if prev_last is None or last is None else max(prev_last, last)
-            out[-1] = (prev_first, merged)
-        else:
-            out.append((first, last))
-    return out
 
 
 def intersect(a: list[Range], b: list[Range]) -> list[Range]:
@@ -120,7 +105,7 @@ def _not_delivered_now(pusher: Any) -> list[Range]:
     """Run in the pusher's loop: the lines of batches not settled yet, of failed batches, and
     every line after the last batch handed to the senders (the open batch, unread input)."""
     ranges: list[Range] = [(b.lines[0], b.lines[-1]) for b in pusher._pending if b.lines]
-    ranges.extend(line_ranges(pusher._undelivered_lines))
+    ranges.extend((line, line) for line in pusher._undelivered_lines)
     ranges.append((pusher._enqueued_through + 1, None))
     return normalise(ranges)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -13,11 +14,6 @@ if TYPE_CHECKING:
 
 # What the create operators (tables, connections) do when the name already exists.
 IfExists = Literal["ignore", "update", "fail"]
-
-
-def check_if_exists(value: str) -> None:
-    if value not in ("ignore", "update", "fail"):
-        raise ValueError("if_exists must be 'ignore', 'update' or 'fail'")
 
 
 class PolarisOperator(ClosesPolarisClient, BaseOperator):
@@ -38,3 +34,26 @@ class PolarisOperator(ClosesPolarisClient, BaseOperator):
         from airflow_provider_polaris.hooks.polaris import PolarisHook
 
         return PolarisHook(polaris_conn_id=self.polaris_conn_id)
+
+
+class PolarisCreateOperator(PolarisOperator):
+    """An operator that creates a named Polaris resource (a table, a connection).
+
+    :param if_exists: what to do when the name exists: ``ignore``, ``update`` or ``fail``.
+    :param allow_unknown_fields: unknown spec fields to send anyway (``True``: all of them).
+    """
+
+    def __init__(
+        self,
+        *,
+        if_exists: IfExists = "ignore",
+        allow_unknown_fields: bool | Sequence[str] = False,
+        **kwargs: Any,
+    ) -> None:
+        from airflow_provider_polaris.models._strict import check_allow_unknown_fields
+
+        super().__init__(**kwargs)
+        if if_exists not in ("ignore", "update", "fail"):
+            raise ValueError("if_exists must be 'ignore', 'update' or 'fail'")
+        self.if_exists = if_exists
+        self.allow_unknown_fields = check_allow_unknown_fields(allow_unknown_fields)

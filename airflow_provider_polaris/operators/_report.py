@@ -10,20 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_polaris._task import console_url, explain_failure, publish_job
+from airflow_provider_polaris._task import console_url, explain_failure, publish_job, row_counts
 from airflow_provider_polaris.outcomes import JobState
 
 __all__ = ["console_url", "explain_failure", "publish_job", "report_rows", "skipped_rows_warning"]
-
-# ``GET /jobs/{id}/metrics`` totals in the order the row report names them.
-ROW_COUNTS = (
-    ("numRowsProcessed", "processed"),
-    ("numRowsPersisted", "persisted"),
-    ("numRowsSkippedByError", "skipped by error (unparseable)"),
-    ("numRowsSkippedByFilter", "skipped by filter"),
-    ("numRowsProcessedWithWarning", "processed with warnings"),
-    ("numRowsProcessedWithWarnings", "processed with warnings"),  # an older spelling
-)
 
 
 def report_rows(hook: Any, job: Mapping[str, Any], log: Any) -> Mapping[str, Any] | None:
@@ -49,8 +39,7 @@ def report_rows(hook: Any, job: Mapping[str, Any], log: Any) -> Mapping[str, Any
     if not isinstance(totals, Mapping):
         log.warning("Polaris job %s returned no row counts (GET /jobs/%s/metrics)", job_id, job_id)
         return None
-    counts = [f"{totals[key]} {label}" for key, label in ROW_COUNTS if key in totals]
-    log.info("Polaris job %s rows: %s", job_id, ", ".join(counts) or "no counts reported")
+    log.info("Polaris job %s rows: %s", job_id, row_counts(totals) or "no counts reported")
     skipped = totals.get("numRowsSkippedByError")
     if isinstance(skipped, int) and not isinstance(skipped, bool) and skipped > 0:
         log.warning("%s", skipped_rows_warning(job, skipped, console_url(hook, job_id)))

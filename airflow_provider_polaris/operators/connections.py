@@ -18,7 +18,11 @@ from airflow_provider_polaris._compat import (
     BaseHook,
     mask_secret,
 )
-from airflow_provider_polaris.operators._base import IfExists, PolarisOperator, check_if_exists
+from airflow_provider_polaris.operators._base import (
+    IfExists,
+    PolarisCreateOperator,
+    PolarisOperator,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
@@ -237,7 +241,7 @@ def with_keystore(body: dict[str, Any], keystore: Mapping[str, str]) -> dict[str
     return {**body, "ssl": ssl}
 
 
-class PolarisCreateConnectionOperator(PolarisOperator):
+class PolarisCreateConnectionOperator(PolarisCreateOperator):
     """Create a Polaris connection (``POST /connections``), idempotently.
 
     :param connection: the connection spec without secrets (dict or ``ConnectionSpec``), e.g.
@@ -269,11 +273,7 @@ class PolarisCreateConnectionOperator(PolarisOperator):
         allow_unknown_fields: bool | Sequence[str] = False,
         **kwargs: Any,
     ) -> None:
-        from airflow_provider_polaris.models._strict import check_allow_unknown_fields
-
-        super().__init__(**kwargs)
-        check_if_exists(if_exists)
-        self.allow_unknown_fields = check_allow_unknown_fields(allow_unknown_fields)
+        super().__init__(if_exists=if_exists, allow_unknown_fields=allow_unknown_fields, **kwargs)
         if isinstance(connection, Mapping) and "secrets" in connection:
             raise ValueError(
                 "do not put secrets in the DAG file: store them in an Airflow connection "
@@ -283,7 +283,6 @@ class PolarisCreateConnectionOperator(PolarisOperator):
             raise ValueError(_KEY_IN_DAG)
         self.connection = connection
         self.secrets_conn_id = secrets_conn_id
-        self.if_exists = if_exists
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_polaris.client import PolarisConflictError

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_polaris._compat import AirflowFailException
-from airflow_provider_polaris.operators._base import IfExists, PolarisOperator, check_if_exists
+from airflow_provider_polaris.operators._base import IfExists, PolarisCreateOperator
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
@@ -61,7 +61,7 @@ def table_differences(desired: Mapping[str, Any], existing: Mapping[str, Any]) -
     return lines
 
 
-class PolarisCreateTableOperator(PolarisOperator):
+class PolarisCreateTableOperator(PolarisCreateOperator):
     """Create a Polaris table (``POST /tables``), idempotently.
 
     :param table: the table spec (dict or ``TableSpec``): ``name``, ``type`` (``detail`` |
@@ -96,13 +96,8 @@ class PolarisCreateTableOperator(PolarisOperator):
         allow_unknown_fields: bool | Sequence[str] = False,
         **kwargs: Any,
     ) -> None:
-        from airflow_provider_polaris.models._strict import check_allow_unknown_fields
-
-        super().__init__(**kwargs)
-        check_if_exists(if_exists)
-        self.allow_unknown_fields = check_allow_unknown_fields(allow_unknown_fields)
+        super().__init__(if_exists=if_exists, allow_unknown_fields=allow_unknown_fields, **kwargs)
         self.table = table
-        self.if_exists = if_exists
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_polaris.client import PolarisConflictError

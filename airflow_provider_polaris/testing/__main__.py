@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ._core import DEFAULT_API_KEY, DEFAULT_ORG, DEFAULT_PROJECT_ID
 from ._lifecycle import DEFAULT_JOB_DURATIONS, merge_job_durations
@@ -12,71 +12,66 @@ from ._traffic import DEFAULT_EVENTS_BUDGET
 
 
 def _parser() -> argparse.ArgumentParser:
+    options = _options()
     parser = argparse.ArgumentParser(
         prog="polaris-emulator",
         description="A local Imply Polaris API for tests, demos and DAG development.",
+        parents=[options],
     )
     commands = parser.add_subparsers(dest="command")
-    serve = commands.add_parser(
-        "serve", help="serve the emulator until Ctrl-C (the default command)"
+    commands.add_parser(
+        "serve", help="serve the emulator until Ctrl-C (the default command)", parents=[options]
     )
-    for target in (parser, serve):
-        target.add_argument(
-            "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)"
-        )
-        target.add_argument(
-            "--port", type=int, default=8795, help="port (0 = any free port; default 8795)"
-        )
-        target.add_argument("--api-key", default=DEFAULT_API_KEY, help="API key to accept")
-        target.add_argument("--project-id", default=DEFAULT_PROJECT_ID, help="project id to serve")
-        target.add_argument("--org", default=DEFAULT_ORG, help="organization (OAuth realm)")
-        target.add_argument(
-            "--time-scale",
-            type=float,
-            default=1.0,
-            help="multiply simulated durations (0.01 = 100x faster)",
-        )
-        target.add_argument(
-            "--events-budget",
-            type=int,
-            default=DEFAULT_EVENTS_BUDGET,
-            help="events calls per minute",
-        )
-        target.add_argument(
-            "--job-duration",
-            action="append",
-            default=[],
-            type=_duration,
-            metavar="NAME=SECONDS",
-            help=(
-                "simulated duration at time scale 1, repeatable; NAME is one of "
-                f"{', '.join(DEFAULT_JOB_DURATIONS)} (defaults "
-                + ", ".join(f"{k}={v:g}" for k, v in DEFAULT_JOB_DURATIONS.items())
-                + ")"
-            ),
-        )
-        target.add_argument(
-            "--http",
-            choices=("auto", "h11", "httptools"),
-            default="auto",
-            help="uvicorn HTTP parser (auto: httptools when installed)",
-        )
-        target.add_argument(
-            "--loop",
-            choices=("auto", "asyncio", "uvloop"),
-            default="auto",
-            help="event loop (auto: uvloop when installed)",
-        )
-        target.add_argument(
-            "--data-dir",
-            default=None,
-            metavar="DIR",
-            help=(
-                "keep tables (with rows), files and connections in DIR across restarts "
-                "(jobs are not kept); default: in memory"
-            ),
-        )
     return parser
+
+
+def _options() -> argparse.ArgumentParser:
+    """The options of ``serve``, also accepted without the command."""
+    options = argparse.ArgumentParser(add_help=False)
+    add = options.add_argument
+    add("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    add("--port", type=int, default=8795, help="port (0 = any free port; default 8795)")
+    add("--api-key", default=DEFAULT_API_KEY, help="API key to accept")
+    add("--project-id", default=DEFAULT_PROJECT_ID, help="project id to serve")
+    add("--org", default=DEFAULT_ORG, help="organization (OAuth realm)")
+    add(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="multiply simulated durations (0.01 = 100x faster)",
+    )
+    add("--events-budget", type=int, default=DEFAULT_EVENTS_BUDGET, help="events calls per minute")
+    add(
+        "--job-duration",
+        action="append",
+        default=[],
+        type=_duration,
+        metavar="NAME=SECONDS",
+        help=(
+            "simulated duration at time scale 1, repeatable; NAME is one of "
+            f"{', '.join(DEFAULT_JOB_DURATIONS)} "
+            f"(defaults {_durations_text(DEFAULT_JOB_DURATIONS)})"
+        ),
+    )
+    add(
+        "--http",
+        choices=("auto", "h11", "httptools"),
+        default="auto",
+        help="uvicorn HTTP parser (auto: httptools when installed)",
+    )
+    add(
+        "--loop",
+        choices=("auto", "asyncio", "uvloop"),
+        default="auto",
+        help="event loop (auto: uvloop when installed)",
+    )
+    add(
+        "--data-dir",
+        metavar="DIR",
+        help="keep tables (with rows), files and connections in DIR across restarts "
+        "(jobs are not kept); default: in memory",
+    )
+    return options
 
 
 def _duration(text: str) -> tuple[str, float]:
@@ -146,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(0)
 
 
-def _durations_text(durations: dict[str, float]) -> str:
+def _durations_text(durations: Mapping[str, float]) -> str:
     return ", ".join(f"{name}={seconds:g}" for name, seconds in durations.items())
 
 

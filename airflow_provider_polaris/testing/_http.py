@@ -73,10 +73,12 @@ def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def location(request: Request, collection_path: str, name: str) -> str:
-    """The URL of a created resource: its name percent-encoded as one path segment (a table
-    may be called ``Koalas Rollup``, a file ``dir/a.json``)."""
-    return f"{base_url(request)}{collection_path}/{quote(name, safe='')}"
+def created(request: Request, record: Any, name: str, status: int = 201) -> Response:
+    """A created ``record`` with its ``Location``: the request's collection URL and ``name``
+    percent-encoded as one path segment (a table may be called ``Koalas Rollup``)."""
+    collection = str(request.url.replace(query="")).rstrip("/")
+    where = f"{collection}/{quote(name, safe='')}"
+    return json_response(record, status, {"Location": where})
 
 
 def query_lists(request: Request) -> dict[str, list[str]]:

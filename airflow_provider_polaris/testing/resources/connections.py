@@ -15,7 +15,7 @@ from starlette.responses import Response
 from .._clock import iso
 from .._core import StateCore
 from .._errors import bad, conflict, not_found
-from .._http import RouteTable, base_url, json_body, json_response, location, principal
+from .._http import RouteTable, base_url, created, json_body, json_response, principal
 from .._rules import check_bool, check_connection_name, check_enum, check_str_list
 
 # type -> (required string properties, required list properties, allowed secret types or None,
@@ -268,8 +268,7 @@ async def _connections(state: ConnectionsApi, request: Request) -> Response:
     if request.method == "GET":
         return json_response(state.list_connections(base_url(request)))
     conn = state.create_connection(await json_body(request), principal(request), base_url(request))
-    where = location(request, f"{state.prefix}/connections", conn["name"])
-    return json_response(conn, 201, {"Location": where})
+    return created(request, conn, conn["name"])
 
 
 async def _connection(state: ConnectionsApi, request: Request) -> Response:

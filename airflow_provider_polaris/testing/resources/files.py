@@ -16,7 +16,7 @@ from starlette.responses import Response
 from .._clock import iso
 from .._core import StateCore
 from .._errors import ApiError, bad, conflict, not_found
-from .._http import RouteTable, json_response, location, media_type, principal, query_lists
+from .._http import RouteTable, created, json_response, media_type, principal, query_lists
 from .._rules import COMPRESSIONS, FILE_SORT_COLUMNS, FORMATS, Params, check_enum
 from .projects import PROJECT_MAX_BYTES
 
@@ -162,8 +162,7 @@ async def _upload(state: FilesApi, request: Request) -> Response:
         params.get("dataFormat"),
         params.get("compressionFormat"),
     )
-    where = location(request, f"{state.prefix}/files", meta["name"])
-    return json_response(meta, 200, {"Location": where})
+    return created(request, meta, meta["name"], 200)
 
 
 async def _files(state: FilesApi, request: Request) -> Response:

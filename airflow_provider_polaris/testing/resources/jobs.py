@@ -17,7 +17,7 @@ from starlette.responses import Response
 from .._alignment import DEFAULT_PARTITIONING
 from .._core import StateCore
 from .._errors import bad, not_found
-from .._http import RouteTable, json_body, json_response, location, principal, query_lists
+from .._http import RouteTable, created, json_body, json_response, principal, query_lists
 from .._jobspec import is_aggregation, validate_job
 from .._lifecycle import OUTCOMES, Job, JobScript, render_job, zero_totals
 from .._rules import (
@@ -378,8 +378,7 @@ async def _jobs(state: JobsApi, request: Request) -> Response:
     if request.method == "GET":
         return json_response(state.list_jobs(query_lists(request)))
     job = state.create_job(await json_body(request), principal(request))
-    where = location(request, f"{state.prefix}/jobs", job["id"])
-    return json_response(job, 201, {"Location": where})
+    return created(request, job, job["id"])
 
 
 async def _job(state: JobsApi, request: Request) -> Response:

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from .._clock import iso
 from .._core import StateCore
 from .._errors import bad, not_found
-from .._http import RouteTable, json_body, json_response, location
+from .._http import RouteTable, created, json_body, json_response
 from .._rules import check_enum
 
 PROJECT_MAX_BYTES = 100_000_000_000
@@ -225,8 +225,7 @@ async def _projects(state: ProjectsApi, request: Request) -> Response:
         return json_response(state.list_projects())
     # 202 Accepted, as Polaris' spec answers: provisioning is asynchronous (§1).
     project = state.create_project(await json_body(request))
-    where = location(request, "/v1/projects", project["metadata"]["uid"])
-    return json_response(project, 202, {"Location": where})
+    return created(request, project, project["metadata"]["uid"], 202)
 
 
 async def _project(state: ProjectsApi, request: Request) -> Response:

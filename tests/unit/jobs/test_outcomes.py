@@ -144,8 +144,8 @@ def test_describe_failure_explains_itself() -> None:
         "failed",
         "null_timestamp",
         "bad ts",
-        "processed=10",
-        "unparseable=3",
+        "10 processed",
+        "3 skipped by error (unparseable)",
         "line 14",
         "https://console/jobs/j-1",
     ):
