@@ -30,6 +30,8 @@ def native_type(sql_type: str) -> str:
     base = sql_type.upper().split("(")[0].strip()
     if base.startswith(("VARCHAR ARRAY", "ARRAY")):
         return "ARRAY<STRING>"
+    if base.startswith("COMPLEX<"):  # e.g. COMPLEX<HLLSketch>: the same name natively
+        return sql_type
     return _NATIVE_TYPES.get(base, "COMPLEX<json>")
 
 

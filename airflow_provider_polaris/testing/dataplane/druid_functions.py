@@ -145,7 +145,7 @@ def json_value(node: Node) -> Node:
     literal = exp.Literal.string(text.strip("'")) if text.startswith("'") else path
     value = _call("json_extract_string", node.this, literal)
     returning = node.args.get("returning")
-    if returning is None:
+    if not isinstance(returning, exp.DataType):  # sqlglot leaves None or False without one
         return value
     kind = returning.sql(dialect="duckdb").upper()
     if kind not in _JSON_TYPES:
