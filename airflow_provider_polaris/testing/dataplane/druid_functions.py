@@ -188,6 +188,34 @@ class Zone:
         return _call("timezone", exp.Literal.string(self.duck), node)
 
 
+def shift(node: Node, source: Zone | None, target: Zone | None) -> Node:
+    """A wall-clock TIMESTAMP in ``source`` as the wall clock of the same instant in
+    ``target`` (None = UTC)."""
+    instant = _call("timezone", exp.Literal.string(source.duck if source else "UTC"), node)
+    return _call("timezone", exp.Literal.string(target.duck if target else "UTC"), instant)
+
+
+# A timestamp text that carries its own offset (TIME_PARSE reads it as that instant).
+_HAS_OFFSET = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+
+
+def parse_in_zone(text: Node, parsed_naive: Node, session: Zone | None, zone: Zone | None) -> Node:
+    """TIME_PARSE with an explicit zone and no pattern: text without an offset is a wall-clock
+    time in ``zone``; text with one is that instant. Both end as the session's wall clock."""
+    with_offset = exp.cast(
+        exp.TryCast(this=text.copy(), to=exp.DataType.build("TIMESTAMPTZ")), "TIMESTAMP"
+    )
+    has_offset = _call("regexp_matches", text.copy(), exp.Literal.string(_HAS_OFFSET))
+    return exp.If(this=has_offset, true=with_offset, false=shift(parsed_naive, zone, session))
+
+
+def zone_argument(node: Node) -> Zone | None:
+    """A time function's literal time zone argument as a Zone (None = UTC)."""
+    if isinstance(node, exp.Literal) and node.is_string:
+        return parse_zone(str(node.this))
+    raise UnsupportedError("A time zone argument must be a string literal in the emulator")
+
+
 def parse_zone(name: Any) -> Zone | None:
     """``context.sqlTimeZone`` → a Zone (None for UTC); SqlError for an unknown zone."""
     if name is None:

@@ -24,6 +24,9 @@ from airflow_provider_polaris.testing.dataplane.druid_functions import (
     SKETCHES,
     Zone,
     json_value,
+    parse_in_zone,
+    shift,
+    zone_argument,
     zone_offset_text,
 )
 from airflow_provider_polaris.testing.dataplane.errors import SqlError, UnsupportedError
@@ -390,6 +393,32 @@ _ANONYMOUS: dict[str, Callable[[list[Node]], Node]] = {
 _SAME = {"LEFT", "RIGHT", "REVERSE", "LN", "EXP", "SQRT", "LTRIM", "RTRIM", "LOWER", "UPPER"}
 
 
+_ZONE_ARG = {"TIME_FLOOR": 3, "TIME_CEIL": 3, "TIME_EXTRACT": 2, "TIME_FORMAT": 2, "TIME_PARSE": 2}
+
+
+def _explicit_zone(name: str, args: list[Node], session: Zone | None) -> Node | None:
+    """A time function given its own zone: run it on the wall clock of that zone, then bring
+    a TIMESTAMP result back to the session's; None when no zone argument is given."""
+    at = _ZONE_ARG.get(name)
+    if at is None or len(args) <= at or isinstance(args[at], exp.Null):
+        return None
+    zone = zone_argument(args[at])
+    rest = args[:at]
+    if name == "TIME_PARSE":
+        parsed = _time_parse(rest)
+        if len(rest) < 2 or isinstance(rest[1], exp.Null):
+            naive = exp.TryCast(this=rest[0].copy(), to=exp.DataType.build("TIMESTAMP"))
+            return parse_in_zone(rest[0], naive, session, zone)
+        return parsed if "%z" in str(_joda(rest, name)) else shift(parsed, zone, session)
+    if name == "TIME_EXTRACT" and len(rest) > 1 and rest[1].name.upper() == "EPOCH":
+        return _epoch_seconds(session.to_instant(rest[0]) if session else rest[0])
+    rest[0] = shift(rest[0], session, zone)
+    if name == "TIME_FORMAT":
+        return _time_format(rest, zone)
+    result = _ANONYMOUS[name](rest)
+    return result if name == "TIME_EXTRACT" else shift(result, zone, session)
+
+
 def _zoned(name: str, args: list[Node], zone: Zone) -> Node | None:
     """The rewrite of a time function that depends on the session zone; None for others."""
     if name == "MILLIS_TO_TIMESTAMP":
@@ -411,7 +440,9 @@ def _rewrite(node: Node, now_ms: int, zone: Zone | None = None) -> Node:
     if isinstance(node, exp.Anonymous):
         name = str(node.this).upper()
         args = list(node.expressions)
-        zoned = _zoned(name, args, zone) if zone is not None else None
+        zoned = _explicit_zone(name, args, zone)
+        if zoned is None and zone is not None:
+            zoned = _zoned(name, args, zone)
         if zoned is not None:
             return zoned
         handler = _ANONYMOUS.get(name) or SKETCHES.get(name)

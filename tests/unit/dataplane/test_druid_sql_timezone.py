@@ -148,3 +148,34 @@ def test_an_unknown_zone_is_refused(db: DataPlane, zone: str) -> None:
     with pytest.raises(SqlError, match="is not recognised") as caught:
         db.query("SELECT COUNT(*) FROM z", None, zone)
     assert caught.value.category == "INVALID_INPUT" and zone in caught.value.message
+
+
+@pytest.mark.parametrize("session", [None, "Asia/Tokyo"])
+def test_a_zone_argument_overrides_the_session_zone(db: DataPlane, session: str | None) -> None:
+    la = ZoneInfo("America/Los_Angeles")
+    shown = ZoneInfo(session) if session else timezone.utc
+    rows = q(
+        db,
+        "SELECT TIME_FLOOR(__time, 'P1D', NULL, 'America/Los_Angeles'), "
+        "TIME_EXTRACT(__time, 'HOUR', 'America/Los_Angeles'), "
+        "TIME_FORMAT(__time, 'yyyy-MM-dd HH:mm Z', 'America/Los_Angeles'), "
+        "TIME_PARSE('2024-01-01 00:00', 'yyyy-MM-dd HH:mm', 'America/Los_Angeles'), "
+        "TIME_PARSE('2024-01-01T00:00:00', NULL, 'America/Los_Angeles'), "
+        "TIME_PARSE('2024-01-01T00:00:00Z', NULL, 'America/Los_Angeles') FROM z ORDER BY __time",
+        session,
+    )
+    la_midnight = datetime(2024, 1, 1, tzinfo=la).astimezone(shown)
+    expected = []
+    for t in TIMES:
+        local = _utc(t).astimezone(la)
+        expected.append(
+            [
+                _joda(_local_midnight(local, la).astimezone(shown)),
+                local.hour,
+                local.strftime("%Y-%m-%d %H:%M %z"),
+                _joda(la_midnight),
+                _joda(la_midnight),
+                _joda(datetime(2024, 1, 1, tzinfo=timezone.utc).astimezone(shown)),
+            ]
+        )
+    assert rows == expected
