@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import sqlglot
 from sqlglot import exp
 
 from airflow_provider_polaris.testing.dataplane.errors import SqlError, UnsupportedError
@@ -45,30 +46,22 @@ SKETCH_TYPES = {
 }
 _NOT_MERGEABLE = "Building a sketch from sketches (merging) is not supported by the emulator"
 _DISTINCT = "coalesce(list_sort(list_distinct(l)), [])"  # list_distinct drops NULLs
-# DuckDB macros the rewrites call (created once per connection by the engine).
+# DuckDB macros the sketch rewrites call, created on the engine's connection before a query.
+# They are named after the Druid function, so where they are missing (a sketch in an
+# ingestion mapping) DuckDB's "no function ds_hll" names what the user wrote.
 MACROS = (
-    f"CREATE OR REPLACE TEMP MACRO druid_plain(x) AS CASE WHEN starts_with(typeof(x), "
-    f"'STRUCT(druid_') THEN error('{_NOT_MERGEABLE}') ELSE x END",
-    "CREATE OR REPLACE TEMP MACRO druid_sorted(l) AS "
+    "CREATE OR REPLACE TEMP MACRO ds_sorted_values(l) AS "
     "list_sort(list_filter(l, lambda v: v IS NOT NULL))",
-    f"CREATE OR REPLACE TEMP MACRO {HLL}(l) AS {{'{HLL}': {_DISTINCT}}}",
-    f"CREATE OR REPLACE TEMP MACRO {THETA}(l) AS {{'{THETA}': {_DISTINCT}}}",
-    f"CREATE OR REPLACE TEMP MACRO {QUANTILES}(l) AS "
-    f"{{'{QUANTILES}': coalesce(druid_sorted(l), [])}}",
+    f"CREATE OR REPLACE TEMP MACRO ds_hll(l) AS {{'{HLL}': {_DISTINCT}}}",
+    f"CREATE OR REPLACE TEMP MACRO ds_theta(l) AS {{'{THETA}': {_DISTINCT}}}",
+    "CREATE OR REPLACE TEMP MACRO ds_quantiles_sketch(l) AS "
+    f"{{'{QUANTILES}': coalesce(ds_sorted_values(l), [])}}",
     # INCLUSIVE getQuantile: the smallest i (1-based) with i / n >= rank, compared as doubles.
-    "CREATE OR REPLACE TEMP MACRO druid_quantile(l, r) AS CASE "
+    "CREATE OR REPLACE TEMP MACRO ds_get_quantile(l, r) AS CASE "
     "WHEN r < 0 OR r > 1 THEN error('A quantile fraction must be between 0 and 1') "
     "WHEN coalesce(len(l), 0) = 0 THEN NULL "
     "ELSE l[greatest(1, CAST(ceil(r * len(l)) AS BIGINT) - CASE WHEN "
     "(ceil(r * len(l)) - 1) / len(l) >= r THEN 1 ELSE 0 END)] END",
-    # The UTC offset (minutes) of zone z at wall-clock time ts, and its Joda-style text.
-    "CREATE OR REPLACE TEMP MACRO druid_offset_min(ts, z) AS "
-    "CAST(round((epoch(ts) - epoch(timezone(z, ts))) / 60) AS BIGINT)",
-    "CREATE OR REPLACE TEMP MACRO druid_offset_text(m, colon) AS "
-    "CASE WHEN m < 0 THEN '-' ELSE '+' END || lpad(CAST(abs(m) // 60 AS VARCHAR), 2, '0') "
-    "|| CASE WHEN colon THEN ':' ELSE '' END || lpad(CAST(abs(m) % 60 AS VARCHAR), 2, '0')",
-    "CREATE OR REPLACE TEMP MACRO druid_iso_offset(ts, z) AS CASE WHEN druid_offset_min(ts, z) = 0 "
-    "THEN 'Z' ELSE druid_offset_text(druid_offset_min(ts, z), true) END",
 )
 
 
@@ -80,9 +73,19 @@ def _field(sketch: Node, kind: str) -> Node:
     return _call("struct_extract", sketch, exp.Literal.string(kind))
 
 
+def plain(arg: Node) -> Node:
+    """``arg``, refused at run time when it is a sketch (Druid would merge sketches; the
+    emulator doesn't). DuckDB folds the type test away, so it costs nothing per row."""
+    is_sketch = _call(
+        "starts_with", _call("typeof", arg.copy()), exp.Literal.string("STRUCT(druid_")
+    )
+    refuse = _call("error", exp.Literal.string(_NOT_MERGEABLE))
+    return exp.Case(ifs=[exp.If(this=is_sketch, true=refuse)], default=arg)
+
+
 def _values(arg: Node, *, doubles: bool = False) -> Node:
-    plain = _call("druid_plain", arg)
-    return _call("list", exp.cast(plain, "DOUBLE") if doubles else plain)
+    value = plain(arg)
+    return _call("list", exp.cast(value, "DOUBLE") if doubles else value)
 
 
 def _estimate(args: list[Node], kind: str) -> Node:
@@ -107,7 +110,7 @@ def _quantiles(args: list[Node]) -> Node:
         raise SqlError("Function 'DS_GET_QUANTILES' needs a sketch and at least one fraction")
     values = _field(args[0], QUANTILES)
     picks = [
-        _call("druid_quantile", values.copy(), _fraction(a, "DS_GET_QUANTILES")) for a in args[1:]
+        _call("ds_get_quantile", values.copy(), _fraction(a, "DS_GET_QUANTILES")) for a in args[1:]
     ]
     return exp.Struct(
         expressions=[
@@ -117,18 +120,18 @@ def _quantiles(args: list[Node]) -> Node:
 
 
 SKETCHES: dict[str, Callable[[list[Node]], Node]] = {
-    "DS_HLL": lambda a: _call(HLL, _values(a[0])),
-    "DS_THETA": lambda a: _call(THETA, _values(a[0])),
-    "DS_QUANTILES_SKETCH": lambda a: _call(QUANTILES, _values(a[0], doubles=True)),
+    "DS_HLL": lambda a: _call("ds_hll", _values(a[0])),
+    "DS_THETA": lambda a: _call("ds_theta", _values(a[0])),
+    "DS_QUANTILES_SKETCH": lambda a: _call("ds_quantiles_sketch", _values(a[0], doubles=True)),
     "HLL_SKETCH_ESTIMATE": lambda a: _estimate(a, HLL),
     "THETA_SKETCH_ESTIMATE": lambda a: _estimate(a, THETA),
     "DS_GET_QUANTILE": lambda a: _call(
-        "druid_quantile", _field(a[0], QUANTILES), _fraction(a[1], "DS_GET_QUANTILE")
+        "ds_get_quantile", _field(a[0], QUANTILES), _fraction(a[1], "DS_GET_QUANTILE")
     ),
     "DS_GET_QUANTILES": _quantiles,
     "APPROX_QUANTILE_DS": lambda a: _call(
-        "druid_quantile",
-        _call("druid_sorted", _values(a[0], doubles=True)),
+        "ds_get_quantile",
+        _call("ds_sorted_values", _values(a[0], doubles=True)),
         _fraction(a[1], "APPROX_QUANTILE_DS"),
     ),
 }
@@ -238,8 +241,15 @@ def parse_zone(name: Any) -> Zone | None:
 
 def zone_offset_text(zone: Zone, local: Node, *, colon: bool) -> Node:
     """A SQL expression printing the zone's UTC offset at a wall-clock time, as Joda's
-    ``Z`` (``+0200``) or the ISO form (``+02:00``, ``Z`` at a zero offset) does."""
-    name = exp.Literal.string(zone.duck)
+    ``Z`` (``+0200``) or its ISO form (``+02:00``, ``Z`` at a zero offset) does. Plain SQL,
+    no macro: ingestion mappings use it too."""
+    ts = local.sql(dialect="duckdb")
+    minutes = f"CAST(round((epoch({ts}) - epoch(timezone('{zone.duck}', {ts}))) / 60) AS BIGINT)"
+    text = (
+        f"CASE WHEN {minutes} < 0 THEN '-' ELSE '+' END || "
+        f"lpad(CAST(abs({minutes}) // 60 AS VARCHAR), 2, '0') || '{':' if colon else ''}' || "
+        f"lpad(CAST(abs({minutes}) % 60 AS VARCHAR), 2, '0')"
+    )
     if colon:
-        return _call("druid_iso_offset", local, name)
-    return _call("druid_offset_text", _call("druid_offset_min", local, name), exp.false())
+        text = f"CASE WHEN {minutes} = 0 THEN 'Z' ELSE {text} END"
+    return sqlglot.parse_one(text, read="duckdb")

@@ -25,6 +25,7 @@ from airflow_provider_polaris.testing.dataplane.druid_functions import (
     Zone,
     json_value,
     parse_in_zone,
+    plain,
     shift,
     zone_argument,
     zone_offset_text,
@@ -385,8 +386,12 @@ _ANONYMOUS: dict[str, Callable[[list[Node]], Node]] = {
     "EARLIEST": lambda a: _by_time("EARLIEST", a),
     "LATEST_BY": lambda a: _by_time("LATEST_BY", a),
     "EARLIEST_BY": lambda a: _by_time("EARLIEST_BY", a),
-    "APPROX_COUNT_DISTINCT_DS_HLL": lambda a: exp.Count(this=exp.Distinct(expressions=[a[0]])),
-    "APPROX_COUNT_DISTINCT_DS_THETA": lambda a: exp.Count(this=exp.Distinct(expressions=[a[0]])),
+    "APPROX_COUNT_DISTINCT_DS_HLL": lambda a: exp.Count(
+        this=exp.Distinct(expressions=[plain(a[0])])
+    ),
+    "APPROX_COUNT_DISTINCT_DS_THETA": lambda a: exp.Count(
+        this=exp.Distinct(expressions=[plain(a[0])])
+    ),
     "LOG10": lambda a: _call("log10", *a),
 }
 # Druid functions DuckDB computes the same way under the same name.
@@ -469,7 +474,7 @@ def _rewrite(node: Node, now_ms: int, zone: Zone | None = None) -> Node:
             return _epoch_seconds(zone.to_instant(node.expression))
         return _time_extract(node.expression, node.this.name)
     if isinstance(node, exp.ApproxDistinct):
-        return exp.Count(this=exp.Distinct(expressions=[node.this]))
+        return exp.Count(this=exp.Distinct(expressions=[plain(node.this)]))
     if isinstance(node, exp.RegexpExtract):
         args = [node.this, node.expression]
         if node.args.get("group") is not None:

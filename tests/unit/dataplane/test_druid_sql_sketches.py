@@ -159,6 +159,12 @@ def test_empty_input_estimates_zero_and_quantile_null(db: DataPlane) -> None:
             "merging",
             "UNSUPPORTED",
         ),
+        (
+            "SELECT APPROX_COUNT_DISTINCT_DS_HLL(sk) FROM "
+            '(SELECT g, DS_HLL("user") AS sk FROM s GROUP BY g)',
+            "merging",
+            "UNSUPPORTED",
+        ),
         ('SELECT HLL_SKETCH_ESTIMATE("user") FROM s', "must be a sketch", "INVALID_INPUT"),
         ("SELECT HLL_SKETCH_UNION(DS_HLL(g), DS_HLL(g)) FROM s", "HLL_SKETCH_UNION", "UNSUPPORTED"),
         ("SELECT DS_GET_QUANTILE(DS_QUANTILES_SKETCH(v), v) FROM s", "literal", "INVALID_INPUT"),
