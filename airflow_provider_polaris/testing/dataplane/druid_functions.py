@@ -199,7 +199,8 @@ def shift(node: Node, source: Zone | None, target: Zone | None) -> Node:
 
 
 # A timestamp text that carries its own offset (TIME_PARSE reads it as that instant).
-_HAS_OFFSET = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+# (after the time part: a date's "-01" is not an offset)
+HAS_OFFSET = r"T[0-9:.,]*(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 
 
 def parse_in_zone(text: Node, parsed_naive: Node, session: Zone | None, zone: Zone | None) -> Node:
@@ -208,7 +209,7 @@ def parse_in_zone(text: Node, parsed_naive: Node, session: Zone | None, zone: Zo
     with_offset = exp.cast(
         exp.TryCast(this=text.copy(), to=exp.DataType.build("TIMESTAMPTZ")), "TIMESTAMP"
     )
-    has_offset = _call("regexp_matches", text.copy(), exp.Literal.string(_HAS_OFFSET))
+    has_offset = _call("regexp_matches", text.copy(), exp.Literal.string(HAS_OFFSET))
     return exp.If(this=has_offset, true=with_offset, false=shift(parsed_naive, zone, session))
 
 

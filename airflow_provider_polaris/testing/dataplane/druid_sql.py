@@ -21,6 +21,7 @@ from sqlglot.dialects.druid import Druid
 from sqlglot.errors import ParseError
 
 from airflow_provider_polaris.testing.dataplane.druid_functions import (
+    HAS_OFFSET,
     SKETCHES,
     Zone,
     json_value,
@@ -247,7 +248,8 @@ def _call(name: str, *args: Node) -> Node:
 
 
 def _epoch_ms(ms: int) -> Node:
-    return _call("epoch_ms", exp.Literal.number(ms))
+    # int(): timeutil's Timestamp is an int subclass whose str() is not a number
+    return _call("epoch_ms", exp.Literal.number(int(ms)))
 
 
 def _time_floor(args: list[Node]) -> Node:
@@ -290,18 +292,28 @@ def _regexp_extract(args: list[Node]) -> Node:
     return exp.Case(ifs=[exp.If(this=found, true=_call("regexp_extract", *args[:2], index))])
 
 
-def _time_in_interval(args: list[Node]) -> Node:
+def _time_in_interval(args: list[Node], zone: Zone | None = None) -> Node:
     text = _literal_text(args[1], "TIME_IN_INTERVAL's interval")
     try:
         start, end = parse_interval(text)
     except ValueError:
         raise SqlError(f"Invalid interval [{text}]") from None
+    bounds = [_epoch_ms(start), _epoch_ms(end)]
+    if zone is not None:  # an instant with an offset → the session's wall clock; else local
+        sides = text.split("/")
+        bounds = [
+            shift(bound, None, zone) if _OFFSET_END.search(side) else bound
+            for bound, side in zip(bounds, sides, strict=False)
+        ] + bounds[len(sides) :]
     return exp.paren(
         exp.and_(
-            exp.GTE(this=args[0].copy(), expression=_epoch_ms(start)),
-            exp.LT(this=args[0], expression=_epoch_ms(end)),
+            exp.GTE(this=args[0].copy(), expression=bounds[0]),
+            exp.LT(this=args[0], expression=bounds[1]),
         )
     )
+
+
+_OFFSET_END = re.compile(HAS_OFFSET)
 
 
 def _joda(args: list[Node], what: str) -> str | None:
@@ -432,6 +444,8 @@ def _zoned(name: str, args: list[Node], zone: Zone) -> Node | None:
         return _call("epoch_ms", zone.to_instant(args[0]))
     if name == "TIME_FORMAT":
         return _time_format(args, zone)
+    if name == "TIME_IN_INTERVAL":
+        return _time_in_interval(args, zone)
     if name == "TIME_EXTRACT" and len(args) > 1 and args[1].name.upper() == "EPOCH":
         return _epoch_seconds(zone.to_instant(args[0]))
     return None

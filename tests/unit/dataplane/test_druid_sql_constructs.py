@@ -158,3 +158,37 @@ def test_json_value_in_filters_and_aggregates(db: DataPlane) -> None:
     )
     ks = [_as_long(r["attrs"]["k"]) for r in ROWS if "k" in r["attrs"]]
     assert rows == [[sum(k for k in ks if k is not None and k > 1)]]
+
+
+def test_replace_ceil_current_date_interval_and_like(db: DataPlane) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from .conftest import NOW
+
+    rows = q(
+        db,
+        "SELECT REPLACE(city, 'a', '4'), CEIL(__time TO DAY), city LIKE 'P%', "
+        "TIME_IN_INTERVAL(__time, '2024-06-01T01:00:00Z/PT2H') FROM w ORDER BY __time",
+    )
+    expected = []
+    for r in ROWS:
+        t = datetime.fromisoformat(r["t"].replace("Z", "+00:00"))
+        day = t.replace(hour=0, minute=0, second=0)
+        ceil = day if day == t else day + timedelta(days=1)
+        inside = (
+            datetime(2024, 6, 1, 1, tzinfo=timezone.utc)
+            <= t
+            < datetime(2024, 6, 1, 3, tzinfo=timezone.utc)
+        )
+        expected.append(
+            [
+                r["city"].replace("a", "4"),
+                ceil.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                r["city"].startswith("P"),
+                inside,
+            ]
+        )
+    assert rows == expected
+    today = datetime.fromtimestamp(NOW, timezone.utc).strftime("%Y-%m-%dT00:00:00.000Z")
+    result = db.query("SELECT CURRENT_DATE, COUNT(*) FROM w WHERE city = 'Nowhere'", None)
+    assert result.rows == [[today, 0]] and result.sql_types == ["DATE", "BIGINT"]

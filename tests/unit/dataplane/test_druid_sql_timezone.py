@@ -179,3 +179,22 @@ def test_a_zone_argument_overrides_the_session_zone(db: DataPlane, session: str 
             ]
         )
     assert rows == expected
+
+
+def test_time_in_interval_reads_offsets_and_local_times(db: DataPlane) -> None:
+    start = datetime(2024, 3, 31, tzinfo=PARIS)
+    by_local = sum(1 for t in TIMES if start <= _utc(t) < start + timedelta(days=1))
+    by_utc = sum(1 for t in TIMES if _utc(t).date().isoformat() == "2024-03-31")
+    local = "SELECT COUNT(*) FROM z WHERE TIME_IN_INTERVAL(__time, '2024-03-31/2024-04-01')"
+    utc = (
+        "SELECT COUNT(*) FROM z "
+        "WHERE TIME_IN_INTERVAL(__time, '2024-03-31T00:00:00Z/2024-04-01T00:00:00Z')"
+    )
+    assert q(db, local) == [[by_local]] and q(db, utc) == [[by_utc]]
+    assert by_local != by_utc  # the data tells the two readings apart
+
+
+def test_a_date_is_not_read_as_an_offset(db: DataPlane) -> None:
+    rows = q(db, "SELECT TIME_PARSE('2024-01-01', NULL, 'America/Los_Angeles')", None)
+    midnight = datetime(2024, 1, 1, tzinfo=ZoneInfo("America/Los_Angeles"))
+    assert rows == [[_joda(midnight.astimezone(timezone.utc))]]  # not 01:00Z ("-01" offset)
