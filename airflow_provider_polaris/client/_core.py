@@ -42,11 +42,7 @@ from airflow_provider_polaris.client.errors import (
     safe_url,
     transport_error,
 )
-from airflow_provider_polaris.client.retry import (
-    MAYBE_SENT_ERRORS,
-    NOT_SENT_ERRORS,
-    server_delay,
-)
+from airflow_provider_polaris.client.retry import MAYBE_SENT_ERRORS, NOT_SENT_ERRORS, server_delay
 
 log = logging.getLogger(__name__)
 

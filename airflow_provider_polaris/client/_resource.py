@@ -32,7 +32,10 @@ class AsyncMode:
     """Type marker: resources of an :class:`~.aio.AsyncPolarisClient`."""
 
 
-Page = dict[str, Any]
+#: The JSON shapes the endpoints return.
+JsonObject = dict[str, Any]
+JsonObjects = list[JsonObject]
+Page = JsonObject
 
 
 @dataclass

@@ -6,7 +6,6 @@ import gzip as gzip_module
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 
 import httpx
 
@@ -101,9 +100,7 @@ class PushEndpoint:
     def __enter__(self) -> PushEndpoint:
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 

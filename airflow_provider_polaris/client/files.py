@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import IO
 
-from airflow_provider_polaris.client._core import (
-    ApiCall,
-    parse_nothing,
-    parse_object,
-    query_params,
+from airflow_provider_polaris.client._core import ApiCall, parse_nothing, parse_object, query_params
+from airflow_provider_polaris.client._resource import (
+    JsonObject,
+    M,
+    Page,
+    Pager,
+    Resource,
+    endpoint,
+    paged,
 )
-from airflow_provider_polaris.client._resource import M, Page, Pager, Resource, endpoint, paged
 from airflow_provider_polaris.client.config import quote_segment
-
-JsonObject = dict[str, Any]
 
 
 def _path(name: str) -> str:

@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow_provider_polaris.client._core import (
-    ApiCall,
-    parse_nothing,
-    parse_object,
-    query_params,
+from airflow_provider_polaris.client._core import ApiCall, parse_nothing, parse_object, query_params
+from airflow_provider_polaris.client._resource import (
+    JsonObject,
+    M,
+    Page,
+    Pager,
+    Resource,
+    endpoint,
+    paged,
 )
-from airflow_provider_polaris.client._resource import M, Page, Pager, Resource, endpoint, paged
 from airflow_provider_polaris.client.config import quote_segment
 
-JsonObject = dict[str, Any]
 OneOrMany = str | Sequence[str] | None
 
 MAX_PAGE_SIZE = 1000

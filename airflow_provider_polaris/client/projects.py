@@ -5,17 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_polaris.client._core import (
-    ApiCall,
-    parse_nothing,
-    parse_object,
-    parse_values,
-)
-from airflow_provider_polaris.client._resource import M, Resource, endpoint
+from airflow_provider_polaris.client._core import ApiCall, parse_nothing, parse_object, parse_values
+from airflow_provider_polaris.client._resource import JsonObject, JsonObjects, M, Resource, endpoint
 from airflow_provider_polaris.client.config import quote_segment
-
-JsonObject = dict[str, Any]
-JsonObjects = list[dict[str, Any]]
 
 
 def _project_path(project_id: str) -> str:

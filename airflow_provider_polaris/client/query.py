@@ -16,13 +16,20 @@ from airflow_provider_polaris.client._core import (
     parse_object,
     query_params,
 )
-from airflow_provider_polaris.client._resource import M, Page, Pager, Resource, endpoint, paged
+from airflow_provider_polaris.client._resource import (
+    JsonObject,
+    M,
+    Page,
+    Pager,
+    Resource,
+    endpoint,
+    paged,
+)
 from airflow_provider_polaris.client.config import quote_segment
 
 JSON_RESULT_FORMATS = frozenset({"object", "array"})
 RESULT_FORMATS = frozenset({"object", "array", "objectLines", "arrayLines", "csv"})
 
-JsonObject = dict[str, Any]
 Parameters = Sequence[Mapping[str, Any]]
 
 

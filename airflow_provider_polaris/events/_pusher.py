@@ -32,11 +32,7 @@ from typing import IO, Any
 from airflow_provider_polaris.events._batching import Batch, Batcher
 from airflow_provider_polaris.events._checks import EventChecker
 from airflow_provider_polaris.events._feed import Feed
-from airflow_provider_polaris.events._options import (
-    MAX_PAYLOAD_BYTES,
-    PushOptions,
-    make_options,
-)
+from airflow_provider_polaris.events._options import MAX_PAYLOAD_BYTES, PushOptions, make_options
 from airflow_provider_polaris.events._pacing import Pacer
 from airflow_provider_polaris.events._report import (
     EventsDeliveryError,

@@ -5,12 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_polaris._compat import (
-    BaseHook,
-    aget_connection,
-    amask_secret,
-    mask_secret,
-)
+from airflow_provider_polaris._compat import BaseHook, aget_connection, amask_secret, mask_secret
 from airflow_provider_polaris.client.auth import basic_credentials
 from airflow_provider_polaris.hooks import form
 from airflow_provider_polaris.hooks.config import (

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow_provider_polaris._compat import BaseOperator
+from airflow_provider_polaris._compat import AirflowFailException, BaseOperator
 from airflow_provider_polaris._task import ClosesPolarisClient
 
 if TYPE_CHECKING:
@@ -57,3 +57,26 @@ class PolarisCreateOperator(PolarisOperator):
             raise ValueError("if_exists must be 'ignore', 'update' or 'fail'")
         self.if_exists = if_exists
         self.allow_unknown_fields = check_allow_unknown_fields(allow_unknown_fields)
+
+    #: What the operator creates, as its messages name it.
+    resource = "resource"
+
+    def refuse_existing(self, name: str) -> None:
+        """Fail the task for an existing ``name`` under ``if_exists='fail'``."""
+        if self.if_exists == "fail":
+            raise AirflowFailException(
+                f"Polaris {self.resource} {name!r} already exists (if_exists='fail')"
+            ) from None
+
+    def log_existing(self, name: str, differences: list[str]) -> None:
+        """Under ``if_exists='ignore'``: log whether the existing ``name`` differs from the spec."""
+        if not differences:
+            self.log.info("Polaris %s %r already exists and matches the spec", self.resource, name)
+            return
+        self.log.warning(
+            "Polaris %s %r already exists and differs from the spec "
+            "(if_exists='ignore' keeps it; if_exists='update' applies the spec):\n  %s",
+            self.resource,
+            name,
+            "\n  ".join(differences),
+        )

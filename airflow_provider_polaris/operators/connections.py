@@ -13,11 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_polaris._compat import (
-    AirflowFailException,
-    BaseHook,
-    mask_secret,
-)
+from airflow_provider_polaris._compat import AirflowFailException, BaseHook, mask_secret
 from airflow_provider_polaris.operators._base import (
     IfExists,
     PolarisCreateOperator,
@@ -261,6 +257,7 @@ class PolarisCreateConnectionOperator(PolarisCreateOperator):
     Missing properties or secrets are reported (with field names) before any request.
     """
 
+    resource = "connection"
     template_fields: Sequence[str] = ("connection", "secrets_conn_id")
     template_fields_renderers = {"connection": "json"}
 
@@ -349,10 +346,7 @@ class PolarisCreateConnectionOperator(PolarisCreateOperator):
         body: dict[str, Any],
         secret_type: str | None,
     ) -> dict[str, Any]:
-        if self.if_exists == "fail":
-            raise AirflowFailException(
-                f"Polaris connection {name!r} already exists (if_exists='fail')"
-            )
+        self.refuse_existing(name)
         if self.if_exists == "update":
             updated = client.connections.update(name, body)
             self.log.info("Updated Polaris connection %r (properties and secrets)", name)
@@ -360,15 +354,7 @@ class PolarisCreateConnectionOperator(PolarisCreateOperator):
         existing = client.connections.get(name)
         differences = property_differences(properties, existing)
         differences.extend(secret_type_difference(secret_type, existing))
-        if differences:
-            self.log.warning(
-                "Polaris connection %r already exists and differs from the spec "
-                "(if_exists='ignore' keeps it; use if_exists='update' to apply the spec):\n  %s",
-                name,
-                "\n  ".join(differences),
-            )
-        else:
-            self.log.info("Polaris connection %r already exists and matches the spec", name)
+        self.log_existing(name, differences)
         return self._result(existing, name, conn_type, "exists", differences)
 
     @staticmethod

@@ -84,6 +84,7 @@ class PolarisCreateTableOperator(PolarisCreateOperator):
     resolution, detail vs aggregate rules).
     """
 
+    resource = "table"
     template_fields: Sequence[str] = ("table",)
     template_ext: Sequence[str] = (".json",)
     template_fields_renderers = {"table": "json"}
@@ -119,23 +120,12 @@ class PolarisCreateTableOperator(PolarisCreateOperator):
         try:
             created = client.tables.create(desired)
         except PolarisConflictError:
-            if self.if_exists == "fail":
-                raise AirflowFailException(
-                    f"Polaris table {name!r} already exists (if_exists='fail')"
-                ) from None
+            self.refuse_existing(name)
             if self.if_exists == "update":
                 return self._update(client, name, desired)
             existing = client.tables.get(name)
             differences = table_differences(desired, existing)
-            if differences:
-                self.log.warning(
-                    "Polaris table %r already exists and differs from the spec "
-                    "(if_exists='ignore' keeps it; if_exists='update' applies the spec):\n  %s",
-                    name,
-                    "\n  ".join(differences),
-                )
-            else:
-                self.log.info("Polaris table %r already exists and matches the spec", name)
+            self.log_existing(name, differences)
             return self._result(existing, name, "exists", differences)
         self.log.info("Created Polaris %s table %r", spec.type, name)
         return self._result(created, name, "created", [])

@@ -81,6 +81,19 @@ def created(request: Request, record: Any, name: str, status: int = 201) -> Resp
     return json_response(record, status, {"Location": where})
 
 
+async def list_or_create(
+    request: Request,
+    listing: Callable[[dict[str, list[str]]], Any],
+    create: Callable[[Any, dict[str, str]], dict[str, Any]],
+    key: str,
+) -> Response:
+    """A collection route: GET lists (with the query), POST creates (201 and ``Location``)."""
+    if request.method == "GET":
+        return json_response(listing(query_lists(request)))
+    record = create(await json_body(request), principal(request))
+    return created(request, record, record[key])
+
+
 def query_lists(request: Request) -> dict[str, list[str]]:
     """The query parameters, every value of each key."""
     out: dict[str, list[str]] = {}

@@ -9,7 +9,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from types import TracebackType
 from typing import Any
 
 from ._core import DEFAULT_API_KEY, DEFAULT_ORG, DEFAULT_PROJECT_ID
@@ -247,12 +246,7 @@ class PolarisEmulator:
     def __enter__(self) -> PolarisEmulator:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     # --- control ------------------------------------------------------------------------------

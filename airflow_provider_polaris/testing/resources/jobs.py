@@ -17,7 +17,12 @@ from starlette.responses import Response
 from .._alignment import DEFAULT_PARTITIONING
 from .._core import StateCore
 from .._errors import bad, not_found
-from .._http import RouteTable, created, json_body, json_response, principal, query_lists
+from .._http import (
+    RouteTable,
+    json_body,
+    json_response,
+    list_or_create,
+)
 from .._jobspec import is_aggregation, validate_job
 from .._lifecycle import OUTCOMES, Job, JobScript, render_job, zero_totals
 from .._rules import (
@@ -375,18 +380,14 @@ def _job_sort_key(job: Job, shown: str, column: str) -> Any:
 
 
 async def _jobs(state: JobsApi, request: Request) -> Response:
-    if request.method == "GET":
-        return json_response(state.list_jobs(query_lists(request)))
-    job = state.create_job(await json_body(request), principal(request))
-    return created(request, job, job["id"])
+    return await list_or_create(request, state.list_jobs, state.create_job, "id")
 
 
 async def _job(state: JobsApi, request: Request) -> Response:
     job_id = request.path_params["job_id"]
     if request.method == "GET":
         return json_response(state.get_job(job_id))
-    found = state.set_desired(job_id, await json_body(request))
-    return json_response(state.render(found))
+    return json_response(state.render(state.set_desired(job_id, await json_body(request))))
 
 
 async def _job_status(state: JobsApi, request: Request) -> Response:

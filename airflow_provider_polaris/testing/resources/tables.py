@@ -15,7 +15,14 @@ from starlette.responses import Response
 from .._clock import iso
 from .._core import StateCore
 from .._errors import bad, conflict, not_found
-from .._http import RouteTable, created, json_body, json_response, principal, query_lists
+from .._http import (
+    RouteTable,
+    json_body,
+    json_response,
+    list_or_create,
+    principal,
+    query_lists,
+)
 from .._rules import (
     INPUT_DATA_TYPES,
     TABLE_PARTITIONING,
@@ -203,10 +210,7 @@ class TablesApi(StateCore):
 
 
 async def _tables(state: TablesApi, request: Request) -> Response:
-    if request.method == "GET":
-        return json_response(state.list_tables(query_lists(request)))
-    table = state.create_table(await json_body(request), principal(request))
-    return created(request, table, table["name"])
+    return await list_or_create(request, state.list_tables, state.create_table, "name")
 
 
 async def _table(state: TablesApi, request: Request) -> Response:
