@@ -165,6 +165,7 @@ def json_value(node: Node) -> Node:
     return exp.TryCast(this=value, to=exp.DataType.build(kind))
 
 
+_ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-/]*$")
 _OFFSET = re.compile(r"^([+-])(\d{1,2})(?::?(\d{2}))?$")
 
 
@@ -235,6 +236,8 @@ def parse_zone(name: Any) -> Zone | None:
         delta = dt.timedelta(hours=hours, minutes=minutes) * (-1 if sign == "-" else 1)
         return Zone(f"GMT{sign}{hours:02d}:{minutes:02d}", dt.timezone(delta))
     try:
+        if not _ZONE_NAME.match(text):  # the name goes into SQL text: letters, digits, _+-/
+            raise ValueError(text)
         return Zone(text, zoneinfo.ZoneInfo(text))
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise SqlError(f"The datetime zone id '{text}' is not recognised") from None
