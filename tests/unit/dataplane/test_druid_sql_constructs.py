@@ -192,3 +192,12 @@ def test_replace_ceil_current_date_interval_and_like(db: DataPlane) -> None:
     today = datetime.fromtimestamp(NOW, timezone.utc).strftime("%Y-%m-%dT00:00:00.000Z")
     result = db.query("SELECT CURRENT_DATE, COUNT(*) FROM w WHERE city = 'Nowhere'", None)
     assert result.rows == [[today, 0]] and result.sql_types == ["DATE", "BIGINT"]
+
+
+def test_strings_sort_by_code_point_and_like_is_case_sensitive(db: DataPlane) -> None:
+    words = ["b", "B", "a", "é", "Z", "ab"]
+    union = " UNION ALL ".join(f"SELECT '{w}' AS s" for w in words)
+    assert q(db, f"SELECT s FROM ({union}) ORDER BY s") == [[w] for w in sorted(words)]
+    assert q(db, f"SELECT COUNT(*) FROM ({union}) WHERE s LIKE 'a%'") == [
+        [sum(1 for w in words if w.startswith("a"))]
+    ]
