@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_polaris.events._checks import Checked, EventChecker
@@ -42,27 +42,19 @@ class _Position:
     taken: int = 0  # items taken from the feed: lines up to here may be in hand, not checked
 
 
+@dataclass(eq=False)
 class Batcher:
     """Checks items with ``checker``, counts rejections in ``report`` and hands full batches
     (or old ones, with a flush window) to ``enqueue``; stops early once ``aborted()``."""
 
-    def __init__(
-        self,
-        options: PushOptions,
-        checker: EventChecker,
-        report: PushReport,
-        clock: Callable[[], float],
-        enqueue: Callable[[Batch], Awaitable[None]],
-        aborted: Callable[[], bool],
-    ) -> None:
-        self._options = options
-        self._checker = checker
-        self._report = report
-        self._clock = clock
-        self._enqueue = enqueue
-        self._aborted = aborted
-        #: The batch being filled (not handed on yet).
-        self.open: Batch | None = None
+    _options: PushOptions
+    _checker: EventChecker
+    _report: PushReport
+    _clock: Callable[[], float]
+    _enqueue: Callable[[Batch], Awaitable[None]]
+    _aborted: Callable[[], bool]
+    #: The batch being filled (not handed on yet).
+    open: Batch | None = field(default=None, init=False)
 
     async def consume(self, feed: Feed, flush_window: float) -> None:
         """Batch the feed's items until it ends, the push aborts or the input fails.

@@ -68,25 +68,17 @@ class _Tries:
     waited: float = 0.0  # seconds waited for the rate limit
 
 
+@dataclass(eq=False)
 class Delivery:
     """Sends payloads with ``call`` when ``pacer`` allows (see the module); ``pause`` sleeps
     (shorter when the push stops) and ``stopped`` says whether the push was aborted."""
 
-    def __init__(
-        self,
-        call: Callable[[bytes], Awaitable[Any]],
-        pacer: Pacer,
-        options: PushOptions,
-        report: PushReport,
-        pause: Callable[[float], Awaitable[None]],
-        stopped: Callable[[], bool],
-    ) -> None:
-        self._call = call
-        self._pacer = pacer
-        self._options = options
-        self._report = report
-        self._pause = pause
-        self._stopped = stopped
+    _call: Callable[[bytes], Awaitable[Any]]
+    _pacer: Pacer
+    _options: PushOptions
+    _report: PushReport
+    _pause: Callable[[float], Awaitable[None]]
+    _stopped: Callable[[], bool]
 
     async def __call__(self, payload: bytes) -> Failure | None:
         """Deliver ``payload``: ``None`` when accepted, else why not (see the module)."""

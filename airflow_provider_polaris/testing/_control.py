@@ -10,11 +10,8 @@ from starlette.responses import Response
 from starlette.routing import Route, Router
 
 from ._errors import ApiError
+from ._http import error_response, json_response
 from ._state import EmulatorState
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(json.dumps(data, separators=(",", ":")), status, media_type="application/json")
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -34,11 +31,11 @@ def _guarded(action: Any) -> Any:
         try:
             return await action(request)
         except ApiError as exc:
-            return _json(exc.body(), exc.status)
+            return error_response(exc)
         except KeyError as exc:
-            return _json({"message": f"not found: {exc.args[0] if exc.args else ''}"}, 404)
+            return json_response({"message": f"not found: {exc.args[0] if exc.args else ''}"}, 404)
         except (ValueError, TypeError) as exc:
-            return _json({"message": str(exc)}, 400)
+            return json_response({"message": str(exc)}, 400)
 
     return handler
 
@@ -51,7 +48,7 @@ class _Control:
         self.info = info
 
     async def health(self, request: Request) -> Response:
-        return _json({"status": "ok"})
+        return json_response({"status": "ok"})
 
     async def get_info(self, request: Request) -> Response:
         with self.state.lock:
@@ -61,11 +58,11 @@ class _Control:
                 "job_durations": dict(self.state.job_durations),
                 "now": self.state.clock.now(),
             }
-        return _json({**self.info, **current})
+        return json_response({**self.info, **current})
 
     async def reset(self, request: Request) -> Response:
         self.state.reset()
-        return _json({"status": "reset"})
+        return json_response({"status": "reset"})
 
     async def configure(self, request: Request) -> Response:
         body = await _body(request)
@@ -77,64 +74,64 @@ class _Control:
             manual_clock=body.get("manual_clock"),
             job_durations=durations,
         )
-        return _json({"status": "ok"})
+        return json_response({"status": "ok"})
 
     async def advance(self, request: Request) -> Response:
         body = await _body(request)
         self.state.advance(float(body["seconds"]))
-        return _json({"now": self.state.clock.now()})
+        return json_response({"now": self.state.clock.now()})
 
     async def scripts(self, request: Request) -> Response:
         body = await _body(request)
         job_id = body.pop("job_id", None)
         self.state.script_job(job_id, **body)
-        return _json({"status": "scripted"}, 201)
+        return json_response({"status": "scripted"}, 201)
 
     async def faults(self, request: Request) -> Response:
         if request.method == "GET":
             with self.state.lock:
-                return _json({"faults": self.state.faults.pending()})
+                return json_response({"faults": self.state.faults.pending()})
         if request.method == "DELETE":
             with self.state.lock:
                 self.state.faults.clear()
-            return _json({"status": "cleared"})
+            return json_response({"status": "cleared"})
         body = await _body(request)
         with self.state.lock:
             self.state.faults.add(**body)
-        return _json({"status": "injected"}, 201)
+        return json_response({"status": "injected"}, 201)
 
     async def budget(self, request: Request) -> Response:
         body = await _body(request)
         self.state.set_events_budget(int(body["per_minute"]))
-        return _json({"status": "ok"})
+        return json_response({"status": "ok"})
 
     async def requests_(self, request: Request) -> Response:
         if request.method == "DELETE":
             self.state.requests.clear()
-            return _json({"status": "cleared"})
-        return _json({"requests": self.state.requests.entries()})
+            return json_response({"status": "cleared"})
+        return json_response({"requests": self.state.requests.entries()})
 
     async def count(self, request: Request) -> Response:
         params = request.query_params
         total = self.state.requests.count(
             params.get("method"), params.get("path_regex"), self.state.prefix
         )
-        return _json({"count": total})
+        return json_response({"count": total})
 
     async def oauth(self, request: Request) -> Response:
         body = await _body(request)
         self.state.register_oauth_client(str(body["client_id"]), str(body["client_secret"]))
-        return _json({"status": "registered"}, 201)
+        return json_response({"status": "registered"}, 201)
 
     async def job(self, request: Request) -> Response:
-        return _json(self.state.internal_job(request.path_params["job_id"]))
+        return json_response(self.state.internal_job(request.path_params["job_id"]))
 
     async def rows(self, request: Request) -> Response:
-        return _json({"rows": self.state.table_rows(request.path_params["name"])})
+        return json_response({"rows": self.state.table_rows(request.path_params["name"])})
 
     async def dropped(self, request: Request) -> Response:
         counts = self.state.dropped_event_counts()
-        return _json({"total": sum(counts.values()), "byConnection": counts})
+        return json_response({"total": sum(counts.values()), "byConnection": counts})
 
 
 def control_router(state: EmulatorState, info: dict[str, Any]) -> Router:

@@ -21,6 +21,7 @@ from ._rules import (
     PARTITIONED_BY,
     check_bool,
     check_enum,
+    check_named,
     check_str_list,
     check_table_name,
     parse_interval,
@@ -86,12 +87,7 @@ def _check_input_schema(source: dict[str, Any], *, required: bool) -> None:
         raise bad("source.inputSchema must be a list", "source.inputSchema")
     for i, field in enumerate(schema):
         where = f"source.inputSchema[{i}]"
-        if (
-            not isinstance(field, dict)
-            or not isinstance(field.get("name"), str)
-            or not field["name"]
-        ):
-            raise bad("Each input schema field needs a name", f"{where}.name")
+        check_named(field, where, "Each input schema field needs a name")
         check_enum(field.get("dataType"), INPUT_DATA_TYPES, f"{where}.dataType")
 
 

@@ -138,29 +138,20 @@ def zero_totals() -> dict[str, int]:
     }
 
 
+@dataclass(kw_only=True, eq=False)
 class Lifecycle:
     """Moves jobs through their states; the state object supplies the data-plane callbacks."""
 
-    def __init__(
-        self,
-        *,
-        time_scale: Callable[[], float],
-        durations: Callable[[], Mapping[str, float]],
-        on_start: Callable[[Job], None],
-        on_commit: Callable[[Job], None],
-        on_finished: Callable[[Job], None],
-        on_events: Callable[[Job, list[bytes]], None],
-    ) -> None:
-        self._scale = time_scale
-        self._durations = durations
-        self._on_start = on_start
-        self._on_commit = on_commit
-        self._on_finished = on_finished
-        self._on_events = on_events
+    time_scale: Callable[[], float]
+    durations: Callable[[], Mapping[str, float]]
+    on_start: Callable[[Job], None]
+    on_commit: Callable[[Job], None]
+    on_finished: Callable[[Job], None]
+    on_events: Callable[[Job, list[bytes]], None]
 
     def seconds(self, name: str) -> float:
         """A configured duration (see DEFAULT_JOB_DURATIONS), scaled by the time scale."""
-        return self._durations()[name] * self._scale()
+        return self.durations()[name] * self.time_scale()
 
     def running_seconds(self, job: Job) -> float:
         """How long a batch-like job of this type runs before it finishes."""
@@ -238,7 +229,7 @@ class Lifecycle:
         if job.streaming:
             self._flush(job)
             return
-        self._on_start(job)
+        self.on_start(job)
         holds = job.script is not None and (
             job.script.after_polls is not None or job.script.outcome in ("running", "unknown")
         )
@@ -287,7 +278,7 @@ class Lifecycle:
             and health["status"] != "error"
         ):
             try:
-                self._on_commit(job)
+                self.on_commit(job)
             except Exception as exc:  # the data plane refused the write: the job fails
                 self._fail(job, at, "internal_error", f"Could not write rows: {exc}")
                 return
@@ -363,7 +354,7 @@ class Lifecycle:
         job.transition_at = None
         job.finish_at = None
         job.buffer.clear()
-        self._on_finished(job)
+        self.on_finished(job)
 
     def _apply_desired(self, job: Job, at: float) -> None:
         job.transition_at = None
@@ -406,7 +397,7 @@ class Lifecycle:
                 job.status = "running"
                 job.touch(now)
             job.last_activity = now
-            self._on_events(job, lines)
+            self.on_events(job, lines)
         elif len(job.buffer) < STREAM_BUFFER_LIMIT:
             job.buffer.extend(lines)
         return True
@@ -414,7 +405,7 @@ class Lifecycle:
     def _flush(self, job: Job) -> None:
         if job.buffer:
             lines, job.buffer = job.buffer, []
-            self._on_events(job, lines)
+            self.on_events(job, lines)
 
 
 def render_job(job: Job, shown: str, *, full: bool = True) -> dict[str, Any]:

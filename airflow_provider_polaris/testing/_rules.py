@@ -137,6 +137,12 @@ def check_enum(value: Any, allowed: frozenset[str], target: str) -> str:
     return value
 
 
+def check_named(item: Any, where: str, message: str) -> None:
+    """A list item must be an object with a non-empty string ``name``."""
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
+        raise bad(message, f"{where}.name")
+
+
 def check_connection_name(name: Any, target: str = "name") -> str:
     """Connection names: 1-64 ASCII letters, digits, ``.``, ``_`` or ``-``."""
     if not isinstance(name, str) or not _CONNECTION_NAME.fullmatch(name):

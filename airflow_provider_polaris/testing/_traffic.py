@@ -27,11 +27,16 @@ class Fault:
     retry_after: float | None
     delay_seconds: float
 
-    def matches(self, method: str, path: str, relative: str) -> bool:
+    def matches(self, method: str, path: str, project_prefix: str) -> bool:
         """Same method (or ``*``); the regex matches the whole full or project-relative path."""
-        if self.method not in ("*", method):
-            return False
-        return bool(self.path.fullmatch(relative) or self.path.fullmatch(path))
+        return self.method in ("*", method) and path_matches(self.path, path, project_prefix)
+
+
+def path_matches(pattern: re.Pattern[str], path: str, project_prefix: str) -> bool:
+    """Whether ``pattern`` matches all of ``path`` or of its part after ``project_prefix``."""
+    if project_prefix and path.startswith(project_prefix + "/"):
+        return bool(pattern.fullmatch(path[len(project_prefix) :]) or pattern.fullmatch(path))
+    return bool(pattern.fullmatch(path))
 
 
 class Faults:
@@ -68,12 +73,10 @@ class Faults:
         """Whether any fault is waiting (a lock-free fast path for the hot request path)."""
         return bool(self._faults)
 
-    def take(self, method: str, path: str, relative: str) -> Fault | None:
+    def take(self, method: str, path: str, project_prefix: str) -> Fault | None:
         """The first fault matching this request, with one use consumed."""
-        if not self._faults:
-            return None
         for fault in self._faults:
-            if fault.matches(method, path, relative):
+            if fault.matches(method, path, project_prefix):
                 fault.count -= 1
                 if fault.count <= 0:
                     self._faults.remove(fault)
@@ -140,16 +143,8 @@ class RequestLog:
         for entry in list(self._entries):
             if wanted and entry[0] != wanted:
                 continue
-            if pattern is not None:
-                path = entry[1]
-                relative = (
-                    path[len(project_prefix) :]
-                    if project_prefix and path.startswith(project_prefix)
-                    else path
-                )
-                if not (pattern.fullmatch(path) or pattern.fullmatch(relative)):
-                    continue
-            total += 1
+            if pattern is None or path_matches(pattern, entry[1], project_prefix):
+                total += 1
         return total
 
     def clear(self) -> None:
@@ -167,13 +162,9 @@ class EventsBudget:
         self._used = 0
         self._limit_bytes = (per_minute, str(per_minute).encode())
 
-    def take(self) -> tuple[bool, dict[str, str]]:
-        """Spend one call if the window allows; return (allowed, rate-limit headers)."""
-        allowed, raw = self.take_raw()
-        return allowed, limits_dict(raw)
-
     def take_raw(self) -> tuple[bool, list[tuple[bytes, bytes]]]:
-        """:meth:`take` with the headers as raw ASGI pairs (lower-case names), for the hot path."""
+        """Spend one call if the window allows; return (allowed, rate-limit headers as raw ASGI
+        pairs with lower-case names, for the hot path)."""
         now = self._roll()
         allowed = self._used < self.per_minute
         if allowed:

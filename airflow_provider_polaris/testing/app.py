@@ -61,7 +61,6 @@ class EmulatorFront:
         self.router = Router(polaris_routes(state), default=_not_found)
         self.control = control
         self.closing = False
-        self._project_root = state.prefix
         self._project_slash = state.prefix + "/"
         self._events_prefix = state.prefix + "/events/"
         self._events_start = len(self._events_prefix)
@@ -141,9 +140,8 @@ class EmulatorFront:
         """The injected fault this request meets, if any."""
         if not self.state.faults.has_any():
             return None
-        relative = path[len(self._project_root) :] if path.startswith(self._project_slash) else path
         with self.state.lock:
-            return self.state.faults.take(method, path, relative)
+            return self.state.faults.take(method, path, self.state.prefix)
 
     async def _route(
         self, scope: Scope, receive: Receive, send: Send, events: bool, refused: ApiError | None

@@ -171,14 +171,8 @@ class PolarisEmulator:
     def airflow_connection(self, conn_extra: dict[str, Any] | None = None) -> str:
         """JSON for ``AIRFLOW_CONN_POLARIS_DEFAULT`` pointing at this emulator."""
         extra = {"project_id": self.project_id, **(conn_extra or {})}
-        return json.dumps(
-            {
-                "conn_type": "imply_polaris",
-                "host": self.base_url,
-                "password": self.api_key,
-                "extra": extra,
-            }
-        )
+        conn = {"conn_type": "imply_polaris", "host": self.base_url, "password": self.api_key}
+        return json.dumps({**conn, "extra": extra})
 
     # --- server -------------------------------------------------------------------------------
 

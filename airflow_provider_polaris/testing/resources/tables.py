@@ -29,6 +29,7 @@ from .._rules import (
     TIME_RESOLUTION,
     Params,
     check_enum,
+    check_named,
     check_str_list,
     check_table_name,
     parse_interval,
@@ -43,12 +44,7 @@ def _check_schema(table_type: str, schema: Any) -> list[dict[str, Any]]:
     seen: set[str] = set()
     for i, column in enumerate(schema):
         where = f"schema[{i}]"
-        if (
-            not isinstance(column, dict)
-            or not isinstance(column.get("name"), str)
-            or not column["name"]
-        ):
-            raise bad("Each column needs a name", f"{where}.name")
+        check_named(column, where, "Each column needs a name")
         if column["name"] in seen:
             raise bad(f"Duplicate column {column['name']!r}", f"{where}.name")
         seen.add(column["name"])
