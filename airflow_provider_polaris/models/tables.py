@@ -10,26 +10,10 @@ from pydantic import Field, NonNegativeInt, model_validator
 from airflow_provider_polaris.models._base import LazyAdapter, PolarisModel, validate_spec
 from airflow_provider_polaris.models._checks import Duration, Interval, NonBlank, TableName
 from airflow_provider_polaris.models._strict import AllowUnknownFields
-from airflow_provider_polaris.models.common import DataType
+from airflow_provider_polaris.models.common import DataType, PartitionedBy
 from airflow_provider_polaris.models.errors import SpecIssue
 
-TablePartitioning = Literal[
-    "second",
-    "minute",
-    "five_minute",
-    "ten_minute",
-    "fifteen_minute",
-    "thirty_minute",
-    "hour",
-    "six_hour",
-    "eight_hour",
-    "day",
-    "week",
-    "month",
-    "quarter",
-    "year",
-    "all",
-]
+TablePartitioning = Literal[PartitionedBy, "week"]
 """``partitioningGranularity`` values; ``week`` only survives on existing tables."""
 
 TimeResolution = Literal[
