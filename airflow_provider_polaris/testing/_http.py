@@ -94,6 +94,15 @@ async def list_or_create(
     return created(request, record, record[key])
 
 
+def read(fetch: Callable[..., Any]) -> Callable[[Any, Request], Awaitable[Response]]:
+    """A route that answers ``fetch(state, *path parameters)`` as JSON."""
+
+    async def handler(state: Any, request: Request) -> Response:
+        return json_response(fetch(state, *request.path_params.values()))
+
+    return handler
+
+
 def query_lists(request: Request) -> dict[str, list[str]]:
     """The query parameters, every value of each key."""
     out: dict[str, list[str]] = {}

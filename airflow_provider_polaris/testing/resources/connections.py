@@ -15,7 +15,7 @@ from starlette.responses import Response
 from .._clock import iso
 from .._core import StateCore
 from .._errors import bad, conflict, not_found
-from .._http import RouteTable, base_url, created, json_body, json_response, principal
+from .._http import RouteTable, base_url, created, json_body, json_response, principal, read
 from .._rules import check_bool, check_connection_name, check_enum, check_str_list
 
 # type -> (required string properties, required list properties, allowed secret types or None,
@@ -294,15 +294,11 @@ async def _test(state: ConnectionsApi, request: Request) -> Response:
     return json_response(state.test_connection(request.path_params["name"]))
 
 
-async def _meta(state: ConnectionsApi, request: Request) -> Response:
-    return json_response(state.connections_meta())
-
-
 # ``/connections``, one connection, its test and secrets, ``/connectionsMeta`` (under the project)
 ROUTES: RouteTable[ConnectionsApi] = [
     ("/connections", _connections, ["GET", "POST"]),
     ("/connections/{name}", _connection, ["GET", "PATCH", "DELETE"]),
     ("/connections/{name}/test", _test, ["POST"]),
     ("/connections/{name}/secrets", _secrets, ["PUT"]),
-    ("/connectionsMeta", _meta, ["GET"]),
+    ("/connectionsMeta", read(ConnectionsApi.connections_meta), ["GET"]),
 ]

@@ -17,12 +17,7 @@ from starlette.responses import Response
 from .._alignment import DEFAULT_PARTITIONING
 from .._core import StateCore
 from .._errors import bad, not_found
-from .._http import (
-    RouteTable,
-    json_body,
-    json_response,
-    list_or_create,
-)
+from .._http import RouteTable, json_body, json_response, list_or_create, read
 from .._jobspec import is_aggregation, validate_job
 from .._lifecycle import OUTCOMES, Job, JobScript, render_job, zero_totals
 from .._rules import (
@@ -398,18 +393,6 @@ async def _job_status(state: JobsApi, request: Request) -> Response:
     return json_response({"executionStatus": state.shown_status(found)})
 
 
-async def _job_progress(state: JobsApi, request: Request) -> Response:
-    return json_response(state.job_progress(request.path_params["job_id"]))
-
-
-async def _job_metrics(state: JobsApi, request: Request) -> Response:
-    return json_response(state.job_metrics(request.path_params["job_id"]))
-
-
-async def _job_logs(state: JobsApi, request: Request) -> Response:
-    return json_response(state.job_logs(request.path_params["job_id"]))
-
-
 async def _job_reset(state: JobsApi, request: Request) -> Response:
     state.reset_job(request.path_params["job_id"])
     return Response(b"", 200)
@@ -421,8 +404,8 @@ ROUTES: RouteTable[JobsApi] = [
     ("/jobs/{job_id}", _job, ["GET", "PUT"]),
     ("/jobs/{job_id}/status", _job_status, ["GET", "POST"]),
     ("/jobs", _jobs, ["GET", "POST"]),
-    ("/jobs/{job_id}/progress", _job_progress, ["GET"]),
-    ("/jobs/{job_id}/metrics", _job_metrics, ["GET"]),
-    ("/jobs/{job_id}/logs", _job_logs, ["GET"]),
+    ("/jobs/{job_id}/progress", read(JobsApi.job_progress), ["GET"]),
+    ("/jobs/{job_id}/metrics", read(JobsApi.job_metrics), ["GET"]),
+    ("/jobs/{job_id}/logs", read(JobsApi.job_logs), ["GET"]),
     ("/jobs/{job_id}/reset", _job_reset, ["POST"]),
 ]

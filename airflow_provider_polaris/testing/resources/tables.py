@@ -15,14 +15,7 @@ from starlette.responses import Response
 from .._clock import iso
 from .._core import StateCore
 from .._errors import bad, conflict, not_found
-from .._http import (
-    RouteTable,
-    json_body,
-    json_response,
-    list_or_create,
-    principal,
-    query_lists,
-)
+from .._http import RouteTable, json_body, json_response, list_or_create, principal, query_lists
 from .._rules import (
     INPUT_DATA_TYPES,
     TABLE_PARTITIONING,
