@@ -71,22 +71,22 @@ class Projects:
 
     def clear(self) -> None:
         """Back to the served project alone, as the emulator started."""
-        self._projects = {
-            self.served_id: {
-                "metadata": {
-                    "uid": self.served_id,
-                    "name": "Emulator project",
-                    "createdOnTimestamp": iso(self._clock()),
-                },
-                "spec": {
-                    "plan": "a.01",
-                    "desiredState": "running",
-                    "deletionProtection": False,
-                    "stopProtection": False,
-                    "region": "us-east-1",
-                },
-            }
+        self._projects = {}
+        self._add(self.served_id, "Emulator project", {"plan": "a.01", "region": "us-east-1"})
+
+    def _add(self, project_id: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """A new project record: ``spec`` gives ``plan`` and ``region``, maybe more."""
+        self._projects[project_id] = {
+            "metadata": {"uid": project_id, "name": name, "createdOnTimestamp": iso(self._clock())},
+            "spec": {
+                "plan": spec["plan"],
+                "desiredState": spec.get("desiredState", "running"),
+                "deletionProtection": spec.get("deletionProtection", False),
+                "stopProtection": spec.get("stopProtection", False),
+                "region": spec["region"],
+            },
         }
+        return self._projects[project_id]
 
     def _render(self, project: dict[str, Any], used_bytes: int) -> dict[str, Any]:
         served = project["metadata"]["uid"] == self.served_id
@@ -126,27 +126,10 @@ class Projects:
         name = _name(metadata.get("name"))
         if not isinstance(spec.get("plan"), str) or not spec["plan"]:
             raise bad("spec.plan is required", "spec.plan")
-        region = check_enum(spec.get("region"), REGIONS, "spec.region")
-        desired = check_enum(
-            spec.get("desiredState", "running"), DESIRED_STATES, "spec.desiredState"
-        )
+        check_enum(spec.get("region"), REGIONS, "spec.region")
+        check_enum(spec.get("desiredState", "running"), DESIRED_STATES, "spec.desiredState")
         _check_protections(spec)
-        project_id = str(uuid.uuid4())
-        self._projects[project_id] = {
-            "metadata": {
-                "uid": project_id,
-                "name": name,
-                "createdOnTimestamp": iso(self._clock()),
-            },
-            "spec": {
-                "plan": spec["plan"],
-                "desiredState": desired,
-                "deletionProtection": spec.get("deletionProtection", False),
-                "stopProtection": spec.get("stopProtection", False),
-                "region": region,
-            },
-        }
-        return self._render(self._projects[project_id], 0)
+        return self._render(self._add(str(uuid.uuid4()), name, spec), 0)
 
     def update(self, project_id: str, body: Any, used_bytes: int) -> dict[str, Any]:
         """PATCH /v1/projects/{id}: ``metadata.name`` and ``spec`` fields; the region stays."""
