@@ -314,6 +314,8 @@ class StateCore:
         result = job.result
         if result is None or job.streaming:
             return
+        if job.status != "completed" and hasattr(result, "discard"):
+            result.discard()  # a failed or canceled job's computed rows are dropped unwritten
         job.totals = {
             "numBytesProcessed": int(result.bytes_processed),
             "numRowsPersisted": int(result.rows_persisted) if job.status == "completed" else 0,

@@ -147,10 +147,13 @@ def _rewrite_all(tree: Node, now_ms: int, zone: Zone | None = None) -> Node:
     return tree
 
 
-def _tables(tree: Node) -> tuple[str, ...]:
+def _tables(tree: Node, stage: Callable[[Node], None] | None = None) -> tuple[str, ...]:
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     found: dict[str, None] = {}
-    for table in tree.find_all(exp.Table):
+    for table in list(tree.find_all(exp.Table)):
+        if stage is not None and table.name.lower() not in ctes:
+            stage(table)  # an ingestion job: read the source's job-start snapshot
+            continue
         if isinstance(table.this, exp.Func) or not isinstance(table.this, exp.Identifier):
             raise UnsupportedError(
                 f"{table.this.sql('druid')} can only be used in SQL ingestion jobs"

@@ -1,28 +1,63 @@
-"""Batch/SQL ingestion and data-management jobs: compute at job start, write on commit()."""
+"""Batch/SQL ingestion and data-management jobs: compute at job start, write on commit().
+
+A job's statement (:mod:`ingest_sql`) runs on DuckDB: its sources are staged as temp tables
+(:mod:`sources`), the translated SELECT fills a temp table with the job's rows
+(:mod:`ingest_run`), and :meth:`IngestionResult.commit` copies them into the target table.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_polaris.testing.dataplane.errors import EvalError, SqlError
-from airflow_provider_polaris.testing.dataplane.evaluator import Evaluator
-from airflow_provider_polaris.testing.dataplane.formats import coerce
-from airflow_provider_polaris.testing.dataplane.plans import Plan, plan_batch, plan_sql
-from airflow_provider_polaris.testing.dataplane.select import run_select
+import duckdb
+
+from airflow_provider_polaris.testing.dataplane.duck import _as_sql_error
+from airflow_provider_polaris.testing.dataplane.errors import SqlError
+from airflow_provider_polaris.testing.dataplane.ingest_run import (
+    Output,
+    compute_output,
+    constant_ms,
+    drop_outside,
+    drop_table,
+    ensure_macros,
+    translate_ingestion,
+)
+from airflow_provider_polaris.testing.dataplane.ingest_sql import (
+    Statement,
+    overwrite_ranges,
+    render_batch,
+    rollup,
+    split_statement,
+)
+from airflow_provider_polaris.testing.dataplane.ingest_values import (
+    exact_class,
+    input_converter,
+    output_converter,
+    schema_types,
+    store_value,
+)
+from airflow_provider_polaris.testing.dataplane.parameters import bind_parameters
 from airflow_provider_polaris.testing.dataplane.sources import (
     FileReader,
     SourceError,
-    load_source,
+    Staging,
+    source_interval,
 )
 from airflow_provider_polaris.testing.dataplane.store import TableStore
-from airflow_provider_polaris.testing.dataplane.timeutil import (
-    Timestamp,
-    in_intervals,
-    parse_interval,
-)
-from airflow_provider_polaris.testing.dataplane.values import to_timestamp
+from airflow_provider_polaris.testing.dataplane.timeutil import ALL_TIME, parse_interval
+
+__all__ = [
+    "DEFAULT_MAX_PARSE_EXCEPTIONS",
+    "IngestionResult",
+    "Ingestor",
+    "exact_class",
+    "input_converter",
+    "output_converter",
+    "schema_types",
+    "store_value",
+]
 
 # Polaris shows this default in job responses; effectively "never fail on bad rows".
 DEFAULT_MAX_PARSE_EXCEPTIONS = 2_147_483_647
@@ -51,6 +86,7 @@ class IngestionResult:
     query: str | None = None
     rows_deleted: int = 0
     _apply: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
+    _discard: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def failed(self) -> bool:
@@ -71,12 +107,23 @@ class IngestionResult:
     def commit(self) -> None:
         """Apply the job's writes in one swap. No-op for failed jobs and on a second call."""
         apply, self._apply = self._apply, None
-        if apply is not None and not self.failed:
-            apply()
+        try:
+            if apply is not None and not self.failed:
+                apply()
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Drop the job's pending writes (a failed or canceled job); safe to repeat."""
+        self._apply = None
+        discard, self._discard = self._discard, None
+        if discard is not None:
+            discard()
 
     def fail(self, code: str, message: str) -> IngestionResult:
         """Mark the job failed (and drop its pending writes)."""
-        self.error_code, self.error_message, self._apply = code, message, None
+        self.error_code, self.error_message = code, message
+        self.discard()
         return self
 
 
@@ -103,6 +150,27 @@ class Ingestor:
             return IngestionResult()  # nothing is ever soft-deleted here
         return IngestionResult().fail("query_not_supported", f"Job type {kind!r} has no data plane")
 
+    def statement(self, spec: Mapping[str, Any], table: Mapping[str, Any] | None) -> Statement:
+        """The job's statement: a batch job rendered as SQL, a SQL job taken apart, with its
+        REPLACE ranges evaluated. SqlError when it can't be planned."""
+        if spec.get("type") == "batch":
+            return render_batch(spec, table)
+        text = str(spec.get("query") or "")
+        statement = split_statement(text, bind_parameters(spec.get("parameters")))
+        if statement.overwrite is not None:
+            with self.store.lock:
+                to_ms = constant_ms(self.store.con, self.now_ms())
+                statement.intervals = overwrite_ranges(statement.overwrite, to_ms)
+        return statement
+
+    def staging(self, spec: Mapping[str, Any], read_file: FileReader, *, empty: bool) -> Staging:
+        """Where a job's sources are staged; a batch table source reads its interval only."""
+        source = spec.get("source") or {}
+        interval = ALL_TIME
+        if spec.get("type") == "batch" and source.get("type") == "table":
+            interval = source_interval(source)
+        return Staging(self.store, read_file, empty=empty, interval=interval)
+
     def _delete(self, spec: Mapping[str, Any], target: str) -> IngestionResult:
         intervals = None
         if not spec.get("deleteAll"):
@@ -111,80 +179,123 @@ class Ingestor:
                 intervals = [parse_interval(str(t)) for t in texts]
             except ValueError as exc:
                 return IngestionResult().fail("internal_error", f"target.intervals: {exc}")
-        doomed = sum(
-            1
-            for row in self.store.rows(target)
-            if intervals is None or in_intervals(row["__time"], intervals)
-        )
+        doomed = self._count(target, intervals)
         result = IngestionResult(rows_deleted=doomed)
         result._apply = lambda: self.store.delete(target, intervals)
         return result
+
+    def _count(self, name: str, intervals: list[tuple[int, int]] | None) -> int:
+        if not self.store.exists(name) or intervals == []:
+            return 0
+        ms = 'epoch_ms("__time")'
+        terms = [f"({ms} >= {int(a)} AND {ms} < {int(b)})" for a, b in intervals or ()]
+        where = " WHERE " + " OR ".join(terms) if terms else ""
+        with self.store.lock:
+            self.store.sync(name)
+            quoted = '"' + name.replace('"', '""') + '"'
+            found = self.store.con.execute(f"SELECT count(*) FROM {quoted}{where}").fetchone()
+        return int(found[0]) if found else 0
 
     def _ingest(
         self, spec: Mapping[str, Any], read_file: FileReader, table: Mapping[str, Any] | None
     ) -> IngestionResult:
         result = IngestionResult(query=spec.get("query") if spec.get("type") == "sql" else None)
         try:
-            plan = plan_sql(spec, table) if spec.get("type") == "sql" else plan_batch(spec, table)
+            statement = self.statement(spec, table)
         except SqlError as exc:
             return result.fail("query_not_supported", exc.message)
-        result.query = plan.query_text
+        result.query = statement.text
         try:
-            source = load_source(plan.source, read_file, self.store)
+            staging = self.staging(spec, read_file, empty=False)
         except SourceError as exc:
             return result.fail(exc.code, exc.message)
-        result.bytes_processed = source.bytes_processed
-        result.rows_skipped_by_error = len(source.bad)
-        result.parse_errors = source.bad[:_PARSE_ERRORS_KEPT]
+        try:
+            with self.store.lock:
+                return self._run(spec, statement, staging, table, result)
+        except SourceError as exc:
+            return result.fail(exc.code, exc.message)
+        except SqlError as exc:
+            return result.fail("query_not_supported", exc.message)
+        except duckdb.Error as exc:
+            return result.fail("query_not_supported", _as_sql_error(exc).message)
+        finally:
+            staging.drop()
+
+    def _run(
+        self,
+        spec: Mapping[str, Any],
+        statement: Statement,
+        staging: Staging,
+        table: Mapping[str, Any] | None,
+        result: IngestionResult,
+    ) -> IngestionResult:
+        con = self.store.con
+        ensure_macros(con)
+        info: dict[str, Any] = {}
+        translation, kept_sql = translate_ingestion(
+            statement.select, self.now_ms(), staging, rollup(table, info)
+        )
+        result.bytes_processed = staging.bytes
+        bad, messages = staging.bad(_PARSE_ERRORS_KEPT)
+        result.rows_skipped_by_error, result.parse_errors = bad, messages
         limit = _max_parse_exceptions(spec)
-        if len(source.bad) > limit:
+        if bad > limit:
             # The wording of Druid's MSQ engine, which runs Polaris' batch ingestion.
             return result.fail(
                 "cannot_parse_source",
                 "Too many warnings of type CannotParseExternalData generated "
-                f"(max = {limit}): {len(source.bad)} rows could not be parsed; "
-                f"first: {source.bad[0]}",
+                f"(max = {limit}): {bad} rows could not be parsed; first: {messages[0]}",
             )
-        evaluator = Evaluator(plan.params, self.now_ms)
-        try:
-            projection = run_select(
-                plan.statement.select, source.rows, evaluator, known_columns=self._columns(plan)
-            )
-        except EvalError as exc:
-            return result.fail("cannot_parse_source", str(exc))
-        except SqlError as exc:
-            return result.fail("query_not_supported", exc.message)
-        result.rows_processed = len(source.rows) - projection.filtered
-        result.rows_skipped_by_filter = projection.filtered
-        if "__time" not in projection.columns:
+        kept = con.execute(kept_sql).fetchone() if kept_sql else None
+        result.rows_processed = int(kept[0]) if kept else staging.rows
+        result.rows_skipped_by_filter = staging.rows - result.rows_processed
+        output = compute_output(
+            con, translation.sql, schema_types(table), grouped=bool(info.get("grouped"))
+        )
+        result._discard = lambda: self._drop(output.table)
+        return self._finish(statement, output, table, result)
+
+    def _finish(
+        self,
+        statement: Statement,
+        output: Output,
+        table: Mapping[str, Any] | None,
+        result: IngestionResult,
+    ) -> IngestionResult:
+        if "__time" not in [name for name, _ in output.columns]:
             return result.fail(
                 "null_timestamp", "No __time mapping: map a timestamp expression to __time"
             )
-        rows, outside = _output_rows(projection.columns, projection.rows, plan, table)
-        if rows is None:
-            return result.fail("null_timestamp", f"Row {outside + 1} has a null or bad __time")
+        if output.null_time_row is not None:
+            return result.fail(
+                "null_timestamp", f"Row {output.null_time_row} has a null or bad __time"
+            )
+        outside = 0
+        if statement.mode == "replace":
+            outside = drop_outside(self.store.con, output.table, statement.intervals)
         result.rows_skipped_by_filter += outside
-        result.rows_persisted = len(rows)
-        if not rows:
+        result.rows_persisted = output.rows - outside
+        if not result.rows_persisted:
             result.warning_code = "no_rows_found"
             result.warning_message = "The job completed but found no rows to ingest"
-        columns = [*projection.columns, *_schema_columns(table)]
-        result._apply = lambda: self._write(plan, rows, columns)
+        keep = {"append": "all", "replace": "outside", "replace_all": "none"}[statement.mode]
+        columns = _schema_columns(table)
+
+        def apply() -> None:
+            with self.store.lock:
+                if columns:
+                    self.store.ensure(statement.target, columns)
+                select = 'SELECT * FROM "' + output.table + '"'
+                self.store.insert_select(
+                    statement.target, select, keep=keep, intervals=statement.intervals
+                )
+
+        result._apply = apply
         return result
 
-    def _columns(self, plan: Plan) -> list[str] | None:
-        """Input columns a statement may reference (None: unknown, don't check)."""
-        if plan.source.get("type") == "table":
-            name = str(plan.source.get("tableName"))
-            return list(self.store.columns(name)) if self.store.exists(name) else None
-        schema = plan.source.get("inputSchema")
-        if isinstance(schema, list) and schema:
-            return [str(f.get("name")) for f in schema if isinstance(f, Mapping)]
-        return None
-
-    def _write(self, plan: Plan, rows: Sequence[Mapping[str, Any]], columns: list[str]) -> None:
-        keep = {"append": "all", "replace": "outside", "replace_all": "none"}[plan.mode]
-        self.store.write(plan.target, rows, keep=keep, intervals=plan.intervals, columns=columns)
+    def _drop(self, name: str) -> None:
+        with self.store.lock:
+            drop_table(self.store.con, name)
 
 
 def _max_parse_exceptions(spec: Mapping[str, Any]) -> int:
@@ -195,105 +306,6 @@ def _max_parse_exceptions(spec: Mapping[str, Any]) -> int:
         return DEFAULT_MAX_PARSE_EXCEPTIONS if value is None else int(value)
     except (TypeError, ValueError):
         return DEFAULT_MAX_PARSE_EXCEPTIONS
-
-
-def _output_rows(
-    columns: list[str], values: list[list[Any]], plan: Plan, table: Mapping[str, Any] | None
-) -> tuple[list[dict[str, Any]] | None, int]:
-    """Rows to store, and how many fell outside the REPLACE intervals (dropped, counted as
-    filtered). ``(None, index)`` when row ``index`` has no usable ``__time``."""
-    types = schema_types(table)
-    rows: list[dict[str, Any]] = []
-    outside = 0
-    for index, value_row in enumerate(values):
-        pairs = zip(columns, value_row, strict=True)
-        row = {name: store_value(value, types.get(name)) for name, value in pairs}
-        stamp = to_timestamp(value_row[columns.index("__time")])
-        if stamp is None:
-            return None, index
-        row["__time"] = int(stamp)  # stored as a plain int: see store.py
-        if plan.mode == "replace" and not in_intervals(stamp, plan.intervals):
-            outside += 1
-            continue
-        rows.append(row)
-    return rows, outside
-
-
-def output_converter(data_type: str | None) -> Callable[[Any], Any]:
-    """:func:`store_value` for one column, with a fast path for values already of its type."""
-    if not data_type:
-        return _store_untyped
-    exact = exact_class(data_type)
-    if exact is None:
-        return lambda value: store_value(value, data_type)
-
-    def convert(value: Any) -> Any:
-        return value if value.__class__ is exact else store_value(value, data_type)
-
-    return convert
-
-
-_PLAIN = frozenset({str, int, float, type(None)})
-
-
-def _store_untyped(value: Any) -> Any:
-    return value if value.__class__ in _PLAIN else store_value(value, None)
-
-
-def input_converter(data_type: str) -> Callable[[Any], Any]:
-    """:func:`coerce` for one ``inputSchema`` field, with a fast path for values (and NULLs)
-    already of its type; raises ValueError like ``coerce``."""
-    exact = exact_class(data_type)
-    if exact is None:
-        return lambda value: coerce(value, data_type)
-
-    def convert(value: Any) -> Any:
-        if value is None or value.__class__ is exact:
-            return value
-        return coerce(value, data_type)
-
-    return convert
-
-
-def exact_class(data_type: str) -> type | None:
-    """The Python class values of ``data_type`` have once converted (None: no single class).
-    Exact classes only: bool is an int and Timestamp an int subclass, and both get converted."""
-    return _EXACT_CLASSES.get(data_type.lower())
-
-
-_EXACT_CLASSES: dict[str, type] = {
-    "string": str,
-    "varchar": str,
-    "long": int,
-    "bigint": int,
-    "double": float,
-    "float": float,
-}
-
-
-def store_value(value: Any, data_type: str | None) -> Any:
-    """The stored form of a value: booleans and timestamps become longs (as in Druid), and a
-    declared column type is applied when the value converts (else it is kept as is)."""
-    if isinstance(value, (bool, Timestamp)):
-        value = int(value)
-    if data_type and value is not None:
-        try:
-            value = coerce(value, data_type)
-        except (ValueError, OverflowError):
-            return value
-        if isinstance(value, Timestamp):  # a timestamp column holds epoch millis
-            return int(value)
-    return value
-
-
-def schema_types(table: Mapping[str, Any] | None) -> dict[str, str]:
-    """Declared column types of a table payload (``__time`` excluded)."""
-    schema = (table or {}).get("schema") or []
-    return {
-        str(c.get("name")): str(c.get("dataType"))
-        for c in schema
-        if isinstance(c, Mapping) and c.get("dataType") and c.get("name") != "__time"
-    }
 
 
 def _schema_columns(table: Mapping[str, Any] | None) -> list[str]:

@@ -8,22 +8,26 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_polaris.testing.dataplane import nodes as n
-from airflow_provider_polaris.testing.dataplane.alignment import sql_overwrite
-from airflow_provider_polaris.testing.dataplane.errors import EvalError, SqlError
-from airflow_provider_polaris.testing.dataplane.evaluator import Evaluator
+import duckdb
+
+from airflow_provider_polaris.testing.dataplane.duck import _as_sql_error
+from airflow_provider_polaris.testing.dataplane.errors import SqlError
 from airflow_provider_polaris.testing.dataplane.events import (
     EventsResult,
     StreamPlan,
     compile_stream,
     ingest_events,
 )
+from airflow_provider_polaris.testing.dataplane.ingest_run import (
+    describe,
+    ensure_macros,
+    polaris_type,
+    translate_ingestion,
+)
+from airflow_provider_polaris.testing.dataplane.ingest_sql import granularity_name, rollup
 from airflow_provider_polaris.testing.dataplane.ingestion import IngestionResult, Ingestor
-from airflow_provider_polaris.testing.dataplane.plans import plan_batch, plan_sql
-from airflow_provider_polaris.testing.dataplane.select import column_name, run_select
-from airflow_provider_polaris.testing.dataplane.sources import FileReader
+from airflow_provider_polaris.testing.dataplane.sources import FileReader, SourceError
 from airflow_provider_polaris.testing.dataplane.store import TableStore
-from airflow_provider_polaris.testing.dataplane.typeinfer import infer_type
 
 _MAX_STREAM_PLANS = 256
 _SIZE_SAMPLE = 1000
@@ -109,78 +113,86 @@ class DataPlane:
     def sql_overwrite(
         self, job_spec: Mapping[str, Any]
     ) -> tuple[list[tuple[int, int]], str] | None:
-        """The ranges a SQL job's ``OVERWRITE WHERE`` replaces and its ``PARTITIONED BY``
-        granularity (see :func:`alignment.sql_overwrite`)."""
-        return sql_overwrite(job_spec)
+        """``(intervals in epoch ms, Polaris granularity name)`` of a SQL job's ``REPLACE ...
+        OVERWRITE WHERE``, for the create-time check that they line up; None for INSERT,
+        OVERWRITE ALL, or a statement that can't be planned (the job then fails when it
+        starts, with the planner's error)."""
+        if job_spec.get("type") != "sql":
+            return None
+        try:
+            statement = self._ingestor.statement(job_spec, None)
+        except (SqlError, ValueError):
+            return None
+        if statement.mode != "replace":
+            return None
+        return list(statement.intervals), granularity_name(statement.partitioned_by)
 
     def validate_job(
         self, job_spec: Mapping[str, Any], table: Mapping[str, Any] | None = None
     ) -> str | None:
-        """Check a batch/sql job's expressions and SQL without running it; returns an error
-        message (for a 400 at create time) or None."""
+        """Check a batch/sql job's expressions and SQL without running it (over empty sources
+        typed by ``inputSchema``); returns an error message (for a 400) or None."""
+        if job_spec.get("type") not in ("batch", "sql"):
+            return None
         try:
-            if job_spec.get("type") == "sql":
-                plan = plan_sql(job_spec, table)
-            elif job_spec.get("type") == "batch":
-                plan = plan_batch(job_spec, table)
-            else:
-                return None
-            run_select(plan.statement.select, [], Evaluator(plan.params, self._now_ms))
+            self._plan(job_spec, table, None)
         except SqlError as exc:
             return exc.message
-        except EvalError as exc:
-            return str(exc)
         return None
 
     def output_columns(
         self, job_spec: Mapping[str, Any], source_table: Mapping[str, Any] | None = None
     ) -> list[OutputColumn]:
-        """The columns a batch/sql job writes, typed from its expressions and input types (the
-        source's ``inputSchema``, or for a table source ``source_table``'s schema and, for
-        undeclared columns, the stored values). Empty when the job can't be planned."""
+        """The columns a batch/sql job writes, typed by DuckDB from its SELECT over empty
+        sources typed by ``inputSchema`` (a table source: the stored column types, and
+        ``source_table``'s declared types where nothing is stored). Empty when the job can't
+        be planned."""
+        if job_spec.get("type") not in ("batch", "sql"):
+            return []
         try:
-            if job_spec.get("type") == "sql":
-                plan = plan_sql(job_spec, None)
-            elif job_spec.get("type") == "batch":
-                plan = plan_batch(job_spec, None)
-            else:
-                return []
+            names, aggregates, described = self._plan(job_spec, None, source_table)
         except SqlError:
             return []
-        inputs = self._input_types(plan.source, source_table)
+        types = dict(described)
         out = []
-        for index, item in enumerate(plan.statement.select.items):
-            if isinstance(item.expr, n.Star):
-                continue
-            kind = infer_type(item.expr, inputs)
-            out.append(
-                OutputColumn(column_name(item, index), kind, n.contains_aggregate(item.expr))
-            )
+        for index, name in enumerate(names):
+            if name is None:
+                continue  # SELECT *: the source's columns, typed as they are
+            aggregate = index < len(aggregates) and aggregates[index]
+            kind = types.get(name)
+            out.append(OutputColumn(name, None if kind is None else polaris_type(kind), aggregate))
         return out
 
-    def _input_types(
-        self, source: Mapping[str, Any], source_table: Mapping[str, Any] | None
-    ) -> dict[str, str]:
-        schema = source.get("inputSchema")
-        if source.get("type") != "table":
-            fields = schema if isinstance(schema, list) else []
-            return {
-                str(f.get("name")): str(f.get("dataType") or "string")
-                for f in fields
-                if isinstance(f, Mapping)
-            }
-        name = str(source.get("tableName") or "")
-        declared = {
-            str(c.get("name")): str(c.get("dataType"))
-            for c in (source_table or {}).get("schema") or []
-            if isinstance(c, Mapping) and c.get("dataType")
-        }
-        polaris = {"BIGINT": "long", "DOUBLE": "double", "JSON": "json", "VARCHAR": "string"}
-        for column in self._store.columns(name):
-            kind = polaris.get(self._store.kind(name, column) or "")
-            if column not in declared and kind is not None:
-                declared[column] = kind
-        return declared
+    def _plan(
+        self,
+        job_spec: Mapping[str, Any],
+        table: Mapping[str, Any] | None,
+        source_table: Mapping[str, Any] | None,
+    ) -> tuple[tuple[str | None, ...], list[bool], list[tuple[str, str]]]:
+        """Names, aggregate flags and DuckDB types of a job's output columns (no types when a
+        source has no inputSchema); SqlError when the job can't be planned."""
+        statement = self._ingestor.statement(job_spec, table)
+        try:
+            staging = self._ingestor.staging(job_spec, lambda name: None, empty=True)
+        except SourceError:
+            return (), [], []
+        staging.declared = _declared_types(source_table)
+        info: dict[str, Any] = {}
+        try:
+            with self._store.lock:
+                ensure_macros(self._store.con)
+                translation, _ = translate_ingestion(
+                    statement.select, self._now_ms(), staging, rollup(table, info)
+                )
+                con = self._store.con
+                described = [] if staging.schemaless else describe(con, translation.sql)
+        except SourceError:
+            return (), [], []
+        except duckdb.Error as exc:
+            raise _as_sql_error(exc) from None
+        finally:
+            staging.drop()
+        return translation.names, list(info.get("aggregates") or []), described
 
     def ingest_events(
         self,
@@ -263,3 +275,11 @@ class DataPlane:
             self._duck = DuckQueries(self._store, self._now_ms)
         columns, types, rows = self._duck.query(sql, parameters, time_zone)
         return QueryResult(columns, types, rows)
+
+
+def _declared_types(table: Mapping[str, Any] | None) -> dict[str, str]:
+    return {
+        str(c.get("name")): str(c.get("dataType"))
+        for c in (table or {}).get("schema") or []
+        if isinstance(c, Mapping) and c.get("dataType")
+    }

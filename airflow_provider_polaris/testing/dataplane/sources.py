@@ -1,25 +1,31 @@
-"""Read the input rows of a job source: uploaded files, inline data, or another table."""
+"""A job's sources as DuckDB temp tables, created when the job starts (Polaris' snapshot).
+
+Uploaded files and inline data land in a table with one column per ``inputSchema`` field,
+typed by its ``dataType``; NDJSON is parsed and converted by DuckDB itself (one pass over the
+lines), CSV/TSV and schema-less input by :mod:`formats` in Python, in batches. A line that
+isn't a JSON object, or a value that doesn't convert, is one unparseable row: it is kept aside
+with its message (``__err``) and counted against ``maxParseExceptions``. A table source is a
+copy of the table's rows in the source interval.
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from airflow_provider_polaris.testing.dataplane.formats import (
-    BadRecord,
-    FormatError,
-    Record,
-    apply_schema,
-    as_timestamp_row,
-    decompress,
-    read_records,
-)
+from sqlglot import exp
+
+from airflow_provider_polaris.testing.dataplane.errors import SqlError, UnsupportedError
+from airflow_provider_polaris.testing.dataplane.formats import FormatError, decompress
+from airflow_provider_polaris.testing.dataplane.ingest_load import field_type, load_records
 from airflow_provider_polaris.testing.dataplane.store import TableStore
 from airflow_provider_polaris.testing.dataplane.timeutil import ALL_TIME, parse_interval
 
 FileReader = Callable[[str], "bytes | None"]
+Node = Any
+_serial = itertools.count(1)
 
 
 class SourceError(Exception):
@@ -31,62 +37,14 @@ class SourceError(Exception):
         self.message = message
 
 
-@dataclass
-class SourceRows:
-    """Parsed input: good rows, messages for unparseable ones, and uncompressed bytes read."""
-
-    rows: list[Record] = field(default_factory=list)
-    bad: list[str] = field(default_factory=list)
-    bytes_processed: int = 0
+def q(name: str) -> str:
+    """A double-quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
 
 
-def load_source(spec: Mapping[str, Any], read_file: FileReader, store: TableStore) -> SourceRows:
-    """Read a ``source`` object of a batch job or a POLARIS_SOURCE spec."""
-    kind = spec.get("type")
-    if kind == "table":
-        return _table_rows(spec, store)
-    if kind == "uploaded":
-        files = spec.get("fileList") or []
-        if not isinstance(files, list) or not files:
-            raise SourceError("cannot_parse_source", "source.fileList must list uploaded files")
-        out = SourceRows()
-        for name in files:
-            data = read_file(str(name))
-            if data is None:
-                raise SourceError(
-                    "cannot_parse_source", f"Uploaded file '{name}' was not found in the project"
-                )
-            _parse(decompress(str(name), data), spec, out, str(name))
-        return out
-    if kind == "inline":
-        out = SourceRows()
-        _parse(str(spec.get("data") or "").encode(), spec, out, "inline data")
-        return out
-    if kind in ("s3", "azure", "gcs", "url"):
-        raise SourceError(
-            "could_not_connect_to_source",
-            f"The emulator is offline and cannot read {kind} sources"
-            f" (connection {spec.get('connectionName')!r}); upload the files instead",
-        )
-    raise SourceError("cannot_parse_source", f"Source type {kind!r} is not supported for this job")
-
-
-def _parse(data: bytes, spec: Mapping[str, Any], out: SourceRows, name: str) -> None:
-    out.bytes_processed += len(data)
-    schema = spec.get("inputSchema")
-    try:
-        text = data.decode("utf-8", "replace")
-        records = list(read_records(text, spec.get("formatSettings"), name))
-    except FormatError as exc:
-        raise SourceError("cannot_parse_source", str(exc)) from None
-    for record in records:
-        if isinstance(record, BadRecord):
-            out.bad.append(f"{name}: {record.message}")
-            continue
-        try:
-            out.rows.append(apply_schema(record, schema))
-        except ValueError as exc:
-            out.bad.append(f"{name}: {exc}")
+def s(text: str) -> str:
+    """A single-quoted SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def source_interval(spec: Mapping[str, Any]) -> tuple[int, int]:
@@ -100,13 +58,237 @@ def source_interval(spec: Mapping[str, Any]) -> tuple[int, int]:
         raise SourceError("cannot_parse_source", f"source.interval: {exc}") from None
 
 
-def _table_rows(spec: Mapping[str, Any], store: TableStore) -> SourceRows:
-    start, end = source_interval(spec)
-    # The tuple is never mutated, so holding it is the start-of-job snapshot Polaris promises.
-    rows = [
-        as_timestamp_row(dict(r))
-        for r in store.rows(str(spec.get("tableName")))
-        if start <= r["__time"] < end
-    ]
-    size = sum(len(json.dumps(r, default=str)) for r in rows)
-    return SourceRows(rows=rows, bytes_processed=size)
+class Staging:
+    """The sources one job reads, as DuckDB temp tables; the hook :mod:`druid_sql` calls for
+    each table a SELECT reads. ``empty`` stages typed, empty tables (planning only)."""
+
+    def __init__(
+        self,
+        store: TableStore,
+        read_file: FileReader,
+        *,
+        empty: bool = False,
+        interval: tuple[int, int] = ALL_TIME,
+    ) -> None:
+        self.store, self.read_file, self.empty, self.interval = store, read_file, empty, interval
+        self.made: list[tuple[str, str]] = []  # (TABLE or VIEW, name) to drop
+        self.staged: dict[str, str] = {}  # each distinct source is staged once
+        self.raw: list[str] = []  # tables holding every parsed row, with its __err
+        self.rows = 0  # good input rows
+        self.bytes = 0
+        self.schemaless = False  # a source without inputSchema: columns unknown when empty
+        self.declared: dict[str, str] = {}  # a source table's declared column types
+
+    def __call__(self, table: Node) -> None:
+        inner = table.this
+        original = table.name if isinstance(inner, exp.Identifier) else None
+        if isinstance(inner, exp.Anonymous) and str(inner.this).upper() == "TABLE":
+            call = inner.expressions[0] if inner.expressions else None
+            if not isinstance(call, exp.Anonymous):
+                raise UnsupportedError(f"{inner.sql('druid')} is not supported by the emulator")
+            alias = table.args.get("alias")
+            if alias is not None and alias.args.get("columns"):
+                raise UnsupportedError(
+                    "EXTEND is not supported; give inputSchema in POLARIS_SOURCE"
+                )
+            kind = str(call.this).upper()
+            args = [_text(arg, kind) for arg in call.expressions]
+            name = self._external(kind, args)
+        elif isinstance(inner, exp.Identifier):
+            if table.db and table.db.lower() != "druid":
+                raise SqlError(f"Object '{table.db}.{table.name}' not found")
+            name = self._snapshot(table.name)
+        else:
+            raise UnsupportedError(f"{inner.sql('druid')} is not supported by the emulator")
+        table.set("this", exp.to_identifier(name, quoted=True))
+        table.set("db", None)
+        table.set("catalog", None)
+        if original is not None and table.args.get("alias") is None:
+            table.set("alias", exp.TableAlias(this=exp.to_identifier(original, quoted=True)))
+
+    def drop(self) -> None:
+        """Remove the staged tables."""
+        with self.store.lock:
+            for kind, name in reversed(self.made):
+                self.store.con.execute(f"DROP {kind} IF EXISTS {q(name)}")
+        self.made.clear()
+
+    def bad(self, keep: int) -> tuple[int, list[str]]:
+        """How many rows could not be parsed, and the first ``keep`` messages."""
+        count, messages = 0, list[str]()
+        for raw in self.raw:
+            found = self.store.con.execute(
+                f"SELECT count(*) FROM {q(raw)} WHERE __err IS NOT NULL"
+            ).fetchone()
+            count += int(found[0]) if found else 0
+            rows = self.store.con.execute(
+                f"SELECT __err FROM {q(raw)} WHERE __err IS NOT NULL ORDER BY __file, __line "
+                f"LIMIT {int(keep)}"
+            ).fetchall()
+            messages.extend(str(r[0]) for r in rows)
+        return count, messages[:keep]
+
+    # --- tables ----------------------------------------------------------------------------
+
+    def _new(self, kind: str, stem: str) -> str:
+        name = f"__{stem}_{next(_serial)}"
+        self.made.append((kind, name))
+        return name
+
+    def _snapshot(self, name: str) -> str:
+        key = "TABLE:" + name
+        if key in self.staged:
+            return self.staged[key]
+        if not self.store.exists(name):
+            raise SqlError(f"Object '{name}' not found")
+        self.store.sync(name)
+        start, end = self.interval
+        staged = self._new("TABLE", "snapshot")
+        where = f'WHERE "__time" >= epoch_ms({int(start)}) AND "__time" < epoch_ms({int(end)})'
+        columns = "*"
+        if self.empty:  # planning: columns holding only NULLs so far take their declared type
+            typed = [
+                f"CAST({q(c)} AS {field_type({'dataType': self.declared[c]})}) AS {q(c)}"
+                for c in self.store.columns(name)
+                if c in self.declared and c != "__time" and self.store.kind(name, c) is None
+            ]
+            columns = f"* REPLACE ({', '.join(typed)})" if typed else "*"
+            where += " LIMIT 0"
+        con = self.store.con
+        con.execute(f"CREATE TEMP TABLE {q(staged)} AS SELECT {columns} FROM {q(name)} {where}")
+        found = con.execute(
+            f"SELECT count(*), coalesce(sum(length(CAST(to_json(x) AS VARCHAR))), 0) "
+            f"FROM {q(staged)} AS x"
+        ).fetchone()
+        if found:
+            self.rows += int(found[0])
+            self.bytes += int(found[1])
+        self.staged[key] = staged
+        return staged
+
+    def _external(self, kind: str, args: list[str]) -> str:
+        key = kind + ":" + json.dumps(args)
+        if key in self.staged:
+            return self.staged[key]
+        if kind == "POLARIS_SOURCE" and len(args) == 1:
+            spec = _json_object(args[0], "POLARIS_SOURCE argument")
+        elif kind == "EXTERN" and len(args) == 3:
+            spec = _extern_spec(args)
+        else:
+            raise UnsupportedError(
+                "Only TABLE(POLARIS_SOURCE('<source JSON>')) is supported as a table function"
+            )
+        self.staged[key] = name = self.load(spec)
+        return name
+
+    def load(self, spec: Mapping[str, Any]) -> str:
+        """Stage a ``source`` object of a batch job (or a POLARIS_SOURCE spec); returns the
+        name of the staged table of its good rows."""
+        kind = spec.get("type")
+        if kind == "table":
+            return self._snapshot(str(spec.get("tableName") or ""))
+        if kind in ("s3", "azure", "gcs", "url"):
+            raise SourceError(
+                "could_not_connect_to_source",
+                f"The emulator is offline and cannot read {kind} sources"
+                f" (connection {spec.get('connectionName')!r}); upload the files instead",
+            )
+        if kind not in ("uploaded", "inline"):
+            raise SourceError(
+                "cannot_parse_source", f"Source type {kind!r} is not supported for this job"
+            )
+        schema = [f for f in spec.get("inputSchema") or [] if isinstance(f, Mapping)]
+        if self.empty:
+            if not schema:
+                self.schemaless = True
+            return self._typed_table(schema, "stage")
+        raw = self._typed_table(schema, "source", with_errors=True) if schema else None
+        payloads = list(self._payloads(spec))
+        if raw is None:  # no inputSchema: every field, typed from the values
+            raw = self._new("TABLE", "source")
+        for number, (name, data) in enumerate(payloads):
+            self.bytes += len(data)
+            text = data.decode("utf-8", "replace").removeprefix("\ufeff")
+            try:
+                load_records(self.store.con, raw, text, spec, name, number, schema)
+            except FormatError as exc:
+                raise SourceError("cannot_parse_source", str(exc)) from None
+        self.raw.append(raw)
+        view = self._new("VIEW", "stage")
+        columns = [c for c in self._columns(raw) if c not in ("__err", "__file", "__line")]
+        select = ", ".join(q(c) for c in columns) or "NULL AS __none"
+        self.store.con.execute(
+            f"CREATE TEMP VIEW {q(view)} AS SELECT {select} FROM {q(raw)} WHERE __err IS NULL"
+        )
+        found = self.store.con.execute(f"SELECT count(*) FROM {q(view)}").fetchone()
+        self.rows += int(found[0]) if found else 0
+        return view
+
+    def _payloads(self, spec: Mapping[str, Any]) -> Iterable[tuple[str, bytes]]:
+        if spec.get("type") == "inline":
+            yield "inline data", str(spec.get("data") or "").encode()
+            return
+        files = spec.get("fileList") or []
+        if not isinstance(files, list) or not files:
+            raise SourceError("cannot_parse_source", "source.fileList must list uploaded files")
+        for name in files:
+            data = self.read_file(str(name))
+            if data is None:
+                raise SourceError(
+                    "cannot_parse_source", f"Uploaded file '{name}' was not found in the project"
+                )
+            try:
+                yield str(name), decompress(str(name), data)
+            except FormatError as exc:
+                raise SourceError("cannot_parse_source", str(exc)) from None
+
+    def _typed_table(
+        self, schema: list[Mapping[str, Any]], stem: str, *, with_errors: bool = False
+    ) -> str:
+        name = self._new("TABLE", stem)
+        columns = [f"{q(str(f.get('name')))} {field_type(f)}" for f in schema]
+        if with_errors:
+            columns = ["__file BIGINT", "__line BIGINT", "__err VARCHAR", *columns]
+        self.store.con.execute(
+            f"CREATE TEMP TABLE {q(name)} ({', '.join(columns) or '__none VARCHAR'})"
+        )
+        return name
+
+    def _columns(self, name: str) -> list[str]:
+        return [str(r[0]) for r in self.store.con.execute(f"DESCRIBE {q(name)}").fetchall()]
+
+
+def _text(node: Node, what: str) -> str:
+    if isinstance(node, exp.Literal) and node.is_string:
+        return str(node.this)
+    raise UnsupportedError(f"{what}'s arguments must be string literals in the emulator")
+
+
+def _json_object(text: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise SqlError(f"{what} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise SqlError(f"{what} must be a JSON object")
+    return value
+
+
+def _extern_spec(args: list[str]) -> dict[str, Any]:
+    """``EXTERN(inputSource, inputFormat, signature)`` as a Polaris source object."""
+    source = _json_object(args[0], "EXTERN input source")
+    fmt = _json_object(args[1], "EXTERN input format")
+    try:
+        signature = json.loads(args[2])
+    except ValueError as exc:
+        raise SqlError(f"EXTERN signature is not valid JSON: {exc}") from None
+    fields = [c for c in signature if isinstance(c, Mapping)] if isinstance(signature, list) else []
+    kind = str(source.get("type") or "")
+    spec: dict[str, Any] = {
+        "type": "inline" if kind == "inline" else kind,
+        "data": source.get("data"),
+        "fileList": source.get("fileList") or source.get("files"),
+        "formatSettings": {**fmt, "format": fmt.get("type") or fmt.get("format")},
+        "inputSchema": [{"name": c.get("name"), "dataType": c.get("type")} for c in fields],
+    }
+    return spec

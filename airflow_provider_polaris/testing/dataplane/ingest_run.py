@@ -1,0 +1,191 @@
+"""An ingestion job's SELECT run on DuckDB: translation, and the job's result as a temp table.
+
+The SELECT is translated by :mod:`druid_sql` with each source pointed at its staged snapshot
+(:class:`sources.Staging`). The rows it yields go into a temp table with ``__time`` as a
+TIMESTAMP and the target's declared column types applied; ``commit()`` copies that table into
+the store (:meth:`TableStore.insert_select`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+from airflow_provider_polaris.testing.dataplane.druid_functions import MACROS
+from airflow_provider_polaris.testing.dataplane.druid_sql import (
+    Translation,
+    _Dialect,
+    _name_outputs,
+    _rewrite_all,
+    _tables,
+    translate_expression,
+)
+from airflow_provider_polaris.testing.dataplane.errors import ExpressionError, SqlError
+
+Node = Any
+_serial = itertools.count(1)
+_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT"}
+_INTEGERS |= {"UINTEGER", "UBIGINT", "UHUGEINT"}
+_NUMBERS = _INTEGERS | {"DOUBLE", "FLOAT", "DECIMAL", "BOOLEAN"}
+_POLARIS_TYPES = {"DOUBLE": "double", "FLOAT": "double", "DECIMAL": "double", "VARCHAR": "string"}
+_POLARIS_TYPES |= {"JSON": "json", "DATE": "timestamp", "BOOLEAN": "long"}
+
+
+def q(name: str) -> str:
+    """A double-quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def translate_ingestion(
+    sql: str, now_ms: int, stage: Callable[[Node], None], prepare: Callable[[Node], Node]
+) -> tuple[Translation, str | None]:
+    """The DuckDB text of an ingestion job's SELECT, each source it reads handed to ``stage``
+    (which points it at a staged table) and the parsed Druid tree first passed to ``prepare``;
+    also a query counting the rows the outer WHERE keeps when it reads one source."""
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=_Dialect) if s is not None]
+    except (ParseError, TokenError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "cannot parse"
+        raise SqlError(f"Incorrect syntax: {first.replace('Unexpected', 'unexpected')}") from None
+    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+        raise ExpressionError("An ingestion query must be INSERT INTO or REPLACE INTO ... SELECT")
+    tree = prepare(statements[0])
+    _tables(tree, stage)
+    tree = _rewrite_all(tree, now_ms)
+    names = _name_outputs(tree)
+    kept = None
+    if isinstance(tree, exp.Select) and tree.args.get("from_") and not tree.args.get("joins"):
+        count = exp.select("count(*)").from_(tree.args["from_"].this.copy())
+        where = tree.args.get("where")
+        kept = (count.where(where.this.copy()) if where else count).sql(dialect="duckdb")
+    placeholders = len(list(tree.find_all(exp.Placeholder)))
+    return Translation(tree.sql(dialect="duckdb"), (), names, placeholders), kept
+
+
+def constant_ms(con: duckdb.DuckDBPyConnection, now_ms: int) -> Callable[[Node], int]:
+    """An evaluator of constant Druid expressions (OVERWRITE WHERE bounds) to epoch ms."""
+
+    def to_ms(node: Node) -> int:
+        text = translate_expression(node.sql(dialect=_Dialect), now_ms)
+        try:
+            found = con.execute(f"SELECT epoch_ms(CAST(({text}) AS TIMESTAMP))").fetchone()
+        except duckdb.Error:
+            found = None
+        if not found or found[0] is None:
+            raise ExpressionError("OVERWRITE WHERE bound is not a timestamp")
+        return int(found[0])
+
+    return to_ms
+
+
+def ensure_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """The sketch macros Druid's DS_* functions are rewritten to (cheap to repeat)."""
+    for macro in MACROS:
+        con.execute(macro)
+
+
+@dataclass
+class Output:
+    """The job's rows in a temp table, and what a job report needs about them."""
+
+    table: str
+    columns: list[tuple[str, str]]  # (name, DuckDB type) as the SELECT gives them
+    rows: int
+    null_time_row: int | None  # 1-based row with a NULL __time, if any
+
+
+def describe(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[str, str]]:
+    """Names and DuckDB types of a query's result columns."""
+    return [(str(r[0]), str(r[1])) for r in con.execute(f"DESCRIBE {sql}").fetchall()]
+
+
+def polaris_type(duck_type: str) -> str | None:
+    """The Polaris ``dataType`` of a DuckDB result type (None: can't tell)."""
+    base = duck_type.split("(")[0].strip().upper()
+    if base in _INTEGERS:
+        return "long"
+    if base.startswith("TIMESTAMP"):
+        return "timestamp"
+    return _POLARIS_TYPES.get(base)
+
+
+def compute_output(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    declared: Mapping[str, str],
+    *,
+    grouped: bool,
+) -> Output:
+    """Run the translated SELECT into a temp table: ``__time`` first, as a TIMESTAMP; the
+    target's declared column types applied where the value is a number or a time. Grouped
+    rows come out ordered by their values, as Druid's groupBy returns them."""
+    columns = describe(con, sql)
+    values = []
+    for name, kind in columns:
+        value = _time(q(name), kind) if name == "__time" else _declared(q(name), kind, declared)
+        values.append(f"{value} AS {q(name)}")
+    values.sort(key=lambda v: not v.endswith(f" AS {q('__time')}"))
+    table = f"__ingested_{next(_serial)}"
+    order = " ORDER BY ALL" if grouped else ""
+    con.execute(f"CREATE TEMP TABLE {q(table)} AS SELECT {', '.join(values)} FROM ({sql}){order}")
+    null_time = f"{q('__time')} IS NULL" if "__time" in dict(columns) else "FALSE"
+    found = con.execute(
+        f"SELECT count(*), min(CASE WHEN {null_time} THEN rowid END) FROM {q(table)}"
+    ).fetchone()
+    rows, null_at = (int(found[0]), found[1]) if found else (0, None)
+    return Output(table, columns, rows, None if null_at is None else int(null_at) + 1)
+
+
+def _time(column: str, kind: str) -> str:
+    base = kind.split("(")[0].strip().upper()
+    if base.startswith("TIMESTAMP") or base == "DATE":
+        return f"CAST({column} AS TIMESTAMP)"
+    if base in _NUMBERS:
+        return f"try(epoch_ms(TRY_CAST(trunc(CAST({column} AS DOUBLE)) AS BIGINT)))"
+    if base == "VARCHAR":
+        return (
+            f"coalesce(CAST(TRY_CAST({column} AS TIMESTAMPTZ) AS TIMESTAMP), "
+            f"try(epoch_ms(TRY_CAST(trunc(TRY_CAST({column} AS DOUBLE)) AS BIGINT))))"
+        )
+    return "CAST(NULL AS TIMESTAMP)"
+
+
+def _declared(column: str, kind: str, declared: Mapping[str, str]) -> str:
+    """A value stored into a declared column: converted when it converts (numbers, times)."""
+    name = column[1:-1].replace('""', '"')
+    want = str(declared.get(name) or "").lower()
+    base = kind.split("(")[0].strip().upper()
+    number = base in _NUMBERS
+    if want in ("long", "bigint", "timestamp") and number:
+        return f"TRY_CAST(trunc(CAST({column} AS DOUBLE)) AS BIGINT)"
+    if want in ("double", "float") and number:
+        return f"CAST({column} AS DOUBLE)"
+    if want in ("string", "varchar") and base != "VARCHAR" and base != "JSON":
+        if base == "BOOLEAN":
+            return f"CAST(CAST({column} AS BIGINT) AS VARCHAR)"
+        if base.startswith("TIMESTAMP"):
+            return f"CAST(epoch_ms({column}) AS VARCHAR)"
+        return f"CAST({column} AS VARCHAR)"
+    return column
+
+
+def drop_outside(
+    con: duckdb.DuckDBPyConnection, table: str, intervals: Sequence[tuple[int, int]]
+) -> int:
+    """Delete the rows outside ``intervals`` (a REPLACE's ranges); returns how many went."""
+    ms = f"epoch_ms({q('__time')})"
+    inside = " OR ".join(f"({ms} >= {int(a)} AND {ms} < {int(b)})" for a, b in intervals)
+    found = con.execute(f"DELETE FROM {q(table)} WHERE NOT ({inside or 'FALSE'})").fetchone()
+    return int(found[0]) if found else 0
+
+
+def drop_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Forget a temp table."""
+    con.execute(f"DROP TABLE IF EXISTS {q(table)}")
