@@ -1,19 +1,13 @@
-"""What a task tells the user about its Polaris job: the console link and the failure message.
-
-Shared by the job operators and ``PolarisJobSensor`` so that both push the same XCom (the
-"Polaris job" extra link reads it) and explain a failure the same way (deliverable: the task log
-says what went wrong without opening Polaris).
-"""
+"""What a finished job's operator logs: its row counts, and a warning (with the fix) when it
+skipped unparseable rows."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_polaris._task import console_url, explain_failure, publish_job, row_counts
+from airflow_provider_polaris._task import console_url, row_counts
 from airflow_provider_polaris.outcomes import JobState
-
-__all__ = ["console_url", "explain_failure", "publish_job", "report_rows", "skipped_rows_warning"]
 
 
 def report_rows(hook: Any, job: Mapping[str, Any], log: Any) -> Mapping[str, Any] | None:

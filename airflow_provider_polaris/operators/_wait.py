@@ -1,8 +1,7 @@
 """The synchronous wait on a Polaris job (worker side) and its deadline.
 
 ``wait_for_job`` is a get-and-sleep loop around :class:`~airflow_provider_polaris.waiting.JobWatch`
-(the triggerer's loops are in ``triggers/``, the sensor's in ``sensors/jobs.py``). The trigger's
-event helpers live in :mod:`airflow_provider_polaris.waiting`; they are re-exported here.
+(the triggerer's loops are in ``triggers/``, the sensor's in ``sensors/jobs.py``).
 """
 
 from __future__ import annotations
@@ -19,20 +18,8 @@ from airflow_provider_polaris.waiting import (
     DEFAULT_MAX_UNKNOWN_POLLS,
     DEFAULT_PROGRESS_INTERVAL,
     JobWatch,
-    conclude,
-    event_error,
     fetch_progress,
-    read_trigger_event,
 )
-
-__all__ = [
-    "conclude",
-    "event_error",
-    "execution_timeout_deadline",
-    "fetch_progress",
-    "read_trigger_event",
-    "wait_for_job",
-]
 
 # How long before ``execution_timeout`` our own deadline fires (so we, not Airflow, end the wait
 # and cancel the job): 5 % of the timeout, at least 5 s, at most half of it.

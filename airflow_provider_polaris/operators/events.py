@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any
 
 from airflow_provider_polaris._compat import AirflowFailException, BaseOperator
-from airflow_provider_polaris.operators._lifecycle import ClosesPolarisClient
+from airflow_provider_polaris._task import ClosesPolarisClient
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
