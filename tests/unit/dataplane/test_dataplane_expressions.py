@@ -1,30 +1,47 @@
-"""Expression parser and evaluator: precedence, NULL logic, functions, errors."""
+"""Druid expressions through the data plane's public API: precedence, NULL logic, functions,
+errors. Each expression is evaluated over one ingested row (``SELECT <expr> FROM "r"``), and a
+few also as batch-job mappings, the way ingestion evaluates them."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from airflow_provider_polaris.testing.dataplane.errors import EvalError, SqlError
-from airflow_provider_polaris.testing.dataplane.evaluator import Evaluator, validate
-from airflow_provider_polaris.testing.dataplane.parser import parse_expression
+from airflow_provider_polaris.testing.dataplane import DataPlane, SqlError
 from airflow_provider_polaris.testing.dataplane.timeutil import (
-    Timestamp,
     floor_time,
-    format_iso,
     parse_interval,
     parse_period,
     parse_timestamp,
 )
 
+from .conftest import batch_job, ndjson_schema, run
+
 ROW = {"a": 7, "b": 2, "s": "Hello", "x": None, "f": 1.5, "ts": "2024-03-05T10:42:13.5Z"}
+SCHEMA = ndjson_schema(
+    ("a", "long"), ("b", "long"), ("s", "string"), ("x", "long"), ("f", "double"), ("ts", "string")
+)
+COLUMNS = [{"columnName": name, "expression": f'"{name}"'} for name in ROW]
+TIME = {"columnName": "__time", "expression": 'TIME_PARSE("ts")'}
 
 
-def ev(text: str, row: dict[str, Any] | None = None) -> Any:
-    node = parse_expression(text)
-    validate(node, allow_aggregates=False)
-    return Evaluator(now_ms=lambda: 0).row(node, ROW if row is None else row)
+def inline(rows: list[dict[str, Any]], schema: list[dict[str, str]]) -> dict[str, Any]:
+    data = "".join(json.dumps(row) + "\n" for row in rows)
+    return {"type": "inline", "data": data, "inputSchema": schema, "formatSettings": {}}
+
+
+@pytest.fixture
+def plane(dp: DataPlane) -> DataPlane:
+    """A data plane holding ROW in table "r"."""
+    result = run(dp, batch_job(inline([ROW], SCHEMA), "r", [TIME, *COLUMNS]), {})
+    assert result.error_code is None, result.error_message
+    return dp
+
+
+def ev(dp: DataPlane, text: str) -> Any:
+    return dp.query(f'SELECT {text} AS "v" FROM "r"', None).rows[0][0]
 
 
 @pytest.mark.parametrize(
@@ -52,8 +69,8 @@ def ev(text: str, row: dict[str, Any] | None = None) -> Any:
         ("'it''s'", "it's"),
     ],
 )
-def test_operators_and_precedence(text: str, expected: Any) -> None:
-    assert ev(text) == expected
+def test_operators_and_precedence(plane: DataPlane, text: str, expected: Any) -> None:
+    assert ev(plane, text) == expected
 
 
 @pytest.mark.parametrize(
@@ -68,7 +85,7 @@ def test_operators_and_precedence(text: str, expected: Any) -> None:
         ("NULL OR TRUE", True),
         ("NOT NULL", None),
         ("\"x\" || 'a'", None),
-        ('COALESCE("x", "s")', "Hello"),
+        ('COALESCE(CAST("x" AS VARCHAR), "s")', "Hello"),  # Druid refuses BIGINT with VARCHAR
         ('NVL("x", 3)', 3),
         ("NULLIF(1, 1)", None),
         ("CASE WHEN \"x\" IS NULL THEN 'none' ELSE 'some' END", "none"),
@@ -76,8 +93,8 @@ def test_operators_and_precedence(text: str, expected: Any) -> None:
         ("CASE WHEN 1 = 0 THEN 'no' END", None),
     ],
 )
-def test_null_semantics_and_case(text: str, expected: Any) -> None:
-    assert ev(text) == expected
+def test_null_semantics_and_case(plane: DataPlane, text: str, expected: Any) -> None:
+    assert ev(plane, text) == expected
 
 
 @pytest.mark.parametrize(
@@ -94,38 +111,65 @@ def test_null_semantics_and_case(text: str, expected: Any) -> None:
         ("CAST('42' AS BIGINT)", 42),
         ("CAST('4.5' AS DOUBLE)", 4.5),
         ("CAST(7 AS VARCHAR)", "7"),
-        ("CAST('abc' AS BIGINT)", None),
+        pytest.param(
+            "CAST('abc' AS BIGINT)",
+            None,
+            marks=pytest.mark.xfail(strict=True, reason="query side: CAST must not fail (H3)"),
+        ),
         ("ROUND(2.5)", 3.0),
-        ("JSON_VALUE(PARSE_JSON('{\"a\":{\"b\":3}}'), '$.a.b')", 3),
+        # Druid: without RETURNING (and no context to infer from) JSON_VALUE is a VARCHAR
+        ("JSON_VALUE(PARSE_JSON('{\"a\":{\"b\":3}}'), '$.a.b')", "3"),
         ("REPLACE('a-b-c', '-', '+')", "a+b+c"),
     ],
 )
-def test_scalar_functions(text: str, expected: Any) -> None:
-    assert ev(text) == expected
+def test_scalar_functions(plane: DataPlane, text: str, expected: Any) -> None:
+    assert ev(plane, text) == expected
 
 
-def test_time_functions() -> None:
-    parsed = ev('TIME_PARSE("ts")')
-    assert isinstance(parsed, Timestamp)
-    assert format_iso(parsed) == "2024-03-05T10:42:13.500Z"
-    assert format_iso(ev("TIME_FLOOR(TIME_PARSE(\"ts\"), 'PT1H')")) == "2024-03-05T10:00:00.000Z"
-    assert format_iso(ev("TIME_FLOOR(TIME_PARSE(\"ts\"), 'PT5M')")) == "2024-03-05T10:40:00.000Z"
-    assert format_iso(ev("TIME_FLOOR(TIME_PARSE(\"ts\"), 'P1D')")) == "2024-03-05T00:00:00.000Z"
-    assert format_iso(ev("TIME_FLOOR(TIME_PARSE(\"ts\"), 'P1M')")) == "2024-03-01T00:00:00.000Z"
-    assert format_iso(ev("TIME_FLOOR(TIME_PARSE(\"ts\"), 'P1W')")) == "2024-03-04T00:00:00.000Z"
-    assert format_iso(ev('FLOOR(TIME_PARSE("ts") TO HOUR)')) == "2024-03-05T10:00:00.000Z"
-    assert ev("TIMESTAMP_TO_MILLIS(MILLIS_TO_TIMESTAMP(1000))") == 1000
-    assert ev("TIME_FORMAT(MILLIS_TO_TIMESTAMP(0))") == "1970-01-01T00:00:00.000Z"
-    assert ev("TIME_FORMAT(MILLIS_TO_TIMESTAMP(0), 'yyyy-MM-dd HH:mm')") == "1970-01-01 00:00"
-    assert ev("TIME_PARSE('05/03/2024 10:00', 'dd/MM/yyyy HH:mm')") == parse_timestamp(
-        "2024-03-05T10:00:00Z"
-    )
-    assert ev("TIME_PARSE('not a time')") is None
-    assert ev("TIME_IN_INTERVAL(TIME_PARSE(\"ts\"), '2024-03-05/2024-03-06')") is True
-    assert ev("TIME_IN_INTERVAL(TIME_PARSE(\"ts\"), '2024-03-06/P1D')") is False
-    assert ev("TIME_EXTRACT(TIME_PARSE(\"ts\"), 'HOUR')") == 10
-    assert ev("TIMESTAMP '2024-01-01 00:00:00' < TIME_PARSE(\"ts\")") is True
-    assert ev("TIME_PARSE(\"ts\") > '2024-03-05 10:00:00'") is True  # string coerced to time
+def test_time_functions(plane: DataPlane) -> None:
+    assert ev(plane, 'TIME_PARSE("ts")') == "2024-03-05T10:42:13.500Z"
+    floor = "TIME_FLOOR(TIME_PARSE(\"ts\"), '{}')"
+    assert ev(plane, floor.format("PT1H")) == "2024-03-05T10:00:00.000Z"
+    assert ev(plane, floor.format("PT5M")) == "2024-03-05T10:40:00.000Z"
+    assert ev(plane, floor.format("P1D")) == "2024-03-05T00:00:00.000Z"
+    assert ev(plane, floor.format("P1M")) == "2024-03-01T00:00:00.000Z"
+    assert ev(plane, floor.format("P1W")) == "2024-03-04T00:00:00.000Z"
+    assert ev(plane, 'FLOOR(TIME_PARSE("ts") TO HOUR)') == "2024-03-05T10:00:00.000Z"
+    assert ev(plane, "TIMESTAMP_TO_MILLIS(MILLIS_TO_TIMESTAMP(1000))") == 1000
+    assert ev(plane, "TIME_FORMAT(MILLIS_TO_TIMESTAMP(0))") == "1970-01-01T00:00:00.000Z"
+    pattern = "TIME_FORMAT(MILLIS_TO_TIMESTAMP(0), 'yyyy-MM-dd HH:mm')"
+    assert ev(plane, pattern) == "1970-01-01 00:00"
+    parsed = "TIME_PARSE('05/03/2024 10:00', 'dd/MM/yyyy HH:mm')"
+    assert ev(plane, parsed) == "2024-03-05T10:00:00.000Z"
+    assert ev(plane, "TIME_PARSE('not a time')") is None
+    assert ev(plane, "TIME_IN_INTERVAL(TIME_PARSE(\"ts\"), '2024-03-05/2024-03-06')") is True
+    assert ev(plane, "TIME_IN_INTERVAL(TIME_PARSE(\"ts\"), '2024-03-06/P1D')") is False
+    assert ev(plane, "TIME_EXTRACT(TIME_PARSE(\"ts\"), 'HOUR')") == 10
+    assert ev(plane, "TIMESTAMP '2024-01-01 00:00:00' < TIME_PARSE(\"ts\")") is True
+    assert ev(plane, "TIME_PARSE(\"ts\") > '2024-03-05 10:00:00'") is True  # string as a time
+
+
+def test_expressions_as_batch_mappings(dp: DataPlane) -> None:
+    """Ingestion evaluates the same expressions; booleans and times are stored as longs."""
+    mappings = [
+        TIME,
+        {"columnName": "div", "expression": '"a" / "b"'},
+        {"columnName": "up", "expression": 'UPPER("s")'},
+        {"columnName": "hour", "expression": "TIME_FLOOR(TIME_PARSE(\"ts\"), 'PT1H')"},
+        {"columnName": "like", "expression": "\"s\" LIKE 'He%'"},
+        {"columnName": "none", "expression": '"x" + 1'},
+    ]
+    assert run(dp, batch_job(inline([ROW], SCHEMA), "m", mappings), {}).error_code is None
+    assert dp.table_rows("m") == [
+        {
+            "__time": parse_timestamp("2024-03-05T10:42:13.5Z"),
+            "div": 3,
+            "up": "HELLO",
+            "hour": parse_timestamp("2024-03-05T10:00:00Z"),
+            "like": 1,
+            "none": None,
+        }
+    ]
 
 
 def test_time_helpers() -> None:
@@ -142,36 +186,67 @@ def test_time_helpers() -> None:
         parse_period("1H")
 
 
+BAD = ["1 +", "'open", '"a" = = 1', "CASE WHEN 1 THEN 2", "FOO(1)", "UPPER(1, 2)", "1 2"]
+
+
+@pytest.mark.parametrize("text", BAD)
+def test_syntax_and_validation_errors(plane: DataPlane, text: str) -> None:
+    job = batch_job(inline([ROW], SCHEMA), "e", [TIME, {"columnName": "e", "expression": text}])
+    assert plane.validate_job(job) is not None
+    result = run(plane, job, {})
+    assert result.error_code == "query_not_supported"
+
+
 @pytest.mark.parametrize(
     "text",
-    ["1 +", "'open", '"a" = = 1', "CASE WHEN 1 THEN 2", "FOO(1)", "UPPER(1, 2)", "1 2"],
+    [
+        pytest.param(t, marks=pytest.mark.xfail(strict=True, reason="query side: TokenError (H3)"))
+        if t == "'open"
+        else t
+        for t in BAD
+    ],
 )
-def test_syntax_and_validation_errors(text: str) -> None:
+def test_syntax_errors_in_queries(plane: DataPlane, text: str) -> None:
     with pytest.raises(SqlError):
-        validate(parse_expression(text), allow_aggregates=False)
+        ev(plane, text)
 
 
-def test_aggregates_rejected_outside_groups() -> None:
+def test_aggregates_rejected_outside_groups(plane: DataPlane) -> None:
     with pytest.raises(SqlError, match="not allowed"):
-        validate(parse_expression('SUM("a")'), allow_aggregates=False)
+        plane.query('SELECT 1 FROM "r" WHERE SUM("a") > 1', None)
 
 
-def test_runtime_errors() -> None:
-    with pytest.raises(EvalError):
-        ev("TIME_FLOOR(MILLIS_TO_TIMESTAMP(0), 'hourly')")
-    with pytest.raises(EvalError):
-        ev("TIME_PARSE('2024-01-01', NULL, 'Europe/Paris')")
+def test_runtime_errors(plane: DataPlane) -> None:
+    with pytest.raises(SqlError):
+        ev(plane, "TIME_FLOOR(MILLIS_TO_TIMESTAMP(0), 'hourly')")
+    # Druid reads a time without an offset in the given zone (the old engine refused zones).
+    paris = "TIME_PARSE('2024-01-01', NULL, 'Europe/Paris')"
+    assert ev(plane, paris) == "2023-12-31T23:00:00.000Z"
 
 
-def test_aggregate_group_evaluation() -> None:
-    rows = [{"n": 1, "c": "a", "__time": 1}, {"n": 5, "c": "b", "__time": 3}, {"n": None}]
-    evaluator = Evaluator()
-    assert evaluator.group(parse_expression("COUNT(*)"), rows) == 3
-    assert evaluator.group(parse_expression('COUNT("n")'), rows) == 2
-    assert evaluator.group(parse_expression('SUM("n") * 2'), rows) == 12
-    assert evaluator.group(parse_expression('MIN("n")'), rows) == 1
-    assert evaluator.group(parse_expression('AVG("n")'), rows) == 3.0
-    assert evaluator.group(parse_expression('COUNT(DISTINCT "c")'), rows + rows) == 2
-    assert evaluator.group(parse_expression('LATEST("c")'), rows) == "b"
-    assert evaluator.group(parse_expression('EARLIEST("c")'), rows) == "a"
-    assert evaluator.group(parse_expression('SUM("n")'), []) is None
+def test_aggregate_group_evaluation(dp: DataPlane) -> None:
+    rows = [
+        {"n": 1, "c": "a", "t": 1},
+        {"n": 5, "c": "b", "t": 3},
+        {"n": None, "c": None, "t": 2},
+    ]
+    schema = ndjson_schema(("n", "long"), ("c", "string"), ("t", "long"))
+    mappings = [
+        {"columnName": "__time", "expression": 'MILLIS_TO_TIMESTAMP("t")'},
+        {"columnName": "n", "expression": '"n"'},
+        {"columnName": "c", "expression": '"c"'},
+    ]
+    assert run(dp, batch_job(inline(rows, schema), "g", mappings), {}).error_code is None
+
+    def agg(text: str, where: str = "TRUE") -> Any:
+        return dp.query(f'SELECT {text} FROM "g" WHERE {where}', None).rows[0][0]
+
+    assert agg("COUNT(*)") == 3
+    assert agg('COUNT("n")') == 2
+    assert agg('SUM("n") * 2') == 12
+    assert agg('MIN("n")') == 1
+    assert agg('AVG("n")') == 3.0
+    assert agg('COUNT(DISTINCT "c")') == 2
+    assert agg('LATEST("c")') == "b"
+    assert agg('EARLIEST("c")') == "a"
+    assert agg('SUM("n")', "FALSE") is None

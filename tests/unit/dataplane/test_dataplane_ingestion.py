@@ -349,3 +349,125 @@ def test_delete_data_and_drop_table(loaded: DataPlane, files: dict[str, bytes]) 
     run(loaded, {"type": "drop_table", "target": {"type": "table", "tableName": "Source"}}, files)
     assert not loaded.has_table_data("Source")
     assert parse_timestamp(HOUR.split("/")[0]) == 1704103200000
+
+
+SALES_SCHEMA = ndjson_schema(
+    ("ts", "string"), ("amount", "long"), ("price", "double"), ("country", "string")
+)
+
+
+@pytest.fixture
+def sales(dp: DataPlane) -> DataPlane:
+    row = {"ts": "2024-06-01T10:00:00Z", "amount": 5, "price": 2.5, "country": "fr"}
+    source = {"type": "inline", "data": json.dumps(row), "inputSchema": SALES_SCHEMA}
+    mappings = [{"columnName": "__time", "expression": 'TIME_PARSE("ts")'}] + [
+        {"columnName": c, "expression": f'"{c}"'} for c in ("amount", "price", "country")
+    ]
+    assert run(dp, batch_job(source, "sales", mappings), {}).error_code is None
+    return dp
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ('SUM("amount")', "long"),
+        ('SUM("price")', "double"),
+        ('MIN("amount")', "long"),
+        ('MAX("price")', "double"),
+        ('AVG("amount")', "double"),
+        ("COUNT(*)", "long"),
+        ('COUNT(DISTINCT "country")', "long"),
+        ("TIME_FLOOR(\"__time\", 'PT1H')", "timestamp"),
+        ('"__time"', "timestamp"),
+        ('UPPER("country")', "string"),
+        ('"amount" * 2', "long"),
+        ('"amount" * "price"', "double"),
+        ('"amount" > 1', "long"),
+        ('LATEST("price")', "double"),
+        ('CAST("amount" AS DOUBLE)', "double"),
+        ('"unknown"', None),
+    ],
+)
+def test_output_column_types(sales: DataPlane, expression: str, expected: str | None) -> None:
+    job = batch_job(
+        {"type": "table", "tableName": "sales"},
+        "out",
+        [{"columnName": "c", "expression": expression}],
+    )
+    types = {c.name: c.data_type for c in sales.output_columns(job)}
+    assert types.get("c") == expected
+
+
+def test_output_columns_of_a_sql_job(sales: DataPlane) -> None:
+    query = (
+        'INSERT INTO "out" SELECT FLOOR("__time" TO DAY) AS "__time", "country", '
+        'SUM("amount") AS "total" FROM "sales" GROUP BY 1, 2 PARTITIONED BY DAY'
+    )
+    columns = sales.output_columns({"type": "sql", "query": query})
+    assert [(c.name, c.data_type, c.aggregate) for c in columns] == [
+        ("__time", "timestamp", False),
+        ("country", "string", False),
+        ("total", "long", True),
+    ]
+
+
+def test_parse_error_messages_name_the_file_line_and_field(
+    dp: DataPlane, files: dict[str, bytes]
+) -> None:
+    files["events.json"] = ndjson(EVENTS[:1]) + b'{"ts":"2024-01-01T10:00:00Z","session":"many"}\n'
+    files["events.json"] += b"oops\n"
+    result = run(dp, batch_job(SOURCE, "t", RAW_MAPPINGS), files)
+    assert result.rows_skipped_by_error == 2
+    assert result.parse_errors == [
+        "events.json: field 'session': could not convert string to float: 'many'",
+        "events.json: line 3: unable to parse JSON",
+    ]
+    assert len(dp.table_rows("t")) == 1
+
+
+def test_a_discarded_job_writes_nothing_and_leaves_no_temp_tables(
+    dp: DataPlane, files: dict[str, bytes]
+) -> None:
+    files["events.json"] = ndjson(EVENTS)
+    result = dp.prepare_ingestion(
+        batch_job(SOURCE, "t", RAW_MAPPINGS), read_file=files.get, table=None
+    )
+    assert result.rows_persisted == 6
+    result.discard()  # the control plane's fail/cancel path
+    result.commit()
+    assert not dp.has_table_data("t")
+    temporary = "SELECT count(*) FROM duckdb_tables() WHERE temporary"
+    assert dp._store.con.execute(temporary).fetchone() == (0,)  # the leak check
+
+
+def test_sql_parameters_in_overwrite_where_and_the_select(loaded: DataPlane) -> None:
+    query = (
+        "-- hour ten only\n"
+        'REPLACE INTO "Copy" OVERWRITE WHERE "__time" >= ? AND "__time" < ? '
+        'SELECT "__time", "city", "session_length" FROM "Source" WHERE "session_length" > ? '
+        "PARTITIONED BY HOUR"
+    )
+    parameters = [
+        {"type": "TIMESTAMP", "value": "2024-01-01 10:00:00"},
+        {"type": "TIMESTAMP", "value": "2024-01-01 11:00:00"},
+        {"type": "BIGINT", "value": 6},
+    ]
+    job = {"type": "sql", "query": query, "parameters": parameters}
+    assert loaded.sql_overwrite(job) == ([(1704103200000, 1704106800000)], "hour")
+    result = run(loaded, job, {})
+    assert result.error_code is None
+    # 10:40 (5) fails the WHERE; 11:10 (7) and 12:10 (9) pass it but fall outside the hour.
+    assert (result.rows_processed, result.rows_skipped_by_filter) == (5, 3)
+    assert [r["session_length"] for r in loaded.table_rows("Copy")] == [10, 30, 20]
+
+
+def test_sql_insert_from_extern(dp: DataPlane) -> None:
+    source = json.dumps({"type": "inline", "data": '{"ts":"2024-01-01T00:00:00Z","n":3}'})
+    signature = json.dumps([{"name": "ts", "type": "string"}, {"name": "n", "type": "long"}])
+    query = (
+        'INSERT INTO "x" SELECT TIME_PARSE("ts") AS "__time", "n" * 2 AS "n" '
+        f"FROM TABLE(EXTERN('{source}', '{{\"type\":\"json\"}}', '{signature}')) "
+        "PARTITIONED BY DAY"
+    )
+    assert run(dp, {"type": "sql", "query": query}, {}).error_code is None
+    assert dp.table_rows("x") == [{"__time": 1704067200000, "n": 6}]
