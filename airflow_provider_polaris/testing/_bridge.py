@@ -8,7 +8,7 @@ the server usable: jobs run and complete with zero rows, and SQL queries answer 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -30,9 +30,15 @@ class _NoRows:
 
 @dataclass
 class _EventsCounted:
-    rows_processed: int
-    rows_skipped_by_error: int = 0
-    rows_skipped_by_filter: int = 0
+    processed: int = 0
+    errors: int = 0
+    filtered: int = 0
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def parsed(self) -> _EventsCounted:
+        """The counts known at push time (none here)."""
+        return self
 
 
 @dataclass
@@ -78,9 +84,15 @@ class StandInDataPlane:
         *,
         table: Any = None,
         plan_key: Any = None,
+        on_batch: Callable[[_EventsCounted], None] | None = None,
     ) -> _EventsCounted:
-        """Count the events; store nothing."""
-        return _EventsCounted(rows_processed=len(lines))
+        """Count the events as processed (through ``on_batch``); store nothing."""
+        if on_batch is not None:
+            on_batch(_EventsCounted(processed=len(lines)))
+        return _EventsCounted()
+
+    def settle_events(self) -> None:
+        """Nothing staged."""
 
     def sql_overwrite(self, job_spec: Any) -> None:
         """No SQL planner here: SQL REPLACE ranges are not checked."""

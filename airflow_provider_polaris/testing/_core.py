@@ -13,7 +13,8 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from . import _datadir
 from ._alignment import check_batch_replace, check_sql_replace
@@ -24,6 +25,9 @@ from ._lifecycle import Job, Lifecycle, merge_job_durations
 from ._parse_errors import note_stream_errors
 from ._rules import STREAMING_CONNECTION_TYPES
 from ._traffic import DEFAULT_EVENTS_BUDGET, EventsBudget, Faults, RequestLog
+
+if TYPE_CHECKING:
+    from .dataplane.events import EventCounts
 
 DEFAULT_PROJECT_ID = "6b4a7d2e-3f1c-4e8a-9b5d-0c2f7a1e9d34"
 DEFAULT_API_KEY = "pok_emulator0000000000000000000000000000000000"
@@ -334,16 +338,31 @@ class StateCore:
             # so that is the key of the data plane's compiled plan.
             table = self.tables.get(job.table)
             key = None if table is None else (job.id, table["id"], table["version"])
-            result = self.dataplane.ingest_events(job.spec, lines, table=table, plan_key=key)
+            result = self.dataplane.ingest_events(
+                job.spec,
+                lines,
+                table=table,
+                plan_key=key,
+                on_batch=partial(self._events_mapped, job),
+            )
         except Exception as exc:
             totals["numRowsSkippedByError"] += len(lines)
             self._stream_parse_errors(job, [str(exc)])
             return
-        totals["numRowsProcessed"] += int(result.rows_processed)
-        totals["numRowsSkippedByError"] += int(result.rows_skipped_by_error)
-        totals["numRowsSkippedByFilter"] += int(result.rows_skipped_by_filter)
-        if result.rows_skipped_by_error:
-            self._stream_parse_errors(job, list(getattr(result, "messages", ())))
+        # Lines that don't parse count at once; the rest when the batch is mapped.
+        if result.parsed.errors:
+            totals["numRowsSkippedByError"] += result.parsed.errors
+            self._stream_parse_errors(job, result.parsed.messages)
+
+    def _events_mapped(self, job: Job, counts: EventCounts) -> None:
+        """A batch of the job's staged events was mapped (before anything read the table or
+        the job's counts): add its counts to the job's totals."""
+        totals = job.totals
+        totals["numRowsProcessed"] += counts.processed
+        totals["numRowsSkippedByError"] += counts.errors
+        totals["numRowsSkippedByFilter"] += counts.filtered
+        if counts.errors:
+            self._stream_parse_errors(job, counts.messages)
 
     def _stream_parse_errors(self, job: Job, messages: list[str]) -> None:
         """Logs and health of a streaming job's unparseable events; fail it over the limit."""

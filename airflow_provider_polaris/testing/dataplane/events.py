@@ -1,10 +1,11 @@
-"""Streaming ingestion: map pushed events with a streaming job's spec and append them.
+"""Streaming ingestion, the push side: compile a streaming job once, type each push's events.
 
 A push carries about 60 events and the emulator should take well over a thousand pushes a
-second, so everything that depends only on the job spec and the target table (parsed and
-compiled mappings and filter, field converters, rejection periods, rollup settings) is
-prepared once in a :class:`StreamPlan` and reused for every push; the per-event work is a JSON
-parse and a few closure calls.
+second, so a push only parses its lines and types them by the ``inputSchema`` in Python (a bad
+line is counted at once, with its message). The typed events are staged; :mod:`stream_batch`
+maps the staged events of a job on DuckDB in one statement per batch (:mod:`stream_sql`), which
+is when the accepted, filtered and late/early counts are known. :class:`EventsResult` settles
+that batch the first time one of those counts is read.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, NamedTuple
 
-from airflow_provider_polaris.testing.dataplane import nodes as n
-from airflow_provider_polaris.testing.dataplane.compiler import RowFn, compile_node
-from airflow_provider_polaris.testing.dataplane.errors import EvalError, SqlError
-from airflow_provider_polaris.testing.dataplane.evaluator import validate
-from airflow_provider_polaris.testing.dataplane.eventfn import EventFn, event_function
+import sqlglot
+from sqlglot import exp
+
+from airflow_provider_polaris.testing.dataplane.druid_sql import translate_expression
+from airflow_provider_polaris.testing.dataplane.errors import SqlError
 from airflow_provider_polaris.testing.dataplane.formats import (
     BadRecord,
     FormatError,
@@ -27,60 +27,110 @@ from airflow_provider_polaris.testing.dataplane.formats import (
     read_records,
 )
 from airflow_provider_polaris.testing.dataplane.ingestion import (
-    exact_class,
     input_converter,
-    output_converter,
     schema_types,
-    store_value,
 )
-from airflow_provider_polaris.testing.dataplane.parser import parse_expression
-from airflow_provider_polaris.testing.dataplane.store import TableStore
 from airflow_provider_polaris.testing.dataplane.timeutil import (
     GRANULARITY_PERIODS,
     Period,
-    Timestamp,
-    add_period,
-    floor_time,
     parse_period,
 )
-from airflow_provider_polaris.testing.dataplane.values import to_timestamp, truth
 
 DEFAULT_LATE_REJECTION = "P30D"
 DEFAULT_EARLY_REJECTION = "P2000D"
 _MAX_MESSAGES = 20
 _JSON_FORMATS = frozenset({"nd-json", "json", "ndjson"})
+# inputSchema dataType -> the DuckDB type the staged events hold it in (timestamps: epoch ms)
+STAGED_TYPES = {
+    "string": "VARCHAR",
+    "varchar": "VARCHAR",
+    "long": "BIGINT",
+    "bigint": "BIGINT",
+    "double": "DOUBLE",
+    "float": "DOUBLE",
+    "timestamp": "BIGINT",
+    "json": "JSON",
+    "complex<json>": "JSON",
+}
 
 
 @dataclass
-class EventsResult:
-    """What happened to one push: accepted, unparseable and filtered events."""
+class EventCounts:
+    """Accepted, unparseable and filtered events, and the first few reasons for errors."""
 
-    rows_processed: int = 0
-    rows_skipped_by_error: int = 0
-    rows_skipped_by_filter: int = 0
+    processed: int = 0
+    errors: int = 0
+    filtered: int = 0
     messages: list[str] = field(default_factory=list)
 
-    def skip(self, message: str) -> None:
-        """Count an unparseable event and keep the first few reasons for the job log."""
-        self.rows_skipped_by_error += 1
-        if len(self.messages) < _MAX_MESSAGES:
+    def skip(self, message: str, count: int = 1) -> None:
+        """Count ``count`` unparseable events and keep the first few reasons for the job log."""
+        self.errors += count
+        for _ in range(min(count, _MAX_MESSAGES - len(self.messages))):
             self.messages.append(message)
 
+    def add(self, other: EventCounts) -> None:
+        """Add another set of counts to this one."""
+        self.processed += other.processed
+        self.filtered += other.filtered
+        self.skip_all(other)
 
-@lru_cache(maxsize=512)
-def compile_expression(text: str, allow_aggregates: bool = True) -> n.Node:
-    """Parse and validate a mapping or filter expression once per distinct text."""
-    node = parse_expression(text)
-    validate(node, allow_aggregates=allow_aggregates)
-    return node
+    def skip_all(self, other: EventCounts) -> None:
+        """Take over another set's errors and messages."""
+        self.errors += other.errors
+        room = max(_MAX_MESSAGES - len(self.messages), 0)
+        self.messages.extend(other.messages[:room])
 
 
-class _Mapping(NamedTuple):
+class EventsResult:
+    """What happened to one push. ``parsed`` is known at once (lines that didn't parse or
+    type); ``batch`` when the job's staged events are mapped, which reading
+    ``rows_processed``, ``rows_skipped_by_error``, ``rows_skipped_by_filter`` or ``messages``
+    makes happen now."""
+
+    def __init__(self, settle: Callable[[], None] | None = None) -> None:
+        self.parsed = EventCounts()
+        self.batch = EventCounts()
+        self._settle = settle
+
+    def settled(self) -> None:
+        """Called when the batch holding this push has been mapped (or there is none)."""
+        self._settle = None
+
+    def _wait(self) -> EventCounts:
+        if self._settle is not None:
+            self._settle()
+            self._settle = None
+        return self.batch
+
+    @property
+    def rows_processed(self) -> int:
+        """Events written to the table."""
+        return self._wait().processed
+
+    @property
+    def rows_skipped_by_error(self) -> int:
+        """Unparseable events: bad lines, values that don't type, NULL ``__time``."""
+        return self.parsed.errors + self._wait().errors
+
+    @property
+    def rows_skipped_by_filter(self) -> int:
+        """Events the ``filterExpression`` or the late/early rejection periods dropped."""
+        return self._wait().filtered
+
+    @property
+    def messages(self) -> list[str]:
+        """The first reasons for unparseable events."""
+        return (self.parsed.messages + self._wait().messages)[:_MAX_MESSAGES]
+
+
+class StreamMapping(NamedTuple):
+    """One mapping of a streaming job: its column, Druid expression and whether it is an
+    aggregation (it then sees a group of one event)."""
+
     column: str
-    node: n.Node
-    compute: RowFn
-    aggregate: bool  # an aggregation sees a group of one event
-    store: Callable[[Any], Any] | None  # the stored form for the column's type; None: as is
+    expression: str
+    aggregate: bool
 
 
 @dataclass
@@ -90,18 +140,18 @@ class StreamPlan:
     target: str
     format_settings: Mapping[str, Any] | None
     json_lines: bool
-    fields: list[tuple[str, type | None, Callable[[Any], Any]]] | None  # None: all, untyped
+    fields: list[tuple[str, str, Callable[[Any], Any]]] | None  # None: all, untyped
     discovery: bool
     excluded: frozenset[str]
-    condition: RowFn | None
-    mappings: list[_Mapping]
+    mappings: list[StreamMapping]
+    condition: str | None  # the filterExpression
     late: Period
     early: Period
-    resolution: Period | None
-    types: dict[str, str]
+    resolution: str | None  # the target's timeResolution as a period (aggregate tables)
+    types: dict[str, str]  # declared column types of the target
     aggregate_table: bool
+    referenced: frozenset[str] = frozenset()  # input fields the expressions read
     error: str | None = None  # the spec can't run: every event is an error with this message
-    fast: EventFn | None = None  # generated straight-line _event for the common job shape
 
 
 def compile_stream(
@@ -111,9 +161,7 @@ def compile_stream(
     source = spec.get("source") or {}
     settings = source.get("formatSettings")
     schema = source.get("inputSchema")
-    types = schema_types(table)
-    resolution_name = str((table or {}).get("timeResolution") or "").lower()
-    resolution = GRANULARITY_PERIODS.get(resolution_name)
+    resolution = str((table or {}).get("timeResolution") or "").lower()
     plan = StreamPlan(
         target=str((spec.get("target") or {}).get("tableName") or ""),
         format_settings=settings,
@@ -121,7 +169,7 @@ def compile_stream(
         fields=[
             (
                 str(f.get("name")),
-                exact_class(str(f.get("dataType") or "string")),
+                str(f.get("dataType") or "string").lower(),
                 input_converter(str(f.get("dataType") or "string")),
             )
             for f in schema
@@ -131,105 +179,68 @@ def compile_stream(
         else None,
         discovery=bool(spec.get("useSchemaDiscovery")),
         excluded=frozenset(spec.get("dimensionExclusions") or ()),
-        condition=None,
         mappings=[],
+        condition=str(spec["filterExpression"]) if spec.get("filterExpression") else None,
         late=parse_period(DEFAULT_LATE_REJECTION),
         early=parse_period(DEFAULT_EARLY_REJECTION),
-        resolution=parse_period(resolution) if resolution else None,
-        types=types,
+        resolution=GRANULARITY_PERIODS.get(resolution),
+        types=schema_types(table),
         aggregate_table=str((table or {}).get("type", "")).lower() == "aggregate",
     )
     try:
-        excluded = set(plan.excluded)
-        for raw in spec.get("mappings") or []:
-            node = compile_expression(str(raw.get("expression") or ""))
-            flag = raw.get("isAggregation")
-            aggregate = bool(flag) if flag is not None else n.contains_aggregate(node)
-            column = str(raw.get("columnName"))
-            # __time is checked and bucketed as a timestamp after mapping, not converted here
-            store = None if column == "__time" else output_converter(types.get(column))
-            compute = compile_node(node, (), now_ms)
-            plan.mappings.append(_Mapping(column, node, compute, aggregate, store))
-            if column == "__time":
-                excluded |= n.column_names(node)  # the time field isn't a discovered dimension
-        plan.excluded = frozenset(excluded)
-        if spec.get("filterExpression"):
-            node = compile_expression(str(spec["filterExpression"]), False)
-            plan.condition = compile_node(node, (), now_ms)
+        _compile_expressions(plan, spec, now_ms())
         plan.late = parse_period(str(spec.get("lateMessageRejectionPeriod") or "P30D"))
         plan.early = parse_period(str(spec.get("earlyMessageRejectionPeriod") or "P2000D"))
-        if plan.fields is not None and not plan.discovery:
-            plan.fast = event_function(plan.fields, plan.condition, plan.mappings)
-    except (SqlError, ValueError, EvalError) as exc:
+    except (SqlError, ValueError, sqlglot.errors.SqlglotError) as exc:
         plan.error = f"invalid streaming job spec: {exc}"
     return plan
 
 
-def ingest_events(
-    store: TableStore,
-    plan: StreamPlan,
-    lines: Sequence[bytes],
-    *,
-    now_ms: Callable[[], int],
-) -> EventsResult:
-    """Parse, filter, map and append a batch of pushed events to the job's target table."""
-    result = EventsResult()
-    if plan.error is not None:
-        for _ in lines:
-            result.skip(plan.error)
-        return result
-    try:
-        now = now_ms()
-        oldest = add_period(now, plan.late, -1)
-        newest = add_period(now, plan.early)
-        records = _records(plan, lines)
-    except (FormatError, ValueError, EvalError) as exc:
-        for _ in lines:
-            result.skip(str(exc))
-        return result
+def _compile_expressions(plan: StreamPlan, spec: Mapping[str, Any], now: int) -> None:
+    """Translate every expression once: a spec that can't run is found before any event,
+    and the fields the expressions read are known (they are columns of the staged events)."""
+    excluded = set(plan.excluded)
+    referenced: set[str] = set()
+    for raw in spec.get("mappings") or []:
+        tree = _parsed(str(raw.get("expression") or ""), now)
+        flag = raw.get("isAggregation")
+        aggregate = bool(flag) if flag is not None else tree.find(exp.AggFunc) is not None
+        column = str(raw.get("columnName"))
+        plan.mappings.append(StreamMapping(column, str(raw.get("expression")), aggregate))
+        names = {c.name for c in tree.find_all(exp.Column)}
+        referenced |= names
+        if column == "__time":
+            excluded |= names  # the time field isn't a discovered dimension
+    if plan.condition is not None:
+        tree = _parsed(plan.condition, now)
+        if tree.find(exp.AggFunc) is not None:
+            raise SqlError("aggregate functions are not allowed in filterExpression")
+        referenced |= {c.name for c in tree.find_all(exp.Column)}
+    plan.excluded = frozenset(excluded)
+    plan.referenced = frozenset(referenced)
 
-    accepted: list[dict[str, Any]] = []
-    fast = plan.fast
+
+def _parsed(text: str, now: int) -> exp.Expr:
+    return sqlglot.parse_one(translate_expression(text, now), read="duckdb")
+
+
+def parse_push(plan: StreamPlan, lines: Sequence[bytes], counts: EventCounts) -> list[dict]:
+    """The typed events of a push; lines that don't parse or type are counted in ``counts``."""
+    try:
+        records = _records(plan, lines)
+    except (FormatError, ValueError) as exc:
+        counts.skip(str(exc), len(lines))
+        return []
+    out: list[dict[str, Any]] = []
     for record in records:
         if isinstance(record, BadRecord):
-            result.skip(record.message)
+            counts.skip(record.message)
             continue
         try:
-            try:
-                out = _event(record, plan) if fast is None else fast(record)
-            except Exception:
-                if fast is None:
-                    raise
-                out = _event(record, plan)  # the general path raises the precise error
-        except (ValueError, EvalError, SqlError) as exc:
-            result.skip(str(exc))
-            continue
-        if out is None:
-            result.rows_skipped_by_filter += 1
-            continue
-        stamp = out.get("__time")
-        if stamp.__class__ is not Timestamp:
-            stamp = to_timestamp(stamp)
-        if stamp is None:
-            result.skip("null or unparseable __time")
-            continue
-        if not (oldest <= stamp <= newest):
-            result.rows_skipped_by_filter += 1  # late/early messages are filtered, not errors
-            continue
-        if plan.resolution is not None:
-            stamp = floor_time(stamp, plan.resolution)
-        out["__time"] = int(stamp)  # stored as a plain int: see store.py
-        if plan.aggregate_table and "__count" not in out:
-            out["__count"] = 1
-        accepted.append(out)
-    if accepted:
-        columns = dict.fromkeys(m.column for m in plan.mappings)
-        if plan.discovery or plan.aggregate_table:
-            for row in accepted:
-                columns.update(dict.fromkeys(row))
-        store.append(plan.target, accepted, columns)
-    result.rows_processed = len(accepted)
-    return result
+            out.append(_input_row(record, plan))
+        except (ValueError, OverflowError) as exc:
+            counts.skip(str(exc))
+    return out
 
 
 def _records(plan: StreamPlan, lines: Sequence[bytes]) -> list[dict[str, Any] | BadRecord]:
@@ -268,14 +279,6 @@ def _parse_line(line: bytes) -> Any:
     return value
 
 
-def _event(record: dict[str, Any], plan: StreamPlan) -> dict[str, Any] | None:
-    """One event's output row, or None when the filter rejects it (only TRUE passes)."""
-    row = _input_row(record, plan)
-    if plan.condition is not None and truth(plan.condition(row, None)) is not True:
-        return None
-    return _map(row, plan)
-
-
 def _input_row(record: dict[str, Any], plan: StreamPlan) -> dict[str, Any]:
     fields = plan.fields
     if fields is None:
@@ -293,19 +296,3 @@ def _input_row(record: dict[str, Any], plan: StreamPlan) -> dict[str, Any]:
     if plan.discovery:
         return {**record, **typed}  # declared fields are typed; the rest kept for discovery
     return typed
-
-
-def _map(row: dict[str, Any], plan: StreamPlan) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for column, _, compute, aggregate, store in plan.mappings:
-        value = compute(row, [row] if aggregate else None)
-        out[column] = value if store is None else store(value)
-    if "__time" not in out:
-        out["__time"] = row.get("__time")  # the legacy push API required a __time field
-    if plan.discovery:
-        excluded = plan.excluded
-        types = plan.types
-        for name, value in row.items():
-            if name not in out and name not in excluded:
-                out[name] = store_value(value, types.get(name))
-    return out

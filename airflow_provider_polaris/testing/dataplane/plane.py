@@ -16,7 +16,6 @@ from airflow_provider_polaris.testing.dataplane.events import (
     EventsResult,
     StreamPlan,
     compile_stream,
-    ingest_events,
 )
 from airflow_provider_polaris.testing.dataplane.ingest_run import (
     describe,
@@ -28,6 +27,7 @@ from airflow_provider_polaris.testing.dataplane.ingest_sql import granularity_na
 from airflow_provider_polaris.testing.dataplane.ingestion import IngestionResult, Ingestor
 from airflow_provider_polaris.testing.dataplane.sources import FileReader, SourceError
 from airflow_provider_polaris.testing.dataplane.store import TableStore
+from airflow_provider_polaris.testing.dataplane.stream_batch import BatchCallback, EventBatcher
 
 _MAX_STREAM_PLANS = 256
 _SIZE_SAMPLE = 1000
@@ -81,6 +81,7 @@ class DataPlane:
         self._store = TableStore(rows_file)
         self._ingestor = Ingestor(self._store, self._now_ms)
         self._streams: dict[Hashable, StreamPlan] = {}
+        self._events = EventBatcher(self._store, self._now_ms)
         self._stats: dict[str, tuple[int, TableStats]] = {}
         self._duck: Any = None  # the DuckDB query engine, started by the first query
 
@@ -89,10 +90,12 @@ class DataPlane:
 
     def flush(self) -> None:
         """Make every written row durable (in the rows file, when there is one)."""
+        self._events.settle()
         self._store.flush()
 
     def reset(self) -> None:
         """Forget every table's rows."""
+        self._events.clear()
         self._store.clear()
         self._streams.clear()
         self._stats.clear()
@@ -201,25 +204,38 @@ class DataPlane:
         *,
         table: Mapping[str, Any] | None = None,
         plan_key: Hashable | None = None,
+        on_batch: BatchCallback | None = None,
     ) -> EventsResult:
-        """Apply a streaming job to pushed NDJSON lines and append the accepted rows now.
+        """Apply a streaming job to pushed NDJSON lines: type them now, map and append them in
+        a batch (:mod:`stream_batch`) before anything reads the table.
 
         ``table`` is the target's table payload (type, schema, ``timeResolution``): aggregate
         targets get ``__count`` and bucketed times, and declared column types apply. The job is
         compiled once and reused: by ``plan_key`` when given (the caller promises the key
         changes whenever the spec or table does, e.g. job id + table id + version), else by the
-        content of both.
+        content of both. ``result.parsed`` counts the lines that didn't parse at once; the
+        other counts come when the batch runs, to ``on_batch`` (the latest push's) and to the
+        result (reading them runs the batch now).
         """
-        return ingest_events(
-            self._store, self._stream(job_spec, table, plan_key), lines, now_ms=self._now_ms
-        )
+        key = self._stream_key(job_spec, table, plan_key)
+        return self._events.push(key, self._stream(job_spec, table, key), lines, on_batch)
 
-    def _stream(
-        self, job_spec: Mapping[str, Any], table: Mapping[str, Any] | None, key: Hashable | None
-    ) -> StreamPlan:
+    def settle_events(self) -> None:
+        """Map and write every staged streamed event now (e.g. before showing job counts)."""
+        self._events.settle()
+
+    @staticmethod
+    def _stream_key(
+        job_spec: Mapping[str, Any], table: Mapping[str, Any] | None, key: Hashable | None
+    ) -> Hashable:
         if key is None:
             # By content, so a caller may edit a spec between pushes (a few µs per push).
             key = json.dumps([job_spec, table], sort_keys=True, default=str)
+        return key
+
+    def _stream(
+        self, job_spec: Mapping[str, Any], table: Mapping[str, Any] | None, key: Hashable
+    ) -> StreamPlan:
         plan = self._streams.get(key)
         if plan is None:
             if len(self._streams) >= _MAX_STREAM_PLANS:

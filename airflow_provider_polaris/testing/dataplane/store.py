@@ -19,7 +19,7 @@ import math
 import os
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -59,6 +59,9 @@ class TableStore:
             self.con.execute(setting)
         self._tables: dict[str, _Table] = {}
         self._serial = 0
+        # Called with a table's name before anything reads or changes it: streamed events
+        # staged for that table are mapped and written first (see stream_batch).
+        self.before_read: Callable[[str], None] | None = None
         if path:
             self._reopen()
 
@@ -90,11 +93,17 @@ class TableStore:
 
     def exists(self, name: str) -> bool:
         """True when the table has been created or written (even with zero rows)."""
+        self._settle(name)
         return name in self._tables
+
+    def _settle(self, name: str) -> None:
+        if self.before_read is not None:
+            self.before_read(name)
 
     def sync(self, name: str) -> None:
         """Load the table's pending rows into DuckDB (queries call this before reading)."""
         with self.lock:
+            self._settle(name)
             table = self._tables.get(name)
             if table is not None and table.pending:
                 rows, table.pending = table.pending, []
@@ -105,6 +114,7 @@ class TableStore:
         unknown). Each row has every column; JSON values come back as Python objects.
         ``every`` > 1 returns a sample: about one row in ``every``."""
         with self.lock:
+            self._settle(name)
             table = self._tables.get(name)
             if table is None:
                 return ()
@@ -130,6 +140,7 @@ class TableStore:
     def days(self, name: str) -> int:
         """How many UTC days hold rows (Polaris' default partitioning: one segment a day)."""
         with self.lock:
+            self._settle(name)
             if name not in self._tables:
                 return 0
             self.sync(name)
@@ -147,16 +158,19 @@ class TableStore:
 
     def count(self, name: str) -> int:
         """How many rows the table holds."""
+        self._settle(name)
         table = self._tables.get(name)
         return 0 if table is None else table.rows + len(table.pending)
 
     def version(self, name: str) -> int:
         """A number that changes with every write to the table (for caches of derived data)."""
+        self._settle(name)
         table = self._tables.get(name)
         return -1 if table is None else table.version
 
     def stamp(self, name: str) -> tuple[int, int, int]:
         """Changes whenever the table's rows or columns change, or it is re-created."""
+        self._settle(name)
         table = self._tables.get(name)
         if table is None:
             return (-1, -1, 0)
@@ -164,6 +178,7 @@ class TableStore:
 
     def columns(self, name: str) -> tuple[str, ...]:
         """The table's columns, ``__time`` first."""
+        self._settle(name)
         table = self._tables.get(name)
         return ("__time",) if table is None else tuple(table.kinds)
 
@@ -247,6 +262,7 @@ class TableStore:
     def drop(self, name: str) -> None:
         """Forget one table."""
         with self.lock:
+            self._settle(name)  # staged events reach it (and their jobs' counts) first
             if self._tables.pop(name, None) is not None:
                 self.con.execute(f"DROP TABLE IF EXISTS {_quote(name)}")
 

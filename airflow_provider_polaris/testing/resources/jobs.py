@@ -72,6 +72,7 @@ class JobsApi(StateCore):
         with self.lock:
             job = self._job(job_id)
             shown = self.lifecycle.observe(job, self.clock.now(), count=False)
+            self.dataplane.settle_events()  # events it held until now are counted too
             out = render_job(job, shown)
             out["_emulator"] = {
                 "polls": job.polls,
@@ -86,6 +87,8 @@ class JobsApi(StateCore):
         job = self.jobs.get(job_id)
         if job is None:
             raise not_found(f"Job {job_id} not found", "jobId")
+        if job.streaming:
+            self.dataplane.settle_events()  # staged events' counts, health and logs first
         return job
 
     def create_job(self, body: Any, principal: dict[str, str]) -> dict[str, Any]:
@@ -241,6 +244,7 @@ class JobsApi(StateCore):
         with self.lock:
             job = self._job(job_id)
             self.lifecycle.advance(job, self.clock.now())
+            self.dataplane.settle_events()  # events it held until now are counted too
             return {"totals": dict(job.totals)}
 
     def job_logs(self, job_id: str) -> dict[str, Any]:
@@ -248,6 +252,7 @@ class JobsApi(StateCore):
         with self.lock:
             job = self._job(job_id)
             self.lifecycle.advance(job, self.clock.now())
+            self.dataplane.settle_events()  # events it held until now are counted too
             return {"logs": list(job.logs)}
 
     def reset_job(self, job_id: str) -> None:
@@ -275,6 +280,7 @@ class JobsApi(StateCore):
             descending = query.descending("DESC")
             limit = query.integer("paginationLimit", 100, 1, 1000)
             offset = query.integer("paginationOffset", 0, 0)
+            self.dataplane.settle_events()  # streaming jobs' health as of their last push
             now = self.clock.now()
             matched: list[tuple[Job, str]] = []
             for job in self.jobs.values():

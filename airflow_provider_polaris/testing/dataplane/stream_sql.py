@@ -1,0 +1,266 @@
+"""Map a batch of staged streaming events on DuckDB and append the accepted rows.
+
+One batch is one streaming job's typed events from many pushes. They are loaded into a TEMP
+table (:func:`stage`) with, beside their fields, the push they came in (``PUSH``), that push's
+acceptance window (``LOW`` .. ``HIGH``, epoch ms, from the late/early rejection periods) and
+their arrival order (``SEQ``). Then:
+
+1. one ``INSERT ... SELECT`` maps them: the filter (only TRUE passes), the mappings translated
+   from Druid (:func:`druid_sql.translate_expression`); aggregations see a group of one event
+   (``GROUP BY`` the event); schema discovery passes the other fields through;
+2. ``__time`` becomes a TIMESTAMP (numbers are epoch ms, strings ISO-8601) and is checked
+   against the window; the counts per push come from one ``GROUP BY``;
+3. the accepted rows, ``__time`` bucketed to the table's ``timeResolution`` and ``__count`` = 1
+   for aggregate tables, go into the table with :meth:`TableStore.insert_select`.
+
+An event that makes DuckDB fail at run time (a failing cast, say) is found by halving the batch
+and is an error with DuckDB's message; the others are written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import duckdb
+
+from airflow_provider_polaris.testing.dataplane.druid_sql import translate_expression
+from airflow_provider_polaris.testing.dataplane.errors import SqlError
+from airflow_provider_polaris.testing.dataplane.events import (
+    STAGED_TYPES,
+    EventCounts,
+    StreamPlan,
+)
+from airflow_provider_polaris.testing.dataplane.store import (
+    Row,
+    TableStore,
+    _fixed,
+    _kind,
+    _merge,
+    _quote,
+    _string,
+)
+
+# Columns the staged events carry beside their fields (names no event field is expected to use).
+PUSH = "__polaris_push"  # which push of the batch the event came in
+LOW = "__polaris_low"  # the push's acceptance window for __time, epoch ms
+HIGH = "__polaris_high"
+SEQ = "__polaris_seq"  # arrival order within the batch
+_KEEP = (PUSH, LOW, HIGH, SEQ)
+_EVENTS = "__polaris_events"
+_MAPPED = "__polaris_mapped"
+_TIMED = "__polaris_timed"
+NULL_TIME = "null or unparseable __time"
+
+
+def map_batch(
+    store: TableStore, plan: StreamPlan, rows: list[dict[str, Any]], pushes: int, now: int
+) -> list[EventCounts]:
+    """Map and append one job's staged events; the counts of each of the ``pushes``."""
+    counts = [EventCounts() for _ in range(pushes)]
+    staged = [0] * pushes
+    for row in rows:
+        staged[row[PUSH]] += 1
+    with store.lock:
+        con = store.con
+        stage(store, _EVENTS, rows, _staged_kinds(plan, rows))
+        try:
+            select = _mapped_select(plan, _columns(con, _EVENTS), now)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {_MAPPED} AS {select}", [0, -1])
+        except (duckdb.Error, SqlError) as exc:
+            message = f"invalid streaming job spec: {_first_line(exc)}"
+            for push, count in enumerate(staged):
+                counts[push].skip(message, count)
+            return counts
+        try:
+            failed = [0] * pushes
+            _fill(con, select, (0, len(rows) - 1), rows, (counts, failed))
+            _check_times(con, counts, staged, failed)
+            if any(c.processed for c in counts):
+                store.insert_select(plan.target, _output_select(plan, _columns(con, _TIMED)))
+        finally:
+            for temp in (_EVENTS, _MAPPED, _TIMED):
+                con.execute(f"DROP TABLE IF EXISTS {temp}")
+    return counts
+
+
+def _fill(
+    con: Any,
+    select: str,
+    span: tuple[int, int],
+    rows: list[dict[str, Any]],
+    out: tuple[list[EventCounts], list[int]],
+) -> None:
+    """Map events ``span`` (first, last SEQ); on a run-time error halve the range until the
+    events that fail are alone: each is then an error with DuckDB's message."""
+    first, last = span
+    try:
+        con.execute(f"INSERT INTO {_MAPPED} {select}", [first, last])
+    except duckdb.Error as exc:
+        if first == last:
+            push = rows[first][PUSH]
+            out[0][push].skip(_first_line(exc))
+            out[1][push] += 1
+            return
+        middle = (first + last) // 2
+        _fill(con, select, (first, middle), rows, out)
+        _fill(con, select, (middle + 1, last), rows, out)
+
+
+def _check_times(con: Any, counts: list[EventCounts], staged: list[int], failed: list[int]) -> None:
+    """``__time`` as a TIMESTAMP and whether it is inside its push's window; counts per push."""
+    kinds = _columns(con, _MAPPED)
+    stamp = _as_timestamp(_quote("__time"), kinds.get("__time", '"NULL"'))
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_TIMED} AS SELECT *, {stamp} AS __polaris_t, "
+        f"epoch_ms({stamp}) BETWEEN {LOW} AND {HIGH} AS __polaris_ok FROM {_MAPPED}"
+    )
+    found = con.execute(
+        f"SELECT {PUSH}, count(*), count(*) FILTER (WHERE __polaris_t IS NULL), "
+        f"count(*) FILTER (WHERE __polaris_ok) FROM {_TIMED} GROUP BY 1"
+    ).fetchall()
+    mapped = [0] * len(staged)
+    for push, total, null, accepted in found:
+        mapped[push] = int(total)
+        out = counts[push]
+        out.skip(NULL_TIME, int(null))
+        out.processed += int(accepted)
+        out.filtered += int(total) - int(null) - int(accepted)  # late or early: not errors
+    for push, count in enumerate(staged):
+        # the rest were rejected by the filter, or failed to map (counted as errors then)
+        counts[push].filtered += count - mapped[push] - failed[push]
+
+
+def _mapped_select(plan: StreamPlan, inputs: dict[str, str], now: int) -> str:
+    """The SELECT mapping events ``?`` .. ``?`` (by SEQ) of the staged events."""
+    fields = [c for c in inputs if c not in _KEEP]
+    view = [_quote(c) for c in _KEEP]
+    for column in fields:
+        view.append(f"{_input_value(_quote(column), plan, column)} AS {_quote(column)}")
+    missing = sorted(plan.referenced - set(inputs))  # fields no staged event has: NULL
+    view += [f"NULL AS {_quote(c)}" for c in missing]
+    items = [_quote(c) for c in _KEEP]
+    mapped = {m.column for m in plan.mappings}
+    for mapping in plan.mappings:
+        items.append(f"{_translated(mapping.expression, now)} AS {_quote(mapping.column)}")
+    if "__time" not in mapped:  # the legacy push API's __time field
+        items.append(f"{_quote('__time') if '__time' in inputs else 'NULL'} AS {_quote('__time')}")
+        mapped.add("__time")
+    if plan.discovery:
+        skip = mapped | plan.excluded
+        items += [_quote(c) for c in fields if c not in skip]
+    where = f"{SEQ} BETWEEN ? AND ?"
+    if plan.condition is not None:
+        where += f" AND ({_translated(plan.condition, now)}) IS TRUE"
+    sql = f"SELECT {', '.join(items)} FROM (SELECT {', '.join(view)} FROM {_EVENTS}) WHERE {where}"
+    if any(m.aggregate for m in plan.mappings):
+        keys = [_quote(c) for c in (*_KEEP, *fields, *missing)]
+        sql += f" GROUP BY {', '.join(keys)}"  # one group per event
+    return sql
+
+
+def _input_value(column: str, plan: StreamPlan, name: str) -> str:
+    declared = {n: t for n, t, _ in plan.fields or ()}.get(name)
+    if declared == "timestamp":
+        return f"epoch_ms({column})"
+    if STAGED_TYPES.get(declared or "") == "DOUBLE":
+        return f"CASE WHEN isfinite({column}) THEN {column} END"  # NaN is NULL, as stored
+    return column
+
+
+def _output_select(plan: StreamPlan, columns: dict[str, str]) -> str:
+    stamp = "__polaris_t"
+    if plan.resolution is not None:
+        stamp = _translated(f"TIME_FLOOR(\"__polaris_t\", '{plan.resolution}')", 0)
+    items = [f"{stamp} AS {_quote('__time')}"]
+    for column, kind in columns.items():
+        if column in _KEEP or column in ("__time", "__polaris_t", "__polaris_ok"):
+            continue
+        items.append(
+            f"{_declared(_quote(column), kind, plan.types.get(column))} AS {_quote(column)}"
+        )
+    if plan.aggregate_table and "__count" not in columns:
+        items.append(f"1 AS {_quote('__count')}")
+    return f"SELECT {', '.join(items)} FROM {_TIMED} WHERE __polaris_ok ORDER BY {SEQ}"
+
+
+def _declared(column: str, kind: str, data_type: str | None) -> str:
+    """A declared column type applied to a mapped value (None when it doesn't convert)."""
+    target = STAGED_TYPES.get((data_type or "").lower())
+    if target is None or target == "JSON" or data_type == "timestamp" or kind == '"NULL"':
+        return column
+    if target == "BIGINT" and (kind in ("DOUBLE", "FLOAT") or kind.startswith("DECIMAL")):
+        return f"TRY_CAST(trunc({column}) AS {target})"  # long of 2.7 is 2
+    if target == "BIGINT" and kind == "VARCHAR":
+        return f"TRY_CAST(trunc(TRY_CAST({column} AS DOUBLE)) AS BIGINT)"
+    return f"TRY_CAST({column} AS {target})"
+
+
+def _as_timestamp(column: str, kind: str) -> str:
+    """``__time`` as a TIMESTAMP: numbers are epoch ms, strings ISO-8601 (or a number)."""
+    base = kind.split("(")[0].upper()
+    if base.startswith("TIMESTAMP") or base == "DATE":
+        return f"CAST({column} AS TIMESTAMP)"
+    if base in ("BIGINT", "INTEGER", "HUGEINT", "DOUBLE", "FLOAT", "DECIMAL", "UBIGINT"):
+        return f"epoch_ms(TRY_CAST(trunc({column}) AS BIGINT))"
+    if base in ("VARCHAR", "JSON"):
+        number = f"TRY_CAST(trunc(TRY_CAST({column} AS DOUBLE)) AS BIGINT)"
+        return f"COALESCE(CAST(TRY_CAST({column} AS TIMESTAMPTZ) AS TIMESTAMP), epoch_ms({number}))"
+    return "CAST(NULL AS TIMESTAMP)"
+
+
+@lru_cache(maxsize=1024)
+def _translated(text: str, now: int) -> str:
+    return translate_expression(text, now)
+
+
+def _staged_kinds(plan: StreamPlan, rows: Sequence[Row]) -> dict[str, str | None]:
+    kinds: dict[str, str | None] = {PUSH: "BIGINT", LOW: "BIGINT", HIGH: "BIGINT", SEQ: "BIGINT"}
+    declared = {name: STAGED_TYPES.get(kind) for name, kind, _ in plan.fields or ()}
+    if plan.fields is None or plan.discovery:
+        for row in rows:
+            kinds.update(dict.fromkeys(k for k in row if k not in kinds))
+    kinds.update(declared)
+    return kinds
+
+
+def _columns(con: Any, table: str) -> dict[str, str]:
+    return {str(r[0]): str(r[1]) for r in con.execute(f"DESCRIBE {table}").fetchall()}
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def stage(store: TableStore, name: str, rows: Sequence[Row], kinds: dict[str, str | None]) -> None:
+    """Replace the TEMP table ``name`` (scratch input, not a Polaris table) with ``rows``: one
+    column per ``kinds`` entry, of that DuckDB type, or for None the type a stored column gets
+    (BIGINT, DOUBLE, VARCHAR, JSON; booleans as longs, NaN as NULL). One bulk JSON load."""
+    final = {c: k for c, k in kinds.items() if k is not None}
+    fix: set[str] = set()
+    for column in [c for c, k in kinds.items() if k is None]:
+        seen = {_kind(row.get(column)) for row in rows}
+        kind: str | None = None
+        for found in seen - {None, "NAN"}:
+            kind = _merge(kind, "BIGINT" if found == "BOOL" else str(found))
+        final[column] = kind or "VARCHAR"
+        if seen & {"NAN", "BOOL"} or (kind == "VARCHAR" and seen - {None, "VARCHAR"}):
+            fix.add(column)
+    if fix:
+        rows = [_fixed(row, fix, final) for row in rows]
+    struct = "{" + ", ".join(f"{_string(c)}: {_string(k)}" for c, k in final.items()) + "}"
+    fd, path = tempfile.mkstemp(suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(json.dumps(rows, default=str, separators=(",", ":")))
+        store.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_quote(name)} AS SELECT * FROM read_json("
+            f"{_string(path)}, format = 'array', columns = {struct}, "
+            "maximum_object_size = 2147483647)"
+        )
+    finally:
+        os.unlink(path)
