@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from airflow_provider_polaris.testing.dataplane import DataPlane
+from airflow_provider_polaris.testing.dataplane.timeutil import parse_timestamp
 
 NOW = "2024-06-01T12:00:00Z"  # the conftest clock
 
@@ -109,3 +110,84 @@ def test_reset_and_drop(dp: DataPlane) -> None:
     dp.ingest_events(streaming_job(), [line(NOW)])
     dp.reset()
     assert dp.table_rows("gateway") == []
+
+
+def test_each_push_is_judged_against_its_own_time_within_one_batch() -> None:
+    now = [parse_timestamp(NOW) / 1000]
+    dp = DataPlane(clock=lambda: now[0])
+    job = streaming_job(lateMessageRejectionPeriod="PT1H", earlyMessageRejectionPeriod="PT1H")
+    first = dp.ingest_events(job, [line("2024-06-01T11:30:00Z", 1)])  # 30 min old: accepted
+    now[0] += 2 * 3600  # two hours later, the same event is too late; a 13:30 event is fine
+    second = dp.ingest_events(
+        job, [line("2024-06-01T11:30:00Z", 2), line("2024-06-01T13:30:00Z", 3)]
+    )
+    third = dp.ingest_events(job, [line("2024-06-01T16:00:00Z", 4)])  # 2 h ahead: too early
+    # Nothing has read the table: all three pushes are mapped in one batch now.
+    assert [r["value"] for r in dp.table_rows("gateway")] == [1.0, 3.0]
+    assert (first.rows_processed, first.rows_skipped_by_filter) == (1, 0)
+    assert (second.rows_processed, second.rows_skipped_by_filter) == (1, 1)
+    assert (third.rows_processed, third.rows_skipped_by_filter) == (0, 1)
+
+
+def test_an_aggregate_target_gets_count_one_per_event_and_bucketed_times(dp: DataPlane) -> None:
+    job = streaming_job()
+    job["mappings"] += [
+        {"columnName": "total", "expression": 'SUM("value")'},
+        {"columnName": "events", "expression": "COUNT(*)"},
+        {"columnName": "top", "expression": 'MAX("value") * 10'},
+    ]
+    table = {"type": "aggregate", "timeResolution": "hour"}
+    stamps = ["2024-06-01T10:05:00Z", "2024-06-01T10:55:00Z", "2024-06-01T11:00:00Z"]
+    dp.ingest_events(job, [line(t, i + 1) for i, t in enumerate(stamps)], table=table)
+    rows = dp.table_rows("gateway")
+    hour = 3_600_000
+    assert [r["__time"] % hour for r in rows] == [0, 0, 0]  # floored to the hour
+    assert [(r["total"], r["events"], r["top"], r["__count"]) for r in rows] == [
+        (1.0, 1, 10.0, 1),
+        (2.0, 1, 20.0, 1),
+        (3.0, 1, 30.0, 1),
+    ]
+    total = dp.query('SELECT SUM("__count"), COUNT(DISTINCT "__time") FROM "gateway"', None)
+    assert total.rows == [[3, 2]]
+
+
+def test_a_query_right_after_a_push_sees_its_rows(dp: DataPlane) -> None:
+    dp.ingest_events(streaming_job(), [line(NOW, 7)])
+    assert dp.query('SELECT SUM("value") FROM "gateway"', None).rows == [[7.0]]
+    dp.ingest_events(streaming_job(), [line(NOW, 8)])
+    assert dp.table_stats("gateway").rows == 2
+
+
+def test_batches_start_at_the_bound_and_the_callback_gets_the_counts(dp: DataPlane) -> None:
+    dp._events.bound = 5  # the batcher's setting; the default is 20,000 events
+    got: list[tuple[int, int, int]] = []
+
+    def counted(counts: Any) -> None:
+        got.append((counts.processed, counts.errors, counts.filtered))
+
+    job = streaming_job(filterExpression='"value" < 100')
+    for value in (1, 2, 200):
+        dp.ingest_events(job, [line(NOW, value), line("no time", value)], on_batch=counted)
+    # 6 staged events passed the bound of 5: one batch of the three pushes, without a read.
+    assert got == [(2, 2, 2)]  # both events of value 200 fail the filter before any time check
+    assert dp._store.rows("gateway")  # already written
+
+
+def test_an_event_failing_at_run_time_is_one_error_and_the_rest_are_written(dp: DataPlane) -> None:
+    job = streaming_job()
+    job["source"]["inputSchema"].append({"name": "n", "dataType": "long"})
+    job["mappings"].append({"columnName": "big", "expression": '"n" * 4611686018427387904'})
+    lines = [line(NOW, i, n=1) for i in range(6)] + [line(NOW, 9, n=4)]  # 4 * 2^62 overflows
+    result = dp.ingest_events(job, lines)
+    assert (result.rows_processed, result.rows_skipped_by_error) == (6, 1)
+    assert "Overflow" in result.messages[0]
+    assert sorted(r["value"] for r in dp.table_rows("gateway")) == [0, 1, 2, 3, 4, 5]
+
+
+def test_a_spec_that_cannot_bind_makes_every_event_an_error(dp: DataPlane) -> None:
+    job = streaming_job()
+    job["mappings"].append({"columnName": "x", "expression": 'NO_SUCH_FUNCTION("value")'})
+    result = dp.ingest_events(job, [line(NOW), line(NOW)])
+    assert result.rows_skipped_by_error == 2
+    assert result.messages[0].startswith("invalid streaming job spec: ")
+    assert not dp.has_table_data("gateway")
