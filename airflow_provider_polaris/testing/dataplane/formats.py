@@ -13,8 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_polaris.testing.dataplane.timeutil import Timestamp
-from airflow_provider_polaris.testing.dataplane.values import to_timestamp
+from airflow_provider_polaris.testing.dataplane.timeutil import Timestamp, parse_timestamp
 
 
 class FormatError(Exception):
@@ -186,6 +185,26 @@ def coerce(value: Any, data_type: str) -> Any:
     return value
 
 
+def to_timestamp(value: Any) -> Timestamp | None:
+    """An input value as a time: numbers are epoch millis, strings ISO-8601 or a number;
+    None when it is neither."""
+    if value is None or isinstance(value, Timestamp):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Timestamp(int(value)) if math.isfinite(value) else None
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        pass
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return Timestamp(int(number)) if math.isfinite(number) else None
+
+
 def apply_schema(record: Mapping[str, Any], schema: Sequence[Mapping[str, Any]] | None) -> Record:
     """Keep the declared fields of a record, converted to their types (all fields when there is
     no schema). ``__time`` of table rows stays a Timestamp. Raises ValueError on a bad value."""
@@ -199,12 +218,3 @@ def apply_schema(record: Mapping[str, Any], schema: Sequence[Mapping[str, Any]] 
         except (ValueError, OverflowError) as exc:
             raise ValueError(f"field {name!r}: {exc}") from None
     return out
-
-
-def as_timestamp_row(record: Record) -> Record:
-    """Make a stored row's ``__time`` a Timestamp so SQL sees a TIMESTAMP column."""
-    value = record.get("__time")
-    if value is not None and not isinstance(value, Timestamp):
-        record = dict(record)
-        record["__time"] = to_timestamp(value)
-    return record
