@@ -47,6 +47,39 @@ def test_push_fans_out_to_every_streaming_job(api: httpx.Client, emu: PolarisEmu
         assert api.get(f"/jobs/{job['id']}/metrics").json()["totals"]["numRowsProcessed"] == 5
 
 
+def test_one_push_fans_out_into_two_tables_each_with_its_own_mappings(
+    api: httpx.Client, emu: PolarisEmulator
+) -> None:
+    emu.configure(manual_clock=False)
+    api.post("/connections", json={"type": "push_streaming", "name": "push"})
+    create_job(api, streaming_spec("plain"))
+    doubled = streaming_spec("doubled", filterExpression='"n" > 0')
+    doubled["mappings"][1] = {"columnName": "n", "expression": '"n" * 2'}
+    create_job(api, doubled)
+    emu.advance(1)
+    assert api.post("/events/push", content=_events(3)).status_code == 200
+    # No read in between: each table gets the push mapped by its own job.
+    for table, expected in (("plain", [[0], [1], [2]]), ("doubled", [[2], [4]])):
+        query = {"query": f'SELECT "n" FROM "{table}" ORDER BY "n"', "resultFormat": "array"}
+        assert api.post("/query/sql", json=query).json() == expected
+
+
+def test_counts_show_in_metrics_right_after_a_push(api: httpx.Client, emu: PolarisEmulator) -> None:
+    emu.configure(manual_clock=False)
+    api.post("/connections", json={"type": "push_streaming", "name": "push"})
+    job = create_job(api, streaming_spec(filterExpression='"n" <> 1'))
+    emu.advance(1)
+    lines = _events(3) + b'{"ts": null, "n": 5}\nnot json\n'
+    assert api.post("/events/push", content=lines).status_code == 200
+    totals = api.get(f"/jobs/{job['id']}/metrics").json()["totals"]
+    assert (
+        totals["numRowsProcessed"],
+        totals["numRowsSkippedByFilter"],
+        totals["numRowsSkippedByError"],  # the bad line at once, the NULL time in the batch
+    ) == (2, 1, 2)
+    assert api.get(f"/jobs/{job['id']}").json()["health"]["status"] == "warn"
+
+
 def test_events_buffer_while_pending(api: httpx.Client, emu: PolarisEmulator) -> None:
     emu.configure(manual_clock=False)
     api.post("/connections", json={"type": "push_streaming", "name": "push"})
