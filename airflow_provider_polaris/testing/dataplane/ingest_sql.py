@@ -277,7 +277,8 @@ class _Scan:
         return name.text
 
     def until(self, stop: Callable[[Token], bool]) -> str:
-        """The text up to the first depth-0 token ``stop`` accepts (or the end)."""
+        """The text up to the first depth-0 token ``stop`` accepts (or the end), without
+        the comments that trail it."""
         depth, pieces, start = 0, [], self.at
         while self.at < len(self.tokens):
             token = self.tokens[self.at]
@@ -285,19 +286,19 @@ class _Scan:
                 break
             depth += token.token_type == TokenType.L_PAREN
             depth -= token.token_type == TokenType.R_PAREN
-            pieces.append(self._text(token, self.at))
+            if pieces:  # what lies between two tokens: spaces, comments
+                pieces.append(self.text[self.tokens[self.at - 1].end + 1 : token.start])
+            pieces.append(self._text(token))
             self.at += 1
         return "".join(pieces).strip()
 
-    def _text(self, token: Token, index: int) -> str:
-        end = self.tokens[index + 1].start if index + 1 < len(self.tokens) else len(self.text)
-        gap = self.text[token.end + 1 : end]
+    def _text(self, token: Token) -> str:
         if token.token_type != TokenType.PLACEHOLDER:
-            return self.text[token.start : token.end + 1] + gap
+            return self.text[token.start : token.end + 1]
         if self.bound >= len(self.params):
             raise SqlError(f"The statement has no value for parameter {self.bound + 1}")
         self.bound += 1
-        return _literal(self.params[self.bound - 1]) + gap
+        return _literal(self.params[self.bound - 1])
 
 
 def _literal(value: Any) -> str:

@@ -471,3 +471,16 @@ def test_sql_insert_from_extern(dp: DataPlane) -> None:
     )
     assert run(dp, {"type": "sql", "query": query}, {}).error_code is None
     assert dp.table_rows("x") == [{"__time": 1704067200000, "n": 6}]
+
+
+def test_sql_job_with_comments_and_qualified_names(loaded: DataPlane) -> None:
+    query = (
+        "-- copy the paris rows\n"
+        'INSERT INTO druid."Paris" -- the target\n'
+        'SELECT * FROM druid."Source" WHERE "city" = \'paris\' -- only paris\n'
+        "PARTITIONED BY TIME_FLOOR(__time, 'PT1H') -- hourly\n"
+        'CLUSTERED BY "city" -- end'
+    )
+    result = run(loaded, {"type": "sql", "query": query}, {})
+    assert (result.error_code, result.rows_persisted) == (None, 4)
+    assert {r["city"] for r in loaded.table_rows("Paris")} == {"paris"}
