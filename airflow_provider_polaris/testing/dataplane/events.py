@@ -224,14 +224,61 @@ def _parsed(text: str, now: int) -> exp.Expr:
     return sqlglot.parse_one(translate_expression(text, now), read="duckdb")
 
 
-def parse_push(plan: StreamPlan, lines: Sequence[bytes], counts: EventCounts) -> list[dict]:
-    """The typed events of a push; lines that don't parse or type are counted in ``counts``."""
+def parse_push(
+    plan: StreamPlan, lines: Sequence[bytes], counts: EventCounts
+) -> list[bytes | dict[str, Any]]:
+    """The typed events of a push; lines that don't parse or type are counted in ``counts``.
+
+    With a declared ``inputSchema`` (no discovery) a JSON line whose values already have their
+    declared types is kept as the line itself: DuckDB reads it again with those types, which
+    costs less than encoding the row once more. Other events are typed rows (dicts)."""
+    if not plan.json_lines:
+        return _typed(plan, _csv_records(plan, lines, counts), counts)
+    raw = plan.fields is not None and not plan.discovery
+    out: list[bytes | dict[str, Any]] = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = _parse_line(line)
+        except ValueError as exc:
+            if line.strip():  # blank lines are no events
+                counts.skip(f"line {number}: unable to parse JSON: {exc}")
+            continue
+        if not isinstance(record, dict):
+            counts.skip(f"line {number}: expected a JSON object")
+            continue
+        try:
+            typed = _input_row(record, plan)
+        except (ValueError, OverflowError) as exc:
+            counts.skip(str(exc))
+            continue
+        out.append(line if raw and line[:1] == b"{" and _same(typed, record) else typed)
+    return out
+
+
+def _same(typed: dict[str, Any], record: dict[str, Any]) -> bool:
+    get = record.get
+    # a plain loop: all() over a generator costs more at this rate
+    for name, value in typed.items():  # noqa: SIM110
+        if value is not get(name):
+            return False
+    return True
+
+
+def _csv_records(
+    plan: StreamPlan, lines: Sequence[bytes], counts: EventCounts
+) -> list[dict[str, Any] | BadRecord]:
+    text = b"\n".join(line.rstrip(b"\r\n") for line in lines).decode("utf-8", "replace")
     try:
-        records = _records(plan, lines)
+        return list(read_records(text, plan.format_settings))
     except (FormatError, ValueError) as exc:
         counts.skip(str(exc), len(lines))
         return []
-    out: list[dict[str, Any]] = []
+
+
+def _typed(
+    plan: StreamPlan, records: list[dict[str, Any] | BadRecord], counts: EventCounts
+) -> list[bytes | dict[str, Any]]:
+    out: list[bytes | dict[str, Any]] = []
     for record in records:
         if isinstance(record, BadRecord):
             counts.skip(record.message)
@@ -240,25 +287,6 @@ def parse_push(plan: StreamPlan, lines: Sequence[bytes], counts: EventCounts) ->
             out.append(_input_row(record, plan))
         except (ValueError, OverflowError) as exc:
             counts.skip(str(exc))
-    return out
-
-
-def _records(plan: StreamPlan, lines: Sequence[bytes]) -> list[dict[str, Any] | BadRecord]:
-    if not plan.json_lines:
-        text = b"\n".join(line.rstrip(b"\r\n") for line in lines).decode("utf-8", "replace")
-        return list(read_records(text, plan.format_settings))
-    out: list[dict[str, Any] | BadRecord] = []
-    for number, line in enumerate(lines, start=1):
-        try:
-            record = _parse_line(line)
-        except ValueError as exc:
-            if line.strip():  # blank lines are no events
-                out.append(BadRecord(f"line {number}: unable to parse JSON: {exc}"))
-            continue
-        if isinstance(record, dict):
-            out.append(record)
-        else:
-            out.append(BadRecord(f"line {number}: expected a JSON object"))
     return out
 
 

@@ -26,13 +26,7 @@ from airflow_provider_polaris.testing.dataplane.events import (
     parse_push,
 )
 from airflow_provider_polaris.testing.dataplane.store import TableStore
-from airflow_provider_polaris.testing.dataplane.stream_sql import (
-    HIGH,
-    LOW,
-    PUSH,
-    SEQ,
-    map_batch,
-)
+from airflow_provider_polaris.testing.dataplane.stream_sql import map_batch
 from airflow_provider_polaris.testing.dataplane.timeutil import add_period
 
 DEFAULT_BOUND = 20_000  # staged events (all jobs) that start a batch
@@ -42,7 +36,8 @@ BatchCallback = Callable[[EventCounts], None]
 @dataclass
 class _Staged:
     plan: StreamPlan
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    items: list[bytes | dict[str, Any]] = field(default_factory=list)
+    pushes: list[tuple[int, int, int]] = field(default_factory=list)  # first item, low, high
     results: list[EventsResult] = field(default_factory=list)
     on_batch: BatchCallback | None = None
 
@@ -84,11 +79,8 @@ class EventBatcher:
         staged = self._staged.get(key)
         if staged is None:
             staged = self._staged[key] = _Staged(plan)
-        push, seq = len(staged.results), len(staged.rows)
-        for record in records:
-            record[PUSH], record[LOW], record[HIGH], record[SEQ] = push, low, high, seq
-            seq += 1
-        staged.rows += records
+        staged.pushes.append((len(staged.items), low, high))
+        staged.items += records
         staged.results.append(result)
         staged.on_batch = on_batch
         self._targets[plan.target] = self._targets.get(plan.target, 0) + len(records)
@@ -116,8 +108,8 @@ class EventBatcher:
             if staged is None:
                 return
             target = staged.plan.target
-            self._count -= len(staged.rows)
-            left = self._targets.pop(target, 0) - len(staged.rows)
+            self._count -= len(staged.items)
+            left = self._targets.pop(target, 0) - len(staged.items)
             if left > 0:
                 self._targets[target] = left
             self._running = True
@@ -134,13 +126,13 @@ class EventBatcher:
             staged.on_batch(total)
 
     def _map(self, staged: _Staged) -> list[EventCounts]:
-        pushes = len(staged.results)
         try:
-            return map_batch(self._store, staged.plan, staged.rows, pushes, self._now_ms())
+            return map_batch(self._store, staged.plan, staged.items, staged.pushes, self._now_ms())
         except Exception as exc:  # a store failure: the events did not reach the table
-            counts = [EventCounts() for _ in range(pushes)]
-            for row in staged.rows:
-                counts[row[PUSH]].skip(f"could not write the events: {exc}")
+            ends = [first for first, _, _ in staged.pushes[1:]] + [len(staged.items)]
+            counts = [EventCounts() for _ in staged.pushes]
+            for push, (first, _, _) in enumerate(staged.pushes):
+                counts[push].skip(f"could not write the events: {exc}", ends[push] - first)
             return counts
 
     def clear(self) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from bisect import bisect_right
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -36,7 +37,6 @@ from airflow_provider_polaris.testing.dataplane.events import (
     StreamPlan,
 )
 from airflow_provider_polaris.testing.dataplane.store import (
-    Row,
     TableStore,
     _fixed,
     _kind,
@@ -52,22 +52,35 @@ HIGH = "__polaris_high"
 SEQ = "__polaris_seq"  # arrival order within the batch
 _KEEP = (PUSH, LOW, HIGH, SEQ)
 _EVENTS = "__polaris_events"
+_PUSHES = "__polaris_pushes"
 _MAPPED = "__polaris_mapped"
 _TIMED = "__polaris_timed"
 NULL_TIME = "null or unparseable __time"
+Staged = bytes | dict[str, Any]  # a raw JSON line already typed as declared, or a typed row
 
 
 def map_batch(
-    store: TableStore, plan: StreamPlan, rows: list[dict[str, Any]], pushes: int, now: int
+    store: TableStore,
+    plan: StreamPlan,
+    items: list[Staged],
+    pushes: list[tuple[int, int, int]],
+    now: int,
 ) -> list[EventCounts]:
-    """Map and append one job's staged events; the counts of each of the ``pushes``."""
-    counts = [EventCounts() for _ in range(pushes)]
-    staged = [0] * pushes
-    for row in rows:
-        staged[row[PUSH]] += 1
+    """Map and append one job's staged events; the counts of each push. ``pushes`` are
+    (first event, LOW, HIGH) of each push, in order."""
+    counts = [EventCounts() for _ in pushes]
+    firsts = [first for first, _, _ in pushes]
+    staged = [end - start for start, end in zip(firsts, [*firsts[1:], len(items)], strict=True)]
     with store.lock:
         con = store.con
-        stage(store, _EVENTS, rows, _staged_kinds(plan, rows))
+        stage(store, _EVENTS, items, _staged_kinds(plan, items))
+        values = ", ".join(
+            f"({i}, {int(f)}, {int(lo)}, {int(hi)})" for i, (f, lo, hi) in enumerate(pushes)
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_PUSHES} AS SELECT * FROM (VALUES {values}) "
+            f"AS p({PUSH}, __polaris_first, {LOW}, {HIGH})"
+        )
         try:
             select = _mapped_select(plan, _columns(con, _EVENTS), now)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {_MAPPED} AS {select}", [0, -1])
@@ -77,13 +90,13 @@ def map_batch(
                 counts[push].skip(message, count)
             return counts
         try:
-            failed = [0] * pushes
-            _fill(con, select, (0, len(rows) - 1), rows, (counts, failed))
+            failed = [0] * len(pushes)
+            _fill(con, select, (0, len(items) - 1), firsts, (counts, failed))
             _check_times(con, counts, staged, failed)
             if any(c.processed for c in counts):
                 store.insert_select(plan.target, _output_select(plan, _columns(con, _TIMED)))
         finally:
-            for temp in (_EVENTS, _MAPPED, _TIMED):
+            for temp in (_EVENTS, _PUSHES, _MAPPED, _TIMED):
                 con.execute(f"DROP TABLE IF EXISTS {temp}")
     return counts
 
@@ -92,7 +105,7 @@ def _fill(
     con: Any,
     select: str,
     span: tuple[int, int],
-    rows: list[dict[str, Any]],
+    firsts: list[int],
     out: tuple[list[EventCounts], list[int]],
 ) -> None:
     """Map events ``span`` (first, last SEQ); on a run-time error halve the range until the
@@ -102,13 +115,13 @@ def _fill(
         con.execute(f"INSERT INTO {_MAPPED} {select}", [first, last])
     except duckdb.Error as exc:
         if first == last:
-            push = rows[first][PUSH]
+            push = bisect_right(firsts, first) - 1
             out[0][push].skip(_first_line(exc))
             out[1][push] += 1
             return
         middle = (first + last) // 2
-        _fill(con, select, (first, middle), rows, out)
-        _fill(con, select, (middle + 1, last), rows, out)
+        _fill(con, select, (first, middle), firsts, out)
+        _fill(con, select, (middle + 1, last), firsts, out)
 
 
 def _check_times(con: Any, counts: list[EventCounts], staged: list[int], failed: list[int]) -> None:
@@ -156,7 +169,9 @@ def _mapped_select(plan: StreamPlan, inputs: dict[str, str], now: int) -> str:
     where = f"{SEQ} BETWEEN ? AND ?"
     if plan.condition is not None:
         where += f" AND ({_translated(plan.condition, now)}) IS TRUE"
-    sql = f"SELECT {', '.join(items)} FROM (SELECT {', '.join(view)} FROM {_EVENTS}) WHERE {where}"
+    # each event gets its push: the last push that starts at or before it
+    joined = f"{_EVENTS} AS e ASOF JOIN {_PUSHES} AS p ON e.{SEQ} >= p.__polaris_first"
+    sql = f"SELECT {', '.join(items)} FROM (SELECT {', '.join(view)} FROM {joined}) WHERE {where}"
     if any(m.aggregate for m in plan.mappings):
         keys = [_quote(c) for c in (*_KEEP, *fields, *missing)]
         sql += f" GROUP BY {', '.join(keys)}"  # one group per event
@@ -218,12 +233,13 @@ def _translated(text: str, now: int) -> str:
     return translate_expression(text, now)
 
 
-def _staged_kinds(plan: StreamPlan, rows: Sequence[Row]) -> dict[str, str | None]:
-    kinds: dict[str, str | None] = {PUSH: "BIGINT", LOW: "BIGINT", HIGH: "BIGINT", SEQ: "BIGINT"}
+def _staged_kinds(plan: StreamPlan, items: Sequence[Staged]) -> dict[str, str | None]:
+    kinds: dict[str, str | None] = {}
     declared = {name: STAGED_TYPES.get(kind) for name, kind, _ in plan.fields or ()}
-    if plan.fields is None or plan.discovery:
-        for row in rows:
-            kinds.update(dict.fromkeys(k for k in row if k not in kinds))
+    if plan.fields is None or plan.discovery:  # typed rows only (see events.parse_push)
+        for row in items:
+            if isinstance(row, dict):
+                kinds.update(dict.fromkeys(k for k in row if k not in kinds))
     kinds.update(declared)
     return kinds
 
@@ -236,12 +252,16 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def stage(store: TableStore, name: str, rows: Sequence[Row], kinds: dict[str, str | None]) -> None:
-    """Replace the TEMP table ``name`` (scratch input, not a Polaris table) with ``rows``: one
-    column per ``kinds`` entry, of that DuckDB type, or for None the type a stored column gets
-    (BIGINT, DOUBLE, VARCHAR, JSON; booleans as longs, NaN as NULL). One bulk JSON load."""
+def stage(
+    store: TableStore, name: str, items: Sequence[Staged], kinds: dict[str, str | None]
+) -> None:
+    """Replace the TEMP table ``name`` (scratch input, not a Polaris table) with ``items`` (raw
+    JSON lines or typed rows) numbered from 0 in ``SEQ``: one column per ``kinds`` entry, of
+    that DuckDB type, or for None (typed rows only) the type a stored column gets (BIGINT,
+    DOUBLE, VARCHAR, JSON; booleans as longs, NaN as NULL). One bulk NDJSON load."""
     final = {c: k for c, k in kinds.items() if k is not None}
     fix: set[str] = set()
+    rows = [row for row in items if isinstance(row, dict)]
     for column in [c for c, k in kinds.items() if k is None]:
         seen = {_kind(row.get(column)) for row in rows}
         kind: str | None = None
@@ -250,17 +270,22 @@ def stage(store: TableStore, name: str, rows: Sequence[Row], kinds: dict[str, st
         final[column] = kind or "VARCHAR"
         if seen & {"NAN", "BOOL"} or (kind == "VARCHAR" and seen - {None, "VARCHAR"}):
             fix.add(column)
-    if fix:
-        rows = [_fixed(row, fix, final) for row in rows]
+    dumps = json.JSONEncoder(default=str, separators=(",", ":")).encode
+    text = b"\n".join(
+        item
+        if item.__class__ is bytes
+        else dumps(_fixed(item, fix, final) if fix else item).encode()  # type: ignore[arg-type]
+        for item in items
+    )
     struct = "{" + ", ".join(f"{_string(c)}: {_string(k)}" for c, k in final.items()) + "}"
     fd, path = tempfile.mkstemp(suffix=".json")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(json.dumps(rows, default=str, separators=(",", ":")))
+        with os.fdopen(fd, "wb") as out:
+            out.write(text)
         store.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_quote(name)} AS SELECT * FROM read_json("
-            f"{_string(path)}, format = 'array', columns = {struct}, "
-            "maximum_object_size = 2147483647)"
+            f"CREATE OR REPLACE TEMP TABLE {_quote(name)} AS SELECT row_number() OVER () - 1 "
+            f"AS {SEQ}, * FROM read_json({_string(path)}, format = 'newline_delimited', "
+            f"columns = {struct}, maximum_object_size = 2147483647)"
         )
     finally:
         os.unlink(path)
