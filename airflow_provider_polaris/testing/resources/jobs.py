@@ -91,6 +91,14 @@ class JobsApi(StateCore):
             self.dataplane.settle_events()  # staged events' counts, health and logs first
         return job
 
+    def _advanced(self, job_id: str) -> tuple[Job, float]:
+        """The job brought up to now, and now (the caller holds the lock)."""
+        job, now = self._job(job_id), self.clock.now()
+        self.lifecycle.advance(job, now)
+        if job.streaming:
+            self.dataplane.settle_events()  # events it held until now are counted too
+        return job, now
+
     def create_job(self, body: Any, principal: dict[str, str]) -> dict[str, Any]:
         """POST /jobs: validate, auto-create the table if asked, register the job (pending)."""
         with self.lock:
@@ -227,9 +235,7 @@ class JobsApi(StateCore):
     def job_progress(self, job_id: str) -> dict[str, Any]:
         """GET /jobs/{id}/progress."""
         with self.lock:
-            job = self._job(job_id)
-            now = self.clock.now()
-            self.lifecycle.advance(job, now)
+            job, now = self._advanced(job_id)
             if job.status == "completed":
                 progress = 1.0
             elif job.status == "running" and job.finish_at and job.started is not None:
@@ -242,25 +248,17 @@ class JobsApi(StateCore):
     def job_metrics(self, job_id: str) -> dict[str, Any]:
         """GET /jobs/{id}/metrics."""
         with self.lock:
-            job = self._job(job_id)
-            self.lifecycle.advance(job, self.clock.now())
-            self.dataplane.settle_events()  # events it held until now are counted too
-            return {"totals": dict(job.totals)}
+            return {"totals": dict(self._advanced(job_id)[0].totals)}
 
     def job_logs(self, job_id: str) -> dict[str, Any]:
         """GET /jobs/{id}/logs (newest last)."""
         with self.lock:
-            job = self._job(job_id)
-            self.lifecycle.advance(job, self.clock.now())
-            self.dataplane.settle_events()  # events it held until now are counted too
-            return {"logs": list(job.logs)}
+            return {"logs": list(self._advanced(job_id)[0].logs)}
 
     def reset_job(self, job_id: str) -> None:
         """POST /jobs/{id}/reset: streaming jobs only; the offset goes back to readFromPoint."""
         with self.lock:
-            job = self._job(job_id)
-            now = self.clock.now()
-            self.lifecycle.advance(job, now)
+            job, now = self._advanced(job_id)
             if not job.streaming:
                 raise bad("Only streaming jobs can be reset", "jobId")
             if job.terminal:
