@@ -27,6 +27,7 @@ from airflow_provider_polaris.testing.dataplane.formats import (
     read_records,
 )
 from airflow_provider_polaris.testing.dataplane.ingestion import (
+    exact_class,
     input_converter,
     schema_types,
 )
@@ -151,6 +152,9 @@ class StreamPlan:
     types: dict[str, str]  # declared column types of the target
     aggregate_table: bool
     referenced: frozenset[str] = frozenset()  # input fields the expressions read
+    # (field, class) when every declared type has one class and there is no discovery: a JSON
+    # line whose values are NULL or of those classes is staged as the line itself
+    exact: list[tuple[str, type]] | None = None
     error: str | None = None  # the spec can't run: every event is an error with this message
 
 
@@ -187,6 +191,10 @@ def compile_stream(
         types=schema_types(table),
         aggregate_table=str((table or {}).get("type", "")).lower() == "aggregate",
     )
+    if plan.fields is not None and not plan.discovery:
+        classes = [(name, exact_class(kind)) for name, kind, _ in plan.fields]
+        if all(cls is not None for _, cls in classes):
+            plan.exact = [(name, cls) for name, cls in classes if cls is not None]
     try:
         _compile_expressions(plan, spec, now_ms())
         plan.late = parse_period(str(spec.get("lateMessageRejectionPeriod") or "P30D"))
@@ -230,11 +238,12 @@ def parse_push(
     """The typed events of a push; lines that don't parse or type are counted in ``counts``.
 
     With a declared ``inputSchema`` (no discovery) a JSON line whose values already have their
-    declared types is kept as the line itself: DuckDB reads it again with those types, which
-    costs less than encoding the row once more. Other events are typed rows (dicts)."""
+    declared types (``plan.exact``) is kept as the line itself: DuckDB reads it again with
+    those types, which costs less than typing and encoding the row. Other events are typed
+    rows (dicts)."""
     if not plan.json_lines:
         return _typed(plan, _csv_records(plan, lines, counts), counts)
-    raw = plan.fields is not None and not plan.discovery
+    exact = plan.exact
     out: list[bytes | dict[str, Any]] = []
     for number, line in enumerate(lines, start=1):
         try:
@@ -246,20 +255,26 @@ def parse_push(
         if not isinstance(record, dict):
             counts.skip(f"line {number}: expected a JSON object")
             continue
+        if exact is not None and line[:1] == b"{" and _as_declared(record, exact):
+            out.append(line)
+            continue
         try:
-            typed = _input_row(record, plan)
+            out.append(_input_row(record, plan))
         except (ValueError, OverflowError) as exc:
             counts.skip(str(exc))
-            continue
-        out.append(line if raw and line[:1] == b"{" and _same(typed, record) else typed)
     return out
 
 
-def _same(typed: dict[str, Any], record: dict[str, Any]) -> bool:
+def typed_row(plan: StreamPlan, item: bytes | dict[str, Any]) -> dict[str, Any]:
+    """A staged event as a typed row (a raw line is parsed again)."""
+    return item if isinstance(item, dict) else _input_row(_parse_line(item), plan)
+
+
+def _as_declared(record: dict[str, Any], exact: list[tuple[str, type]]) -> bool:
     get = record.get
-    # a plain loop: all() over a generator costs more at this rate
-    for name, value in typed.items():  # noqa: SIM110
-        if value is not get(name):
+    for name, cls in exact:
+        value = get(name)
+        if value is not None and value.__class__ is not cls:
             return False
     return True
 

@@ -35,6 +35,7 @@ from airflow_provider_polaris.testing.dataplane.events import (
     STAGED_TYPES,
     EventCounts,
     StreamPlan,
+    typed_row,
 )
 from airflow_provider_polaris.testing.dataplane.store import (
     TableStore,
@@ -73,13 +74,18 @@ def map_batch(
     staged = [end - start for start, end in zip(firsts, [*firsts[1:], len(items)], strict=True)]
     with store.lock:
         con = store.con
-        stage(store, _EVENTS, items, _staged_kinds(plan, items))
-        values = ", ".join(
-            f"({i}, {int(f)}, {int(lo)}, {int(hi)})" for i, (f, lo, hi) in enumerate(pushes)
-        )
+        try:
+            stage(store, _EVENTS, items, _staged_kinds(plan, items))
+        except duckdb.Error:
+            # DuckDB refused a raw line that Python read (a repeated key, say): stage typed rows
+            items = [typed_row(plan, item) for item in items]
+            stage(store, _EVENTS, items, _staged_kinds(plan, items))
+        columns = [list(column) for column in zip(*pushes, strict=True)]  # first, low, high
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_PUSHES} AS SELECT * FROM (VALUES {values}) "
-            f"AS p({PUSH}, __polaris_first, {LOW}, {HIGH})"
+            f"CREATE OR REPLACE TEMP TABLE {_PUSHES} AS SELECT unnest(range(?)) AS {PUSH}, "
+            f"unnest(?::BIGINT[]) AS __polaris_first, unnest(?::BIGINT[]) AS {LOW}, "
+            f"unnest(?::BIGINT[]) AS {HIGH}",
+            [len(pushes), *columns],
         )
         try:
             select = _mapped_select(plan, _columns(con, _EVENTS), now)

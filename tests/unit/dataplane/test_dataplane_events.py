@@ -191,3 +191,21 @@ def test_a_spec_that_cannot_bind_makes_every_event_an_error(dp: DataPlane) -> No
     assert result.rows_skipped_by_error == 2
     assert result.messages[0].startswith("invalid streaming job spec: ")
     assert not dp.has_table_data("gateway")
+
+
+def test_raw_and_typed_lines_of_one_push_keep_their_order_and_types(dp: DataPlane) -> None:
+    job = streaming_job()
+    job["mappings"].append({"columnName": "tag", "expression": '"tag"'})
+    lines = [
+        line(NOW, 1.5, tag="a", extra={"x": 1}),  # already typed: staged as the line itself
+        line(NOW, "2", tag={"k": [1]}),  # typed in Python: "2" -> 2.0, the object -> its JSON
+        line(NOW, 3.5, tag=None),
+        b'{"time": "2024-06-01T12:00:00Z", "value": 4.5, "tag": "d", "tag": "e"}',
+    ]
+    assert dp.ingest_events(job, lines).rows_processed == 4
+    assert [(r["value"], r["tag"]) for r in dp.table_rows("gateway")] == [
+        (1.5, "a"),
+        (2.0, '{"k":[1]}'),
+        (3.5, None),
+        (4.5, "e"),  # a repeated key: the last one wins, as in Python's json
+    ]
