@@ -81,17 +81,20 @@ def created(request: Request, record: Any, name: str, status: int = 201) -> Resp
     return json_response(record, status, {"Location": where})
 
 
-async def list_or_create(
-    request: Request,
-    listing: Callable[[dict[str, list[str]]], Any],
-    create: Callable[[Any, dict[str, str]], dict[str, Any]],
+def collection(
+    listing: Callable[[Any, dict[str, list[str]]], Any],
+    create: Callable[[Any, Any, dict[str, str]], dict[str, Any]],
     key: str,
-) -> Response:
+) -> Callable[[Any, Request], Awaitable[Response]]:
     """A collection route: GET lists (with the query), POST creates (201 and ``Location``)."""
-    if request.method == "GET":
-        return json_response(listing(query_lists(request)))
-    record = create(await json_body(request), principal(request))
-    return created(request, record, record[key])
+
+    async def handler(state: Any, request: Request) -> Response:
+        if request.method == "GET":
+            return json_response(listing(state, query_lists(request)))
+        record = create(state, await json_body(request), principal(request))
+        return created(request, record, record[key])
+
+    return handler
 
 
 def read(fetch: Callable[..., Any]) -> Callable[[Any, Request], Awaitable[Response]]:

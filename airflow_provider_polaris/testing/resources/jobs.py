@@ -17,7 +17,7 @@ from starlette.responses import Response
 from .._alignment import DEFAULT_PARTITIONING
 from .._core import StateCore
 from .._errors import bad, not_found
-from .._http import RouteTable, json_body, json_response, list_or_create, read
+from .._http import RouteTable, collection, json_body, json_response, read
 from .._jobspec import is_aggregation, validate_job
 from .._lifecycle import OUTCOMES, Job, JobScript, render_job, zero_totals
 from .._rules import (
@@ -378,10 +378,6 @@ def _job_sort_key(job: Job, shown: str, column: str) -> Any:
     return (keys[column], job.created, job.seq)
 
 
-async def _jobs(state: JobsApi, request: Request) -> Response:
-    return await list_or_create(request, state.list_jobs, state.create_job, "id")
-
-
 async def _job(state: JobsApi, request: Request) -> Response:
     job_id = request.path_params["job_id"]
     if request.method == "GET":
@@ -407,7 +403,7 @@ async def _job_reset(state: JobsApi, request: Request) -> Response:
 ROUTES: RouteTable[JobsApi] = [
     ("/jobs/{job_id}", _job, ["GET", "PUT"]),
     ("/jobs/{job_id}/status", _job_status, ["GET", "POST"]),
-    ("/jobs", _jobs, ["GET", "POST"]),
+    ("/jobs", collection(JobsApi.list_jobs, JobsApi.create_job, "id"), ["GET", "POST"]),
     ("/jobs/{job_id}/progress", read(JobsApi.job_progress), ["GET"]),
     ("/jobs/{job_id}/metrics", read(JobsApi.job_metrics), ["GET"]),
     ("/jobs/{job_id}/logs", read(JobsApi.job_logs), ["GET"]),

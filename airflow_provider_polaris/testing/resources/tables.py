@@ -15,7 +15,7 @@ from starlette.responses import Response
 from .._clock import iso
 from .._core import StateCore
 from .._errors import bad, conflict, not_found
-from .._http import RouteTable, json_body, json_response, list_or_create, principal, query_lists
+from .._http import RouteTable, collection, json_body, json_response, principal, query_lists
 from .._rules import (
     INPUT_DATA_TYPES,
     TABLE_PARTITIONING,
@@ -198,10 +198,6 @@ class TablesApi(StateCore):
             )
 
 
-async def _tables(state: TablesApi, request: Request) -> Response:
-    return await list_or_create(request, state.list_tables, state.create_table, "name")
-
-
 async def _table(state: TablesApi, request: Request) -> Response:
     name = request.path_params["name"]
     if request.method == "GET":
@@ -216,7 +212,7 @@ async def _unused_segments(state: TablesApi, request: Request) -> Response:
 
 # ``/tables``, one table and its unused segments. (paths under the project)
 ROUTES: RouteTable[TablesApi] = [
-    ("/tables", _tables, ["GET", "POST"]),
+    ("/tables", collection(TablesApi.list_tables, TablesApi.create_table, "name"), ["GET", "POST"]),
     ("/tables/{name}", _table, ["GET", "PUT"]),
     ("/tables/{name}/unusedSegments", _unused_segments, ["GET"]),
 ]
