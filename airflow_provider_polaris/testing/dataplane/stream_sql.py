@@ -1,15 +1,16 @@
 """Map a batch of staged streaming events on DuckDB and append the accepted rows.
 
 One batch is one streaming job's typed events from many pushes. They are loaded into a TEMP
-table (:func:`stage`) with, beside their fields, the push they came in (``PUSH``), that push's
-acceptance window (``LOW`` .. ``HIGH``, epoch ms, from the late/early rejection periods) and
-their arrival order (``SEQ``). Then:
+table (:func:`stage`, one NDJSON read) numbered in arrival order (``SEQ``); a small table of the
+pushes gives each event, by an ASOF join on ``SEQ``, the push it came in (``PUSH``) and that
+push's acceptance window (``LOW`` .. ``HIGH``, epoch ms, from the late/early rejection periods
+and the push time). Then:
 
 1. one ``INSERT ... SELECT`` maps them: the filter (only TRUE passes), the mappings translated
    from Druid (:func:`druid_sql.translate_expression`); aggregations see a group of one event
    (``GROUP BY`` the event); schema discovery passes the other fields through;
-2. ``__time`` becomes a TIMESTAMP (numbers are epoch ms, strings ISO-8601) and is checked
-   against the window; the counts per push come from one ``GROUP BY``;
+2. in the same statement ``__time`` becomes a TIMESTAMP (numbers are epoch ms, strings
+   ISO-8601) and is checked against the window; the counts per push come from a ``GROUP BY``;
 3. the accepted rows, ``__time`` bucketed to the table's ``timeResolution`` and ``__count`` = 1
    for aggregate tables, go into the table with :meth:`TableStore.insert_select`.
 
@@ -55,7 +56,6 @@ _KEEP = (PUSH, LOW, HIGH, SEQ)
 _EVENTS = "__polaris_events"
 _PUSHES = "__polaris_pushes"
 _MAPPED = "__polaris_mapped"
-_TIMED = "__polaris_timed"
 NULL_TIME = "null or unparseable __time"
 Staged = bytes | dict[str, Any]  # a raw JSON line already typed as declared, or a typed row
 
@@ -90,6 +90,8 @@ def map_batch(
         try:
             select = _mapped_select(plan, _columns(con, _EVENTS), now)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {_MAPPED} AS {select}", [0, -1])
+            select = _timed(select, _columns(con, _MAPPED))  # now that __time's type is known
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {_MAPPED} AS {select}", [0, -1])
         except (duckdb.Error, SqlError) as exc:
             message = f"invalid streaming job spec: {_first_line(exc)}"
             for push, count in enumerate(staged):
@@ -100,9 +102,9 @@ def map_batch(
             _fill(con, select, (0, len(items) - 1), firsts, (counts, failed))
             _check_times(con, counts, staged, failed)
             if any(c.processed for c in counts):
-                store.insert_select(plan.target, _output_select(plan, _columns(con, _TIMED)))
+                store.insert_select(plan.target, _output_select(plan, _columns(con, _MAPPED)))
         finally:
-            for temp in (_EVENTS, _PUSHES, _MAPPED, _TIMED):
+            for temp in (_EVENTS, _PUSHES, _MAPPED):
                 con.execute(f"DROP TABLE IF EXISTS {temp}")
     return counts
 
@@ -131,16 +133,10 @@ def _fill(
 
 
 def _check_times(con: Any, counts: list[EventCounts], staged: list[int], failed: list[int]) -> None:
-    """``__time`` as a TIMESTAMP and whether it is inside its push's window; counts per push."""
-    kinds = _columns(con, _MAPPED)
-    stamp = _as_timestamp(_quote("__time"), kinds.get("__time", '"NULL"'))
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {_TIMED} AS SELECT *, {stamp} AS __polaris_t, "
-        f"epoch_ms({stamp}) BETWEEN {LOW} AND {HIGH} AS __polaris_ok FROM {_MAPPED}"
-    )
+    """Counts per push: NULL times (errors), accepted, outside the window or the filter."""
     found = con.execute(
         f"SELECT {PUSH}, count(*), count(*) FILTER (WHERE __polaris_t IS NULL), "
-        f"count(*) FILTER (WHERE __polaris_ok) FROM {_TIMED} GROUP BY 1"
+        f"count(*) FILTER (WHERE __polaris_ok) FROM {_MAPPED} GROUP BY 1"
     ).fetchall()
     mapped = [0] * len(staged)
     for push, total, null, accepted in found:
@@ -152,6 +148,15 @@ def _check_times(con: Any, counts: list[EventCounts], staged: list[int], failed:
     for push, count in enumerate(staged):
         # the rest were rejected by the filter, or failed to map (counted as errors then)
         counts[push].filtered += count - mapped[push] - failed[push]
+
+
+def _timed(select: str, kinds: dict[str, str]) -> str:
+    """``select`` plus ``__time`` as a TIMESTAMP and whether it is inside its push's window."""
+    stamp = _as_timestamp(_quote("__time"), kinds.get("__time", '"NULL"'))
+    return (
+        f"SELECT *, {stamp} AS __polaris_t, epoch_ms({stamp}) BETWEEN {LOW} AND {HIGH} "
+        f"AS __polaris_ok FROM ({select})"
+    )
 
 
 def _mapped_select(plan: StreamPlan, inputs: dict[str, str], now: int) -> str:
@@ -206,7 +211,7 @@ def _output_select(plan: StreamPlan, columns: dict[str, str]) -> str:
         )
     if plan.aggregate_table and "__count" not in columns:
         items.append(f"1 AS {_quote('__count')}")
-    return f"SELECT {', '.join(items)} FROM {_TIMED} WHERE __polaris_ok ORDER BY {SEQ}"
+    return f"SELECT {', '.join(items)} FROM {_MAPPED} WHERE __polaris_ok ORDER BY {SEQ}"
 
 
 def _declared(column: str, kind: str, data_type: str | None) -> str:
