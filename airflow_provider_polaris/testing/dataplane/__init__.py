@@ -14,7 +14,7 @@ How the server uses it::
     # result.warning_code (no_rows_found) -> completed with health warn
     result.commit()                                  # on completion only: writes atomically
     dp.ingest_events(streaming_job_spec, ndjson_lines, table=table_payload,
-                     plan_key=(job_id, table_id, table_version))  # writes immediately
+                     plan_key=(job_id, table_id, table_version))  # staged; mapped in batches
     dp.table_stats(name)                             # rows, size, segments (cached)
     dp.query('SELECT COUNT(*) FROM "t"', None)       # QueryResult(columns, sql_types, rows)
 
@@ -52,10 +52,12 @@ Ingestion (``batch`` and ``sql`` jobs):
   written (smaller after a rollup). Zero rows written → ``warning_code = "no_rows_found"``.
 * ``delete_data`` (intervals or ``deleteAll``), ``drop_table``; ``restore_data`` is a no-op.
 
-Streaming (:meth:`DataPlane.ingest_events`): each NDJSON line is typed by ``inputSchema``,
-filtered by ``filterExpression``, mapped (aggregations see a group of one event), and rejected
-as filtered when ``__time`` is outside ``now - lateMessageRejectionPeriod`` (P30D) ..
-``now + earlyMessageRejectionPeriod`` (P2000D). Bad lines and NULL times are skipped by error.
+Streaming (:meth:`DataPlane.ingest_events`): each NDJSON line is typed by ``inputSchema`` at
+push time and staged; a job's staged events are mapped on DuckDB in batches (before anything
+reads the table or the job's counts): filtered by ``filterExpression``, mapped (aggregations
+see a group of one event), and rejected as filtered when ``__time`` is outside
+``push time - lateMessageRejectionPeriod`` (P30D) .. ``push time + earlyMessageRejectionPeriod``
+(P2000D). Bad lines and NULL times are skipped by error.
 With ``useSchemaDiscovery`` every other field is kept as a dimension except
 ``dimensionExclusions`` and the fields the ``__time`` mapping reads.
 

@@ -1,11 +1,9 @@
 """Druid SQL → DuckDB SQL: parse with sqlglot, rewrite Druid's functions, keep Druid's answers.
 
-:func:`translate` returns the DuckDB text of a query plus what the engine needs around it: the
-tables it reads, and the names Druid gives its result columns (``EXPR$<n>`` for unnamed
-expressions). Functions DuckDB lacks or computes differently (``TIME_FLOOR``, ``LATEST``,
-``REGEXP_EXTRACT`` returning NULL on no match, exact ``APPROX_COUNT_DISTINCT`` ...) are rewritten
-here; ``TIME_PARSE``/``TIME_FORMAT`` call Python UDFs the engine registers. Anything this module
-does not know fails with an UNSUPPORTED error naming it, never a silently different answer.
+:func:`translate` returns a query's DuckDB text, the tables it reads and the names Druid gives
+its result columns (``EXPR$<n>`` when unnamed). Functions DuckDB lacks or computes differently
+(``TIME_FLOOR``, ``LATEST``, exact ``APPROX_COUNT_DISTINCT`` ...) are rewritten here; anything
+unknown fails with an UNSUPPORTED error naming it, never a silently different answer.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.druid import Druid
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, TokenError
 
 from airflow_provider_polaris.testing.dataplane.druid_functions import (
     HAS_OFFSET,
@@ -105,7 +103,7 @@ def translate(sql: str, now_ms: int, zone: Zone | None = None) -> Translation:
         )
     try:
         statements = [s for s in sqlglot.parse(sql, read=_Dialect) if s is not None]
-    except ParseError as exc:
+    except (ParseError, TokenError) as exc:
         first = str(exc).splitlines()[0]
         raise SqlError(f"Incorrect syntax: {first.replace('Unexpected', 'unexpected')}") from None
     if len(statements) != 1:
@@ -128,7 +126,7 @@ def translate_expression(text: str, now_ms: int) -> str:
     ``TIME_PARSE("ts")``; SqlError for what Druid or the emulator refuses."""
     try:
         tree = sqlglot.parse_one(text, read=_Dialect, into=exp.Condition)
-    except ParseError as exc:
+    except (ParseError, TokenError) as exc:
         first = str(exc).splitlines()[0]
         raise SqlError(f"Incorrect syntax: {first.replace('Unexpected', 'unexpected')}") from None
     return str(_rewrite_all(tree, now_ms).sql(dialect="duckdb"))
@@ -459,6 +457,8 @@ def _epoch_seconds(value: Node) -> Node:
 
 
 def _rewrite(node: Node, now_ms: int, zone: Zone | None = None) -> Node:
+    if type(node) is exp.Cast:  # Druid's CAST gives NULL for a value that doesn't convert
+        return exp.TryCast(this=node.this, to=node.args["to"])
     if isinstance(node, exp.Anonymous):
         name = str(node.this).upper()
         args = list(node.expressions)

@@ -279,7 +279,8 @@ class _Scan:
     def until(self, stop: Callable[[Token], bool]) -> str:
         """The text up to the first depth-0 token ``stop`` accepts (or the end), without
         the comments that trail it."""
-        depth, pieces, start = 0, [], self.at
+        depth, start = 0, self.at
+        pieces: list[str] = []
         while self.at < len(self.tokens):
             token = self.tokens[self.at]
             if depth == 0 and stop(token) and self.at > start:

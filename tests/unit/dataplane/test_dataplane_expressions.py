@@ -114,7 +114,6 @@ def test_null_semantics_and_case(plane: DataPlane, text: str, expected: Any) -> 
         pytest.param(
             "CAST('abc' AS BIGINT)",
             None,
-            marks=pytest.mark.xfail(strict=True, reason="query side: CAST must not fail (H3)"),
         ),
         ("ROUND(2.5)", 3.0),
         # Druid: without RETURNING (and no context to infer from) JSON_VALUE is a VARCHAR
@@ -197,15 +196,7 @@ def test_syntax_and_validation_errors(plane: DataPlane, text: str) -> None:
     assert result.error_code == "query_not_supported"
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        pytest.param(t, marks=pytest.mark.xfail(strict=True, reason="query side: TokenError (H3)"))
-        if t == "'open"
-        else t
-        for t in BAD
-    ],
-)
+@pytest.mark.parametrize("text", BAD)
 def test_syntax_errors_in_queries(plane: DataPlane, text: str) -> None:
     with pytest.raises(SqlError):
         ev(plane, text)
