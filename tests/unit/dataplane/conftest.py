@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -54,3 +55,22 @@ def run(dp: DataPlane, job: dict[str, Any], files: dict[str, bytes], table: Any 
     if result.error_code is None:
         result.commit()
     return result
+
+
+def load_rows(
+    dp: DataPlane, table: str, rows: list[dict[str, Any]], fields: dict[str, str]
+) -> None:
+    """Ingest ``rows`` into ``table`` with an inline batch job: ``__time`` from the ISO string in
+    each row's ``t``, and every field of ``fields`` (name → inputSchema dataType) as is."""
+    job = batch_job(
+        {
+            "type": "inline",
+            "data": "\n".join(json.dumps(r) for r in rows),
+            "inputSchema": ndjson_schema(("t", "string"), *fields.items()),
+            "formatSettings": {"format": "nd-json"},
+        },
+        table,
+        [{"columnName": "__time", "expression": 'TIME_PARSE("t")'}]
+        + [{"columnName": name, "expression": f'"{name}"'} for name in fields],
+    )
+    assert run(dp, job, {}).error_code is None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -11,7 +10,7 @@ import pytest
 
 from airflow_provider_polaris.testing.dataplane import DataPlane, SqlError
 
-from .conftest import NOW, run
+from .conftest import NOW, load_rows
 
 UTC = timezone.utc
 EVENTS = [
@@ -35,28 +34,7 @@ def _iso(moment: datetime) -> str:
 
 @pytest.fixture
 def db(dp: DataPlane) -> DataPlane:
-    job = {
-        "type": "batch",
-        "source": {
-            "type": "inline",
-            "data": "\n".join(json.dumps(e) for e in EVENTS),
-            "inputSchema": [
-                {"name": "t", "dataType": "string"},
-                {"name": "city", "dataType": "string"},
-                {"name": "n", "dataType": "long"},
-                {"name": "user", "dataType": "string"},
-            ],
-            "formatSettings": {"format": "nd-json"},
-        },
-        "target": {"type": "table", "tableName": "ev"},
-        "mappings": [
-            {"columnName": "__time", "expression": 'TIME_PARSE("t")'},
-            {"columnName": "city", "expression": '"city"'},
-            {"columnName": "n", "expression": '"n"'},
-            {"columnName": "user", "expression": '"user"'},
-        ],
-    }
-    assert run(dp, job, {}).error_code is None
+    load_rows(dp, "ev", EVENTS, {"city": "string", "n": "long", "user": "string"})
     return dp
 
 

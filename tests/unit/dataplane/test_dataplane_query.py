@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from airflow_provider_polaris.testing.dataplane import DataPlane, SqlError
 
-from .conftest import run
+from .conftest import load_rows
 
 ROWS = "\n".join(
     [
@@ -20,28 +22,8 @@ ROWS = "\n".join(
 
 @pytest.fixture
 def db(dp: DataPlane) -> DataPlane:
-    job = {
-        "type": "batch",
-        "source": {
-            "type": "inline",
-            "data": ROWS,
-            "inputSchema": [
-                {"name": "t", "dataType": "string"},
-                {"name": "city", "dataType": "string"},
-                {"name": "n", "dataType": "long"},
-                {"name": "f", "dataType": "double"},
-            ],
-            "formatSettings": {"format": "nd-json"},
-        },
-        "target": {"type": "table", "tableName": "t1"},
-        "mappings": [
-            {"columnName": "__time", "expression": 'TIME_PARSE("t")'},
-            {"columnName": "city", "expression": '"city"'},
-            {"columnName": "n", "expression": '"n"'},
-            {"columnName": "f", "expression": '"f"'},
-        ],
-    }
-    assert run(dp, job, {}).error_code is None
+    rows = [json.loads(line) for line in ROWS.splitlines()]
+    load_rows(dp, "t1", rows, {"city": "string", "n": "long", "f": "double"})
     return dp
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from itertools import accumulate
 
 import pytest
 
 from airflow_provider_polaris.testing.dataplane import DataPlane
 
-from .conftest import run
+from .conftest import load_rows
 
 ROWS = [
     {"t": "2024-06-01T00:00:00Z", "city": "Paris", "n": 4, "attrs": {"k": 1, "x": 1.5, "s": "a"}},
@@ -22,27 +21,10 @@ ROWS = [
 CAPITALS = [{"t": "2024-01-01T00:00:00Z", "city": "Paris", "country": "FR"}]
 
 
-def _load(dp: DataPlane, table: str, rows: list[dict], fields: dict[str, str]) -> None:
-    job = {
-        "type": "batch",
-        "source": {
-            "type": "inline",
-            "data": "\n".join(json.dumps(r) for r in rows),
-            "inputSchema": [{"name": "t", "dataType": "string"}]
-            + [{"name": name, "dataType": kind} for name, kind in fields.items()],
-            "formatSettings": {"format": "nd-json"},
-        },
-        "target": {"type": "table", "tableName": table},
-        "mappings": [{"columnName": "__time", "expression": 'TIME_PARSE("t")'}]
-        + [{"columnName": name, "expression": f'"{name}"'} for name in fields],
-    }
-    assert run(dp, job, {}).error_code is None
-
-
 @pytest.fixture
 def db(dp: DataPlane) -> DataPlane:
-    _load(dp, "w", ROWS, {"city": "string", "n": "long", "attrs": "json"})
-    _load(dp, "caps", CAPITALS, {"city": "string", "country": "string"})
+    load_rows(dp, "w", ROWS, {"city": "string", "n": "long", "attrs": "json"})
+    load_rows(dp, "caps", CAPITALS, {"city": "string", "country": "string"})
     return dp
 
 

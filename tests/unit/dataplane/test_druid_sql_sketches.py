@@ -13,7 +13,7 @@ import pytest
 
 from airflow_provider_polaris.testing.dataplane import DataPlane, SqlError
 
-from .conftest import run
+from .conftest import load_rows
 
 # Two groups with duplicates and NULLs, so distinct counts and ranks differ from row counts.
 ROWS = [
@@ -49,28 +49,7 @@ def _values(rows: list[dict]) -> list[float]:
 
 @pytest.fixture
 def db(dp: DataPlane) -> DataPlane:
-    job = {
-        "type": "batch",
-        "source": {
-            "type": "inline",
-            "data": "\n".join(json.dumps(r) for r in ROWS),
-            "inputSchema": [
-                {"name": "t", "dataType": "string"},
-                {"name": "g", "dataType": "string"},
-                {"name": "user", "dataType": "string"},
-                {"name": "v", "dataType": "long"},
-            ],
-            "formatSettings": {"format": "nd-json"},
-        },
-        "target": {"type": "table", "tableName": "s"},
-        "mappings": [
-            {"columnName": "__time", "expression": 'TIME_PARSE("t")'},
-            {"columnName": "g", "expression": '"g"'},
-            {"columnName": "user", "expression": '"user"'},
-            {"columnName": "v", "expression": '"v"'},
-        ],
-    }
-    assert run(dp, job, {}).error_code is None
+    load_rows(dp, "s", ROWS, {"g": "string", "user": "string", "v": "long"})
     return dp
 
 

@@ -4,7 +4,6 @@ SqlResource does. Expected values come from Python's zoneinfo, never from the en
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -13,7 +12,7 @@ import pytest
 
 from airflow_provider_polaris.testing.dataplane import DataPlane, SqlError
 
-from .conftest import NOW, run
+from .conftest import NOW, load_rows
 
 PARIS = ZoneInfo("Europe/Paris")
 # Around the 2024-03-31 01:00Z switch to summer time in Paris, and across local midnights.
@@ -48,21 +47,8 @@ def _local_midnight(moment: datetime, zone: timezone | ZoneInfo) -> datetime:
 
 @pytest.fixture
 def db(dp: DataPlane) -> DataPlane:
-    job = {
-        "type": "batch",
-        "source": {
-            "type": "inline",
-            "data": "\n".join(json.dumps({"t": t, "n": i}) for i, t in enumerate(TIMES)),
-            "inputSchema": [{"name": "t", "dataType": "string"}, {"name": "n", "dataType": "long"}],
-            "formatSettings": {"format": "nd-json"},
-        },
-        "target": {"type": "table", "tableName": "z"},
-        "mappings": [
-            {"columnName": "__time", "expression": 'TIME_PARSE("t")'},
-            {"columnName": "n", "expression": '"n"'},
-        ],
-    }
-    assert run(dp, job, {}).error_code is None
+    rows = [{"t": t, "n": i} for i, t in enumerate(TIMES)]
+    load_rows(dp, "z", rows, {"n": "long"})
     return dp
 
 
