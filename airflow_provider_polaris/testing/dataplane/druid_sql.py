@@ -31,9 +31,7 @@ from airflow_provider_polaris.testing.dataplane.druid_functions import (
 )
 from airflow_provider_polaris.testing.dataplane.errors import SqlError, UnsupportedError
 from airflow_provider_polaris.testing.dataplane.timeutil import (
-    _FRACTION as FRACTION,
-)
-from airflow_provider_polaris.testing.dataplane.timeutil import (
+    FRACTION,
     joda_to_strftime,
     parse_interval,
     parse_period,

@@ -103,7 +103,7 @@ class DuckQueries:
             with self._store.lock:
                 description, raw = self._run(plan.sql, values, zone)
         except duckdb.Error as exc:
-            raise _as_sql_error(exc) from None
+            raise as_sql_error(exc) from None
         columns = [str(d[0]) for d in description]
         types = [_sql_type(str(d[1])) for d in description]
         tz = zone.tzinfo if zone is not None else None
@@ -219,7 +219,8 @@ def _ms(moment: dt.datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
-def _as_sql_error(exc: duckdb.Error) -> SqlError:
+def as_sql_error(exc: duckdb.Error) -> SqlError:
+    """DuckDB's error as the Druid-shaped SqlError (known messages reworded, the rest kept)."""
     text = str(exc)
     message = text.split("\n")[0].split(": ", 1)[-1]
     for pattern, template, category in _ERRORS:

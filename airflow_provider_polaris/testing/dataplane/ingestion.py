@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from airflow_provider_polaris.testing.dataplane.duck import _as_sql_error
+from airflow_provider_polaris.testing.dataplane.duck import as_sql_error
 from airflow_provider_polaris.testing.dataplane.errors import SqlError
 from airflow_provider_polaris.testing.dataplane.ingest_run import (
     Output,
@@ -217,7 +217,7 @@ class Ingestor:
         except SqlError as exc:
             return result.fail("query_not_supported", exc.message)
         except duckdb.Error as exc:
-            return result.fail("query_not_supported", _as_sql_error(exc).message)
+            return result.fail("query_not_supported", as_sql_error(exc).message)
         finally:
             staging.drop()
 

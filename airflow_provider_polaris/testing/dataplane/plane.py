@@ -10,7 +10,7 @@ from typing import Any
 
 import duckdb
 
-from airflow_provider_polaris.testing.dataplane.duck import _as_sql_error
+from airflow_provider_polaris.testing.dataplane.duck import as_sql_error
 from airflow_provider_polaris.testing.dataplane.errors import SqlError
 from airflow_provider_polaris.testing.dataplane.events import (
     EventsResult,
@@ -192,7 +192,7 @@ class DataPlane:
         except SourceError:
             return (), [], []
         except duckdb.Error as exc:
-            raise _as_sql_error(exc) from None
+            raise as_sql_error(exc) from None
         finally:
             staging.drop()
         return translation.names, list(info.get("aggregates") or []), described

@@ -256,7 +256,7 @@ _JODA_TOKENS = {
     "DDD": "%j",
 }
 _JODA_RE = re.compile(r"'[^']*'|y+|Y+|M+|d+|H+|h+|m+|s+|S+|a|E+|Z+|z+|D+|.", re.DOTALL)
-_FRACTION = "\x00F\x00"  # placeholder for S/SS/SSS: strftime/strptime only know microseconds
+FRACTION = "\x00F\x00"  # placeholder for S/SS/SSS: strftime/strptime only know microseconds
 
 
 def joda_to_strftime(pattern: str) -> str:
@@ -266,7 +266,7 @@ def joda_to_strftime(pattern: str) -> str:
         if token.startswith("'"):
             out.append(token[1:-1].replace("%", "%%") or "'")
         elif token[0] == "S":
-            out.append(_FRACTION)
+            out.append(FRACTION)
         elif token in _JODA_TOKENS:
             out.append(_JODA_TOKENS[token])
         elif token[0] in "yYMdHhmsEZzD":
@@ -281,7 +281,7 @@ def time_parse(text: str, pattern: str | None) -> Timestamp | None:
     try:
         if pattern is None:
             return parse_timestamp(text)
-        fmt = joda_to_strftime(pattern).replace(_FRACTION, "%f")
+        fmt = joda_to_strftime(pattern).replace(FRACTION, "%f")
         moment = datetime.strptime(text.strip(), fmt)
         return from_datetime(moment)
     except (ValueError, OverflowError):
@@ -294,4 +294,4 @@ def time_format(ms: int, pattern: str | None) -> str:
         return format_iso(ms)
     moment = to_datetime(ms)
     fmt = joda_to_strftime(pattern).replace("%z", "+0000").replace("%Z", "UTC")
-    return moment.strftime(fmt).replace(_FRACTION, f"{moment.microsecond // 1000:03d}")
+    return moment.strftime(fmt).replace(FRACTION, f"{moment.microsecond // 1000:03d}")
