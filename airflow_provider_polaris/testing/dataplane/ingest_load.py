@@ -22,6 +22,7 @@ from airflow_provider_polaris.testing.dataplane.formats import (
     format_name,
     read_records,
 )
+from airflow_provider_polaris.testing.dataplane.store import quote
 
 _BATCH = 50_000
 _DUCK_TYPES = {
@@ -35,10 +36,6 @@ _DUCK_TYPES = {
     "json": "JSON",
     "complex<json>": "JSON",
 }
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _s(text: str) -> str:
@@ -98,13 +95,13 @@ def _insert(
     kinds.update({str(f.get("name")): field_type(f) for f in schema})
     read = {c: "BIGINT" if k == "TIMESTAMP" else k for c, k in kinds.items()}
     struct = "{" + ", ".join(f"{_s(c)}: {_s(k)}" for c, k in read.items()) + "}"
-    values = [f"epoch_ms({_q(c)})" if k == "TIMESTAMP" else _q(c) for c, k in kinds.items()]
+    values = [f"epoch_ms({quote(c)})" if k == "TIMESTAMP" else quote(c) for c, k in kinds.items()]
     fd, path = tempfile.mkstemp(suffix=".json")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(json.dumps(rows, default=str, separators=(",", ":")))
         con.execute(
-            f"INSERT INTO {_q(table)} ({', '.join(_q(c) for c in kinds)}) "
+            f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in kinds)}) "
             f"SELECT {', '.join(values)} FROM read_json({_s(path)}, format = 'array', "
             f"columns = {struct}, maximum_object_size = 2147483647)"
         )
@@ -125,8 +122,8 @@ def _schemaless(
     ).fetchone()
     if not exists or not exists[0]:
         columns = ["__file BIGINT", "__line BIGINT", "__err VARCHAR"]
-        columns += [f"{_q(str(f['name']))} {field_type(f)}" for f in schema]
-        con.execute(f"CREATE TEMP TABLE {_q(table)} ({', '.join(columns)})")
+        columns += [f"{quote(str(f['name']))} {field_type(f)}" for f in schema]
+        con.execute(f"CREATE TEMP TABLE {quote(table)} ({', '.join(columns)})")
     rows = []
     for line, record in enumerate(records, start=1):
         row: dict[str, Any] = {"__file": number, "__line": line, "__err": None}
@@ -191,10 +188,10 @@ def _ndjson(
         + " FROM vals"
     )
     err = "coalesce(bad, " + ", ".join([*errors, "NULL"]) + ")"
-    names = ", ".join(_q(f) for f, _ in fields)
+    names = ", ".join(quote(f) for f, _ in fields)
     outputs = ", ".join(f"c{i}" for i in range(len(fields)))
     con.execute(
-        f"INSERT INTO {_q(table)} (__file, __line, __err, {names}) "
+        f"INSERT INTO {quote(table)} (__file, __line, __err, {names}) "
         f"WITH lines AS ({lines}), parsed AS ({parsed}), vals AS ({values}), typed AS ({typed}) "
         f"SELECT {int(number)}, n, {err}, {outputs} FROM typed",
         [text],

@@ -28,6 +28,7 @@ from airflow_provider_polaris.testing.dataplane.druid_sql import (
     translate_expression,
 )
 from airflow_provider_polaris.testing.dataplane.errors import ExpressionError, SqlError
+from airflow_provider_polaris.testing.dataplane.store import quote
 
 Node = Any
 _serial = itertools.count(1)
@@ -36,11 +37,6 @@ _INTEGERS |= {"UINTEGER", "UBIGINT", "UHUGEINT"}
 _NUMBERS = _INTEGERS | {"DOUBLE", "FLOAT", "DECIMAL", "BOOLEAN"}
 _POLARIS_TYPES = {"DOUBLE": "double", "FLOAT": "double", "DECIMAL": "double", "VARCHAR": "string"}
 _POLARIS_TYPES |= {"JSON": "json", "DATE": "timestamp", "BOOLEAN": "long"}
-
-
-def q(name: str) -> str:
-    """A double-quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def translate_ingestion(
@@ -129,15 +125,19 @@ def compute_output(
     columns = describe(con, sql)
     values = []
     for name, kind in columns:
-        value = _time(q(name), kind) if name == "__time" else _declared(q(name), kind, declared)
-        values.append(f"{value} AS {q(name)}")
-    values.sort(key=lambda v: not v.endswith(f" AS {q('__time')}"))
+        value = (
+            _time(quote(name), kind) if name == "__time" else _declared(quote(name), kind, declared)
+        )
+        values.append(f"{value} AS {quote(name)}")
+    values.sort(key=lambda v: not v.endswith(f" AS {quote('__time')}"))
     table = f"__ingested_{next(_serial)}"
     order = " ORDER BY ALL" if grouped else ""
-    con.execute(f"CREATE TEMP TABLE {q(table)} AS SELECT {', '.join(values)} FROM ({sql}){order}")
-    null_time = f"{q('__time')} IS NULL" if "__time" in dict(columns) else "FALSE"
+    con.execute(
+        f"CREATE TEMP TABLE {quote(table)} AS SELECT {', '.join(values)} FROM ({sql}){order}"
+    )
+    null_time = f"{quote('__time')} IS NULL" if "__time" in dict(columns) else "FALSE"
     found = con.execute(
-        f"SELECT count(*), min(CASE WHEN {null_time} THEN rowid END) FROM {q(table)}"
+        f"SELECT count(*), min(CASE WHEN {null_time} THEN rowid END) FROM {quote(table)}"
     ).fetchone()
     rows, null_at = (int(found[0]), found[1]) if found else (0, None)
     return Output(table, columns, rows, None if null_at is None else int(null_at) + 1)
@@ -180,12 +180,12 @@ def drop_outside(
     con: duckdb.DuckDBPyConnection, table: str, intervals: Sequence[tuple[int, int]]
 ) -> int:
     """Delete the rows outside ``intervals`` (a REPLACE's ranges); returns how many went."""
-    ms = f"epoch_ms({q('__time')})"
+    ms = f"epoch_ms({quote('__time')})"
     inside = " OR ".join(f"({ms} >= {int(a)} AND {ms} < {int(b)})" for a, b in intervals)
-    found = con.execute(f"DELETE FROM {q(table)} WHERE NOT ({inside or 'FALSE'})").fetchone()
+    found = con.execute(f"DELETE FROM {quote(table)} WHERE NOT ({inside or 'FALSE'})").fetchone()
     return int(found[0]) if found else 0
 
 
 def drop_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Forget a temp table."""
-    con.execute(f"DROP TABLE IF EXISTS {q(table)}")
+    con.execute(f"DROP TABLE IF EXISTS {quote(table)}")

@@ -22,6 +22,7 @@ from sqlglot.tokens import Token, TokenType
 
 from airflow_provider_polaris.testing.dataplane.druid_sql import _Dialect
 from airflow_provider_polaris.testing.dataplane.errors import ExpressionError, SqlError
+from airflow_provider_polaris.testing.dataplane.store import quote, sql_string
 from airflow_provider_polaris.testing.dataplane.timeutil import (
     GRANULARITY_PERIODS,
     MAX_MS,
@@ -64,16 +65,6 @@ class Statement:
     partitioned_by: str  # DAY, HOUR, ALL, or a period such as PT1H
     overwrite: str | None = None  # the OVERWRITE WHERE condition (parameters bound)
     intervals: list[tuple[int, int]] = field(default_factory=list)
-
-
-def quote(name: str) -> str:
-    """A double-quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def sql_string(text: str) -> str:
-    """A single-quoted SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def timestamp_literal(ms: int) -> str:

@@ -20,7 +20,7 @@ from sqlglot import exp
 from airflow_provider_polaris.testing.dataplane.errors import SqlError, UnsupportedError
 from airflow_provider_polaris.testing.dataplane.formats import FormatError, decompress
 from airflow_provider_polaris.testing.dataplane.ingest_load import field_type, load_records
-from airflow_provider_polaris.testing.dataplane.store import TableStore
+from airflow_provider_polaris.testing.dataplane.store import TableStore, quote
 from airflow_provider_polaris.testing.dataplane.timeutil import ALL_TIME, parse_interval
 
 FileReader = Callable[[str], "bytes | None"]
@@ -35,11 +35,6 @@ class SourceError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-def q(name: str) -> str:
-    """A double-quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def s(text: str) -> str:
@@ -110,7 +105,7 @@ class Staging:
         """Remove the staged tables."""
         with self.store.lock:
             for kind, name in reversed(self.made):
-                self.store.con.execute(f"DROP {kind} IF EXISTS {q(name)}")
+                self.store.con.execute(f"DROP {kind} IF EXISTS {quote(name)}")
         self.made.clear()
 
     def bad(self, keep: int) -> tuple[int, list[str]]:
@@ -118,11 +113,11 @@ class Staging:
         count, messages = 0, list[str]()
         for raw in self.raw:
             found = self.store.con.execute(
-                f"SELECT count(*) FROM {q(raw)} WHERE __err IS NOT NULL"
+                f"SELECT count(*) FROM {quote(raw)} WHERE __err IS NOT NULL"
             ).fetchone()
             count += int(found[0]) if found else 0
             rows = self.store.con.execute(
-                f"SELECT __err FROM {q(raw)} WHERE __err IS NOT NULL ORDER BY __file, __line "
+                f"SELECT __err FROM {quote(raw)} WHERE __err IS NOT NULL ORDER BY __file, __line "
                 f"LIMIT {int(keep)}"
             ).fetchall()
             messages.extend(str(r[0]) for r in rows)
@@ -148,17 +143,19 @@ class Staging:
         columns = "*"
         if self.empty:  # planning: columns holding only NULLs so far take their declared type
             typed = [
-                f"CAST({q(c)} AS {field_type({'dataType': self.declared[c]})}) AS {q(c)}"
+                f"CAST({quote(c)} AS {field_type({'dataType': self.declared[c]})}) AS {quote(c)}"
                 for c in self.store.columns(name)
                 if c in self.declared and c != "__time" and self.store.kind(name, c) is None
             ]
             columns = f"* REPLACE ({', '.join(typed)})" if typed else "*"
             where += " LIMIT 0"
         con = self.store.con
-        con.execute(f"CREATE TEMP TABLE {q(staged)} AS SELECT {columns} FROM {q(name)} {where}")
+        con.execute(
+            f"CREATE TEMP TABLE {quote(staged)} AS SELECT {columns} FROM {quote(name)} {where}"
+        )
         found = con.execute(
             f"SELECT count(*), coalesce(sum(length(CAST(to_json(x) AS VARCHAR))), 0) "
-            f"FROM {q(staged)} AS x"
+            f"FROM {quote(staged)} AS x"
         ).fetchone()
         if found:
             self.rows += int(found[0])
@@ -216,11 +213,12 @@ class Staging:
         self.raw.append(raw)
         view = self._new("VIEW", "stage")
         columns = [c for c in self._columns(raw) if c not in ("__err", "__file", "__line")]
-        select = ", ".join(q(c) for c in columns) or "NULL AS __none"
+        select = ", ".join(quote(c) for c in columns) or "NULL AS __none"
         self.store.con.execute(
-            f"CREATE TEMP VIEW {q(view)} AS SELECT {select} FROM {q(raw)} WHERE __err IS NULL"
+            f"CREATE TEMP VIEW {quote(view)} AS "
+            f"SELECT {select} FROM {quote(raw)} WHERE __err IS NULL"
         )
-        found = self.store.con.execute(f"SELECT count(*) FROM {q(view)}").fetchone()
+        found = self.store.con.execute(f"SELECT count(*) FROM {quote(view)}").fetchone()
         self.rows += int(found[0]) if found else 0
         return view
 
@@ -246,16 +244,16 @@ class Staging:
         self, schema: list[Mapping[str, Any]], stem: str, *, with_errors: bool = False
     ) -> str:
         name = self._new("TABLE", stem)
-        columns = [f"{q(str(f.get('name')))} {field_type(f)}" for f in schema]
+        columns = [f"{quote(str(f.get('name')))} {field_type(f)}" for f in schema]
         if with_errors:
             columns = ["__file BIGINT", "__line BIGINT", "__err VARCHAR", *columns]
         self.store.con.execute(
-            f"CREATE TEMP TABLE {q(name)} ({', '.join(columns) or '__none VARCHAR'})"
+            f"CREATE TEMP TABLE {quote(name)} ({', '.join(columns) or '__none VARCHAR'})"
         )
         return name
 
     def _columns(self, name: str) -> list[str]:
-        return [str(r[0]) for r in self.store.con.execute(f"DESCRIBE {q(name)}").fetchall()]
+        return [str(r[0]) for r in self.store.con.execute(f"DESCRIBE {quote(name)}").fetchall()]
 
 
 def _text(node: Node, what: str) -> str:

@@ -70,11 +70,11 @@ class TableStore:
         for (name,) in names:
             self._serial += 1
             table = self._tables[name] = _Table(self._serial)
-            for column, kind, *_ in self.con.execute(f"DESCRIBE {_quote(name)}").fetchall():
+            for column, kind, *_ in self.con.execute(f"DESCRIBE {quote(name)}").fetchall():
                 if column != "__time":
                     table.kinds[column] = str(kind)
             found = self.con.execute(
-                f"SELECT count(*), max(epoch_ms({_quote('__time')})) FROM {_quote(name)}"
+                f"SELECT count(*), max(epoch_ms({quote('__time')})) FROM {quote(name)}"
             ).fetchone()
             table.rows, table.last_ms = (int(found[0]), found[1]) if found else (0, None)
 
@@ -121,11 +121,11 @@ class TableStore:
             self.sync(name)
             columns = list(table.kinds)
             select = ", ".join(
-                ["epoch_ms(" + _quote("__time") + ")"] + [_quote(c) for c in columns[1:]]
+                ["epoch_ms(" + quote("__time") + ")"] + [quote(c) for c in columns[1:]]
             )
             where = f" WHERE rowid % {int(every)} = 0" if every > 1 else ""
             raw = self.con.execute(
-                f"SELECT {select} FROM {_quote(name)}{where} ORDER BY {_quote('__time')}, rowid"
+                f"SELECT {select} FROM {quote(name)}{where} ORDER BY {quote('__time')}, rowid"
             ).fetchall()
         json_at = [i for i, c in enumerate(columns) if table.kinds[c] == "JSON"]
         out = []
@@ -144,8 +144,8 @@ class TableStore:
             if name not in self._tables:
                 return 0
             self.sync(name)
-            day = "floor(epoch_ms(" + _quote("__time") + ") / 86400000.0)"
-            found = self.con.execute(f"SELECT count(DISTINCT {day}) FROM {_quote(name)}")
+            day = "floor(epoch_ms(" + quote("__time") + ") / 86400000.0)"
+            found = self.con.execute(f"SELECT count(DISTINCT {day}) FROM {quote(name)}")
             one = found.fetchone()
             return int(one[0]) if one else 0
 
@@ -187,15 +187,15 @@ class TableStore:
         if table is None:
             self._serial += 1
             table = self._tables[name] = _Table(self._serial)
-            self.con.execute(f"DROP TABLE IF EXISTS {_quote(name)}")
-            self.con.execute(f"CREATE TABLE {_quote(name)} ({_quote('__time')} TIMESTAMP)")
+            self.con.execute(f"DROP TABLE IF EXISTS {quote(name)}")
+            self.con.execute(f"CREATE TABLE {quote(name)} ({quote('__time')} TIMESTAMP)")
         return table
 
     def _declare(self, name: str, table: _Table, columns: Iterable[str]) -> None:
         for column in columns:
             if column not in table.kinds:
                 table.kinds[column] = None
-                self.con.execute(f"ALTER TABLE {_quote(name)} ADD COLUMN {_quote(column)} VARCHAR")
+                self.con.execute(f"ALTER TABLE {quote(name)} ADD COLUMN {quote(column)} VARCHAR")
 
     def ensure(self, name: str, columns: Iterable[str] = ()) -> None:
         """Make the table known (queryable while empty) and declare columns."""
@@ -247,12 +247,12 @@ class TableStore:
         if intervals is None:
             where = ""
         else:
-            ms = "epoch_ms(" + _quote("__time") + ")"
+            ms = "epoch_ms(" + quote("__time") + ")"
             terms = [f"({ms} >= {int(s)} AND {ms} < {int(e)})" for s, e in intervals]
             if not terms:
                 return 0
             where = " WHERE " + " OR ".join(terms)
-        found = self.con.execute(f"DELETE FROM {_quote(name)}{where}").fetchone()
+        found = self.con.execute(f"DELETE FROM {quote(name)}{where}").fetchone()
         gone = int(found[0]) if found else 0
         table.rows -= gone
         if table.rows == 0:
@@ -264,7 +264,7 @@ class TableStore:
         with self.lock:
             self._settle(name)  # staged events reach it (and their jobs' counts) first
             if self._tables.pop(name, None) is not None:
-                self.con.execute(f"DROP TABLE IF EXISTS {_quote(name)}")
+                self.con.execute(f"DROP TABLE IF EXISTS {quote(name)}")
 
     # --- bulk loads ------------------------------------------------------------------------------
 
@@ -290,12 +290,12 @@ class TableStore:
 
     def _insert(self, name: str, path: str, kinds: Mapping[str, str]) -> None:
         spec = {"__time": "BIGINT", **kinds}
-        struct = "{" + ", ".join(f"{_string(c)}: {_string(k)}" for c, k in spec.items()) + "}"
-        names = ", ".join(_quote(c) for c in spec)
-        select = ", ".join(["epoch_ms(" + _quote("__time") + ")"] + [_quote(c) for c in kinds])
+        struct = "{" + ", ".join(f"{sql_string(c)}: {sql_string(k)}" for c, k in spec.items()) + "}"
+        names = ", ".join(quote(c) for c in spec)
+        select = ", ".join(["epoch_ms(" + quote("__time") + ")"] + [quote(c) for c in kinds])
         self.con.execute(
-            f"INSERT INTO {_quote(name)} ({names}) SELECT {select} FROM read_json("
-            f"{_string(path)}, format = 'array', columns = {struct}, "
+            f"INSERT INTO {quote(name)} ({names}) SELECT {select} FROM read_json("
+            f"{sql_string(path)}, format = 'array', columns = {struct}, "
             "maximum_object_size = 2147483647)"
         )
 
@@ -320,7 +320,7 @@ class TableStore:
         if new != old:
             table.kinds[column] = new
             if (old or "VARCHAR") != (new or "VARCHAR"):
-                self.con.execute(f"ALTER TABLE {_quote(name)} ALTER {_quote(column)} TYPE {new}")
+                self.con.execute(f"ALTER TABLE {quote(name)} ALTER {quote(column)} TYPE {new}")
 
     # --- writes from SQL -------------------------------------------------------------------------
 
@@ -341,11 +341,11 @@ class TableStore:
             self.sync(name)
             table = self._table(name)
             described = self.con.execute(f"DESCRIBE {select}", list(params)).fetchall()
-            values = ["CAST(" + _quote("__time") + " AS TIMESTAMP) AS " + _quote("__time")]
+            values = ["CAST(" + quote("__time") + " AS TIMESTAMP) AS " + quote("__time")]
             for column, duck_type, *_ in described:
                 if column == "__time":
                     continue
-                kind, value = _stored(_quote(column), str(duck_type))
+                kind, value = _stored(quote(column), str(duck_type))
                 self._declare(name, table, [column])
                 self._set_kind(
                     name,
@@ -353,7 +353,7 @@ class TableStore:
                     column,
                     _merge(table.kinds[column], kind) if kind else table.kinds[column],
                 )
-                values.append(f"{value} AS {_quote(column)}")
+                values.append(f"{value} AS {quote(column)}")
             columns = ["__time", *(str(d[0]) for d in described if d[0] != "__time")]
             staged = "__polaris_staged"
             self.con.execute(
@@ -363,14 +363,14 @@ class TableStore:
             )
             try:
                 found = self.con.execute(
-                    f"SELECT count(*), min(epoch_ms({_quote('__time')})), "
-                    f"max(epoch_ms({_quote('__time')})) FROM {staged}"
+                    f"SELECT count(*), min(epoch_ms({quote('__time')})), "
+                    f"max(epoch_ms({quote('__time')})) FROM {staged}"
                 ).fetchone()
                 count, first, last = found if found else (0, None, None)
                 if keep != "all":
                     self._delete(name, table, None if keep == "none" else intervals)
-                names = ", ".join(_quote(c) for c in columns)
-                self.con.execute(f"INSERT INTO {_quote(name)} ({names}) SELECT * FROM {staged}")
+                names = ", ".join(quote(c) for c in columns)
+                self.con.execute(f"INSERT INTO {quote(name)} ({names}) SELECT * FROM {staged}")
             finally:
                 self.con.execute(f"DROP TABLE IF EXISTS {staged}")
             self._loaded(name, table, int(count), first, last)
@@ -386,8 +386,8 @@ class TableStore:
         if table.last_ms is not None and first < table.last_ms:
             # Keep the table in time order, as Druid scans segments (stable: rowid).
             self.con.execute(
-                f"CREATE OR REPLACE TABLE {_quote(name)} AS SELECT * FROM {_quote(name)} "
-                f"ORDER BY {_quote('__time')}, rowid"
+                f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM {quote(name)} "
+                f"ORDER BY {quote('__time')}, rowid"
             )
         table.last_ms = last if table.last_ms is None else max(last, table.last_ms)
         table.rows += count
@@ -472,9 +472,11 @@ def _fixed(row: Row, fix: set[str], kinds: Mapping[str, str]) -> Row:
     return out
 
 
-def _quote(name: str) -> str:
+def quote(name: str) -> str:
+    """A double-quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
 
 
-def _string(text: str) -> str:
+def sql_string(text: str) -> str:
+    """A single-quoted SQL string literal."""
     return "'" + text.replace("'", "''") + "'"

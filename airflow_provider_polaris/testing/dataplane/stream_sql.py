@@ -43,8 +43,8 @@ from airflow_provider_polaris.testing.dataplane.store import (
     _fixed,
     _kind,
     _merge,
-    _quote,
-    _string,
+    quote,
+    sql_string,
 )
 
 # Columns the staged events carry beside their fields (names no event field is expected to use).
@@ -152,7 +152,7 @@ def _check_times(con: Any, counts: list[EventCounts], staged: list[int], failed:
 
 def _timed(select: str, kinds: dict[str, str]) -> str:
     """``select`` plus ``__time`` as a TIMESTAMP and whether it is inside its push's window."""
-    stamp = _as_timestamp(_quote("__time"), kinds.get("__time", '"NULL"'))
+    stamp = _as_timestamp(quote("__time"), kinds.get("__time", '"NULL"'))
     return (
         f"SELECT *, {stamp} AS __polaris_t, epoch_ms({stamp}) BETWEEN {LOW} AND {HIGH} "
         f"AS __polaris_ok FROM ({select})"
@@ -162,21 +162,21 @@ def _timed(select: str, kinds: dict[str, str]) -> str:
 def _mapped_select(plan: StreamPlan, inputs: dict[str, str], now: int) -> str:
     """The SELECT mapping events ``?`` .. ``?`` (by SEQ) of the staged events."""
     fields = [c for c in inputs if c not in _KEEP]
-    view = [_quote(c) for c in _KEEP]
+    view = [quote(c) for c in _KEEP]
     for column in fields:
-        view.append(f"{_input_value(_quote(column), plan, column)} AS {_quote(column)}")
+        view.append(f"{_input_value(quote(column), plan, column)} AS {quote(column)}")
     missing = sorted(plan.referenced - set(inputs))  # fields no staged event has: NULL
-    view += [f"NULL AS {_quote(c)}" for c in missing]
-    items = [_quote(c) for c in _KEEP]
+    view += [f"NULL AS {quote(c)}" for c in missing]
+    items = [quote(c) for c in _KEEP]
     mapped = {m.column for m in plan.mappings}
     for mapping in plan.mappings:
-        items.append(f"{_translated(mapping.expression, now)} AS {_quote(mapping.column)}")
+        items.append(f"{_translated(mapping.expression, now)} AS {quote(mapping.column)}")
     if "__time" not in mapped:  # the legacy push API's __time field
-        items.append(f"{_quote('__time') if '__time' in inputs else 'NULL'} AS {_quote('__time')}")
+        items.append(f"{quote('__time') if '__time' in inputs else 'NULL'} AS {quote('__time')}")
         mapped.add("__time")
     if plan.discovery:
         skip = mapped | plan.excluded
-        items += [_quote(c) for c in fields if c not in skip]
+        items += [quote(c) for c in fields if c not in skip]
     where = f"{SEQ} BETWEEN ? AND ?"
     if plan.condition is not None:
         where += f" AND ({_translated(plan.condition, now)}) IS TRUE"
@@ -184,7 +184,7 @@ def _mapped_select(plan: StreamPlan, inputs: dict[str, str], now: int) -> str:
     joined = f"{_EVENTS} AS e ASOF JOIN {_PUSHES} AS p ON e.{SEQ} >= p.__polaris_first"
     sql = f"SELECT {', '.join(items)} FROM (SELECT {', '.join(view)} FROM {joined}) WHERE {where}"
     if any(m.aggregate for m in plan.mappings):
-        keys = [_quote(c) for c in (*_KEEP, *fields, *missing)]
+        keys = [quote(c) for c in (*_KEEP, *fields, *missing)]
         sql += f" GROUP BY {', '.join(keys)}"  # one group per event
     return sql
 
@@ -202,15 +202,13 @@ def _output_select(plan: StreamPlan, columns: dict[str, str]) -> str:
     stamp = "__polaris_t"
     if plan.resolution is not None:
         stamp = _translated(f"TIME_FLOOR(\"__polaris_t\", '{plan.resolution}')", 0)
-    items = [f"{stamp} AS {_quote('__time')}"]
+    items = [f"{stamp} AS {quote('__time')}"]
     for column, kind in columns.items():
         if column in _KEEP or column in ("__time", "__polaris_t", "__polaris_ok"):
             continue
-        items.append(
-            f"{_declared(_quote(column), kind, plan.types.get(column))} AS {_quote(column)}"
-        )
+        items.append(f"{_declared(quote(column), kind, plan.types.get(column))} AS {quote(column)}")
     if plan.aggregate_table and "__count" not in columns:
-        items.append(f"1 AS {_quote('__count')}")
+        items.append(f"1 AS {quote('__count')}")
     return f"SELECT {', '.join(items)} FROM {_MAPPED} WHERE __polaris_ok ORDER BY {SEQ}"
 
 
@@ -288,14 +286,14 @@ def stage(
         else dumps(_fixed(item, fix, final) if fix else item).encode()  # type: ignore[arg-type]
         for item in items
     )
-    struct = "{" + ", ".join(f"{_string(c)}: {_string(k)}" for c, k in final.items()) + "}"
+    struct = "{" + ", ".join(f"{sql_string(c)}: {sql_string(k)}" for c, k in final.items()) + "}"
     fd, path = tempfile.mkstemp(suffix=".json")
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(text)
         store.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_quote(name)} AS SELECT row_number() OVER () - 1 "
-            f"AS {SEQ}, * FROM read_json({_string(path)}, format = 'newline_delimited', "
+            f"CREATE OR REPLACE TEMP TABLE {quote(name)} AS SELECT row_number() OVER () - 1 "
+            f"AS {SEQ}, * FROM read_json({sql_string(path)}, format = 'newline_delimited', "
             f"columns = {struct}, maximum_object_size = 2147483647)"
         )
     finally:
