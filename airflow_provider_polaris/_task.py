@@ -24,11 +24,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_polaris._compat import conf
 from airflow_provider_polaris.links import JOB_ID_XCOM_KEY, JOB_URL_XCOM_KEY
 from airflow_provider_polaris.outcomes import JobState, decide_outcome, health_text
+
+if TYPE_CHECKING:
+    from airflow_provider_polaris.hooks.polaris import PolarisHook
 
 # The entry points Airflow calls on a task; each is where a client may be opened and must end.
 _ENTRY_POINTS = ("execute", "execute_complete", "poke", "on_kill")
@@ -68,8 +72,18 @@ def _closing(method: F, *, only_own: bool) -> F:
 
 
 class ClosesPolarisClient:
-    """Mixin for the provider's operators and sensors: close ``self.hook``'s client after each
-    task entry point (see the module docstring). Put it before ``BaseOperator`` in the bases."""
+    """Mixin for the provider's operators and sensors: ``self.hook`` on ``self.polaris_conn_id``,
+    its client closed after each task entry point (see the module docstring). Put it before
+    ``BaseOperator`` in the bases."""
+
+    polaris_conn_id: str
+
+    @cached_property
+    def hook(self) -> PolarisHook:
+        """The ``PolarisHook`` of ``polaris_conn_id`` (made at first use)."""
+        from airflow_provider_polaris.hooks.polaris import PolarisHook
+
+        return PolarisHook(polaris_conn_id=self.polaris_conn_id)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

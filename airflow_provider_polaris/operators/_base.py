@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from airflow_provider_polaris._compat import AirflowFailException, BaseOperator
 from airflow_provider_polaris._task import ClosesPolarisClient
-
-if TYPE_CHECKING:
-    from airflow_provider_polaris.hooks.polaris import PolarisHook
 
 # What the create operators (tables, connections) do when the name already exists.
 IfExists = Literal["ignore", "update", "fail"]
@@ -28,12 +24,6 @@ class PolarisOperator(ClosesPolarisClient, BaseOperator):
     def __init__(self, *, polaris_conn_id: str = "polaris_default", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.polaris_conn_id = polaris_conn_id
-
-    @cached_property
-    def hook(self) -> PolarisHook:
-        from airflow_provider_polaris.hooks.polaris import PolarisHook
-
-        return PolarisHook(polaris_conn_id=self.polaris_conn_id)
 
 
 class PolarisCreateOperator(PolarisOperator):

@@ -7,16 +7,14 @@ import gzip
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any
 
-from airflow_provider_polaris._compat import AirflowFailException, BaseOperator
-from airflow_provider_polaris._task import ClosesPolarisClient
+from airflow_provider_polaris._compat import AirflowFailException
+from airflow_provider_polaris.operators._base import PolarisOperator
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
     from airflow_provider_polaris.events import PushReport
-    from airflow_provider_polaris.hooks.polaris import PolarisHook
 
 
 #: Largest rendered text read as a Python literal: ``ast.literal_eval`` builds a syntax tree
@@ -88,7 +86,7 @@ def events_from_text(text: str) -> list[Any] | None:
     )
 
 
-class PolarisPushEventsOperator(ClosesPolarisClient, BaseOperator):
+class PolarisPushEventsOperator(PolarisOperator):
     """Push events to the ``push_streaming`` connection ``connection_name``.
 
     :param connection_name: the Polaris push_streaming connection. Templated.
@@ -138,7 +136,6 @@ class PolarisPushEventsOperator(ClosesPolarisClient, BaseOperator):
     """
 
     template_fields: Sequence[str] = ("connection_name", "events")
-    ui_color = "#c9e7f5"
 
     def __init__(
         self,
@@ -154,7 +151,6 @@ class PolarisPushEventsOperator(ClosesPolarisClient, BaseOperator):
         require_reader: bool = False,
         resume: bool = True,
         checkpoint_seconds: float = 1.0,
-        polaris_conn_id: str = "polaris_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -169,13 +165,6 @@ class PolarisPushEventsOperator(ClosesPolarisClient, BaseOperator):
         self.require_reader = require_reader
         self.resume = resume
         self.checkpoint_seconds = checkpoint_seconds
-        self.polaris_conn_id = polaris_conn_id
-
-    @cached_property
-    def hook(self) -> PolarisHook:
-        from airflow_provider_polaris.hooks.polaris import PolarisHook
-
-        return PolarisHook(polaris_conn_id=self.polaris_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_polaris.operators._push_resume import PushResume, check_reader

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Sequence
 from datetime import timedelta
-from functools import cached_property, partial
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_polaris._compat import (
@@ -42,7 +42,6 @@ from airflow_provider_polaris.waiting import (
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
-    from airflow_provider_polaris.hooks.polaris import PolarisHook
 
 # Longest pause between the retries a reschedule-mode poke makes after a transient API error.
 RESCHEDULE_ERROR_PAUSE_SECONDS = 10.0
@@ -104,12 +103,6 @@ class PolarisJobSensor(ClosesPolarisClient, BaseSensorOperator):
         self._watch: JobWatch | None = None  # made at the first poke (progress counts from it)
         # Injectable pause between a reschedule-mode poke's retries (tests never sleep).
         self._sleep: Callable[[float], None] = time.sleep
-
-    @cached_property
-    def hook(self) -> PolarisHook:
-        from airflow_provider_polaris.hooks.polaris import PolarisHook
-
-        return PolarisHook(polaris_conn_id=self.polaris_conn_id)
 
     @property
     def poll_interval(self) -> float:

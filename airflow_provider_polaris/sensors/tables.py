@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_polaris._compat import AirflowFailException, BaseSensorOperator
@@ -11,7 +10,6 @@ from airflow_provider_polaris._task import ClosesPolarisClient
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
-    from airflow_provider_polaris.hooks.polaris import PolarisHook
 
 
 class PolarisTableSensor(ClosesPolarisClient, BaseSensorOperator):
@@ -43,12 +41,6 @@ class PolarisTableSensor(ClosesPolarisClient, BaseSensorOperator):
         self.target_availability = target_availability
         self.missing_ok = missing_ok
         self.polaris_conn_id = polaris_conn_id
-
-    @cached_property
-    def hook(self) -> PolarisHook:
-        from airflow_provider_polaris.hooks.polaris import PolarisHook
-
-        return PolarisHook(polaris_conn_id=self.polaris_conn_id)
 
     def poke(self, context: Context) -> bool:
         from airflow_provider_polaris.client import PolarisNotFoundError
