@@ -67,6 +67,16 @@ class Resource(Generic[M]):
         return config
 
 
+def _bind(build: Callable[..., Any], obj: Any, run: Callable[[Any], Any]) -> Callable[..., Any]:
+    """``build`` as a method of ``obj`` whose result (a call or a pager) ``run`` carries out."""
+
+    @functools.wraps(build)
+    def bound(*args: Any, **kwargs: Any) -> Any:
+        return run(build(obj, *args, **kwargs))
+
+    return bound
+
+
 class endpoint(Generic[P, T]):
     """Turn a method that builds an :class:`ApiCall` into one that executes it."""
 
@@ -81,16 +91,7 @@ class endpoint(Generic[P, T]):
     @overload
     def __get__(self, obj: Resource[AsyncMode], owner: type) -> Callable[P, Awaitable[T]]: ...
     def __get__(self, obj: Any, owner: type) -> Any:
-        if obj is None:
-            return self
-        build = self.build
-        execute = obj._client.execute
-
-        @functools.wraps(build)
-        def bound(*args: Any, **kwargs: Any) -> Any:
-            return execute(build(obj, *args, **kwargs))
-
-        return bound
+        return self if obj is None else _bind(self.build, obj, obj._client.execute)
 
 
 class paged(Generic[P, T]):
@@ -107,13 +108,4 @@ class paged(Generic[P, T]):
     @overload
     def __get__(self, obj: Resource[AsyncMode], owner: type) -> Callable[P, AsyncIterator[T]]: ...
     def __get__(self, obj: Any, owner: type) -> Any:
-        if obj is None:
-            return self
-        build = self.build
-        paginate = obj._client.paginate
-
-        @functools.wraps(build)
-        def bound(*args: Any, **kwargs: Any) -> Any:
-            return paginate(build(obj, *args, **kwargs))
-
-        return bound
+        return self if obj is None else _bind(self.build, obj, obj._client.paginate)

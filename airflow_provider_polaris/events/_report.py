@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
 #: Reason codes used in :attr:`PushReport.rejected_by_reason`.
@@ -121,26 +121,10 @@ class PushReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (the operator's XCom return value)."""
-        return {
-            "connection_name": self.connection_name,
-            "events_read": self.events_read,
-            "accepted": self.accepted,
-            "rejected": self.rejected,
-            "rejected_by_reason": dict(self.rejected_by_reason),
-            "rejections": [
-                {"line": r.line, "reason": r.reason, "detail": r.detail} for r in self.rejections
-            ],
-            "undelivered": self.undelivered,
-            "undelivered_ranges": [list(r) for r in self.undelivered_ranges],
-            "unread_from_line": self.unread_from_line,
-            "first_undelivered_line": self.first_undelivered_line,
-            "requests": self.requests,
-            "retries": self.retries,
-            "rate_limited": self.rate_limited,
-            "bytes_sent": self.bytes_sent,
-            "seconds": round(self.seconds, 3),
-            "last_error": self.last_error,
-        }
+        data = asdict(self)  # rejections become {"line", "reason", "detail"} dicts
+        data["undelivered_ranges"] = [list(r) for r in self.undelivered_ranges]
+        data["seconds"] = round(self.seconds, 3)
+        return {**data, "first_undelivered_line": self.first_undelivered_line}
 
 
 class EventsDeliveryError(Exception):

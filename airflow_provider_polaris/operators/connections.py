@@ -14,11 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_polaris._compat import AirflowFailException, BaseHook, mask_secret
-from airflow_provider_polaris.operators._base import (
-    IfExists,
-    PolarisCreateOperator,
-    PolarisOperator,
-)
+from airflow_provider_polaris.operators._base import PolarisCreateOperator, PolarisOperator
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
@@ -266,11 +262,9 @@ class PolarisCreateConnectionOperator(PolarisCreateOperator):
         *,
         connection: Mapping[str, Any] | ConnectionSpec,
         secrets_conn_id: str | None = None,
-        if_exists: IfExists = "ignore",
-        allow_unknown_fields: bool | Sequence[str] = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(if_exists=if_exists, allow_unknown_fields=allow_unknown_fields, **kwargs)
+        super().__init__(**kwargs)
         if isinstance(connection, Mapping) and "secrets" in connection:
             raise ValueError(
                 "do not put secrets in the DAG file: store them in an Airflow connection "

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_polaris._compat import AirflowFailException
-from airflow_provider_polaris.operators._base import IfExists, PolarisCreateOperator
+from airflow_provider_polaris.operators._base import PolarisCreateOperator
 
 if TYPE_CHECKING:
     from airflow_provider_polaris._compat import Context
@@ -93,11 +93,9 @@ class PolarisCreateTableOperator(PolarisCreateOperator):
         self,
         *,
         table: Mapping[str, Any] | TableSpec | str,
-        if_exists: IfExists = "ignore",
-        allow_unknown_fields: bool | Sequence[str] = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(if_exists=if_exists, allow_unknown_fields=allow_unknown_fields, **kwargs)
+        super().__init__(**kwargs)
         self.table = table
 
     def execute(self, context: Context) -> dict[str, Any]:
