@@ -5,19 +5,16 @@ VARCHAR or JSON, widened when a later write doesn't fit (long + double is DOUBLE
 mix is VARCHAR, as Druid's string columns). A column that has only seen NULLs may take any type.
 Queries read these tables directly (:mod:`duck`), so nothing is copied per query.
 
-Writers hand over Python rows (epoch-millisecond ``__time``). Appends are O(batch): they wait
-in a pending list and go into DuckDB in one bulk load on the next read, so streaming pushes
-cost no DuckDB round trip per event. Rows are kept in time order (equal times keep arrival
-order): a load that starts before the table's last time re-sorts the table once. Every DuckDB
-call holds one lock: a DuckDB connection must not be used by two threads at once.
+Writers hand over a DuckDB SELECT (:meth:`TableStore.insert_select`), so rows never pass
+through Python. Rows are kept in time order (equal times keep arrival order): a write that
+starts before the table's last time re-sorts the table once. Every DuckDB call holds one lock:
+a DuckDB connection must not be used by two threads at once.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -34,14 +31,13 @@ _SETTINGS = (
 
 
 class _Table:
-    """What the store knows beside DuckDB: column kinds, pending rows, counters."""
+    """What the store knows beside DuckDB: column kinds and counters."""
 
-    __slots__ = ("kinds", "last_ms", "pending", "rows", "serial", "version")
+    __slots__ = ("kinds", "last_ms", "rows", "serial", "version")
 
     def __init__(self, serial: int) -> None:
         self.serial = serial
         self.kinds: dict[str, str | None] = {"__time": "TIMESTAMP"}  # None: only NULLs so far
-        self.pending: list[Row] = []
         self.rows = 0  # rows in DuckDB
         self.last_ms: int | None = None  # the latest __time in DuckDB
         self.version = 0
@@ -79,7 +75,7 @@ class TableStore:
             table.rows, table.last_ms = (int(found[0]), found[1]) if found else (0, None)
 
     def flush(self) -> None:
-        """Load every pending row and write DuckDB's state to its file (when it has one)."""
+        """Settle every table and write DuckDB's state to its file (when it has one)."""
         with self.lock:
             for name in list(self._tables):
                 self.sync(name)
@@ -101,13 +97,9 @@ class TableStore:
             self.before_read(name)
 
     def sync(self, name: str) -> None:
-        """Load the table's pending rows into DuckDB (queries call this before reading)."""
+        """Write what is staged for the table (queries call this before reading)."""
         with self.lock:
             self._settle(name)
-            table = self._tables.get(name)
-            if table is not None and table.pending:
-                rows, table.pending = table.pending, []
-                self._load(name, table, rows)
 
     def rows(self, name: str, every: int = 1) -> tuple[dict[str, Any], ...]:
         """The table's rows in time order, ``__time`` as epoch milliseconds (empty when
@@ -118,7 +110,6 @@ class TableStore:
             table = self._tables.get(name)
             if table is None:
                 return ()
-            self.sync(name)
             columns = list(table.kinds)
             select = ", ".join(
                 ["epoch_ms(" + quote("__time") + ")"] + [quote(c) for c in columns[1:]]
@@ -143,7 +134,6 @@ class TableStore:
             self._settle(name)
             if name not in self._tables:
                 return 0
-            self.sync(name)
             day = "floor(epoch_ms(" + quote("__time") + ") / 86400000.0)"
             found = self.con.execute(f"SELECT count(DISTINCT {day}) FROM {quote(name)}")
             one = found.fetchone()
@@ -160,7 +150,7 @@ class TableStore:
         """How many rows the table holds."""
         self._settle(name)
         table = self._tables.get(name)
-        return 0 if table is None else table.rows + len(table.pending)
+        return 0 if table is None else table.rows
 
     def version(self, name: str) -> int:
         """A number that changes with every write to the table (for caches of derived data)."""
@@ -202,36 +192,6 @@ class TableStore:
         with self.lock:
             self._declare(name, self._table(name), columns)
 
-    def append(self, name: str, rows: Sequence[Row], columns: Iterable[str] = ()) -> None:
-        """Add rows at O(len(rows)) cost: they reach DuckDB on the next read."""
-        with self.lock:
-            table = self._table(name)
-            self._declare(name, table, columns)
-            table.pending.extend(rows)
-            table.version += 1
-
-    def write(
-        self,
-        name: str,
-        rows: Sequence[Row],
-        *,
-        keep: str = "all",
-        intervals: Sequence[tuple[int, int]] = (),
-        columns: Iterable[str] = (),
-    ) -> None:
-        """Store ``rows`` after the existing rows that survive: ``keep`` is ``all`` (append),
-        ``outside`` (drop rows inside ``intervals``: replace) or ``none`` (replace all)."""
-        if keep == "all":
-            self.append(name, rows, columns)
-            return
-        with self.lock:
-            self.sync(name)
-            table = self._table(name)
-            self._declare(name, table, columns)
-            self._delete(name, table, None if keep == "none" else intervals)
-            self._load(name, table, rows)
-            table.version += 1
-
     def delete(self, name: str, intervals: Sequence[tuple[int, int]] | None) -> int:
         """Delete rows in ``intervals`` (all rows when None); returns how many went."""
         with self.lock:
@@ -266,62 +226,6 @@ class TableStore:
             if self._tables.pop(name, None) is not None:
                 self.con.execute(f"DROP TABLE IF EXISTS {quote(name)}")
 
-    # --- bulk loads ------------------------------------------------------------------------------
-
-    def _load(self, name: str, table: _Table, rows: Sequence[Row]) -> None:
-        """Insert Python rows with one DuckDB read of a JSON temp file, widening columns."""
-        if not rows:
-            return
-        ordered = sorted(rows, key=_time_of)  # stable: equal times keep arrival order
-        self._declare(name, table, {c: None for row in ordered for c in row})
-        fix = self._widen(name, table, ordered)
-        kinds = {c: k or "VARCHAR" for c, k in table.kinds.items() if c != "__time"}
-        if fix:
-            ordered = [_fixed(row, fix, kinds) for row in ordered]
-        fd, path = tempfile.mkstemp(suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                # One C-level encode of the whole batch: far cheaper than a call per row.
-                out.write(json.dumps(ordered, default=str, separators=(",", ":")))
-            self._insert(name, path, kinds)
-        finally:
-            os.unlink(path)
-        self._loaded(name, table, len(ordered), _time_of(ordered[0]), _time_of(ordered[-1]))
-
-    def _insert(self, name: str, path: str, kinds: Mapping[str, str]) -> None:
-        spec = {"__time": "BIGINT", **kinds}
-        struct = "{" + ", ".join(f"{sql_string(c)}: {sql_string(k)}" for c, k in spec.items()) + "}"
-        names = ", ".join(quote(c) for c in spec)
-        select = ", ".join(["epoch_ms(" + quote("__time") + ")"] + [quote(c) for c in kinds])
-        self.con.execute(
-            f"INSERT INTO {quote(name)} ({names}) SELECT {select} FROM read_json("
-            f"{sql_string(path)}, format = 'array', columns = {struct}, "
-            "maximum_object_size = 2147483647)"
-        )
-
-    def _widen(self, name: str, table: _Table, rows: Sequence[Row]) -> set[str]:
-        """Widen column types to fit ``rows``; returns the columns whose values need
-        converting before the load (booleans, NaN, non-strings in a string column)."""
-        fix: set[str] = set()
-        for column, old in list(table.kinds.items()):
-            if column == "__time":
-                continue
-            seen = {_kind(row.get(column)) for row in rows}
-            new = old
-            for kind in seen - {None, "NAN"}:
-                new = _merge(new, "BIGINT" if kind == "BOOL" else str(kind))
-            if seen & {"NAN", "BOOL"} or (new == "VARCHAR" and seen - {None, "VARCHAR"}):
-                fix.add(column)
-            self._set_kind(name, table, column, new)
-        return fix
-
-    def _set_kind(self, name: str, table: _Table, column: str, new: str | None) -> None:
-        old = table.kinds.get(column)
-        if new != old:
-            table.kinds[column] = new
-            if (old or "VARCHAR") != (new or "VARCHAR"):
-                self.con.execute(f"ALTER TABLE {quote(name)} ALTER {quote(column)} TYPE {new}")
-
     # --- writes from SQL -------------------------------------------------------------------------
 
     def insert_select(
@@ -334,9 +238,10 @@ class TableStore:
         intervals: Sequence[tuple[int, int]] = (),
     ) -> int:
         """Store the rows of a DuckDB ``select`` (a ``__time`` TIMESTAMP column and any others)
-        after the existing rows that survive ``keep`` (as :meth:`write`), without a trip through
-        Python. Values are stored as :meth:`write` stores them: BOOLEAN and TIMESTAMP as BIGINT
-        (epoch ms), nested values as JSON, NaN as NULL. Returns how many rows went in."""
+        after the existing rows that survive: ``keep`` is ``all`` (append), ``outside`` (drop
+        rows inside ``intervals``: replace) or ``none`` (replace all). BOOLEAN and TIMESTAMP
+        are stored as BIGINT (epoch ms), nested values as JSON, NaN as NULL. Returns how many
+        rows went in."""
         with self.lock:
             self.sync(name)
             table = self._table(name)
@@ -347,12 +252,13 @@ class TableStore:
                     continue
                 kind, value = _stored(quote(column), str(duck_type))
                 self._declare(name, table, [column])
-                self._set_kind(
-                    name,
-                    table,
-                    column,
-                    _merge(table.kinds[column], kind) if kind else table.kinds[column],
-                )
+                old = table.kinds[column]
+                if kind is not None and _merge(old, kind) != old:
+                    table.kinds[column] = new = _merge(old, kind)
+                    if (old or "VARCHAR") != new:
+                        self.con.execute(
+                            f"ALTER TABLE {quote(name)} ALTER {quote(column)} TYPE {new}"
+                        )
                 values.append(f"{value} AS {quote(column)}")
             columns = ["__time", *(str(d[0]) for d in described if d[0] != "__time")]
             staged = "__polaris_staged"
@@ -391,10 +297,6 @@ class TableStore:
             )
         table.last_ms = last if table.last_ms is None else max(last, table.last_ms)
         table.rows += count
-
-
-def _time_of(row: Row) -> int:
-    return int(row["__time"])
 
 
 def _kind(value: Any) -> str | None:

@@ -13,13 +13,14 @@ from airflow_provider_polaris.testing.dataplane.store import TableStore
 
 from .conftest import batch_job, ndjson_schema, run
 from .test_dataplane_events import NOW, line, streaming_job
+from .test_dataplane_store import insert_rows
 
 
-def test_appends_are_ordered_lazily_and_snapshots_never_change() -> None:
+def test_writes_are_ordered_and_snapshots_never_change() -> None:
     store = TableStore()
-    store.append("t", [{"__time": 30, "n": 1}, {"__time": 10, "n": 2}])
+    insert_rows(store, "t", [{"__time": 30, "n": 1}, {"__time": 10, "n": 2}])
     before = store.rows("t")
-    store.append("t", [{"__time": 20, "n": 3}, {"__time": 10, "n": 4}])
+    insert_rows(store, "t", [{"__time": 20, "n": 3}, {"__time": 10, "n": 4}])
     assert store.count("t") == 4
     assert [r["n"] for r in before] == [2, 1]  # a reader's snapshot is immutable
     assert [r["n"] for r in store.rows("t")] == [2, 4, 3, 1]  # time order, stable on ties
@@ -27,10 +28,10 @@ def test_appends_are_ordered_lazily_and_snapshots_never_change() -> None:
 
 def test_a_replace_is_installed_whole() -> None:
     store = TableStore()
-    store.append("t", [{"__time": t, "n": t} for t in (1, 5, 9)])
+    insert_rows(store, "t", [{"__time": t, "n": t} for t in (1, 5, 9)])
     version = store.version("t")
     snapshot = store.rows("t")
-    store.write("t", [{"__time": 6, "n": 60}], keep="outside", intervals=[(4, 8)])
+    insert_rows(store, "t", [{"__time": 6, "n": 60}], keep="outside", intervals=[(4, 8)])
     assert [r["n"] for r in snapshot] == [1, 5, 9]
     assert [r["n"] for r in store.rows("t")] == [1, 60, 9]
     assert store.version("t") > version
