@@ -34,8 +34,7 @@ class Feed:
         self._items: deque[Any] = deque()
         self._max_bytes = max_bytes
         self._max_take = max_take
-        # Written by one thread each (no lock needed): pending = added - taken.
-        self._added = 0
+        # Written by the loop only; the reader's pending cost is its own ``added`` minus this.
         self._taken = 0
         self._space = threading.Event()
         self._space.set()
@@ -60,7 +59,6 @@ class Feed:
                 cost = len(item) + 64 if isinstance(item, (bytes, str)) else _OBJECT_COST
                 append(item)
                 added += cost
-                self._added = added
                 if self._waiter is not None:
                     self._wake_loop()
                 if added - self._taken >= limit:

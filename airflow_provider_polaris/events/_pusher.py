@@ -32,7 +32,7 @@ from typing import IO, Any
 from airflow_provider_polaris.events._batching import Batch, Batcher
 from airflow_provider_polaris.events._checks import EventChecker
 from airflow_provider_polaris.events._feed import Feed
-from airflow_provider_polaris.events._options import MAX_PAYLOAD_BYTES, PushOptions, make_options
+from airflow_provider_polaris.events._options import PushOptions, make_options
 from airflow_provider_polaris.events._pacing import Pacer
 from airflow_provider_polaris.events._report import (
     EventsDeliveryError,
@@ -41,15 +41,6 @@ from airflow_provider_polaris.events._report import (
     line_ranges,
 )
 from airflow_provider_polaris.events._sending import NOT_SENT, Delivery, describe
-
-__all__ = [
-    "MAX_PAYLOAD_BYTES",
-    "EventPusher",
-    "PushControl",
-    "PushOptions",
-    "make_options",
-    "push_events",
-]
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +109,7 @@ class EventPusher:
         self._undelivered_lines: list[int] = []
         #: The first error a retry would get again (a wrong key): ``EventsDeliveryError``'s cause.
         self._fatal: BaseException | None = None
-        aborted = self._is_aborted
+        aborted = lambda: self._aborted  # noqa: E731
         self._batcher = Batcher(opts, checker, report, clock, self._enqueue, aborted)
         self._deliver = Delivery(self._call, self._pacer, opts, report, self._pause, aborted)
         self._enqueued_through = 0  # last line handed to the senders (``_watermark``)
@@ -241,11 +232,9 @@ class EventPusher:
     def _items(self, events: Iterable[Any] | IO[bytes]) -> Iterator[Any]:
         if isinstance(events, (str, bytes)):
             raise TypeError("events must be an iterable of events or a binary file, not a string")
-        if hasattr(events, "read"):
-            return iter(events)  # type: ignore[arg-type]  # file objects iterate by line
         if isinstance(events, Mapping):
             return iter([events])
-        return iter(events)
+        return iter(events)  # a file object iterates by line
 
     def _halt(self, error: str | None) -> None:
         """Abort (in the loop): record ``error`` when it is the first failure, stop the reader
@@ -257,9 +246,6 @@ class EventPusher:
         stopped = self._stopped
         if stopped is not None and not stopped.done():
             stopped.set_result(None)
-
-    def _is_aborted(self) -> bool:
-        return self._aborted
 
     async def _pause(self, seconds: float) -> None:
         """Sleep ``seconds`` (with the injected sleep), or less if the push is aborted."""

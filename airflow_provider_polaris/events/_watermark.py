@@ -169,7 +169,6 @@ class Checkpointer:
         self._thread = threading.Thread(target=self._run, name="polaris-push-checkpoint")
         self._thread.daemon = True
         self._warned = False
-        self.writes = 0
 
     def __enter__(self) -> Checkpointer:
         self._thread.start()
@@ -204,4 +203,3 @@ class Checkpointer:
                 self._warned = True
             return
         self._last = ranges
-        self.writes += 1
