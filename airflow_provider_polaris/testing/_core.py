@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from . import _datadir
 from ._alignment import check_batch_replace, check_sql_replace
-from ._bridge import load_dataplane
 from ._clock import EmulatorClock, iso
 from ._errors import bad, not_found
 from ._lifecycle import Job, Lifecycle, merge_job_durations
@@ -78,9 +77,11 @@ class StateCore:
         self.time_scale = time_scale
         self.clock = EmulatorClock(clock, manual=manual_clock)
         self.budget = EventsBudget(self.clock, events_budget)
-        # Through a lambda: reset() and configure() replace self.clock.
         self.data_dir = data_dir
-        self.dataplane = load_dataplane(
+        from .dataplane import DataPlane  # duckdb loads with the first state, not with the CLI
+
+        # Through a lambda: reset() and configure() replace self.clock.
+        self.dataplane = DataPlane(
             clock=lambda: self.clock.now(),
             rows_file=_datadir.rows_file(data_dir) if data_dir else None,
         )

@@ -55,6 +55,11 @@ class JobScript:
     warn_code: str | None = None
     table: str | None = None
 
+    @property
+    def holds(self) -> bool:
+        """Whether the job's end waits for reads, or never comes on its own."""
+        return self.after_polls is not None or self.outcome in ("running", "unknown")
+
 
 @dataclass
 class Job:
@@ -103,11 +108,11 @@ class Job:
         self.updated = at
         self.change = next(_CHANGES)
 
-    def log(self, at: float, health: str, code: str | None, message: str) -> None:
-        """Append an entry to ``/jobs/{id}/logs``."""
-        self.logs.append(
-            {"timestamp": iso(at), "healthStatus": health, "code": code, "message": message}
-        )
+    def log(self, at: float, health: str, code: str | None, message: str) -> dict[str, Any]:
+        """Append an entry to ``/jobs/{id}/logs`` and return it."""
+        entry = {"timestamp": iso(at), "healthStatus": health, "code": code, "message": message}
+        self.logs.append(entry)
+        return entry
 
 
 def merge_job_durations(
@@ -152,10 +157,6 @@ class Lifecycle:
     def seconds(self, name: str) -> float:
         """A configured duration (see DEFAULT_JOB_DURATIONS), scaled by the time scale."""
         return self.durations()[name] * self.time_scale()
-
-    def running_seconds(self, job: Job) -> float:
-        """How long a batch-like job of this type runs before it finishes."""
-        return self.seconds(job.type)
 
     # --- lazy advance -------------------------------------------------------------------------
 
@@ -230,10 +231,8 @@ class Lifecycle:
             self._flush(job)
             return
         self.on_start(job)
-        holds = job.script is not None and (
-            job.script.after_polls is not None or job.script.outcome in ("running", "unknown")
-        )
-        job.finish_at = None if holds else at + self.running_seconds(job)
+        holds = job.script is not None and job.script.holds
+        job.finish_at = None if holds else at + self.seconds(job.type)  # the type's running time
 
     def _finish_naturally(self, job: Job, at: float) -> None:
         if job.script is not None:
@@ -242,19 +241,15 @@ class Lifecycle:
         result = job.result
         error_code = getattr(result, "error_code", None)
         if error_code:
-            self._fail(job, at, error_code, getattr(result, "error_message", None) or error_code)
+            self.fail(job, at, error_code, getattr(result, "error_message", None) or error_code)
             return
         self._complete(job, at, None)
 
     def apply_outcome(self, job: Job, at: float, script: JobScript) -> None:
         """End the job the way its script says."""
         if script.outcome == "failed":
-            self._fail(
-                job,
-                at,
-                script.health_code or "internal_error",
-                script.message or "Job failed (scripted)",
-            )
+            code = script.health_code or "internal_error"
+            self.fail(job, at, code, script.message or "Job failed (scripted)")
         elif script.outcome == "canceled":
             self._cancel(job, at)
         elif script.outcome == "completed":
@@ -280,20 +275,11 @@ class Lifecycle:
             try:
                 self.on_commit(job)
             except Exception as exc:  # the data plane refused the write: the job fails
-                self._fail(job, at, "internal_error", f"Could not write rows: {exc}")
+                self.fail(job, at, "internal_error", f"Could not write rows: {exc}")
                 return
-        entry_status = health["status"]
         text = message or health.get("message") or "Job completed"
-        log_entry = {
-            "timestamp": iso(at),
-            "healthStatus": entry_status,
-            "code": health.get("code"),
-            "message": text,
-        }
-        if entry_status != "ok":
-            health = {**health, "log": log_entry}
-        job.health = health
-        job.logs.append(log_entry)
+        log_entry = job.log(at, health["status"], health.get("code"), text)
+        job.health = health if health["status"] == "ok" else {**health, "log": log_entry}
         self._end(job, at, "completed")
 
     def _health_from_result(self, job: Job) -> dict[str, Any]:
@@ -320,32 +306,14 @@ class Lifecycle:
             code, message = "multiple", "; ".join(text for _, text in warnings)
         return {"status": "warn", "code": code, "message": message}
 
-    def fail(self, job: Job, at: float, code: str, message: str) -> None:
-        """End the job ``failed`` with health error ``code`` (e.g. too many parse errors)."""
-        self._fail(job, at, code, message)
-
-    def _fail(self, job: Job, at: float, code: str, message: str) -> None:
-        log_entry = {
-            "timestamp": iso(at),
-            "healthStatus": "error",
-            "code": code,
-            "message": message,
-        }
+    def fail(self, job: Job, at: float, code: str, message: str, status: str = "failed") -> None:
+        """End the job ``status`` with health error ``code`` (e.g. too many parse errors)."""
+        log_entry = job.log(at, "error", code, message)
         job.health = {"status": "error", "code": code, "message": message, "log": log_entry}
-        job.logs.append(log_entry)
-        self._end(job, at, "failed")
+        self._end(job, at, status)
 
     def _cancel(self, job: Job, at: float) -> None:
-        message = "The job was canceled by a user request"
-        log_entry = {
-            "timestamp": iso(at),
-            "healthStatus": "error",
-            "code": "canceled",
-            "message": message,
-        }
-        job.health = {"status": "error", "code": "canceled", "message": message, "log": log_entry}
-        job.logs.append(log_entry)
-        self._end(job, at, "canceled")
+        self.fail(job, at, "canceled", "The job was canceled by a user request", "canceled")
 
     def _end(self, job: Job, at: float, status: str) -> None:
         job.status = status

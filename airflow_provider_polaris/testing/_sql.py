@@ -1,4 +1,5 @@
-"""Druid SQL request bodies and SqlErrorResponse bodies (polaris-api.md §9).
+"""Druid SQL request bodies, results in Druid's result formats and SqlErrorResponse bodies
+(polaris-api.md §9).
 
 Shared by the synchronous ``POST /query/sql`` and the async ``/query/sql/statements`` routes:
 both take the same body and answer errors in Druid's shape, not Polaris' ``{code, message}``.
@@ -6,26 +7,21 @@ both take the same body and answer errors in Druid's shape, not Polaris' ``{code
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._render import RESULT_FORMATS
-
-# Druid's short error code per category, for errors the emulator raises itself.
-_ERROR_CODES = {
-    "INVALID_INPUT": "invalidInput",
-    "NOT_FOUND": "notFound",
-    "CANCELED": "canceled",
-    "UNSUPPORTED": "unsupported",
-    "RUNTIME_FAILURE": "runtimeFailure",
-}
+RESULT_FORMATS = frozenset({"object", "array", "objectLines", "arrayLines", "csv"})
 
 
 def sql_error_body(message: str, category: str = "INVALID_INPUT") -> dict[str, Any]:
-    """A Druid SqlErrorResponse."""
+    """A Druid SqlErrorResponse; its ``errorCode`` is the category in camel case."""
+    first, *rest = category.lower().split("_")
     return {
         "error": "druidException",
-        "errorCode": _ERROR_CODES.get(category, category.lower()),
+        "errorCode": first + "".join(word.title() for word in rest),
         "persona": "USER",
         "category": category,
         "errorMessage": message,
@@ -60,13 +56,18 @@ class SqlRequest:
     sql_types_header: bool = False
 
 
+def result_format(fmt: str | None) -> str:
+    """A ``resultFormat`` (``object`` when absent); SqlFailure for an unknown one."""
+    if (fmt or "object") not in RESULT_FORMATS:
+        raise SqlFailure.of(f"Invalid resultFormat {fmt!r}")
+    return fmt or "object"
+
+
 def parse_sql_request(body: Any) -> SqlRequest:
     """Check a SqlRequest body; SqlFailure (400 INVALID_INPUT) naming what is wrong."""
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
         raise SqlFailure.of("query is required")
-    fmt = body.get("resultFormat") or "object"
-    if fmt not in RESULT_FORMATS:
-        raise SqlFailure.of(f"Invalid resultFormat {fmt!r}")
+    fmt = result_format(body.get("resultFormat"))
     params = body.get("parameters")
     if params is not None and not isinstance(params, list):
         raise SqlFailure.of("parameters must be a list")
@@ -84,12 +85,79 @@ def parse_sql_request(body: Any) -> SqlRequest:
     )
 
 
-def as_sql_failure(exc: Exception) -> SqlFailure | None:
-    """The SqlFailure for an error of the data plane (or its stand-in); None for a bug."""
-    category = getattr(exc, "category", None)
-    if category is None:
-        return None
-    to_response = getattr(exc, "to_response", None)
-    if callable(to_response):
-        return SqlFailure(to_response())
-    return SqlFailure.of(getattr(exc, "message", str(exc)), category)
+_NATIVE_TYPES = {
+    "BIGINT": "LONG",
+    "INTEGER": "LONG",
+    "SMALLINT": "LONG",
+    "TINYINT": "LONG",
+    "BOOLEAN": "LONG",
+    "TIMESTAMP": "LONG",
+    "DATE": "LONG",
+    "DOUBLE": "DOUBLE",
+    "DECIMAL": "DOUBLE",
+    "REAL": "DOUBLE",
+    "FLOAT": "FLOAT",
+    "VARCHAR": "STRING",
+    "CHAR": "STRING",
+}
+
+
+def native_type(sql_type: str) -> str:
+    """Druid's native column type for a SQL type (the ``typesHeader`` value)."""
+    base = sql_type.upper().split("(")[0].strip()
+    if base.startswith(("VARCHAR ARRAY", "ARRAY")):
+        return "ARRAY<STRING>"
+    if base.startswith("COMPLEX<"):  # e.g. COMPLEX<HLLSketch>: the same name natively
+        return sql_type
+    return _NATIVE_TYPES.get(base, "COMPLEX<json>")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def render_result(
+    columns: list[str],
+    sql_types: list[str],
+    rows: list[list[Any]],
+    *,
+    fmt: str,
+    header: bool,
+    types_header: bool,
+    sql_types_header: bool,
+) -> tuple[bytes, str]:
+    """(body, media type) of a query result in ``fmt``."""
+    natives = [native_type(t) for t in sql_types]
+    if fmt in ("object", "objectLines"):
+        records: list[Any] = []
+        if header:
+            head: dict[str, Any] = {}
+            for name, native, sql in zip(columns, natives, sql_types, strict=True):
+                types: dict[str, str] = {}
+                if types_header:
+                    types["type"] = native
+                if sql_types_header:
+                    types["sqlType"] = sql
+                head[name] = types or None
+            records.append(head)
+        records += [dict(zip(columns, row, strict=False)) for row in rows]
+    elif fmt in ("array", "arrayLines", "csv"):
+        records = []
+        if header:
+            records.append(list(columns))
+            if types_header:
+                records.append(natives)
+            if sql_types_header:
+                records.append(list(sql_types))
+        records += [list(row) for row in rows]
+    else:  # validated by the caller
+        raise ValueError(fmt)
+    if fmt in ("object", "array"):
+        return _dumps(records).encode(), "application/json"
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        for record in records:
+            writer.writerow(["" if v is None else v for v in record])
+        return (buffer.getvalue() + "\n").encode(), "text/csv"
+    return ("".join(_dumps(r) + "\n" for r in records) + "\n").encode(), "text/plain"

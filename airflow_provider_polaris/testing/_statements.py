@@ -16,8 +16,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._clock import iso
-from ._render import RESULT_FORMATS, native_type, render_result
-from ._sql import SqlFailure, SqlRequest, parse_sql_request, sql_error_body
+from ._sql import (
+    SqlFailure,
+    SqlRequest,
+    native_type,
+    parse_sql_request,
+    render_result,
+    result_format,
+    sql_error_body,
+)
 
 DEFAULT_ROWS_PER_PAGE = 100_000
 SAMPLE_RECORDS = 10
@@ -169,9 +176,7 @@ class StatementStore:
             "warnings": [],
         }
 
-    def results(
-        self, query_id: str, page: str | None, result_format: str | None
-    ) -> tuple[bytes, str]:
+    def results(self, query_id: str, page: str | None, fmt: str | None) -> tuple[bytes, str]:
         """GET .../statements/{id}/results: one page (or all of them) in ``resultFormat``."""
         statement = self._get(query_id)
         state = statement.state(self._clock())
@@ -184,9 +189,7 @@ class StatementStore:
             raise SqlFailure.of(
                 f"Query [{query_id}] failed. Check the status api for more details."
             )
-        fmt = result_format or "object"
-        if fmt not in RESULT_FORMATS:
-            raise SqlFailure.of(f"Invalid resultFormat {fmt!r}")
+        fmt = result_format(fmt)
         rows = statement.rows
         if page is not None:
             rows = self._page_rows(statement, page)

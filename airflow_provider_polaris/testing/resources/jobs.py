@@ -61,11 +61,10 @@ class JobsApi(StateCore):
             job.script = script
             job.polls = 0
             if job.status == "running" and not job.streaming:
-                holds = script.after_polls is not None or script.outcome in ("running", "unknown")
-                if holds:
+                if script.holds:
                     job.finish_at = None
                 elif job.finish_at is None and job.started is not None:
-                    job.finish_at = job.started + self.lifecycle.running_seconds(job)
+                    job.finish_at = job.started + self.lifecycle.seconds(job.type)
 
     def internal_job(self, job_id: str) -> dict[str, Any]:
         """The full job as clients see it plus emulator-only fields (polls, script); not a poll."""

@@ -9,7 +9,6 @@ their own API paths answer 404. Every project's ``status.state`` follows its
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -60,24 +59,22 @@ def _check_protections(spec: dict[str, Any]) -> None:
             raise bad(f"spec.{flag} must be a boolean", f"spec.{flag}")
 
 
-class Projects:
-    """The region's projects; the caller holds the state lock."""
+class ProjectsApi(StateCore):
+    """The region's projects; the served one reports the bytes of its uploaded files."""
 
-    def __init__(self, served_id: str, clock: Callable[[], float]) -> None:
-        self.served_id = served_id
-        self._clock = clock
-        self._projects: dict[str, dict[str, Any]] = {}
-        self.clear()
-
-    def clear(self) -> None:
-        """Back to the served project alone, as the emulator started."""
-        self._projects = {}
-        self._add(self.served_id, "Emulator project", {"plan": "a.01", "region": "us-east-1"})
+    def _clear(self) -> None:
+        super()._clear()
+        self.projects: dict[str, dict[str, Any]] = {}  # back to the served project alone
+        self._add(self.project_id, "Emulator project", {"plan": "a.01", "region": "us-east-1"})
 
     def _add(self, project_id: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         """A new project record: ``spec`` gives ``plan`` and ``region``, maybe more."""
-        self._projects[project_id] = {
-            "metadata": {"uid": project_id, "name": name, "createdOnTimestamp": iso(self._clock())},
+        self.projects[project_id] = {
+            "metadata": {
+                "uid": project_id,
+                "name": name,
+                "createdOnTimestamp": iso(self.clock.now()),
+            },
             "spec": {
                 "plan": spec["plan"],
                 "desiredState": spec.get("desiredState", "running"),
@@ -86,16 +83,16 @@ class Projects:
                 "region": spec["region"],
             },
         }
-        return self._projects[project_id]
+        return self.projects[project_id]
 
-    def _render(self, project: dict[str, Any], used_bytes: int) -> dict[str, Any]:
-        served = project["metadata"]["uid"] == self.served_id
+    def _render_project(self, project: dict[str, Any]) -> dict[str, Any]:
+        served = project["metadata"]["uid"] == self.project_id
         return {
             "metadata": dict(project["metadata"]),
             "spec": dict(project["spec"]),
             "status": {
                 "maxBytes": PROJECT_MAX_BYTES,
-                "currentBytes": used_bytes if served else 0,
+                "currentBytes": self._used_bytes() if served else 0,
                 "deepStorageBytes": 0,
                 "state": project["spec"]["desiredState"],
                 "version": "emulator",
@@ -103,104 +100,75 @@ class Projects:
         }
 
     def _project(self, project_id: str) -> dict[str, Any]:
-        project = self._projects.get(project_id)
+        project = self.projects.get(project_id)
         if project is None:
             raise not_found(f"Project {project_id} not found", "projectId")
         return project
 
-    def list(self, used_bytes: int) -> list[dict[str, Any]]:
-        """GET /v1/projects: a bare array."""
-        return [self._render(p, used_bytes) for p in self._projects.values()]
-
-    def get(self, project_id: str, used_bytes: int) -> dict[str, Any]:
-        """GET /v1/projects/{id}."""
-        return self._render(self._project(project_id), used_bytes)
-
-    def create(self, body: Any) -> dict[str, Any]:
-        """POST /v1/projects: ``metadata.name``, ``spec.plan`` and ``spec.region`` required."""
-        if not isinstance(body, dict):
-            raise bad("The request body must be a JSON object")
-        metadata, spec = _section(body, "metadata"), _section(body, "spec")
-        if len(self._projects) >= MAX_PROJECTS:
-            raise bad(f"A region holds at most {MAX_PROJECTS} projects", "metadata.name")
-        name = _name(metadata.get("name"))
-        if not isinstance(spec.get("plan"), str) or not spec["plan"]:
-            raise bad("spec.plan is required", "spec.plan")
-        check_enum(spec.get("region"), REGIONS, "spec.region")
-        check_enum(spec.get("desiredState", "running"), DESIRED_STATES, "spec.desiredState")
-        _check_protections(spec)
-        return self._render(self._add(str(uuid.uuid4()), name, spec), 0)
-
-    def update(self, project_id: str, body: Any, used_bytes: int) -> dict[str, Any]:
-        """PATCH /v1/projects/{id}: ``metadata.name`` and ``spec`` fields; the region stays."""
-        project = self._project(project_id)
-        if not isinstance(body, dict):
-            raise bad("The request body must be a JSON object")
-        metadata, spec = _section(body, "metadata"), _section(body, "spec")
-        name = _name(metadata["name"]) if "name" in metadata else project["metadata"]["name"]
-        current = project["spec"]
-        if spec.get("region", current["region"]) != current["region"]:
-            raise bad("A project's region can't change", "spec.region")
-        desired = check_enum(
-            spec.get("desiredState", current["desiredState"]), DESIRED_STATES, "spec.desiredState"
-        )
-        _check_protections(spec)
-        merged = {**current, **{k: v for k, v in spec.items() if k in current}}
-        merged["desiredState"] = desired
-        if (
-            desired == "stopped"
-            and current["desiredState"] != "stopped"
-            and merged["stopProtection"]
-        ):
-            raise bad("The project has stop protection", "spec.desiredState")
-        project["metadata"]["name"] = name
-        project["spec"] = merged
-        return self._render(project, used_bytes)
-
-    def delete(self, project_id: str) -> None:
-        """DELETE /v1/projects/{id}: not the served project, not with deletion protection."""
-        project = self._project(project_id)
-        if project_id == self.served_id:
-            raise bad(
-                "The emulator serves this project and can't delete it (reset() empties it)",
-                "projectId",
-            )
-        if project["spec"]["deletionProtection"]:
-            raise bad("The project has deletion protection", "projectId")
-        del self._projects[project_id]
-
-
-class ProjectsApi(StateCore):
-    """The region's projects; the served one reports the bytes of its uploaded files."""
-
-    def _clear(self) -> None:
-        super()._clear()
-        self.projects = Projects(self.project_id, clock=lambda: self.clock.now())
-
     def list_projects(self) -> list[dict[str, Any]]:
-        """GET /v1/projects."""
+        """GET /v1/projects: a bare array."""
         with self.lock:
-            return self.projects.list(self._used_bytes())
+            return [self._render_project(p) for p in self.projects.values()]
 
     def get_project(self, project_id: str) -> dict[str, Any]:
         """GET /v1/projects/{id}."""
         with self.lock:
-            return self.projects.get(project_id, self._used_bytes())
+            return self._render_project(self._project(project_id))
 
     def create_project(self, body: Any) -> dict[str, Any]:
-        """POST /v1/projects (a record only: its API is not served)."""
+        """POST /v1/projects (a record only: its API is not served): ``metadata.name``,
+        ``spec.plan`` and ``spec.region`` required."""
         with self.lock:
-            return self.projects.create(body)
+            if not isinstance(body, dict):
+                raise bad("The request body must be a JSON object")
+            metadata, spec = _section(body, "metadata"), _section(body, "spec")
+            if len(self.projects) >= MAX_PROJECTS:
+                raise bad(f"A region holds at most {MAX_PROJECTS} projects", "metadata.name")
+            name = _name(metadata.get("name"))
+            if not isinstance(spec.get("plan"), str) or not spec["plan"]:
+                raise bad("spec.plan is required", "spec.plan")
+            check_enum(spec.get("region"), REGIONS, "spec.region")
+            check_enum(spec.get("desiredState", "running"), DESIRED_STATES, "spec.desiredState")
+            _check_protections(spec)
+            return self._render_project(self._add(str(uuid.uuid4()), name, spec))
 
     def update_project(self, project_id: str, body: Any) -> dict[str, Any]:
-        """PATCH /v1/projects/{id}."""
+        """PATCH /v1/projects/{id}: ``metadata.name`` and ``spec`` fields; the region stays."""
         with self.lock:
-            return self.projects.update(project_id, body, self._used_bytes())
+            project = self._project(project_id)
+            if not isinstance(body, dict):
+                raise bad("The request body must be a JSON object")
+            metadata, spec = _section(body, "metadata"), _section(body, "spec")
+            name = _name(metadata["name"]) if "name" in metadata else project["metadata"]["name"]
+            current = project["spec"]
+            if spec.get("region", current["region"]) != current["region"]:
+                raise bad("A project's region can't change", "spec.region")
+            desired = check_enum(
+                spec.get("desiredState", current["desiredState"]),
+                DESIRED_STATES,
+                "spec.desiredState",
+            )
+            _check_protections(spec)
+            merged = {**current, **{k: v for k, v in spec.items() if k in current}}
+            merged["desiredState"] = desired
+            if desired == "stopped" != current["desiredState"] and merged["stopProtection"]:
+                raise bad("The project has stop protection", "spec.desiredState")
+            project["metadata"]["name"] = name
+            project["spec"] = merged
+            return self._render_project(project)
 
     def delete_project(self, project_id: str) -> None:
-        """DELETE /v1/projects/{id}."""
+        """DELETE /v1/projects/{id}: not the served project, not with deletion protection."""
         with self.lock:
-            self.projects.delete(project_id)
+            project = self._project(project_id)
+            if project_id == self.project_id:
+                raise bad(
+                    "The emulator serves this project and can't delete it (reset() empties it)",
+                    "projectId",
+                )
+            if project["spec"]["deletionProtection"]:
+                raise bad("The project has deletion protection", "projectId")
+            del self.projects[project_id]
 
 
 async def _projects(state: ProjectsApi, request: Request) -> Response:

@@ -14,13 +14,13 @@ from starlette.responses import Response
 
 from .._core import StateCore
 from .._http import RouteTable, json_body, json_response
-from .._render import render_result
-from .._sql import SqlRequest, as_sql_failure, parse_sql_request
+from .._sql import SqlFailure, SqlRequest, parse_sql_request, render_result
 from .._statements import StatementStore
+from ..dataplane.errors import SqlError
 
 
 class QueryApi(StateCore):
-    """SQL queries and async statements."""
+    """SQL queries and async statements (``statements``: the caller takes the lock)."""
 
     def _clear(self) -> None:
         super()._clear()
@@ -28,49 +28,18 @@ class QueryApi(StateCore):
             clock=lambda: self.clock.now(), runtime=lambda: self.lifecycle.seconds("statement")
         )
 
-    def query(
-        self, sql: str, parameters: list[dict[str, Any]] | None, time_zone: str | None = None
-    ) -> Any:
-        """Run SQL on the data plane in ``time_zone`` (its SqlError propagates)."""
+    def run_sql(self, request: SqlRequest) -> Any:
+        """POST /query/sql (and statements): the query's result in ``context.sqlTimeZone``, run
+        after every job's due transitions; SqlFailure for what the data plane refuses."""
+        zone = request.context.get("sqlTimeZone")
         with self.lock:
             self._advance_all()
-            return self.dataplane.query(sql, parameters, time_zone)
-
-    def run_sql(self, request: SqlRequest) -> Any:
-        """POST /query/sql (and statements): the query's result, in ``context.sqlTimeZone``;
-        SqlFailure for what the data plane refuses."""
-        zone = request.context.get("sqlTimeZone")
-        try:
-            return self.query(
-                request.query, request.parameters, None if zone is None else str(zone)
-            )
-        except Exception as exc:
-            failure = as_sql_failure(exc)
-            if failure is None:
-                raise
-            raise failure from None
-
-    def submit_statement(self, body: Any) -> dict[str, Any]:
-        """POST /query/sql/statements: run now, show RUNNING for the ``statement`` duration."""
-        with self.lock:
-            return self.statements.submit(body, self.run_sql)
-
-    def statement_status(self, query_id: str, *, detail: bool) -> dict[str, Any]:
-        """GET /query/sql/statements/{id}."""
-        with self.lock:
-            return self.statements.status(query_id, detail=detail)
-
-    def statement_results(
-        self, query_id: str, page: str | None, result_format: str | None
-    ) -> tuple[bytes, str]:
-        """GET /query/sql/statements/{id}/results: (body, media type)."""
-        with self.lock:
-            return self.statements.results(query_id, page, result_format)
-
-    def cancel_statement(self, query_id: str) -> int:
-        """DELETE /query/sql/statements/{id}: the status code (202 canceled, 200 already done)."""
-        with self.lock:
-            return self.statements.cancel(query_id)
+            try:
+                return self.dataplane.query(
+                    request.query, request.parameters, None if zone is None else str(zone)
+                )
+            except SqlError as exc:
+                raise SqlFailure(exc.to_response()) from None
 
 
 async def _query(state: QueryApi, request: Request) -> Response:
@@ -90,22 +59,26 @@ async def _query(state: QueryApi, request: Request) -> Response:
 
 
 async def _statements(state: QueryApi, request: Request) -> Response:
-    return json_response(state.submit_statement(await json_body(request)))
+    body = await json_body(request)
+    with state.lock:  # runs now, shows RUNNING for the ``statement`` duration
+        return json_response(state.statements.submit(body, state.run_sql))
 
 
 async def _statement(state: QueryApi, request: Request) -> Response:
     query_id = request.path_params["query_id"]
-    if request.method == "DELETE":
-        return Response(b"", state.cancel_statement(query_id))
     detail = request.query_params.get("detail", "false").lower() == "true"
-    return json_response(state.statement_status(query_id, detail=detail))
+    with state.lock:
+        if request.method == "DELETE":  # 202 canceled, 200 already done
+            return Response(b"", state.statements.cancel(query_id))
+        return json_response(state.statements.status(query_id, detail=detail))
 
 
 async def _statement_results(state: QueryApi, request: Request) -> Response:
     params = request.query_params
-    content, media = state.statement_results(
-        request.path_params["query_id"], params.get("page"), params.get("resultFormat")
-    )
+    with state.lock:
+        content, media = state.statements.results(
+            request.path_params["query_id"], params.get("page"), params.get("resultFormat")
+        )
     filename = params.get("filename")
     headers = None
     if filename:

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from airflow_provider_polaris.testing._render import render_result
+from airflow_provider_polaris.testing._sql import render_result
 from airflow_provider_polaris.testing.server import PolarisEmulator
 
 from ._helpers import batch_spec, create_job, streaming_spec, upload
