@@ -21,16 +21,14 @@ from sqlglot import exp
 from airflow_provider_polaris.testing.dataplane.druid_sql import translate_expression
 from airflow_provider_polaris.testing.dataplane.errors import SqlError
 from airflow_provider_polaris.testing.dataplane.formats import (
+    JSON_FORMATS,
     BadRecord,
     FormatError,
+    coerce,
     format_name,
     read_records,
 )
-from airflow_provider_polaris.testing.dataplane.ingestion import (
-    exact_class,
-    input_converter,
-    schema_types,
-)
+from airflow_provider_polaris.testing.dataplane.ingest_run import schema_types
 from airflow_provider_polaris.testing.dataplane.timeutil import (
     GRANULARITY_PERIODS,
     Period,
@@ -40,7 +38,6 @@ from airflow_provider_polaris.testing.dataplane.timeutil import (
 DEFAULT_LATE_REJECTION = "P30D"
 DEFAULT_EARLY_REJECTION = "P2000D"
 _MAX_MESSAGES = 20
-_JSON_FORMATS = frozenset({"nd-json", "json", "ndjson"})
 # inputSchema dataType -> the DuckDB type the staged events hold it in (timestamps: epoch ms)
 STAGED_TYPES = {
     "string": "VARCHAR",
@@ -169,7 +166,7 @@ def compile_stream(
     plan = StreamPlan(
         target=str((spec.get("target") or {}).get("tableName") or ""),
         format_settings=settings,
-        json_lines=format_name(settings) in _JSON_FORMATS,
+        json_lines=format_name(settings) in JSON_FORMATS,
         fields=[
             (
                 str(f.get("name")),
@@ -303,6 +300,29 @@ def _typed(
         except (ValueError, OverflowError) as exc:
             counts.skip(str(exc))
     return out
+
+
+_EXACT_CLASSES = {"string": str, "varchar": str, "long": int, "bigint": int}
+_EXACT_CLASSES |= {"double": float, "float": float}
+
+
+def exact_class(data_type: str) -> type | None:
+    """The Python class values of ``data_type`` have once converted (None: no single class).
+    Exact classes only: bool is an int and Timestamp an int subclass, and both get converted."""
+    return _EXACT_CLASSES.get(data_type.lower())
+
+
+def input_converter(data_type: str) -> Callable[[Any], Any]:
+    """:func:`formats.coerce` for one ``inputSchema`` field, with a fast path for values (and
+    NULLs) already of its type; raises ValueError like ``coerce``."""
+    exact = exact_class(data_type)
+
+    def convert(value: Any) -> Any:
+        if value is None or value.__class__ is exact:
+            return value
+        return coerce(value, data_type)
+
+    return convert
 
 
 # The decoder's C scanner: json.loads minus encoding detection and argument checks.

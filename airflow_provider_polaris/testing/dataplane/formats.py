@@ -1,4 +1,4 @@
-"""Input formats: decompression, nd-json / csv / tsv records, and ``inputSchema`` coercion."""
+"""Input formats: decompression, csv / tsv records, and ``inputSchema`` coercion of values."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import lzma
 import math
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,34 +77,19 @@ def value_settings(settings: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return settings
 
 
+JSON_FORMATS = frozenset({"nd-json", "json", "ndjson"})
+
+
 def read_records(
     text: str, settings: Mapping[str, Any] | None, file_name: str = ""
 ) -> Iterator[Record | BadRecord]:
-    """Yield the records of one file or payload."""
+    """Yield the records of one CSV or TSV file or payload (JSON lines are read by DuckDB,
+    or by the caller)."""
     fmt = format_name(settings, file_name)
-    opts = value_settings(settings)
-    lines = text.removeprefix("\ufeff").splitlines()
-    if fmt in ("nd-json", "json", "ndjson"):
-        yield from _json_records(lines)
-    elif fmt in ("csv", "tsv"):
-        yield from _delimited_records(lines, opts, tab=fmt == "tsv")
-    else:
+    if fmt not in ("csv", "tsv"):
         raise FormatError(f"input format {fmt!r} is not supported by the emulator")
-
-
-def _json_records(lines: Iterable[str]) -> Iterator[Record | BadRecord]:
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError as exc:
-            yield BadRecord(f"line {number}: unable to parse JSON: {exc}")
-            continue
-        if isinstance(record, dict):
-            yield record
-        else:
-            yield BadRecord(f"line {number}: expected a JSON object")
+    lines = text.removeprefix("\ufeff").splitlines()
+    yield from _delimited_records(lines, value_settings(settings), tab=fmt == "tsv")
 
 
 def _delimited_records(
@@ -203,18 +188,3 @@ def to_timestamp(value: Any) -> Timestamp | None:
     except ValueError:
         return None
     return Timestamp(int(number)) if math.isfinite(number) else None
-
-
-def apply_schema(record: Mapping[str, Any], schema: Sequence[Mapping[str, Any]] | None) -> Record:
-    """Keep the declared fields of a record, converted to their types (all fields when there is
-    no schema). ``__time`` of table rows stays a Timestamp. Raises ValueError on a bad value."""
-    if not schema:
-        return dict(record)
-    out: Record = {}
-    for field in schema:
-        name = str(field.get("name"))
-        try:
-            out[name] = coerce(record.get(name), str(field.get("dataType") or "string"))
-        except (ValueError, OverflowError) as exc:
-            raise ValueError(f"field {name!r}: {exc}") from None
-    return out

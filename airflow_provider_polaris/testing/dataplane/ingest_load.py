@@ -1,31 +1,29 @@
-"""Parse one uploaded file (or inline payload) into a job's staged source table.
+"""Parse a source's files (or inline payload) into a job's staged source table, in DuckDB.
 
-The table has ``__file``, ``__line`` and ``__err`` (NULL for a good row, else why it could not
-be parsed) and one column per ``inputSchema`` field. NDJSON with an ``inputSchema`` is parsed
-and converted by DuckDB in one statement; CSV/TSV and schema-less input go through
-:func:`formats.read_records` in Python, loaded in batches with one JSON read each.
+Every format is first loaded as lines of JSON objects: NDJSON is split by DuckDB itself,
+CSV/TSV rows are read by :func:`formats.read_records` and written out as JSON objects. One SQL
+conversion then types every line by the ``inputSchema`` (inferred from the values when there is
+none). The table has ``__file``, ``__line`` and ``__err`` (NULL for a good row, else why it
+could not be parsed) and one column per field.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import duckdb
 
 from airflow_provider_polaris.testing.dataplane.formats import (
+    JSON_FORMATS,
     BadRecord,
-    apply_schema,
     format_name,
     read_records,
 )
-from airflow_provider_polaris.testing.dataplane.store import quote
+from airflow_provider_polaris.testing.dataplane.store import quote, sql_string
 
-_BATCH = 50_000
-_DUCK_TYPES = {
+DUCK_TYPES = {
     "long": "BIGINT",
     "bigint": "BIGINT",
     "double": "DOUBLE",
@@ -36,165 +34,112 @@ _DUCK_TYPES = {
     "json": "JSON",
     "complex<json>": "JSON",
 }
-
-
-def _s(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+# Blank lines are no records; \r is left by CRLF line ends.
+_BLANK = "trim(line, ' ' || chr(9) || chr(13)) = ''"
 
 
 def field_type(field: Mapping[str, Any]) -> str:
     """The DuckDB type of an ``inputSchema`` field (VARCHAR when unknown)."""
-    return _DUCK_TYPES.get(str(field.get("dataType") or "string").lower(), "VARCHAR")
+    return DUCK_TYPES.get(str(field.get("dataType") or "string").lower(), "VARCHAR")
 
 
-def load_records(
+def load_source(
     con: duckdb.DuckDBPyConnection,
     table: str,
-    text: str,
-    spec: Mapping[str, Any],
-    name: str,
-    number: int,
+    payloads: Iterable[tuple[str, str]],
+    settings: Mapping[str, Any] | None,
     schema: Sequence[Mapping[str, Any]],
 ) -> None:
-    """Append the rows of one payload (file ``number`` called ``name``) to ``table``."""
-    fmt = format_name(spec.get("formatSettings"), name)
-    if schema and fmt in ("nd-json", "json", "ndjson"):
-        _ndjson(con, table, text, name, number, schema)
-        return
-    records = read_records(text, spec.get("formatSettings"), name)
-    if not schema:
-        _schemaless(con, table, list(records), name, number)
-        return
-    batch: list[dict[str, Any]] = []
-    for line, record in enumerate(records, start=1):
-        row: dict[str, Any] = {"__file": number, "__line": line, "__err": None}
-        if isinstance(record, BadRecord):
-            row["__err"] = f"{name}: {record.message}"
-        else:
-            try:
-                row.update(apply_schema(record, schema))
-            except ValueError as exc:
-                row["__err"] = f"{name}: {exc}"
-        batch.append(row)
-        if len(batch) >= _BATCH:
-            _insert(con, table, batch, schema)
-            batch = []
-    _insert(con, table, batch, schema)
-
-
-def _insert(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    rows: list[dict[str, Any]],
-    schema: Sequence[Mapping[str, Any]],
-) -> None:
-    """One bulk load of Python rows: a JSON temp file read with the columns' types."""
-    if not rows:
-        return
-    kinds = {"__file": "BIGINT", "__line": "BIGINT", "__err": "VARCHAR"}
-    kinds.update({str(f.get("name")): field_type(f) for f in schema})
-    read = {c: "BIGINT" if k == "TIMESTAMP" else k for c, k in kinds.items()}
-    struct = "{" + ", ".join(f"{_s(c)}: {_s(k)}" for c, k in read.items()) + "}"
-    values = [f"epoch_ms({quote(c)})" if k == "TIMESTAMP" else quote(c) for c, k in kinds.items()]
-    fd, path = tempfile.mkstemp(suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(json.dumps(rows, default=str, separators=(",", ":")))
-        con.execute(
-            f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in kinds)}) "
-            f"SELECT {', '.join(values)} FROM read_json({_s(path)}, format = 'array', "
-            f"columns = {struct}, maximum_object_size = 2147483647)"
-        )
-    finally:
-        os.unlink(path)
-
-
-def _schemaless(
-    con: duckdb.DuckDBPyConnection, table: str, records: list[Any], name: str, number: int
-) -> None:
-    """No inputSchema: every field is a column typed from its values (long, double, json,
-    else string)."""
-    good = [r for r in records if not isinstance(r, BadRecord)]
-    fields = list(dict.fromkeys(key for record in good for key in record))
-    schema = [{"name": f, "dataType": _infer(r.get(f) for r in good)} for f in fields]
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]
-    ).fetchone()
-    if not exists or not exists[0]:
-        columns = ["__file BIGINT", "__line BIGINT", "__err VARCHAR"]
-        columns += [f"{quote(str(f['name']))} {field_type(f)}" for f in schema]
-        con.execute(f"CREATE TEMP TABLE {quote(table)} ({', '.join(columns)})")
-    rows = []
-    for line, record in enumerate(records, start=1):
-        row: dict[str, Any] = {"__file": number, "__line": line, "__err": None}
-        if isinstance(record, BadRecord):
-            row["__err"] = f"{name}: {record.message}"
-        else:
-            row.update(apply_schema(record, schema))
-        rows.append(row)
-    _insert(con, table, rows, schema)
-
-
-def _infer(values: Iterator[Any]) -> str:
-    kinds = {type(v) for v in values if v is not None}
-    if kinds and kinds <= {int}:
-        return "long"
-    if kinds and kinds <= {int, float}:
-        return "double"
-    if kinds and kinds <= {dict, list}:
-        return "json"
-    return "string"
-
-
-# --- NDJSON in DuckDB -----------------------------------------------------------------------
-
-
-def _ndjson(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    text: str,
-    name: str,
-    number: int,
-    schema: Sequence[Mapping[str, Any]],
-) -> None:
-    """Split, parse and convert every line in one DuckDB statement."""
-    fields = [(str(f.get("name")), field_type(f)) for f in schema]
-    paths = "[" + ", ".join(_s(_path(f)) for f, _ in fields) + "]"
-    converted = [
-        _convert(f"v[{i + 1}]", kind, f"line -> {_s(_path(f))}")
-        for i, (f, kind) in enumerate(fields)
-    ]
-    errors = [
-        _error(f"v[{i + 1}]", f"c{i}", f"{name}: field {field!r}", kind)
-        for i, (field, kind) in enumerate(fields)
-    ]
-    prefix = _s(f"{name}: line ")
-    lines = (
-        "SELECT unnest(l) AS line, unnest(range(1, len(l) + 1)) AS n "
-        "FROM (SELECT string_split(?, chr(10)) AS l)"
-    )
-    parsed = (
-        f"SELECT n, line, CASE WHEN NOT json_valid(line) THEN {prefix} || n || "
-        f"': unable to parse JSON' WHEN json_type(line) <> 'OBJECT' THEN {prefix} || n || "
-        "': expected a JSON object' END AS bad FROM lines WHERE trim(line) <> ''"
-    )
-    values = (
-        f"SELECT n, bad, line, CASE WHEN bad IS NULL THEN json_extract_string(line, {paths}) "
-        "END AS v FROM parsed"
-    )
-    typed = (
-        "SELECT n, bad, v, "
-        + ", ".join(f"{c} AS c{i}" for i, c in enumerate(converted))
-        + " FROM vals"
-    )
-    err = "coalesce(bad, " + ", ".join([*errors, "NULL"]) + ")"
-    names = ", ".join(quote(f) for f, _ in fields)
-    outputs = ", ".join(f"c{i}" for i in range(len(fields)))
+    """Create ``table`` from the payloads (file name, text) of one source, typed by
+    ``schema`` (no schema: every field, typed from its values)."""
+    lines = quote(table + "_lines")
     con.execute(
-        f"INSERT INTO {quote(table)} (__file, __line, __err, {names}) "
-        f"WITH lines AS ({lines}), parsed AS ({parsed}), vals AS ({values}), typed AS ({typed}) "
-        f"SELECT {int(number)}, n, {err}, {outputs} FROM typed",
-        [text],
+        f"CREATE TEMP TABLE {lines} "
+        "(__file BIGINT, __line BIGINT, __name VARCHAR, __text VARCHAR, __bad VARCHAR)"
+    )
+    try:
+        for number, (name, text) in enumerate(payloads):
+            _split(con, lines, number, name, text, settings)
+        if not schema:
+            schema = _inferred(con, lines)
+        con.execute(f"CREATE TEMP TABLE {quote(table)} AS {_typed(lines, schema)}")
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {lines}")
+
+
+def _split(
+    con: duckdb.DuckDBPyConnection,
+    lines: str,
+    number: int,
+    name: str,
+    text: str,
+    settings: Mapping[str, Any] | None,
+) -> None:
+    """Append the lines of one payload; a line that isn't a JSON object gets its ``bad``."""
+    prefix = sql_string(f"{name}: line ")
+    if format_name(settings, name) in JSON_FORMATS:
+        con.execute(
+            f"INSERT INTO {lines} SELECT ?, n, ?, line, CASE WHEN NOT json_valid(line) THEN "
+            f"{prefix} || n || ': unable to parse JSON' WHEN json_type(line) <> 'OBJECT' THEN "
+            f"{prefix} || n || ': expected a JSON object' END FROM (SELECT unnest(l) AS line, "
+            "unnest(range(1, len(l) + 1)) AS n FROM (SELECT string_split(?, chr(10)) AS l)) "
+            f"WHERE NOT {_BLANK}",
+            [number, name, text],
+        )
+        return
+    good: list[str | None] = []
+    bad: list[str | None] = []
+    for record in read_records(text, settings, name):
+        bad.append(f"{name}: {record.message}" if isinstance(record, BadRecord) else None)
+        good.append(None if bad[-1] else json.dumps(record))
+    con.execute(
+        f"INSERT INTO {lines} SELECT ?, unnest(range(1, len(g) + 1)), ?, unnest(g), unnest(b) "
+        "FROM (SELECT ?::VARCHAR[] AS g, ?::VARCHAR[] AS b)",
+        [number, name, good, bad],
+    )
+
+
+def _inferred(con: duckdb.DuckDBPyConnection, lines: str) -> list[dict[str, str]]:
+    """Every field of the good lines, in order of appearance, typed from its values: long
+    when all are integers, double when all are numbers, json when all are objects or arrays,
+    else string."""
+    found = con.execute(
+        "SELECT j.key, list(DISTINCT j.type) FILTER (WHERE j.type <> 'NULL') "
+        f"FROM {lines} AS l, json_each(l.__text) AS j WHERE l.__bad IS NULL "
+        "GROUP BY j.key ORDER BY min([l.__file, l.__line, j.id])"
+    ).fetchall()
+    schema = []
+    for key, kinds in found:
+        kind = "string"
+        if kinds and set(kinds) <= {"BIGINT", "UBIGINT"}:
+            kind = "long"
+        elif kinds and set(kinds) <= {"BIGINT", "UBIGINT", "DOUBLE"}:
+            kind = "double"
+        elif kinds and set(kinds) <= {"OBJECT", "ARRAY"}:
+            kind = "json"
+        schema.append({"name": str(key), "dataType": kind})
+    return schema
+
+
+def _typed(lines: str, schema: Sequence[Mapping[str, Any]]) -> str:
+    """The SELECT converting every line's fields to their types, with the first error."""
+    fields = [(str(f.get("name")), field_type(f)) for f in schema]
+    paths = "[" + ", ".join(sql_string(_path(f)) for f, _ in fields) + "]"
+    columns, errors = [], []
+    for i, (field, kind) in enumerate(fields):
+        value = _convert(f"__v[{i + 1}]", kind, f"__text -> {sql_string(_path(field))}")
+        columns.append(f"CAST({value} AS {kind}) AS {quote(field)}")
+        errors.append(_error(f"__v[{i + 1}]", quote(field), f"field {field!r}", kind))
+    values = (
+        f"SELECT *, CASE WHEN __bad IS NULL AND {len(fields)} > 0 THEN "
+        f"json_extract_string(__text, {paths}::VARCHAR[]) END AS __v FROM {lines}"
+    )
+    columns = columns or ["NULL AS __none"]
+    typed = f"SELECT __file, __line, __name, __bad, __v, {', '.join(columns)} FROM vals"
+    names = "".join(f", {quote(f)}" for f, _ in fields)
+    return (
+        f"WITH vals AS ({values}), typed AS ({typed}) SELECT __file, __line, "
+        f"coalesce({', '.join(['__bad', *errors, 'NULL'])}) AS __err{names} FROM typed"
     )
 
 
@@ -221,10 +166,7 @@ def _convert(v: str, kind: str, as_json: str) -> str:
         )
         return _NUMBER.format(v=v, cast=cast)
     if kind == "TIMESTAMP":
-        return (
-            f"coalesce(CAST(TRY_CAST({v} AS TIMESTAMPTZ) AS TIMESTAMP), "
-            f"try(epoch_ms(TRY_CAST(trunc(TRY_CAST({v} AS DOUBLE)) AS BIGINT))))"
-        )
+        return f"CAST({as_timestamp(v, 'VARCHAR')} AS TIMESTAMP)"
     if kind == "JSON":
         return (
             f"CASE WHEN {v} IS NULL THEN NULL WHEN json_type({as_json}) = 'VARCHAR' "
@@ -236,13 +178,34 @@ def _convert(v: str, kind: str, as_json: str) -> str:
 def _error(v: str, value: str, where: str, kind: str) -> str:
     """The SQL of a field's error message (NULL when it converted)."""
     if kind in ("BIGINT", "DOUBLE"):
-        what = "could not convert string to float: '"
+        what, suffix = "could not convert string to float: '", "'"
         check = f"{v} IS NOT NULL AND trim({v}) <> '' AND {value} IS NULL"
     elif kind == "TIMESTAMP":
-        what = "cannot parse '"
+        what, suffix = "cannot parse '", "' as a timestamp"
         check = f"{v} IS NOT NULL AND {value} IS NULL"
     else:
         return "NULL"
-    suffix = "' as a timestamp" if kind == "TIMESTAMP" else "'"
-    prefix = _s(f"{where}: {what}")
-    return f"CASE WHEN {check} THEN {prefix} || {v} || {_s(suffix)} END"
+    return (
+        f"CASE WHEN {check} THEN __name || {sql_string(f': {where}: {what}')} || {v} || "
+        f"{sql_string(suffix)} END"
+    )
+
+
+_INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT")
+NUMBERS = frozenset({*_INTEGERS, "UINTEGER", "UBIGINT", "UHUGEINT", "DOUBLE", "FLOAT", "DECIMAL"})
+
+
+def as_timestamp(column: str, kind: str) -> str:
+    """A value of DuckDB type ``kind`` as a TIMESTAMP: numbers are epoch ms, strings
+    ISO-8601 or a number; NULL when it is neither (or out of range)."""
+    base = kind.split("(")[0].strip().upper()
+    if base.startswith("TIMESTAMP") or base == "DATE":
+        return f"CAST({column} AS TIMESTAMP)"
+    if base in NUMBERS or base == "BOOLEAN":
+        return f"try(epoch_ms(TRY_CAST(trunc(CAST({column} AS DOUBLE)) AS BIGINT)))"
+    if base in ("VARCHAR", "JSON"):
+        return (
+            f"coalesce(CAST(TRY_CAST({column} AS TIMESTAMPTZ) AS TIMESTAMP), "
+            f"try(epoch_ms(TRY_CAST(trunc(TRY_CAST({column} AS DOUBLE)) AS BIGINT))))"
+        )
+    return "CAST(NULL AS TIMESTAMP)"

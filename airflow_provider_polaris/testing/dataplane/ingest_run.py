@@ -176,6 +176,16 @@ def _declared(column: str, kind: str, declared: Mapping[str, str]) -> str:
     return column
 
 
+def schema_types(table: Mapping[str, Any] | None) -> dict[str, str]:
+    """Declared column types of a table payload (``__time`` excluded)."""
+    schema = (table or {}).get("schema") or []
+    return {
+        str(c.get("name")): str(c.get("dataType"))
+        for c in schema
+        if isinstance(c, Mapping) and c.get("dataType") and c.get("name") != "__time"
+    }
+
+
 def drop_outside(
     con: duckdb.DuckDBPyConnection, table: str, intervals: Sequence[tuple[int, int]]
 ) -> int:

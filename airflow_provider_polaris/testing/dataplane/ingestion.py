@@ -22,6 +22,7 @@ from airflow_provider_polaris.testing.dataplane.ingest_run import (
     drop_outside,
     drop_table,
     ensure_macros,
+    schema_types,
     translate_ingestion,
 )
 from airflow_provider_polaris.testing.dataplane.ingest_sql import (
@@ -30,13 +31,6 @@ from airflow_provider_polaris.testing.dataplane.ingest_sql import (
     render_batch,
     rollup,
     split_statement,
-)
-from airflow_provider_polaris.testing.dataplane.ingest_values import (
-    exact_class,
-    input_converter,
-    output_converter,
-    schema_types,
-    store_value,
 )
 from airflow_provider_polaris.testing.dataplane.parameters import bind_parameters
 from airflow_provider_polaris.testing.dataplane.sources import (
@@ -47,17 +41,6 @@ from airflow_provider_polaris.testing.dataplane.sources import (
 )
 from airflow_provider_polaris.testing.dataplane.store import TableStore
 from airflow_provider_polaris.testing.dataplane.timeutil import ALL_TIME, parse_interval
-
-__all__ = [
-    "DEFAULT_MAX_PARSE_EXCEPTIONS",
-    "IngestionResult",
-    "Ingestor",
-    "exact_class",
-    "input_converter",
-    "output_converter",
-    "schema_types",
-    "store_value",
-]
 
 # Polaris shows this default in job responses; effectively "never fail on bad rows".
 DEFAULT_MAX_PARSE_EXCEPTIONS = 2_147_483_647

@@ -1,25 +1,24 @@
 """A job's sources as DuckDB temp tables, created when the job starts (Polaris' snapshot).
 
 Uploaded files and inline data land in a table with one column per ``inputSchema`` field,
-typed by its ``dataType``; NDJSON is parsed and converted by DuckDB itself (one pass over the
-lines), CSV/TSV and schema-less input by :mod:`formats` in Python, in batches. A line that
-isn't a JSON object, or a value that doesn't convert, is one unparseable row: it is kept aside
-with its message (``__err``) and counted against ``maxParseExceptions``. A table source is a
-copy of the table's rows in the source interval.
+typed by its ``dataType`` (:mod:`ingest_load`). A line that isn't a JSON object, or a value
+that doesn't convert, is one unparseable row: it is kept aside with its message (``__err``)
+and counted against ``maxParseExceptions``. A table source is a copy of the table's rows in
+the source interval.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from sqlglot import exp
 
 from airflow_provider_polaris.testing.dataplane.errors import SqlError, UnsupportedError
 from airflow_provider_polaris.testing.dataplane.formats import FormatError, decompress
-from airflow_provider_polaris.testing.dataplane.ingest_load import field_type, load_records
+from airflow_provider_polaris.testing.dataplane.ingest_load import field_type, load_source
 from airflow_provider_polaris.testing.dataplane.store import TableStore, quote
 from airflow_provider_polaris.testing.dataplane.timeutil import ALL_TIME, parse_interval
 
@@ -35,11 +34,6 @@ class SourceError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-def s(text: str) -> str:
-    """A single-quoted SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def source_interval(spec: Mapping[str, Any]) -> tuple[int, int]:
@@ -196,20 +190,20 @@ class Staging:
             )
         schema = [f for f in spec.get("inputSchema") or [] if isinstance(f, Mapping)]
         if self.empty:
-            if not schema:
-                self.schemaless = True
-            return self._typed_table(schema, "stage")
-        raw = self._typed_table(schema, "source", with_errors=True) if schema else None
-        payloads = list(self._payloads(spec))
-        if raw is None:  # no inputSchema: every field, typed from the values
-            raw = self._new("TABLE", "source")
-        for number, (name, data) in enumerate(payloads):
-            self.bytes += len(data)
-            text = data.decode("utf-8", "replace").removeprefix("\ufeff")
-            try:
-                load_records(self.store.con, raw, text, spec, name, number, schema)
-            except FormatError as exc:
-                raise SourceError("cannot_parse_source", str(exc)) from None
+            self.schemaless = self.schemaless or not schema
+            name = self._new("TABLE", "stage")
+            columns = [f"{quote(str(f.get('name')))} {field_type(f)}" for f in schema]
+            self.store.con.execute(
+                f"CREATE TEMP TABLE {quote(name)} ({', '.join(columns) or '__none VARCHAR'})"
+            )
+            return name
+        raw = self._new("TABLE", "source")
+        try:
+            load_source(
+                self.store.con, raw, self._payloads(spec), spec.get("formatSettings"), schema
+            )
+        except FormatError as exc:
+            raise SourceError("cannot_parse_source", str(exc)) from None
         self.raw.append(raw)
         view = self._new("VIEW", "stage")
         columns = [c for c in self._columns(raw) if c not in ("__err", "__file", "__line")]
@@ -222,35 +216,28 @@ class Staging:
         self.rows += int(found[0]) if found else 0
         return view
 
-    def _payloads(self, spec: Mapping[str, Any]) -> Iterable[tuple[str, bytes]]:
+    def _payloads(self, spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        """Name and text of each file (or the inline data), counted in ``bytes``."""
         if spec.get("type") == "inline":
-            yield "inline data", str(spec.get("data") or "").encode()
+            data = str(spec.get("data") or "").encode()
+            self.bytes += len(data)
+            yield "inline data", data.decode().removeprefix("\ufeff")
             return
         files = spec.get("fileList") or []
         if not isinstance(files, list) or not files:
             raise SourceError("cannot_parse_source", "source.fileList must list uploaded files")
         for name in files:
-            data = self.read_file(str(name))
-            if data is None:
+            stored = self.read_file(str(name))
+            if stored is None:
                 raise SourceError(
                     "cannot_parse_source", f"Uploaded file '{name}' was not found in the project"
                 )
             try:
-                yield str(name), decompress(str(name), data)
+                data = decompress(str(name), stored)
             except FormatError as exc:
                 raise SourceError("cannot_parse_source", str(exc)) from None
-
-    def _typed_table(
-        self, schema: list[Mapping[str, Any]], stem: str, *, with_errors: bool = False
-    ) -> str:
-        name = self._new("TABLE", stem)
-        columns = [f"{quote(str(f.get('name')))} {field_type(f)}" for f in schema]
-        if with_errors:
-            columns = ["__file BIGINT", "__line BIGINT", "__err VARCHAR", *columns]
-        self.store.con.execute(
-            f"CREATE TEMP TABLE {quote(name)} ({', '.join(columns) or '__none VARCHAR'})"
-        )
-        return name
+            self.bytes += len(data)
+            yield str(name), data.decode("utf-8", "replace").removeprefix("\ufeff")
 
     def _columns(self, name: str) -> list[str]:
         return [str(r[0]) for r in self.store.con.execute(f"DESCRIBE {quote(name)}").fetchall()]
