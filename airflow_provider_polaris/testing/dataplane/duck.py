@@ -28,15 +28,8 @@ from airflow_provider_polaris.testing.dataplane.druid_functions import (
 from airflow_provider_polaris.testing.dataplane.druid_sql import translate
 from airflow_provider_polaris.testing.dataplane.errors import SqlError, UnsupportedError
 from airflow_provider_polaris.testing.dataplane.parameters import bind_parameters
-from airflow_provider_polaris.testing.dataplane.store import TableStore
-from airflow_provider_polaris.testing.dataplane.timeutil import (
-    Timestamp,
-    format_iso,
-    to_datetime,
-)
+from airflow_provider_polaris.testing.dataplane.store import INTEGER_TYPES, TableStore
 
-_INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT"}
-_INTEGER |= {"UINTEGER", "UBIGINT", "UHUGEINT"}
 _ERRORS: list[tuple[re.Pattern[str], str, str]] = [
     (
         re.compile(r'Referenced column "?([^"]+?)"? not found'),
@@ -89,7 +82,7 @@ class DuckQueries:
         printed in ``time_zone`` (``context.sqlTimeZone``; UTC by default)."""
         zone = parse_zone(time_zone)
         plan = translate(sql, self._now_ms(), zone)
-        values = [_param(v) for v in bind_parameters(parameters)]
+        values = bind_parameters(parameters)
         if len(values) != plan.placeholders:
             raise SqlError(
                 f"The query has {plan.placeholders} parameter(s) ('?') "
@@ -128,12 +121,6 @@ class DuckQueries:
                 con.execute("SET TimeZone = 'UTC'")
 
 
-def _param(value: Any) -> Any:
-    if isinstance(value, Timestamp):
-        return to_datetime(int(value)).replace(tzinfo=None)
-    return value
-
-
 def _sql_type(duck_type: str) -> str:
     if duck_type.startswith("STRUCT(druid_"):
         field = duck_type[len("STRUCT(") :].split(" ")[0]
@@ -141,7 +128,7 @@ def _sql_type(duck_type: str) -> str:
     base = duck_type.split("(")[0].strip().upper()
     if base.endswith("[]"):
         return "ARRAY"
-    if base in _INTEGER:
+    if base in INTEGER_TYPES:
         return "BIGINT"
     if base in ("DOUBLE", "DECIMAL"):
         return "DOUBLE"
@@ -173,7 +160,8 @@ def _sketch(value: dict[str, Any]) -> Any:
 
 
 def _zoned_iso(moment: dt.datetime, tz: dt.tzinfo) -> str:
-    """Druid's ISO print of a local TIMESTAMP in the session zone: Joda's dateTime() form."""
+    """Druid's ISO print of a TIMESTAMP (naive: local to ``tz``) in ``tz``: Joda's dateTime()
+    form, ``Z`` for UTC (``2024-01-01T10:00:00.000Z``)."""
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
     aware = aware.astimezone(tz)
     offset = aware.utcoffset() or dt.timedelta(0)
@@ -188,15 +176,10 @@ def _zoned_iso(moment: dt.datetime, tz: dt.tzinfo) -> str:
 def _value(value: Any, kind: str, tz: dt.tzinfo | None = None) -> Any:
     if value is None:
         return None
-    if isinstance(value, dt.datetime):
-        if tz is not None:
-            return _zoned_iso(value, tz)
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        return format_iso(_ms(value))
     if isinstance(value, dt.date):
-        midnight = dt.datetime(value.year, value.month, value.day)
-        return _zoned_iso(midnight, tz) if tz is not None else format_iso(_ms(midnight))
+        if not isinstance(value, dt.datetime):
+            value = dt.datetime(value.year, value.month, value.day)
+        return _zoned_iso(value, tz or dt.timezone.utc)
     if isinstance(value, dict) and str(next(iter(value), "")).startswith("druid_"):
         return _sketch(value)
     if isinstance(value, decimal.Decimal):
@@ -212,11 +195,6 @@ def _value(value: Any, kind: str, tz: dt.tzinfo | None = None) -> Any:
     if isinstance(value, dt.timedelta):
         return str(value)
     return value
-
-
-def _ms(moment: dt.datetime) -> int:
-    delta = moment - dt.datetime(1970, 1, 1)
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
 def as_sql_error(exc: duckdb.Error) -> SqlError:

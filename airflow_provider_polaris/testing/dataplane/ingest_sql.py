@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlglot
@@ -27,7 +28,6 @@ from airflow_provider_polaris.testing.dataplane.timeutil import (
     GRANULARITY_PERIODS,
     MAX_MS,
     MIN_MS,
-    Timestamp,
     parse_interval,
     to_datetime,
 )
@@ -69,8 +69,7 @@ class Statement:
 
 def timestamp_literal(ms: int) -> str:
     """``TIMESTAMP 'yyyy-MM-dd HH:mm:ss.SSS'`` as Druid SQL writes it."""
-    moment = to_datetime(max(min(ms, MAX_MS), MIN_MS))
-    return f"TIMESTAMP '{moment:%Y-%m-%d %H:%M:%S}.{moment.microsecond // 1000:03d}'"
+    return _literal(to_datetime(max(min(ms, MAX_MS), MIN_MS)))
 
 
 def is_aggregate_table(table: Mapping[str, Any] | None) -> bool:
@@ -297,8 +296,8 @@ def _literal(value: Any) -> str:
     """A bound parameter as Druid SQL text."""
     if value is None:
         return "NULL"
-    if isinstance(value, Timestamp):
-        return timestamp_literal(int(value))
+    if isinstance(value, datetime):
+        return f"TIMESTAMP '{value:%Y-%m-%d %H:%M:%S}.{value.microsecond // 1000:03d}'"
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, (int, float)):

@@ -8,7 +8,6 @@ from typing import Any
 import duckdb
 
 from airflow_provider_polaris.testing.dataplane.errors import SqlError
-from airflow_provider_polaris.testing.dataplane.timeutil import Timestamp
 
 # Druid SQL parameter types → the DuckDB type that converts a value the way Druid's CAST does.
 _DUCK_TYPES = {
@@ -19,12 +18,11 @@ _DUCK_TYPES = {
     "DATE": "DATE",
     "BOOLEAN": "BOOLEAN",
 }
-_DAY_MS = 86_400_000
 
 
 def bind_parameters(parameters: Any) -> list[Any]:
     """Convert Druid SQL parameters to values; a value that doesn't fit its type is an error.
-    TIMESTAMP and DATE values come back as :class:`Timestamp` (numbers are epoch millis)."""
+    TIMESTAMP and DATE values come back as naive UTC datetimes (numbers are epoch millis)."""
     if parameters is None:
         return []
     if not isinstance(parameters, list):
@@ -49,19 +47,15 @@ def bind_parameters(parameters: Any) -> list[Any]:
 
 def _cast(value: Any, type_name: str) -> Any:
     """``TRY_CAST(value AS type)`` on DuckDB; NULL when the value doesn't convert."""
+    duck_type = _DUCK_TYPES[type_name]
+    if isinstance(value, bool) and duck_type == "VARCHAR":
+        return "true" if value else "false"
     if type_name in ("TIMESTAMP", "DATE") and isinstance(value, int | float):
-        millis = int(value)
-    else:
-        if isinstance(value, bool) and _DUCK_TYPES[type_name] == "VARCHAR":
-            return "true" if value else "false"
-        found = duckdb.execute(f"SELECT TRY_CAST(? AS {_DUCK_TYPES[type_name]})", [value])
-        row = found.fetchone()
-        result = None if row is None else row[0]
-        if not isinstance(result, dt.date):
-            return result
-        if not isinstance(result, dt.datetime):
-            result = dt.datetime(result.year, result.month, result.day)
-        millis = int(result.replace(tzinfo=dt.timezone.utc).timestamp() * 1000)
-    if type_name == "DATE":
-        millis -= millis % _DAY_MS
-    return Timestamp(millis)
+        value = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=int(value))  # epoch millis
+    row = duckdb.execute(f"SELECT TRY_CAST(? AS {duck_type})", [value]).fetchone()
+    result = None if row is None else row[0]
+    if isinstance(result, dt.datetime):  # Druid's timestamps are whole milliseconds
+        return result.replace(microsecond=result.microsecond // 1000 * 1000)
+    if isinstance(result, dt.date):
+        return dt.datetime(result.year, result.month, result.day)
+    return result

@@ -330,8 +330,8 @@ _STORED_AS: dict[str, tuple[str, str]] = {
 }
 
 
-_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UHUGEINT"}
-_INTEGERS |= {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UHUGEINT"}
+INTEGER_TYPES |= {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
 
 
 def _stored(column: str, duck_type: str) -> tuple[str | None, str]:
@@ -346,7 +346,7 @@ def _stored(column: str, duck_type: str) -> tuple[str | None, str]:
     if base in _STORED_AS:
         kind, value = _STORED_AS[base]
         return kind, value.format(column)
-    if base in _INTEGERS:
+    if base in INTEGER_TYPES:
         return "BIGINT", f"CAST({column} AS BIGINT)"
     return "VARCHAR", f"CAST({column} AS VARCHAR)"
 

@@ -143,41 +143,6 @@ def add_period(ms: int, period: Period, steps: int = 1) -> Timestamp:
     return Timestamp(ms + period.millis * steps)
 
 
-_MONDAY_OFFSET_MS = 3 * 86_400_000  # 1970-01-01 was a Thursday; ISO weeks start on Monday
-
-
-def floor_time(ms: int, period: Period) -> Timestamp:
-    """Bucket a time to the start of its period, as Druid's TIME_FLOOR does in UTC.
-
-    Fixed periods count from the epoch (weeks from Monday 1969-12-29); month-based periods
-    count calendar months from 1970-01.
-    """
-    if period.is_zero():
-        raise EvalError("period must not be zero")
-    if period.months and period.millis:
-        raise EvalError("periods mixing months and days/times are not supported by TIME_FLOOR")
-    if period.months:
-        moment = to_datetime(ms)
-        index = (moment.year - 1970) * 12 + moment.month - 1
-        index -= index % period.months
-        year, month = divmod(index, 12)
-        return from_datetime(datetime(1970 + year, month + 1, 1, tzinfo=timezone.utc))
-    origin = -_MONDAY_OFFSET_MS if period.weeks_only else 0
-    return Timestamp(ms - (ms - origin) % period.millis)
-
-
-UNIT_PERIODS = {
-    "MILLISECOND": "PT0.001S",
-    "SECOND": "PT1S",
-    "MINUTE": "PT1M",
-    "HOUR": "PT1H",
-    "DAY": "P1D",
-    "WEEK": "P1W",
-    "MONTH": "P1M",
-    "QUARTER": "P3M",
-    "YEAR": "P1Y",
-}
-
 GRANULARITY_PERIODS = {
     "second": "PT1S",
     "minute": "PT1M",
@@ -219,11 +184,6 @@ def parse_interval(text: str) -> tuple[int, int]:
     if end < start:
         raise ValueError(f"interval ends before it starts: {text!r}")
     return start, end
-
-
-def in_intervals(ms: int, intervals: list[tuple[int, int]]) -> bool:
-    """True when the time falls in any half-open interval."""
-    return any(start <= ms < end for start, end in intervals)
 
 
 # --- Joda-style formats (TIME_PARSE / TIME_FORMAT) ------------------------------------------------
@@ -274,24 +234,3 @@ def joda_to_strftime(pattern: str) -> str:
         else:
             out.append(token.replace("%", "%%"))
     return "".join(out)
-
-
-def time_parse(text: str, pattern: str | None) -> Timestamp | None:
-    """TIME_PARSE: ISO-8601 by default, else a Joda pattern; unparseable → None (like Druid)."""
-    try:
-        if pattern is None:
-            return parse_timestamp(text)
-        fmt = joda_to_strftime(pattern).replace(FRACTION, "%f")
-        moment = datetime.strptime(text.strip(), fmt)
-        return from_datetime(moment)
-    except (ValueError, OverflowError):
-        return None
-
-
-def time_format(ms: int, pattern: str | None) -> str:
-    """TIME_FORMAT: Druid's ISO form by default, else a Joda pattern (UTC)."""
-    if pattern is None:
-        return format_iso(ms)
-    moment = to_datetime(ms)
-    fmt = joda_to_strftime(pattern).replace("%z", "+0000").replace("%Z", "UTC")
-    return moment.strftime(fmt).replace(FRACTION, f"{moment.microsecond // 1000:03d}")

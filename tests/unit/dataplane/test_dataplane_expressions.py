@@ -11,7 +11,6 @@ import pytest
 
 from airflow_provider_polaris.testing.dataplane import DataPlane, SqlError
 from airflow_provider_polaris.testing.dataplane.timeutil import (
-    floor_time,
     parse_interval,
     parse_period,
     parse_timestamp,
@@ -171,16 +170,15 @@ def test_expressions_as_batch_mappings(dp: DataPlane) -> None:
     ]
 
 
-def test_time_helpers() -> None:
+def test_time_helpers(dp: DataPlane) -> None:
     assert parse_timestamp("2024-01-01T01:00:00+01:00") == parse_timestamp("2024-01-01")
     assert parse_interval("2024-01-01/PT1H") == (
         parse_timestamp("2024-01-01"),
         parse_timestamp("2024-01-01T01:00"),
     )
     assert parse_interval("-1000-01-01T00:00:00.000Z/5000-01-01T00:00:00.000Z")[0] < 0
-    assert floor_time(parse_timestamp("2024-05-17"), parse_period("P3M")) == parse_timestamp(
-        "2024-04-01"
-    )
+    floored = dp.query("SELECT TIME_FLOOR(TIMESTAMP '2024-05-17', 'P3M')").rows[0][0]
+    assert parse_timestamp(floored) == parse_timestamp("2024-04-01")
     with pytest.raises(ValueError):
         parse_period("1H")
 
