@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from ._clock import iso
 from ._errors import bad
 from ._rules import is_aligned, parse_interval
 
@@ -71,5 +72,4 @@ def check_sql_replace(
 def _iso(ms: int) -> str:
     if not _UNBOUNDED_MS[0] < ms < _UNBOUNDED_MS[1]:
         return "-inf" if ms < 0 else "+inf"
-    moment = datetime.fromtimestamp(ms / 1000, timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return str(iso(ms / 1000))

@@ -26,6 +26,7 @@ from ._rules import STREAMING_CONNECTION_TYPES
 from ._traffic import DEFAULT_EVENTS_BUDGET, EventsBudget, Faults, RequestLog
 
 if TYPE_CHECKING:
+    from .dataplane import IngestionResult
     from .dataplane.events import EventCounts
 
 DEFAULT_PROJECT_ID = "6b4a7d2e-3f1c-4e8a-9b5d-0c2f7a1e9d34"
@@ -33,19 +34,17 @@ DEFAULT_API_KEY = "pok_emulator0000000000000000000000000000000000"
 DEFAULT_ORG = "emulator"
 
 
-class _FailedBeforeIngest:
-    """The result of a job failed before the data plane is asked (missing file, no __time)."""
+def _failed_early(code: str, message: str) -> IngestionResult:
+    """The result of a job failed before the data plane is asked (missing file, no __time);
+    completed all the same by a script, it found no rows."""
+    from .dataplane import IngestionResult
 
-    rows_processed = rows_persisted = rows_with_warning = 0
-    rows_skipped_by_error = rows_skipped_by_filter = bytes_processed = 0
-    query = None
-
-    def __init__(self, code: str, message: str) -> None:
-        self.error_code = code
-        self.error_message = message
-
-    def commit(self) -> None:
-        """Never called: the job fails."""
+    return IngestionResult(
+        error_code=code,
+        error_message=message,
+        warning_code="no_rows_found",
+        warning_message="No rows were found in the source",
+    )
 
 
 class StateCore:
@@ -205,16 +204,22 @@ class StateCore:
         return out
 
     def _store_table(
-        self, table: dict[str, Any], principal: dict[str, str], now: float
+        self,
+        table: dict[str, Any],
+        principal: dict[str, str],
+        now: float,
+        current: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """Store a new table, or the next version of ``current``."""
         for key in ("availability", "queryableSchema", "totalRows", "segmentCount"):
             table.pop(key, None)
+        first = current or {"id": str(uuid.uuid4()), "version": -1, "createdByUser": principal}
         table.update(
-            id=str(uuid.uuid4()),
-            version=0,
-            createdByUser=principal,
+            id=first["id"],
+            version=first["version"] + 1,
+            createdByUser=first["createdByUser"],
             modifiedByUser=principal,
-            createdOnTimestamp=iso(now),
+            createdOnTimestamp=first.get("createdOnTimestamp", iso(now)),
             modifiedOnTimestamp=iso(now),
         )
         self.tables[table["name"]] = table
@@ -288,13 +293,13 @@ class StateCore:
         if source.get("type") == "uploaded":
             missing = [name for name in source.get("fileList", []) if name not in self.files]
             if missing:
-                job.result = _FailedBeforeIngest(
+                job.result = _failed_early(
                     "cannot_parse_source", f"File(s) not found: {', '.join(missing)}"
                 )
                 return
         mapped = {m.get("columnName") for m in spec.get("mappings") or []}
         if job.type == "batch" and source.get("type") != "table" and "__time" not in mapped:
-            job.result = _FailedBeforeIngest(
+            job.result = _failed_early(
                 "null_timestamp", "No mapping for __time: every row has a null timestamp"
             )
             return
@@ -306,9 +311,9 @@ class StateCore:
                 table=None if table is None else self._render_table(table),
             )
         except Exception as exc:
-            job.result = _FailedBeforeIngest("internal_error", f"Ingestion could not start: {exc}")
+            job.result = _failed_early("internal_error", f"Ingestion could not start: {exc}")
             return
-        job.query = getattr(job.result, "query", None) or job.query
+        job.query = job.result.query or job.query
 
     def _commit(self, job: Job) -> None:
         job.result.commit()
@@ -319,7 +324,7 @@ class StateCore:
         result = job.result
         if result is None or job.streaming:
             return
-        if job.status != "completed" and hasattr(result, "discard"):
+        if job.status != "completed":
             result.discard()  # a failed or canceled job's computed rows are dropped unwritten
         job.totals = {
             "numBytesProcessed": int(result.bytes_processed),

@@ -288,16 +288,11 @@ class Lifecycle:
         if result is None or job.type not in ("batch", "sql"):
             return {"status": "ok"}
         warnings: list[tuple[str, str]] = []
-        skipped = getattr(result, "rows_skipped_by_error", 0)
-        if skipped:
-            first = next(iter(getattr(result, "parse_errors", None) or ()), None)
-            warnings.append((INVALID_ROWS, skipped_message(skipped, first)))
-        code = getattr(result, "warning_code", None)
-        if code:  # the data plane's own verdict, e.g. no_rows_found when nothing was written
-            message = getattr(result, "warning_message", None) or code
-            warnings.append((code, message))
-        elif not hasattr(result, "warning_code") and not getattr(result, "rows_processed", 0):
-            warnings.append(("no_rows_found", "No rows were found in the source"))
+        if result.rows_skipped_by_error:
+            first = next(iter(result.parse_errors), None)
+            warnings.append((INVALID_ROWS, skipped_message(result.rows_skipped_by_error, first)))
+        if result.warning_code:  # the data plane's verdict, e.g. no_rows_found: nothing written
+            warnings.append((result.warning_code, result.warning_message or result.warning_code))
         if not warnings:
             return {"status": "ok"}
         if len(warnings) == 1:

@@ -11,8 +11,8 @@ parse-exception logs"); a batch job logs the count once, with its health.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ._clock import iso
 from ._rules import MAX_INT
@@ -24,26 +24,11 @@ MAX_PARSE_LOGS = 100  # parse-exception entries kept per streaming job (the firs
 INVALID_ROWS = "invalid_rows_found"
 
 
-def parse_limit(spec: Mapping[str, Any]) -> int:
-    """The job's ``maxParseExceptions`` (validated on create; the default never fails)."""
-    value = spec.get("maxParseExceptions")
-    return value if isinstance(value, int) and not isinstance(value, bool) else MAX_INT
-
-
 def skipped_message(count: int, first: str | None) -> str:
     """The health / log text of a job that skipped unparseable rows and carried on."""
     rows = "row" if count == 1 else "rows"
     text = f"{count} {rows} could not be parsed and were skipped (numRowsSkippedByError)"
     return f"{text}; first: {first}" if first else text
-
-
-def stream_failure_message(count: int, limit: int) -> str:
-    """The failure text of a streaming job whose unparseable events passed the limit (Druid's
-    streaming task wording)."""
-    return (
-        f"Max parse exceptions [{limit}] exceeded: {count} events could not be parsed; "
-        "see the job log for the first ones"
-    )
 
 
 def note_stream_errors(job: Job, messages: Sequence[str], at: float) -> str | None:
@@ -55,13 +40,20 @@ def note_stream_errors(job: Job, messages: Sequence[str], at: float) -> str | No
     logged = sum(1 for entry in job.logs if entry.get("code") == INVALID_ROWS)
     for message in messages[: max(MAX_PARSE_LOGS - logged, 0)]:
         job.log(at, "warn", INVALID_ROWS, f"Unparseable event: {message}")
-    limit = parse_limit(job.spec)
-    if skipped > limit:
-        return stream_failure_message(skipped, limit)
+    limit = job.spec.get("maxParseExceptions", MAX_INT)  # validated on create
+    if skipped > limit:  # Druid's streaming task wording
+        return (
+            f"Max parse exceptions [{limit}] exceeded: {skipped} events could not be parsed; "
+            "see the job log for the first ones"
+        )
     if job.health.get("status") == "ok":
         text = skipped_message(skipped, messages[0] if messages else None)
-        entry = {"timestamp": iso(at), "healthStatus": "warn", "code": INVALID_ROWS}
-        entry["message"] = text
+        entry = {
+            "timestamp": iso(at),
+            "healthStatus": "warn",
+            "code": INVALID_ROWS,
+            "message": text,
+        }
         job.health = {"status": "warn", "code": INVALID_ROWS, "message": text, "log": entry}
         job.touch(at)  # a health change is a state change: lastUpdatedTimestamp moves
     return None

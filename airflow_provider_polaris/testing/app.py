@@ -187,8 +187,7 @@ class EmulatorFront:
         (authenticate, serve, log before answering), minus their per-request objects."""
         state = self.state
         header = _authorization(scope)
-        auth = "none"
-        query = scope.get("query_string", b"")
+        auth, status = "none", 0  # status 0: no answer (a disconnect or a crash)
         try:
             try:
                 with state.lock:
@@ -198,13 +197,12 @@ class EmulatorFront:
                 answer = raw(self._refuse(error, events=True))
             else:
                 answer = await serve_events(state, scope, receive, name)
+            status = answer[0]
         except ClientDisconnect:
-            state.requests.add("POST", path, query, 0, auth, state.clock.now())
             return  # the client went away mid-push: nothing to answer
-        except BaseException:
-            state.requests.add("POST", path, query, 0, auth, state.clock.now())
-            raise
-        state.requests.add("POST", path, query, answer[0], auth, state.clock.now())
+        finally:  # logged before the answer leaves, so a client that saw it sees the entry
+            query = scope.get("query_string", b"")
+            state.requests.add("POST", path, query, status, auth, state.clock.now())
         await send_raw(send, answer)
 
     def _fault_response(self, fault: Fault) -> Response:

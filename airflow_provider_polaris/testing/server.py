@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import http.client
-import importlib
 import json
 import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
+from importlib.util import find_spec
 from typing import Any
 
 from ._core import DEFAULT_API_KEY, DEFAULT_ORG, DEFAULT_PROJECT_ID
@@ -51,21 +51,13 @@ def build_asgi_app(state: EmulatorState, base_url: str) -> Any:
     return EmulatorFront(state, control_router(state, info))
 
 
-def _importable(module: str) -> bool:
-    try:
-        importlib.import_module(module)
-    except ImportError:
-        return False
-    return True
-
-
 def server_stack(http: str = "auto", loop: str = "auto") -> str:
     """What uvicorn runs for these settings, e.g. ``httptools + uvloop`` (the fast path the
     ``emulator`` extra installs) or ``h11 + asyncio`` (pure Python)."""
     if http == "auto":
-        http = "httptools" if _importable("httptools") else "h11"
+        http = "httptools" if find_spec("httptools") else "h11"
     if loop == "auto":
-        loop = "uvloop" if _importable("uvloop") else "asyncio"
+        loop = "uvloop" if find_spec("uvloop") else "asyncio"
     return f"{http} + {loop}"
 
 

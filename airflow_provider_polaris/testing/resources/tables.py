@@ -12,7 +12,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .._clock import iso
 from .._core import StateCore
 from .._errors import bad, conflict, not_found
 from .._http import RouteTable, collection, json_body, json_response, principal, query_lists
@@ -160,18 +159,9 @@ class TablesApi(StateCore):
                 body = {"name": name, **body}
             table = validate_table(body, creating=False)
             self._check_update(name, current, table)
-            for key in ("id", "createdByUser", "createdOnTimestamp"):
-                table[key] = current[key]
-            for key in ("availability", "queryableSchema", "totalRows", "segmentCount"):
-                table.pop(key, None)
-            table.update(
-                version=current["version"] + 1,
-                modifiedByUser=principal,
-                modifiedOnTimestamp=iso(self.clock.now()),
+            return self._render_table(
+                self._store_table(table, principal, self.clock.now(), current)
             )
-            self.tables[name] = table
-            self.dataplane.ensure_table(name, [c["name"] for c in table["schema"]])
-            return self._render_table(table)
 
     def _check_update(self, name: str, current: dict[str, Any], table: dict[str, Any]) -> None:
         """Same name, current version, same type; typed columns kept while there is data."""
