@@ -28,6 +28,7 @@ from airflow_provider_polaris.testing.dataplane.formats import (
     format_name,
     read_records,
 )
+from airflow_provider_polaris.testing.dataplane.ingest_load import DUCK_TYPES
 from airflow_provider_polaris.testing.dataplane.ingest_run import schema_types
 from airflow_provider_polaris.testing.dataplane.timeutil import (
     GRANULARITY_PERIODS,
@@ -39,17 +40,7 @@ DEFAULT_LATE_REJECTION = "P30D"
 DEFAULT_EARLY_REJECTION = "P2000D"
 _MAX_MESSAGES = 20
 # inputSchema dataType -> the DuckDB type the staged events hold it in (timestamps: epoch ms)
-STAGED_TYPES = {
-    "string": "VARCHAR",
-    "varchar": "VARCHAR",
-    "long": "BIGINT",
-    "bigint": "BIGINT",
-    "double": "DOUBLE",
-    "float": "DOUBLE",
-    "timestamp": "BIGINT",
-    "json": "JSON",
-    "complex<json>": "JSON",
-}
+STAGED_TYPES = {**DUCK_TYPES, "timestamp": "BIGINT"}
 
 
 @dataclass

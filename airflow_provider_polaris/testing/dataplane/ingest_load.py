@@ -191,8 +191,9 @@ def _error(v: str, value: str, where: str, kind: str) -> str:
     )
 
 
-_INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT")
-NUMBERS = frozenset({*_INTEGERS, "UINTEGER", "UBIGINT", "UHUGEINT", "DOUBLE", "FLOAT", "DECIMAL"})
+INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT"}
+INTEGERS |= {"UINTEGER", "UBIGINT", "UHUGEINT"}
+NUMBERS = INTEGERS | {"DOUBLE", "FLOAT", "DECIMAL", "BOOLEAN"}  # a boolean is a 0/1 long
 
 
 def as_timestamp(column: str, kind: str) -> str:
@@ -201,7 +202,7 @@ def as_timestamp(column: str, kind: str) -> str:
     base = kind.split("(")[0].strip().upper()
     if base.startswith("TIMESTAMP") or base == "DATE":
         return f"CAST({column} AS TIMESTAMP)"
-    if base in NUMBERS or base == "BOOLEAN":
+    if base in NUMBERS:
         return f"try(epoch_ms(TRY_CAST(trunc(CAST({column} AS DOUBLE)) AS BIGINT)))"
     if base in ("VARCHAR", "JSON"):
         return (

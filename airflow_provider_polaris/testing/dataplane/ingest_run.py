@@ -28,13 +28,11 @@ from airflow_provider_polaris.testing.dataplane.druid_sql import (
     translate_expression,
 )
 from airflow_provider_polaris.testing.dataplane.errors import ExpressionError, SqlError
+from airflow_provider_polaris.testing.dataplane.ingest_load import INTEGERS, NUMBERS, as_timestamp
 from airflow_provider_polaris.testing.dataplane.store import quote
 
 Node = Any
 _serial = itertools.count(1)
-_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT"}
-_INTEGERS |= {"UINTEGER", "UBIGINT", "UHUGEINT"}
-_NUMBERS = _INTEGERS | {"DOUBLE", "FLOAT", "DECIMAL", "BOOLEAN"}
 _POLARIS_TYPES = {"DOUBLE": "double", "FLOAT": "double", "DECIMAL": "double", "VARCHAR": "string"}
 _POLARIS_TYPES |= {"JSON": "json", "DATE": "timestamp", "BOOLEAN": "long"}
 
@@ -105,7 +103,7 @@ def describe(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[str, str]]:
 def polaris_type(duck_type: str) -> str | None:
     """The Polaris ``dataType`` of a DuckDB result type (None: can't tell)."""
     base = duck_type.split("(")[0].strip().upper()
-    if base in _INTEGERS:
+    if base in INTEGERS:
         return "long"
     if base.startswith("TIMESTAMP"):
         return "timestamp"
@@ -126,7 +124,9 @@ def compute_output(
     values = []
     for name, kind in columns:
         value = (
-            _time(quote(name), kind) if name == "__time" else _declared(quote(name), kind, declared)
+            as_timestamp(quote(name), kind)
+            if name == "__time"
+            else declared_value(quote(name), kind, declared.get(name))
         )
         values.append(f"{value} AS {quote(name)}")
     values.sort(key=lambda v: not v.endswith(f" AS {quote('__time')}"))
@@ -143,26 +143,16 @@ def compute_output(
     return Output(table, columns, rows, None if null_at is None else int(null_at) + 1)
 
 
-def _time(column: str, kind: str) -> str:
+def declared_value(column: str, kind: str, data_type: str | None, *, text: bool = False) -> str:
+    """A value of DuckDB type ``kind`` stored into a column declared ``data_type``: a number
+    (or time) converted to a declared number, anything but text or JSON to a declared string;
+    other values are kept as they are, except that with ``text`` (streaming) text becomes a
+    declared number too, NULL when it isn't one."""
+    want = (data_type or "").lower()
     base = kind.split("(")[0].strip().upper()
-    if base.startswith("TIMESTAMP") or base == "DATE":
-        return f"CAST({column} AS TIMESTAMP)"
-    if base in _NUMBERS:
-        return f"try(epoch_ms(TRY_CAST(trunc(CAST({column} AS DOUBLE)) AS BIGINT)))"
-    if base == "VARCHAR":
-        return (
-            f"coalesce(CAST(TRY_CAST({column} AS TIMESTAMPTZ) AS TIMESTAMP), "
-            f"try(epoch_ms(TRY_CAST(trunc(TRY_CAST({column} AS DOUBLE)) AS BIGINT))))"
-        )
-    return "CAST(NULL AS TIMESTAMP)"
-
-
-def _declared(column: str, kind: str, declared: Mapping[str, str]) -> str:
-    """A value stored into a declared column: converted when it converts (numbers, times)."""
-    name = column[1:-1].replace('""', '"')
-    want = str(declared.get(name) or "").lower()
-    base = kind.split("(")[0].strip().upper()
-    number = base in _NUMBERS
+    number = base in NUMBERS
+    if text and base == "VARCHAR" and want in ("long", "bigint", "double", "float"):
+        column, number = f"TRY_CAST({column} AS DOUBLE)", True
     if want in ("long", "bigint", "timestamp") and number:
         return f"TRY_CAST(trunc(CAST({column} AS DOUBLE)) AS BIGINT)"
     if want in ("double", "float") and number:

@@ -38,6 +38,8 @@ from airflow_provider_polaris.testing.dataplane.events import (
     StreamPlan,
     typed_row,
 )
+from airflow_provider_polaris.testing.dataplane.ingest_load import as_timestamp
+from airflow_provider_polaris.testing.dataplane.ingest_run import declared_value
 from airflow_provider_polaris.testing.dataplane.store import (
     TableStore,
     _fixed,
@@ -152,7 +154,7 @@ def _check_times(con: Any, counts: list[EventCounts], staged: list[int], failed:
 
 def _timed(select: str, kinds: dict[str, str]) -> str:
     """``select`` plus ``__time`` as a TIMESTAMP and whether it is inside its push's window."""
-    stamp = _as_timestamp(quote("__time"), kinds.get("__time", '"NULL"'))
+    stamp = as_timestamp(quote("__time"), kinds.get("__time", '"NULL"'))
     return (
         f"SELECT *, {stamp} AS __polaris_t, epoch_ms({stamp}) BETWEEN {LOW} AND {HIGH} "
         f"AS __polaris_ok FROM ({select})"
@@ -206,35 +208,11 @@ def _output_select(plan: StreamPlan, columns: dict[str, str]) -> str:
     for column, kind in columns.items():
         if column in _KEEP or column in ("__time", "__polaris_t", "__polaris_ok"):
             continue
-        items.append(f"{_declared(quote(column), kind, plan.types.get(column))} AS {quote(column)}")
+        value = declared_value(quote(column), kind, plan.types.get(column), text=True)
+        items.append(f"{value} AS {quote(column)}")
     if plan.aggregate_table and "__count" not in columns:
         items.append(f"1 AS {quote('__count')}")
     return f"SELECT {', '.join(items)} FROM {_MAPPED} WHERE __polaris_ok ORDER BY {SEQ}"
-
-
-def _declared(column: str, kind: str, data_type: str | None) -> str:
-    """A declared column type applied to a mapped value (None when it doesn't convert)."""
-    target = STAGED_TYPES.get((data_type or "").lower())
-    if target is None or target == "JSON" or data_type == "timestamp" or kind == '"NULL"':
-        return column
-    if target == "BIGINT" and (kind in ("DOUBLE", "FLOAT") or kind.startswith("DECIMAL")):
-        return f"TRY_CAST(trunc({column}) AS {target})"  # long of 2.7 is 2
-    if target == "BIGINT" and kind == "VARCHAR":
-        return f"TRY_CAST(trunc(TRY_CAST({column} AS DOUBLE)) AS BIGINT)"
-    return f"TRY_CAST({column} AS {target})"
-
-
-def _as_timestamp(column: str, kind: str) -> str:
-    """``__time`` as a TIMESTAMP: numbers are epoch ms, strings ISO-8601 (or a number)."""
-    base = kind.split("(")[0].upper()
-    if base.startswith("TIMESTAMP") or base == "DATE":
-        return f"CAST({column} AS TIMESTAMP)"
-    if base in ("BIGINT", "INTEGER", "HUGEINT", "DOUBLE", "FLOAT", "DECIMAL", "UBIGINT"):
-        return f"epoch_ms(TRY_CAST(trunc({column}) AS BIGINT))"
-    if base in ("VARCHAR", "JSON"):
-        number = f"TRY_CAST(trunc(TRY_CAST({column} AS DOUBLE)) AS BIGINT)"
-        return f"COALESCE(CAST(TRY_CAST({column} AS TIMESTAMPTZ) AS TIMESTAMP), epoch_ms({number}))"
-    return "CAST(NULL AS TIMESTAMP)"
 
 
 @lru_cache(maxsize=1024)
