@@ -226,6 +226,10 @@ class _Extras:
         self.conn_id = conn_id
         self.raw = raw
 
+    def fail(self, name: str, problem: str) -> PolarisConnectionConfigError:
+        """The error for a bad ``extra.<name>``."""
+        return PolarisConnectionConfigError(self.conn_id, f"extra.{name}", problem)
+
     def get(self, name: str) -> Any:
         for key in (name, _LEGACY_PREFIX + name):
             value = self.raw.get(key)
@@ -239,9 +243,7 @@ class _Extras:
         if value is None:
             return None
         if isinstance(value, (bool, dict, list)):
-            raise PolarisConnectionConfigError(
-                self.conn_id, f"extra.{name}", f"expected text, got {_json_kind(value)}."
-            )
+            raise self.fail(name, f"expected text, got {_json_kind(value)}.")
         return str(value)
 
     def url(self, name: str) -> str | None:
@@ -260,7 +262,7 @@ class _Extras:
             problem = f"expected an http(s):// URL, got {shown_host(value)!r}"
         else:
             return value
-        raise PolarisConnectionConfigError(self.conn_id, f"extra.{name}", problem + ".")
+        raise self.fail(name, problem + ".")
 
     def number(self, name: str) -> float | None:
         value = self.get(name)
@@ -271,13 +273,9 @@ class _Extras:
                 raise ValueError
             number = float(value)
         except (TypeError, ValueError):
-            raise PolarisConnectionConfigError(
-                self.conn_id, f"extra.{name}", f"expected a number of seconds, got {value!r}."
-            ) from None
+            raise self.fail(name, f"expected a number of seconds, got {value!r}.") from None
         if not number > 0 or not math.isfinite(number):
-            raise PolarisConnectionConfigError(
-                self.conn_id, f"extra.{name}", f"must be a finite number above 0, got {value!r}."
-            )
+            raise self.fail(name, f"must be a finite number above 0, got {value!r}.")
         return number
 
     def integer(self, name: str) -> int | None:
@@ -289,13 +287,9 @@ class _Extras:
                 raise ValueError
             number = int(value) if not isinstance(value, str) else int(value, 10)
         except (TypeError, ValueError):
-            raise PolarisConnectionConfigError(
-                self.conn_id, f"extra.{name}", f"expected a whole number, got {value!r}."
-            ) from None
+            raise self.fail(name, f"expected a whole number, got {value!r}.") from None
         if number < 0:
-            raise PolarisConnectionConfigError(
-                self.conn_id, f"extra.{name}", f"must be 0 or more, got {value!r}."
-            )
+            raise self.fail(name, f"must be 0 or more, got {value!r}.")
         return number
 
     def boolean_or_path(self, name: str) -> bool | str | None:
@@ -303,10 +297,8 @@ class _Extras:
         if value is None or isinstance(value, bool):
             return value
         if isinstance(value, (dict, list)):
-            raise PolarisConnectionConfigError(
-                self.conn_id,
-                f"extra.{name}",
-                f"expected true, false or the path of a CA bundle, got {_json_kind(value)}.",
+            raise self.fail(
+                name, f"expected true, false or the path of a CA bundle, got {_json_kind(value)}."
             )
         text = str(value).lower()
         if text in _TRUE:
@@ -326,9 +318,8 @@ def _client_options(extras: _Extras) -> dict[str, Any]:
         # Checked here, not when the first request loads it: a wrong path is a connection
         # mistake and must be named as one, not surface as a bare FileNotFoundError.
         if isinstance(verify, str) and not os.path.isfile(verify):
-            raise PolarisConnectionConfigError(
-                extras.conn_id,
-                "extra.verify",
+            raise extras.fail(
+                "verify",
                 f"the CA bundle {verify!r} is not a file on this machine. Give the path of a "
                 "PEM file readable where tasks and triggers run, or true / false.",
             )

@@ -221,32 +221,33 @@ def _connection(doc: Mapping[str, Any]) -> Any:
     return source.get("connectionName") if isinstance(source, Mapping) else None
 
 
-class PolarisSuspendJobOperator(PolarisJobControlOperatorBase):
+class _SetStatusOperator(PolarisJobControlOperatorBase):
+    """Request ``desired`` as the job's ``desiredExecutionStatus``, then wait."""
+
+    desired: ClassVar[str] = ""
+
+    def control(self, context: Context, client: Any) -> Mapping[str, Any]:
+        job_id = str(self.job_id)
+        client.jobs.set_status(job_id, self.desired)
+        self.log.info("Requested %s for Polaris job %s", self.desired, job_id)
+        job: Mapping[str, Any] = client.jobs.get(job_id)
+        return job
+
+
+class PolarisSuspendJobOperator(_SetStatusOperator):
     """Suspend a streaming job and wait until it is ``suspended`` (unless told not to wait)."""
 
     verb = "suspends"
+    desired = "suspended"
     wait_target_statuses: ClassVar[frozenset[str] | None] = frozenset({"suspended"})
 
-    def control(self, context: Context, client: Any) -> Mapping[str, Any]:
-        return _set_status(self, client, "suspended")
 
-
-class PolarisResumeJobOperator(PolarisJobControlOperatorBase):
+class PolarisResumeJobOperator(_SetStatusOperator):
     """Resume a suspended streaming job and wait until it is ``running`` or ``idle``."""
 
     verb = "resumes"
+    desired = "running"
     wait_target_statuses: ClassVar[frozenset[str] | None] = STREAMING_LIVE
-
-    def control(self, context: Context, client: Any) -> Mapping[str, Any]:
-        return _set_status(self, client, "running")
-
-
-def _set_status(op: PolarisJobControlOperatorBase, client: Any, desired: str) -> Mapping[str, Any]:
-    job_id = str(op.job_id)
-    client.jobs.set_status(job_id, desired)
-    op.log.info("Requested %s for Polaris job %s", desired, job_id)
-    job: Mapping[str, Any] = client.jobs.get(job_id)
-    return job
 
 
 class PolarisResetStreamingJobOperator(PolarisJobControlOperatorBase):
