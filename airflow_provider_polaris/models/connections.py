@@ -99,7 +99,18 @@ class ConnectionSpec(PolarisModel):
     def secrets_issues(self, secrets: ConnectionSecrets) -> list[tuple[str, str]]:
         """Problems with ``secrets`` for this connection: a type it doesn't take, or a field
         this connection type needs."""
-        return _secret_type_issues(self, secrets)
+        accepted = self.accepted_secret_types
+        if secrets.type in accepted:
+            return []
+        if not accepted:
+            return [("secrets", f"{self.type} connections take no secrets; remove secrets")]
+        return [
+            (
+                "secrets.type",
+                f"{self.type} connections don't take {secrets.type!r} secrets; use "
+                f"{_one_of(accepted)}",
+            )
+        ]
 
     def missing_secrets_issues(self) -> list[tuple[str, str]]:
         """Problems with creating this connection without secrets."""
@@ -113,20 +124,6 @@ class ConnectionSpec(PolarisModel):
                 "and pass secrets_conn_id",
             )
         ]
-
-
-def _secret_type_issues(spec: ConnectionSpec, secrets: ConnectionSecrets) -> list[tuple[str, str]]:
-    accepted = spec.accepted_secret_types
-    if secrets.type in accepted:
-        return []
-    if not accepted:
-        return [("secrets", f"{spec.type} connections take no secrets; remove secrets")]
-    return [
-        (
-            "secrets.type",
-            f"{spec.type} connections don't take {secrets.type!r} secrets; use {_one_of(accepted)}",
-        )
-    ]
 
 
 class KafkaKeystore(PolarisModel):
@@ -158,34 +155,36 @@ class KafkaSsl(PolarisModel):
     truststore: KafkaTruststore | None = None
 
 
-class KafkaConnectionSpec(ConnectionSpec):
-    """A Kafka connection (also Amazon MSK and Kafka on Event Hubs)."""
+class _TopicConnectionSpec(ConnectionSpec):
+    """What Kafka and Confluent connections share: the brokers and the topic."""
 
     required_properties = ("bootstrap_servers", "topic_name")
+
+    bootstrap_servers: NonBlank | None = None
+    topic_name: NonBlank | None = None
+    topic_name_is_pattern: bool | None = None
+
+
+class KafkaConnectionSpec(_TopicConnectionSpec):
+    """A Kafka connection (also Amazon MSK and Kafka on Event Hubs)."""
+
     required_secret_types = ("sasl_plain", "sasl_scram", "aws_iam")
     accepted_secret_types = required_secret_types
 
     spec_noun = "a kafka connection"
     type: Literal["kafka"]
-    bootstrap_servers: NonBlank | None = None
-    topic_name: NonBlank | None = None
-    topic_name_is_pattern: bool | None = None
     client_rack: str | None = None
     ssl: KafkaSsl | None = None
 
 
-class ConfluentConnectionSpec(ConnectionSpec):
+class ConfluentConnectionSpec(_TopicConnectionSpec):
     """A Confluent Cloud topic (API key and secret as ``sasl_plain``)."""
 
-    required_properties = ("bootstrap_servers", "topic_name")
     required_secret_types = ("sasl_plain", "confluent")
     accepted_secret_types = required_secret_types
 
     spec_noun = "a confluent connection"
     type: Literal["confluent"]
-    bootstrap_servers: NonBlank | None = None
-    topic_name: NonBlank | None = None
-    topic_name_is_pattern: bool | None = None
 
 
 class KinesisConnectionSpec(ConnectionSpec):
