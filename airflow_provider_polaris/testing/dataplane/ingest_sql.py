@@ -10,6 +10,7 @@ Druid's INSERT/REPLACE, so :func:`split_statement` scans its tokens and hands th
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -204,92 +205,73 @@ def _partitioning(spec: Mapping[str, Any], table: Mapping[str, Any] | None) -> s
 def split_statement(text: str, params: Sequence[Any] = ()) -> Statement:
     """Target, mode, OVERWRITE condition, SELECT and granularity of an ingestion statement;
     ``?`` parameters are bound as literals (in text order)."""
-    try:
-        tokens = _Dialect().tokenize(text)
-    except TokenError as exc:
-        raise ExpressionError(f"Incorrect syntax: {exc}") from None
-    scan = _Scan(text, tokens, params)
-    head = scan.take()
-    if head is None or head.token_type not in (TokenType.INSERT, TokenType.REPLACE):
+    bound, tokens = _bind(text, params)
+    words = [t.text.upper() for t in tokens] + ["", ""]  # "" past the end
+    depth = [0, *itertools.accumulate(_nesting(t) for t in tokens)]  # before each token
+
+    def expect(at: int, word: str) -> int:
+        if words[at] != word:
+            raise ExpressionError(f"Incorrect syntax: expected {word}")
+        return at + 1
+
+    def until(start: int, stop: Callable[[Token], bool]) -> int:
+        """The first depth-0 token after ``start`` that ``stop`` accepts (or the end)."""
+        found = (i for i in range(start + 1, len(tokens)) if not depth[i] and stop(tokens[i]))
+        return next(found, len(tokens))
+
+    def span(start: int, end: int) -> str:  # the text of tokens[start:end], trailing comments cut
+        return bound[tokens[start].start : tokens[end - 1].end + 1].strip() if end > start else ""
+
+    if not tokens or tokens[0].token_type not in (TokenType.INSERT, TokenType.REPLACE):
         raise ExpressionError("An ingestion query must be INSERT INTO or REPLACE INTO")
-    scan.expect("INTO")
-    target = scan.table_name()
+    at = expect(1, "INTO")
+    while words[at + 1] == ".":
+        at += 2  # druid."t"
+    if at >= len(tokens) or tokens[at].token_type not in (TokenType.IDENTIFIER, TokenType.VAR):
+        raise ExpressionError("Incorrect syntax: expected the target table name")
+    target, at = tokens[at].text, at + 1
     mode, overwrite = "append", None
-    if head.token_type == TokenType.REPLACE:
-        scan.expect("OVERWRITE")
-        if scan.accept("ALL"):
-            mode = "replace_all"
+    if tokens[0].token_type == TokenType.REPLACE:
+        at = expect(at, "OVERWRITE")
+        if words[at] == "ALL":
+            mode, at = "replace_all", at + 1
         else:
-            scan.expect("WHERE")
-            mode, overwrite = "replace", scan.until(_starts_select)
-    select = scan.until(lambda t: t.token_type == TokenType.PARTITION_BY)
-    if not select or not scan.accept("PARTITIONED BY"):
+            start = expect(at, "WHERE")
+            at = until(start, lambda t: t.token_type in (TokenType.SELECT, TokenType.WITH))
+            mode, overwrite = "replace", span(start, at)
+    end = until(at, lambda t: t.token_type == TokenType.PARTITION_BY)
+    select = span(at, end)
+    if not select or words[end] != "PARTITIONED BY":
         raise ExpressionError("Incorrect syntax: expected SELECT ... PARTITIONED BY <granularity>")
-    granularity = _granularity(scan.until(lambda t: t.text.upper() == "CLUSTERED"))
-    if scan.accept("CLUSTERED"):
-        scan.expect("BY")
+    clustered = until(end + 1, lambda t: t.text.upper() == "CLUSTERED")
+    granularity = _granularity(span(end + 1, clustered))
+    if clustered < len(tokens):
+        expect(clustered + 1, "BY")
     return Statement(text, target, mode, select, granularity, overwrite)
 
 
-def _starts_select(token: Token) -> bool:
-    return token.token_type in (TokenType.SELECT, TokenType.WITH)
+def _nesting(token: Token) -> int:
+    return (token.token_type == TokenType.L_PAREN) - (token.token_type == TokenType.R_PAREN)
 
 
-class _Scan:
-    """A cursor over a statement's tokens that slices the original text between them."""
-
-    def __init__(self, text: str, tokens: list[Token], params: Sequence[Any]) -> None:
-        self.text, self.tokens, self.params = text, tokens, list(params)
-        self.at = 0
-        self.bound = 0  # parameters used so far
-
-    def take(self) -> Token | None:
-        token = self.tokens[self.at] if self.at < len(self.tokens) else None
-        self.at += token is not None
-        return token
-
-    def accept(self, word: str) -> bool:
-        if self.at < len(self.tokens) and self.tokens[self.at].text.upper() == word:
-            self.at += 1
-            return True
-        return False
-
-    def expect(self, word: str) -> None:
-        if not self.accept(word):
-            raise ExpressionError(f"Incorrect syntax: expected {word}")
-
-    def table_name(self) -> str:
-        name = self.take()
-        while name is not None and self.accept("."):
-            name = self.take()  # druid."t"
-        if name is None or name.token_type not in (TokenType.IDENTIFIER, TokenType.VAR):
-            raise ExpressionError("Incorrect syntax: expected the target table name")
-        return name.text
-
-    def until(self, stop: Callable[[Token], bool]) -> str:
-        """The text up to the first depth-0 token ``stop`` accepts (or the end), without
-        the comments that trail it."""
-        depth, start = 0, self.at
+def _bind(text: str, params: Sequence[Any]) -> tuple[str, list[Token]]:
+    """The statement with its ``?`` replaced by ``params`` as literals, and its tokens."""
+    try:
+        tokens = _Dialect().tokenize(text)
+        holes = [t for t in tokens if t.token_type == TokenType.PLACEHOLDER]
+        if not holes:
+            return text, tokens
+        if len(holes) > len(params):
+            raise SqlError(f"The statement has no value for parameter {len(params) + 1}")
         pieces: list[str] = []
-        while self.at < len(self.tokens):
-            token = self.tokens[self.at]
-            if depth == 0 and stop(token) and self.at > start:
-                break
-            depth += token.token_type == TokenType.L_PAREN
-            depth -= token.token_type == TokenType.R_PAREN
-            if pieces:  # what lies between two tokens: spaces, comments
-                pieces.append(self.text[self.tokens[self.at - 1].end + 1 : token.start])
-            pieces.append(self._text(token))
-            self.at += 1
-        return "".join(pieces).strip()
-
-    def _text(self, token: Token) -> str:
-        if token.token_type != TokenType.PLACEHOLDER:
-            return self.text[token.start : token.end + 1]
-        if self.bound >= len(self.params):
-            raise SqlError(f"The statement has no value for parameter {self.bound + 1}")
-        self.bound += 1
-        return _literal(self.params[self.bound - 1])
+        end = 0
+        for hole, value in zip(holes, params, strict=False):
+            pieces += [text[end : hole.start], _literal(value)]
+            end = hole.end + 1
+        bound = "".join(pieces) + text[end:]
+        return bound, _Dialect().tokenize(bound)
+    except TokenError as exc:
+        raise ExpressionError(f"Incorrect syntax: {exc}") from None
 
 
 def _literal(value: Any) -> str:
