@@ -11,7 +11,7 @@ that batch the first time one of those counts is read.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -62,10 +62,6 @@ class EventCounts:
         """Add another set of counts to this one."""
         self.processed += other.processed
         self.filtered += other.filtered
-        self.skip_all(other)
-
-    def skip_all(self, other: EventCounts) -> None:
-        """Take over another set's errors and messages."""
         self.errors += other.errors
         room = max(_MAX_MESSAGES - len(self.messages), 0)
         self.messages.extend(other.messages[:room])
@@ -180,7 +176,7 @@ def compile_stream(
         aggregate_table=str((table or {}).get("type", "")).lower() == "aggregate",
     )
     if plan.fields is not None and not plan.discovery:
-        classes = [(name, exact_class(kind)) for name, kind, _ in plan.fields]
+        classes = [(name, _EXACT_CLASSES.get(kind)) for name, kind, _ in plan.fields]
         if all(cls is not None for _, cls in classes):
             plan.exact = [(name, cls) for name, cls in classes if cls is not None]
     try:
@@ -229,27 +225,19 @@ def parse_push(
     declared types (``plan.exact``) is kept as the line itself: DuckDB reads it again with
     those types, which costs less than typing and encoding the row. Other events are typed
     rows (dicts)."""
-    if not plan.json_lines:
-        return _typed(plan, _csv_records(plan, lines, counts), counts)
     exact = plan.exact
     out: list[bytes | dict[str, Any]] = []
-    for number, line in enumerate(lines, start=1):
-        try:
-            record = _parse_line(line)
-        except ValueError as exc:
-            if line.strip():  # blank lines are no events
-                counts.skip(f"line {number}: unable to parse JSON: {exc}")
-            continue
-        if not isinstance(record, dict):
-            counts.skip(f"line {number}: expected a JSON object")
-            continue
-        if exact is not None and line[:1] == b"{" and _as_declared(record, exact):
+    records = _json_records(lines) if plan.json_lines else _csv_records(plan, lines)
+    for line, record in records:
+        if isinstance(record, BadRecord):
+            counts.skip(record.message)
+        elif exact is not None and line[:1] == b"{" and _as_declared(record, exact):
             out.append(line)
-            continue
-        try:
-            out.append(_input_row(record, plan))
-        except (ValueError, OverflowError) as exc:
-            counts.skip(str(exc))
+        else:
+            try:
+                out.append(_input_row(record, plan))
+            except (ValueError, OverflowError) as exc:
+                counts.skip(str(exc))
     return out
 
 
@@ -267,46 +255,39 @@ def _as_declared(record: dict[str, Any], exact: list[tuple[str, type]]) -> bool:
     return True
 
 
-def _csv_records(
-    plan: StreamPlan, lines: Sequence[bytes], counts: EventCounts
-) -> list[dict[str, Any] | BadRecord]:
+_Record = tuple[bytes, "dict[str, Any] | BadRecord"]
+
+
+def _json_records(lines: Sequence[bytes]) -> Iterator[_Record]:
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = _parse_line(line)
+        except ValueError as exc:
+            if line.strip():  # blank lines are no events
+                yield line, BadRecord(f"line {number}: unable to parse JSON: {exc}")
+            continue
+        if not isinstance(record, dict):
+            record = BadRecord(f"line {number}: expected a JSON object")
+        yield line, record
+
+
+def _csv_records(plan: StreamPlan, lines: Sequence[bytes]) -> list[_Record]:
     text = b"\n".join(line.rstrip(b"\r\n") for line in lines).decode("utf-8", "replace")
     try:
-        return list(read_records(text, plan.format_settings))
+        return [(b"", record) for record in read_records(text, plan.format_settings)]
     except (FormatError, ValueError) as exc:
-        counts.skip(str(exc), len(lines))
-        return []
-
-
-def _typed(
-    plan: StreamPlan, records: list[dict[str, Any] | BadRecord], counts: EventCounts
-) -> list[bytes | dict[str, Any]]:
-    out: list[bytes | dict[str, Any]] = []
-    for record in records:
-        if isinstance(record, BadRecord):
-            counts.skip(record.message)
-            continue
-        try:
-            out.append(_input_row(record, plan))
-        except (ValueError, OverflowError) as exc:
-            counts.skip(str(exc))
-    return out
+        return [(b"", BadRecord(str(exc)))] * len(lines)
 
 
 _EXACT_CLASSES = {"string": str, "varchar": str, "long": int, "bigint": int}
 _EXACT_CLASSES |= {"double": float, "float": float}
 
 
-def exact_class(data_type: str) -> type | None:
-    """The Python class values of ``data_type`` have once converted (None: no single class).
-    Exact classes only: bool is an int and Timestamp an int subclass, and both get converted."""
-    return _EXACT_CLASSES.get(data_type.lower())
-
-
 def input_converter(data_type: str) -> Callable[[Any], Any]:
     """:func:`formats.coerce` for one ``inputSchema`` field, with a fast path for values (and
-    NULLs) already of its type; raises ValueError like ``coerce``."""
-    exact = exact_class(data_type)
+    NULLs) already of their type (exact classes only: bool is an int and Timestamp an int
+    subclass, and both get converted); raises ValueError like ``coerce``."""
+    exact = _EXACT_CLASSES.get(data_type.lower())
 
     def convert(value: Any) -> Any:
         if value is None or value.__class__ is exact:
