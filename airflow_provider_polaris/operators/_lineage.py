@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_polaris.operators._canonical import request_of
 from airflow_provider_polaris.outcomes import JobState
 
 if TYPE_CHECKING:
@@ -44,15 +45,10 @@ def sql_tables(sql: str) -> tuple[str | None, list[str]]:
     return written, sources
 
 
-def _spec(job: Mapping[str, Any]) -> Mapping[str, Any]:
-    spec = job.get("spec")
-    return spec if isinstance(spec, Mapping) else job
-
-
 def written_table(job: Mapping[str, Any]) -> str | None:
     """The table a job writes: ``target.tableName``, or the SQL statement's target."""
     table = JobState(job).target_table
-    query = _spec(job).get("query")
+    query = request_of(job).get("query")
     if table is None and isinstance(query, str):
         table = sql_tables(query)[0]
     return table
@@ -60,7 +56,7 @@ def written_table(job: Mapping[str, Any]) -> str | None:
 
 def source_tables(job: Mapping[str, Any]) -> list[str]:
     """The Polaris tables a job reads: a ``table`` source, or the SQL statement's sources."""
-    spec = _spec(job)
+    spec = request_of(job)
     source = spec.get("source")
     if isinstance(source, Mapping) and source.get("type") == "table":
         name = source.get("tableName")
@@ -81,7 +77,7 @@ def project_of(hook: Any) -> tuple[str, str]:
 
 def event_interval(job: Mapping[str, Any], context: Context) -> str | None:
     """The interval the job wrote: its replace intervals, else the run's data interval."""
-    target = _spec(job).get("target")
+    target = request_of(job).get("target")
     intervals = target.get("intervals") if isinstance(target, Mapping) else None
     if isinstance(intervals, list) and intervals:
         return ",".join(str(i) for i in intervals)
@@ -128,7 +124,7 @@ def _input_names(op: Any, job: Mapping[str, Any], org: str, project: str) -> lis
     """``(namespace, name)`` of every input: uploaded files, object-store URIs, the stream of a
     Kafka/Kinesis connection (one ``GET /connections/{name}``), the source tables."""
     namespace = f"polaris://{org}"
-    source = _spec(job).get("source")
+    source = request_of(job).get("source")
     source = source if isinstance(source, Mapping) else {}
     found: list[tuple[str, str]] = []
     for name in source.get("fileList") or []:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_polaris._task import console_url, row_counts
+from airflow_provider_polaris.operators._canonical import request_of
 from airflow_provider_polaris.outcomes import JobState
 
 
@@ -43,8 +44,7 @@ def report_rows(hook: Any, job: Mapping[str, Any], log: Any) -> Mapping[str, Any
 def skipped_rows_warning(job: Mapping[str, Any], skipped: int, url: str | None = None) -> str:
     """The warning for rows a job skipped as unparseable: how many, and how to fix it."""
     state = JobState(job)
-    spec = job.get("spec") if isinstance(job.get("spec"), Mapping) else job
-    limit = spec.get("maxParseExceptions") if isinstance(spec, Mapping) else None
+    limit = request_of(job).get("maxParseExceptions")
     allowed = f" (maxParseExceptions={limit})" if limit is not None else ""
     table = f" into table {state.target_table!r}" if state.target_table else ""
     where = f" or the console ({url})" if url else ""
