@@ -48,16 +48,7 @@ def quoted_identifiers(expression: str) -> list[str]:
     ``/* */`` comments; ``""`` inside an identifier is one ``"``. An unterminated identifier
     counts as written up to the end (Polaris will reject the expression anyway).
     """
-    found: dict[str, None] = {}
-    for name in _scan(expression):
-        found.setdefault(name, None)
-    return list(found)
-
-
-def _scan(text: str) -> Iterator[str]:
-    for kind, part in sql_parts(text):
-        if kind == "identifier":
-            yield part
+    return list(dict.fromkeys(part for kind, part in sql_parts(expression) if kind == "identifier"))
 
 
 def sql_parts(text: str) -> Iterator[tuple[str, str]]:
