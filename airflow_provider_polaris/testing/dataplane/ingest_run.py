@@ -176,16 +176,17 @@ def schema_types(table: Mapping[str, Any] | None) -> dict[str, str]:
     }
 
 
+def in_intervals(intervals: Sequence[tuple[int, int]]) -> str:
+    """The SQL test that ``__time`` is inside one of ``intervals`` (FALSE for none)."""
+    ms = f"epoch_ms({quote('__time')})"
+    terms = [f"({ms} >= {int(a)} AND {ms} < {int(b)})" for a, b in intervals]
+    return "(" + (" OR ".join(terms) or "FALSE") + ")"
+
+
 def drop_outside(
     con: duckdb.DuckDBPyConnection, table: str, intervals: Sequence[tuple[int, int]]
 ) -> int:
     """Delete the rows outside ``intervals`` (a REPLACE's ranges); returns how many went."""
-    ms = f"epoch_ms({quote('__time')})"
-    inside = " OR ".join(f"({ms} >= {int(a)} AND {ms} < {int(b)})" for a, b in intervals)
-    found = con.execute(f"DELETE FROM {quote(table)} WHERE NOT ({inside or 'FALSE'})").fetchone()
-    return int(found[0]) if found else 0
-
-
-def drop_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Forget a temp table."""
-    con.execute(f"DROP TABLE IF EXISTS {quote(table)}")
+    found = con.execute(f"DELETE FROM {quote(table)} WHERE NOT {in_intervals(intervals)}")
+    row = found.fetchone()
+    return int(row[0]) if row else 0

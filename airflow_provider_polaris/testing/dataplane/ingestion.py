@@ -20,8 +20,8 @@ from airflow_provider_polaris.testing.dataplane.ingest_run import (
     compute_output,
     constant_ms,
     drop_outside,
-    drop_table,
     ensure_macros,
+    in_intervals,
     schema_types,
     translate_ingestion,
 )
@@ -39,7 +39,7 @@ from airflow_provider_polaris.testing.dataplane.sources import (
     Staging,
     source_interval,
 )
-from airflow_provider_polaris.testing.dataplane.store import TableStore
+from airflow_provider_polaris.testing.dataplane.store import TableStore, quote
 from airflow_provider_polaris.testing.dataplane.timeutil import ALL_TIME, parse_interval
 
 # Polaris shows this default in job responses; effectively "never fail on bad rows".
@@ -170,13 +170,10 @@ class Ingestor:
     def _count(self, name: str, intervals: list[tuple[int, int]] | None) -> int:
         if not self.store.exists(name) or intervals == []:
             return 0
-        ms = 'epoch_ms("__time")'
-        terms = [f"({ms} >= {int(a)} AND {ms} < {int(b)})" for a, b in intervals or ()]
-        where = " WHERE " + " OR ".join(terms) if terms else ""
+        where = "" if intervals is None else " WHERE " + in_intervals(intervals)
         with self.store.lock:
             self.store.sync(name)
-            quoted = '"' + name.replace('"', '""') + '"'
-            found = self.store.con.execute(f"SELECT count(*) FROM {quoted}{where}").fetchone()
+            found = self.store.con.execute(f"SELECT count(*) FROM {quote(name)}{where}").fetchone()
         return int(found[0]) if found else 0
 
     def _ingest(
@@ -268,7 +265,7 @@ class Ingestor:
             with self.store.lock:
                 if columns:
                     self.store.ensure(statement.target, columns)
-                select = 'SELECT * FROM "' + output.table + '"'
+                select = f"SELECT * FROM {quote(output.table)}"
                 self.store.insert_select(
                     statement.target, select, keep=keep, intervals=statement.intervals
                 )
@@ -278,7 +275,7 @@ class Ingestor:
 
     def _drop(self, name: str) -> None:
         with self.store.lock:
-            drop_table(self.store.con, name)
+            self.store.con.execute(f"DROP TABLE IF EXISTS {quote(name)}")
 
 
 def _max_parse_exceptions(spec: Mapping[str, Any]) -> int:

@@ -107,14 +107,12 @@ class Staging:
         count, messages = 0, list[str]()
         for raw in self.raw:
             found = self.store.con.execute(
-                f"SELECT count(*) FROM {quote(raw)} WHERE __err IS NOT NULL"
+                f"SELECT count(*), list(__err ORDER BY __file, __line)[:{int(keep)}] "
+                f"FROM {quote(raw)} WHERE __err IS NOT NULL"
             ).fetchone()
-            count += int(found[0]) if found else 0
-            rows = self.store.con.execute(
-                f"SELECT __err FROM {quote(raw)} WHERE __err IS NOT NULL ORDER BY __file, __line "
-                f"LIMIT {int(keep)}"
-            ).fetchall()
-            messages.extend(str(r[0]) for r in rows)
+            if found:
+                count += int(found[0])
+                messages.extend(str(m) for m in found[1] or ())
         return count, messages[:keep]
 
     # --- tables ----------------------------------------------------------------------------
