@@ -52,8 +52,6 @@ class EventBatcher:
         self._now_ms = now_ms
         self.bound = bound
         self._staged: dict[Hashable, _Staged] = {}
-        self._targets: dict[str, int] = {}  # staged events per target table
-        self._count = 0
         self._running = False
         store.before_read = self.before_read
 
@@ -83,15 +81,13 @@ class EventBatcher:
         staged.items += records
         staged.results.append(result)
         staged.on_batch = on_batch
-        self._targets[plan.target] = self._targets.get(plan.target, 0) + len(records)
-        self._count += len(records)
-        if self._count >= self.bound:
+        if sum(len(s.items) for s in self._staged.values()) >= self.bound:
             self.settle()
         return result
 
     def before_read(self, table: str) -> None:
         """Map the events staged for ``table`` (the store calls this before using it)."""
-        if table in self._targets and not self._running:
+        if not self._running:
             self.settle(table)
 
     def settle(self, table: str | None = None) -> None:
@@ -107,11 +103,6 @@ class EventBatcher:
             staged = self._staged.pop(key, None)
             if staged is None:
                 return
-            target = staged.plan.target
-            self._count -= len(staged.items)
-            left = self._targets.pop(target, 0) - len(staged.items)
-            if left > 0:
-                self._targets[target] = left
             self._running = True
             try:
                 counts = self._map(staged)
@@ -138,5 +129,3 @@ class EventBatcher:
     def clear(self) -> None:
         """Forget every staged event (the data plane was reset)."""
         self._staged.clear()
-        self._targets.clear()
-        self._count = 0
