@@ -17,12 +17,10 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from . import _datadir
-from ._alignment import check_batch_replace, check_sql_replace
 from ._clock import EmulatorClock, iso
 from ._errors import bad, not_found
 from ._lifecycle import Job, Lifecycle, merge_job_durations
-from ._parse_errors import note_stream_errors
-from ._rules import STREAMING_CONNECTION_TYPES
+from ._rules import STREAMING_CONNECTION_TYPES, check_batch_replace, check_sql_replace
 from ._traffic import DEFAULT_EVENTS_BUDGET, EventsBudget, Faults, RequestLog
 
 if TYPE_CHECKING:
@@ -189,18 +187,13 @@ class StateCore:
             return out
         out["segmentTotalBytes"] = stats.size_bytes
         out["segmentCompactedBytes"] = stats.size_bytes
-        known = {"__time"} | {c["name"] for c in table["schema"]}
-        queryable = [{"name": "__time", "dataType": "timestamp", "isDiscovered": False}]
-        queryable += [
-            {"name": c["name"], "dataType": c["dataType"], "isDiscovered": False}
-            for c in table["schema"]
-            if c["name"] != "__time"
-        ]
-        discovered = sorted(set(stats.columns) - known)
-        queryable += [
-            {"name": name, "dataType": "string", "isDiscovered": True} for name in discovered
-        ]
-        out["queryableSchema"] = queryable
+        schema = {c["name"]: c["dataType"] for c in table["schema"] if c["name"] != "__time"}
+        declared = {"__time": "timestamp", **schema}
+        discovered = sorted(set(stats.columns) - set(declared))
+        out["queryableSchema"] = [
+            {"name": name, "dataType": data_type, "isDiscovered": False}
+            for name, data_type in declared.items()
+        ] + [{"name": name, "dataType": "string", "isDiscovered": True} for name in discovered]
         return out
 
     def _store_table(
@@ -353,12 +346,12 @@ class StateCore:
             )
         except Exception as exc:
             totals["numRowsSkippedByError"] += len(lines)
-            self._stream_parse_errors(job, [str(exc)])
+            self.lifecycle.stream_parse_errors(job, [str(exc)])
             return
         # Lines that don't parse count at once; the rest when the batch is mapped.
         if result.parsed.errors:
             totals["numRowsSkippedByError"] += result.parsed.errors
-            self._stream_parse_errors(job, result.parsed.messages)
+            self.lifecycle.stream_parse_errors(job, result.parsed.messages)
 
     def _events_mapped(self, job: Job, counts: EventCounts) -> None:
         """A batch of the job's staged events was mapped (before anything read the table or
@@ -368,11 +361,4 @@ class StateCore:
         totals["numRowsSkippedByError"] += counts.errors
         totals["numRowsSkippedByFilter"] += counts.filtered
         if counts.errors:
-            self._stream_parse_errors(job, counts.messages)
-
-    def _stream_parse_errors(self, job: Job, messages: list[str]) -> None:
-        """Logs and health of a streaming job's unparseable events; fail it over the limit."""
-        at = job.last_activity  # the push's time (or, for held events, when the job started)
-        failure = note_stream_errors(job, messages, at)
-        if failure is not None:
-            self.lifecycle.fail(job, at, "cannot_parse_source", failure)
+            self.lifecycle.stream_parse_errors(job, counts.messages)

@@ -2,6 +2,12 @@
 
 Checks that need other resources (does the table or connection exist?) live in the state module;
 everything here only looks at the body.
+
+Polaris (Druid SQL) accepts ``--`` line comments and ``/* */`` block comments anywhere a space
+may stand, including before ``INSERT`` and between ``INSERT`` and ``INTO``. The SQL job check
+looks for the statement's leading keywords with a regular expression, so it first turns every
+comment into a space; string literals and quoted identifiers are kept as they are, so a ``--``
+inside ``'a--b'`` or ``"x/*y"`` is not a comment.
 """
 
 from __future__ import annotations
@@ -26,8 +32,16 @@ from ._rules import (
     check_table_name,
     parse_interval,
 )
-from ._sqltext import without_comments
 
+_SQL_PIECES = re.compile(
+    r"""
+    (?P<string>'(?:[^']|'')*'?)
+  | (?P<quoted>"(?:[^"]|"")*"?)
+  | (?P<line>--[^\n]*)
+  | (?P<block>/\*.*?(?:\*/|\Z))
+    """,
+    re.VERBOSE | re.DOTALL,
+)
 _SQL_TARGET = re.compile(
     r'^\s*(?:INSERT|REPLACE)\s+INTO\s+(?:"((?:[^"]|"")+)"|([A-Za-z_][\w$]*))', re.IGNORECASE
 )
@@ -47,12 +61,14 @@ def is_aggregation(mapping: dict[str, Any]) -> bool:
     return bool(_AGGREGATE_CALL.match(mapping.get("expression", "")))
 
 
-def sql_target_table(query: str) -> str | None:
-    """The table an INSERT/REPLACE statement writes to, or None (comments don't count)."""
-    match = _SQL_TARGET.match(without_comments(query))
-    if not match:
-        return None
-    return match.group(1).replace('""', '"') if match.group(1) is not None else match.group(2)
+def without_comments(query: str) -> str:
+    """``query`` with each SQL comment replaced by one space (an unclosed block comment runs to
+    the end of the text, as Druid's parser reads it)."""
+
+    def keep_or_blank(match: re.Match[str]) -> str:
+        return " " if match.lastgroup in ("line", "block") else match.group()
+
+    return _SQL_PIECES.sub(keep_or_blank, query)
 
 
 def _object(body: dict[str, Any], key: str, target: str) -> dict[str, Any]:
@@ -64,11 +80,7 @@ def _object(body: dict[str, Any], key: str, target: str) -> dict[str, Any]:
 
 def _check_target(body: dict[str, Any]) -> dict[str, Any]:
     target = _object(body, "target", "target")
-    if target.get("type", "table") != "table":
-        raise bad(
-            f"Invalid value {target.get('type')!r} for target.type; allowed: table", "target.type"
-        )
-    target["type"] = "table"
+    target["type"] = check_enum(target.get("type", "table"), frozenset({"table"}), "target.type")
     check_table_name(target.get("tableName"), "target.tableName")
     if "intervals" in target and target["intervals"] is not None:
         check_str_list(target["intervals"], "target.intervals", allow_empty=True)
@@ -92,11 +104,7 @@ def _check_input_schema(source: dict[str, Any], *, required: bool) -> None:
 
 
 def _check_format(source: dict[str, Any]) -> None:
-    settings = source.get("formatSettings")
-    if not isinstance(settings, dict):
-        raise bad(
-            "source.formatSettings is required and must be an object", "source.formatSettings"
-        )
+    settings = _object(source, "formatSettings", "source.formatSettings")
     fmt = check_enum(settings.get("format"), FORMATS, "source.formatSettings.format")
     if fmt in ("avro_stream", "protobuf") and not isinstance(
         settings.get("parseSchemaProvider"), dict
@@ -187,11 +195,7 @@ def _check_batch(body: dict[str, Any]) -> None:
 
 def _check_streaming(body: dict[str, Any]) -> None:
     source = _object(body, "source", "source")
-    if source.get("type") != "connection":
-        raise bad(
-            f"Invalid value {source.get('type')!r} for source.type; allowed: connection",
-            "source.type",
-        )
+    check_enum(source.get("type"), frozenset({"connection"}), "source.type")
     if not isinstance(source.get("connectionName"), str):
         raise bad("source.connectionName is required", "source.connectionName")
     discovery = check_bool(body, "useSchemaDiscovery")
@@ -212,11 +216,14 @@ def _check_sql(body: dict[str, Any]) -> str:
     query = body.get("query")
     if not isinstance(query, str) or not query.strip():
         raise bad("query is required", "query")
-    table = sql_target_table(query)
-    if table is None:
+    text = without_comments(query)
+    target = _SQL_TARGET.match(text)
+    if target is None:
         raise bad("SQL ingestion needs an INSERT INTO or REPLACE INTO statement", "query")
-    if not _SQL_PARTITIONED.search(without_comments(query)):
+    if not _SQL_PARTITIONED.search(text):
         raise bad("INSERT and REPLACE statements need a PARTITIONED BY clause", "query")
+    quoted, plain = target.groups()
+    table = plain if quoted is None else quoted.replace('""', '"')
     if body.get("parameters") is not None and not isinstance(body["parameters"], list):
         raise bad("parameters must be a list", "parameters")
     if body.get("context") is not None and not isinstance(body["context"], dict):

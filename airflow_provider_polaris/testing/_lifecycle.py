@@ -4,19 +4,26 @@ Nothing runs in the background: every read of a job first replays the transition
 come (pending -> running -> completed, cancel requests, suspend/resume, streaming idle). The data
 plane is consulted when a job starts running (it computes the rows) and when it completes (the
 writes are committed), so a canceled or failed job never changes a table.
+
+Unparseable rows (polaris-api.md §3-§4: bad JSON, a value that doesn't convert to its
+``inputSchema`` type, a NULL ``__time`` in a stream) are skipped and counted in ``/metrics``
+``numRowsSkippedByError``; the job fails once that count passes ``maxParseExceptions``
+(``0`` fails on the first bad row; the default 2147483647 never fails). A job that skipped rows
+and did not fail completes (or keeps streaming) with health ``warn`` / ``invalid_rows_found``.
+Only streaming jobs write one log entry per unparseable event (§4, "Only streaming jobs write
+parse-exception logs"); a batch job logs the count once, with its health.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from ._clock import iso
-from ._parse_errors import INVALID_ROWS, skipped_message
-from ._rules import TERMINAL
+from ._rules import MAX_INT, TERMINAL
 
 # Simulated durations in seconds at time_scale 1 (each is multiplied by the time scale):
 # `pending` before any job runs; then a running time per batch-like job type; `transition`
@@ -36,6 +43,8 @@ DEFAULT_JOB_DURATIONS: Mapping[str, float] = MappingProxyType(
     }
 )
 STREAM_BUFFER_LIMIT = 100_000  # events held for a pending or suspended streaming job
+MAX_PARSE_LOGS = 100  # parse-exception entries kept per streaming job (the first ones)
+INVALID_ROWS = "invalid_rows_found"
 OUTCOMES = frozenset({"completed", "failed", "running", "unknown", "canceled"})
 _STEP_ORDER = {"desired": 0, "start": 1, "finish": 2, "idle": 3}
 # Orders state changes stamped with the same time (a manual clock, or one millisecond): the
@@ -369,6 +378,37 @@ class Lifecycle:
         if job.buffer:
             lines, job.buffer = job.buffer, []
             self.on_events(job, lines)
+
+    def stream_parse_errors(self, job: Job, messages: Sequence[str]) -> None:
+        """Log a streaming job's new parse exceptions and set its health to warn; fail it when
+        its total of unparseable events now passes ``maxParseExceptions``."""
+        at = job.last_activity  # the push's time (or, for held events, when the job started)
+        skipped = job.totals.get("numRowsSkippedByError", 0)
+        if not skipped:
+            return
+        logged = sum(1 for entry in job.logs if entry.get("code") == INVALID_ROWS)
+        for message in messages[: max(MAX_PARSE_LOGS - logged, 0)]:
+            job.log(at, "warn", INVALID_ROWS, f"Unparseable event: {message}")
+        limit = job.spec.get("maxParseExceptions", MAX_INT)  # validated on create
+        if skipped > limit:  # Druid's streaming task wording
+            message = (
+                f"Max parse exceptions [{limit}] exceeded: {skipped} events could not be parsed; "
+                "see the job log for the first ones"
+            )
+            self.fail(job, at, "cannot_parse_source", message)
+        elif job.health.get("status") == "ok":
+            text = skipped_message(skipped, messages[0] if messages else None)
+            entry = {"timestamp": iso(at), "healthStatus": "warn", "code": INVALID_ROWS}
+            entry["message"] = text
+            job.health = {"status": "warn", "code": INVALID_ROWS, "message": text, "log": entry}
+            job.touch(at)  # a health change is a state change: lastUpdatedTimestamp moves
+
+
+def skipped_message(count: int, first: str | None) -> str:
+    """The health / log text of a job that skipped unparseable rows and carried on."""
+    rows = "row" if count == 1 else "rows"
+    text = f"{count} {rows} could not be parsed and were skipped (numRowsSkippedByError)"
+    return f"{text}; first: {first}" if first else text
 
 
 def render_job(job: Job, shown: str, *, full: bool = True) -> dict[str, Any]:

@@ -1,13 +1,22 @@
 """Enumerations, name rules, time-interval rules and query parameters of the Polaris API
-(polaris-api.md §3-§7)."""
+(polaris-api.md §3-§7).
+
+Replace intervals must line up with the partitioning (§3), 400 otherwise: a batch job in
+``replace`` mode checks its ``target.intervals`` against the job's ``partitionedBy``, else the
+target table's ``partitioningGranularity``, else ``day`` (what ``createTableIfNotExists`` gives
+a new table). A SQL ``REPLACE ... OVERWRITE WHERE`` checks the range it overwrites against its
+own ``PARTITIONED BY``. The wording follows Druid's MSQ engine, which runs Polaris' batch and
+SQL ingestion.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from ._clock import iso
 from ._errors import bad
 
 JOB_TYPES = frozenset({"batch", "streaming", "sql", "delete_data", "drop_table", "restore_data"})
@@ -125,7 +134,6 @@ FILE_SORT_COLUMNS = frozenset(
 MAX_INT = 2147483647
 
 _CONNECTION_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}$")
 
 
 def check_enum(value: Any, allowed: frozenset[str], target: str) -> str:
@@ -174,18 +182,6 @@ def check_table_name(name: Any, target: str = "name") -> str:
         if ord(ch) < 32 or ord(ch) == 127 or _is_emoji_or_surrogate(ch):
             raise bad("Table name must not contain control characters or emoji", target)
     return name
-
-
-def parse_instant(text: str) -> datetime:
-    """An ISO-8601 date or date-time as an aware UTC datetime (``Z`` accepted on Python 3.10)."""
-    if _ISO_DATE.match(text):
-        text += "T00:00:00"
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
 
 
 def parse_interval(value: Any, target: str) -> tuple[datetime, datetime]:
@@ -248,6 +244,64 @@ def is_aligned(moment: datetime, granularity: str) -> bool:
     if granularity == "quarter":
         return moment.month in (1, 4, 7, 10)
     return moment.month == 1  # year
+
+
+DEFAULT_PARTITIONING = "day"  # what createTableIfNotExists gives a new table
+_UNBOUNDED_MS = (-(10**15), 10**15)  # past these an OVERWRITE bound is open-ended
+
+
+def _misaligned(interval: str, granularity: str, origin: str, target: str) -> Exception:
+    setting = "PARTITIONED BY" if target == "query" else "partitionedBy"
+    return bad(
+        f"OVERWRITE WHERE clause identified interval [{interval}] which is not aligned with "
+        f"PARTITIONED BY granularity [{granularity}] ({origin}); replace whole "
+        f"{granularity} time chunks or choose a finer {setting}",
+        target,
+    )
+
+
+def check_batch_replace(spec: Mapping[str, Any], table: Mapping[str, Any] | None) -> None:
+    """400 when a replace-mode batch job's interval is not aligned with its partitioning."""
+    intervals = (spec.get("target") or {}).get("intervals") or []
+    if spec.get("type") != "batch" or spec.get("ingestionMode") != "replace" or not intervals:
+        return
+    if spec.get("partitionedBy"):
+        granularity, origin = str(spec["partitionedBy"]), "the job's partitionedBy"
+    elif table is not None:
+        granularity = str(table.get("partitioningGranularity") or DEFAULT_PARTITIONING)
+        origin = f"partitioningGranularity of table {table.get('name')}"
+    else:
+        granularity = DEFAULT_PARTITIONING
+        origin = "the default partitioning of a table createTableIfNotExists creates"
+    for i, interval in enumerate(intervals):
+        start, end = parse_interval(interval, f"target.intervals[{i}]")
+        if not (is_aligned(start, granularity) and is_aligned(end, granularity)):
+            raise _misaligned(interval, granularity, origin, f"target.intervals[{i}]")
+
+
+def check_sql_replace(
+    spec: Mapping[str, Any],
+    overwrite: Callable[[Mapping[str, Any]], tuple[list[tuple[int, int]], str] | None],
+) -> None:
+    """400 when a SQL job's ``OVERWRITE WHERE`` range is not aligned with ``PARTITIONED BY``."""
+    if spec.get("type") != "sql":
+        return
+    found = overwrite(spec)
+    if found is None:
+        return
+    ranges, granularity = found
+    for start_ms, end_ms in ranges:
+        bounds = [ms for ms in (start_ms, end_ms) if _UNBOUNDED_MS[0] < ms < _UNBOUNDED_MS[1]]
+        moments = [datetime.fromtimestamp(ms / 1000, timezone.utc) for ms in bounds]
+        if not all(is_aligned(moment, granularity) for moment in moments):
+            text = "/".join(_iso(ms) for ms in (start_ms, end_ms))
+            raise _misaligned(text, granularity, "the query's PARTITIONED BY", "query")
+
+
+def _iso(ms: int) -> str:
+    if not _UNBOUNDED_MS[0] < ms < _UNBOUNDED_MS[1]:
+        return "-inf" if ms < 0 else "+inf"
+    return str(iso(ms / 1000))
 
 
 def check_bool(body: dict[str, Any], key: str, target: str | None = None) -> bool:

@@ -14,13 +14,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .._alignment import DEFAULT_PARTITIONING
 from .._core import StateCore
 from .._errors import bad, not_found
 from .._http import RouteTable, collection, json_body, json_response, read
 from .._jobspec import is_aggregation, validate_job
 from .._lifecycle import OUTCOMES, Job, JobScript, render_job, zero_totals
 from .._rules import (
+    DEFAULT_PARTITIONING,
     DELETION_JOB_TYPES,
     DESIRED_STATUSES,
     EXECUTION_STATUSES,
@@ -226,11 +226,6 @@ class JobsApi(StateCore):
         with self.lock:
             return render_job(job, self.lifecycle.observe(job, self.clock.now(), count=count))
 
-    def shown_status(self, job: Job) -> str:
-        """The execution status a client sees right now (not a poll)."""
-        with self.lock:
-            return self.lifecycle.observe(job, self.clock.now(), count=False)
-
     def job_progress(self, job_id: str) -> dict[str, Any]:
         """GET /jobs/{id}/progress."""
         with self.lock:
@@ -389,7 +384,7 @@ async def _job_status(state: JobsApi, request: Request) -> Response:
     if request.method == "GET":
         return json_response(state.job_status(job_id))
     found = state.set_desired(job_id, await json_body(request))
-    return json_response({"executionStatus": state.shown_status(found)})
+    return json_response({"executionStatus": state.render(found)["executionStatus"]})
 
 
 async def _job_reset(state: JobsApi, request: Request) -> Response:
