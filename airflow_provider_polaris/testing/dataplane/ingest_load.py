@@ -3,8 +3,8 @@
 Every format is first loaded as lines of JSON objects: NDJSON is split by DuckDB itself,
 CSV/TSV rows are read by :func:`formats.read_records` and written out as JSON objects. One SQL
 conversion then types every line by the ``inputSchema`` (inferred from the values when there is
-none). The table has ``__file``, ``__line`` and ``__err`` (NULL for a good row, else why it
-could not be parsed) and one column per field.
+none). The table has ``__file``, ``__line``, one column per field (``__none`` when there is
+none) and ``__err`` (NULL for a good row, else why it could not be parsed).
 """
 
 from __future__ import annotations
@@ -136,10 +136,9 @@ def _typed(lines: str, schema: Sequence[Mapping[str, Any]]) -> str:
     )
     columns = columns or ["NULL AS __none"]
     typed = f"SELECT __file, __line, __name, __bad, __v, {', '.join(columns)} FROM vals"
-    names = "".join(f", {quote(f)}" for f, _ in fields)
     return (
-        f"WITH vals AS ({values}), typed AS ({typed}) SELECT __file, __line, "
-        f"coalesce({', '.join(['__bad', *errors, 'NULL'])}) AS __err{names} FROM typed"
+        f"WITH vals AS ({values}), typed AS ({typed}) SELECT * EXCLUDE (__name, __bad, __v), "
+        f"coalesce({', '.join(['__bad', *errors, 'NULL'])}) AS __err FROM typed"
     )
 
 

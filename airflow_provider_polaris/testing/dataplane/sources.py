@@ -204,11 +204,9 @@ class Staging:
             raise SourceError("cannot_parse_source", str(exc)) from None
         self.raw.append(raw)
         view = self._new("VIEW", "stage")
-        columns = [c for c in self._columns(raw) if c not in ("__err", "__file", "__line")]
-        select = ", ".join(quote(c) for c in columns) or "NULL AS __none"
         self.store.con.execute(
-            f"CREATE TEMP VIEW {quote(view)} AS "
-            f"SELECT {select} FROM {quote(raw)} WHERE __err IS NULL"
+            f"CREATE TEMP VIEW {quote(view)} AS SELECT * EXCLUDE (__file, __line, __err) "
+            f"FROM {quote(raw)} WHERE __err IS NULL"
         )
         found = self.store.con.execute(f"SELECT count(*) FROM {quote(view)}").fetchone()
         self.rows += int(found[0]) if found else 0
@@ -236,9 +234,6 @@ class Staging:
                 raise SourceError("cannot_parse_source", str(exc)) from None
             self.bytes += len(data)
             yield str(name), data.decode("utf-8", "replace").removeprefix("\ufeff")
-
-    def _columns(self, name: str) -> list[str]:
-        return [str(r[0]) for r in self.store.con.execute(f"DESCRIBE {quote(name)}").fetchall()]
 
 
 def _text(node: Node, what: str) -> str:
