@@ -29,7 +29,11 @@ from airflow_provider_polaris.testing.dataplane.druid_functions import (
     zone_argument,
     zone_offset_text,
 )
-from airflow_provider_polaris.testing.dataplane.errors import SqlError, UnsupportedError
+from airflow_provider_polaris.testing.dataplane.errors import (
+    ExpressionError,
+    SqlError,
+    UnsupportedError,
+)
 from airflow_provider_polaris.testing.dataplane.timeutil import (
     FRACTION,
     joda_to_strftime,
@@ -40,17 +44,9 @@ from airflow_provider_polaris.testing.dataplane.timeutil import (
 # sqlglot's node classes are typed loosely (and renamed across versions): nodes are Any here.
 Node = Any
 _INGEST_RE = re.compile(r"^\s*(?:--[^\n]*\n\s*)*(INSERT|REPLACE)\b", re.IGNORECASE)
-_UNITS = {
-    "MILLISECOND": "millisecond",
-    "SECOND": "second",
-    "MINUTE": "minute",
-    "HOUR": "hour",
-    "DAY": "day",
-    "WEEK": "week",
-    "MONTH": "month",
-    "QUARTER": "quarter",
-    "YEAR": "year",
-}
+# Druid's time units → DuckDB's (the same words in lower case).
+_UNITS = {u: u.lower() for u in ("MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "WEEK")}
+_UNITS |= {u: u.lower() for u in ("MONTH", "QUARTER", "YEAR")}
 # EXTRACT/TIME_EXTRACT units → DuckDB date parts (Druid's DOW is ISO: Monday = 1).
 _EXTRACT_PARTS = {
     **{unit: part for unit, part in _UNITS.items() if unit != "MILLISECOND"},
@@ -102,8 +98,7 @@ def translate(sql: str, now_ms: int, zone: Zone | None = None) -> Translation:
     try:
         statements = [s for s in sqlglot.parse(sql, read=_Dialect) if s is not None]
     except (ParseError, TokenError) as exc:
-        first = str(exc).splitlines()[0]
-        raise SqlError(f"Incorrect syntax: {first.replace('Unexpected', 'unexpected')}") from None
+        raise _syntax_error(exc) from None
     if len(statements) != 1:
         raise SqlError("Incorrect syntax: expected exactly one statement")
     tree = statements[0]
@@ -122,12 +117,20 @@ def translate(sql: str, now_ms: int, zone: Zone | None = None) -> Translation:
 def translate_expression(text: str, now_ms: int) -> str:
     """The DuckDB text of one Druid expression (a mapping or a filter), e.g.
     ``TIME_PARSE("ts")``; SqlError for what Druid or the emulator refuses."""
+    return str(_rewrite_all(parse_expression(text), now_ms).sql(dialect="duckdb"))
+
+
+def parse_expression(text: str) -> Node:
+    """One Druid expression as a sqlglot tree; ExpressionError when it doesn't parse."""
     try:
-        tree = sqlglot.parse_one(text, read=_Dialect, into=exp.Condition)
+        return sqlglot.parse_one(text, read=_Dialect, into=exp.Condition)
     except (ParseError, TokenError) as exc:
-        first = str(exc).splitlines()[0]
-        raise SqlError(f"Incorrect syntax: {first.replace('Unexpected', 'unexpected')}") from None
-    return str(_rewrite_all(tree, now_ms).sql(dialect="duckdb"))
+        raise _syntax_error(exc) from None
+
+
+def _syntax_error(exc: Exception) -> SqlError:
+    first = str(exc).splitlines()[0] if str(exc) else "cannot parse"
+    return ExpressionError(f"Incorrect syntax: {first.replace('Unexpected', 'unexpected')}")
 
 
 def _rewrite_all(tree: Node, now_ms: int, zone: Zone | None = None) -> Node:
@@ -280,9 +283,9 @@ def _time_extract(value: Node, unit: str) -> Node:
     return exp.cast(_call("date_part", exp.Literal.string(part), value), "BIGINT")
 
 
-def _by_time(name: str, args: list[Node]) -> Node:
-    by = args[1] if name.endswith("_BY") else exp.column("__time", quoted=True)
-    return _call("arg_max" if name.startswith("LATEST") else "arg_min", args[0], by)
+def _count_distinct(value: Node) -> Node:
+    """Druid's approximate distinct counts, exact here (sketches are refused: see plain)."""
+    return exp.Count(this=exp.Distinct(expressions=[plain(value)]))
 
 
 def _regexp_extract(args: list[Node]) -> Node:
@@ -393,16 +396,12 @@ _ANONYMOUS: dict[str, Callable[[list[Node]], Node]] = {
     "TRY_PARSE_JSON": lambda a: _call("try", _call("json", a[0])),
     "TO_JSON_STRING": lambda a: exp.cast(_call("to_json", a[0]), "VARCHAR"),
     "JSON_VALUE": lambda a: _call("json_extract_string", a[0], a[1]),
-    "LATEST": lambda a: _by_time("LATEST", a),
-    "EARLIEST": lambda a: _by_time("EARLIEST", a),
-    "LATEST_BY": lambda a: _by_time("LATEST_BY", a),
-    "EARLIEST_BY": lambda a: _by_time("EARLIEST_BY", a),
-    "APPROX_COUNT_DISTINCT_DS_HLL": lambda a: exp.Count(
-        this=exp.Distinct(expressions=[plain(a[0])])
-    ),
-    "APPROX_COUNT_DISTINCT_DS_THETA": lambda a: exp.Count(
-        this=exp.Distinct(expressions=[plain(a[0])])
-    ),
+    "LATEST": lambda a: _call("arg_max", a[0], exp.column("__time", quoted=True)),
+    "EARLIEST": lambda a: _call("arg_min", a[0], exp.column("__time", quoted=True)),
+    "LATEST_BY": lambda a: _call("arg_max", *a[:2]),
+    "EARLIEST_BY": lambda a: _call("arg_min", *a[:2]),
+    "APPROX_COUNT_DISTINCT_DS_HLL": lambda a: _count_distinct(a[0]),
+    "APPROX_COUNT_DISTINCT_DS_THETA": lambda a: _count_distinct(a[0]),
     "LOG10": lambda a: _call("log10", *a),
 }
 # Druid functions DuckDB computes the same way under the same name.
@@ -489,7 +488,7 @@ def _rewrite(node: Node, now_ms: int, zone: Zone | None = None) -> Node:
             return _epoch_seconds(zone.to_instant(node.expression))
         return _time_extract(node.expression, node.this.name)
     if isinstance(node, exp.ApproxDistinct):
-        return exp.Count(this=exp.Distinct(expressions=[plain(node.this)]))
+        return _count_distinct(node.this)
     if isinstance(node, exp.RegexpExtract):
         args = [node.this, node.expression]
         if node.args.get("group") is not None:

@@ -30,39 +30,32 @@ from airflow_provider_polaris.testing.dataplane.errors import SqlError, Unsuppor
 from airflow_provider_polaris.testing.dataplane.parameters import bind_parameters
 from airflow_provider_polaris.testing.dataplane.store import INTEGER_TYPES, TableStore
 
-_ERRORS: list[tuple[re.Pattern[str], str, str]] = [
+# DuckDB messages reworded as Druid's: (pattern, template filled with its groups, unsupported).
+_ERRORS = [
+    (r'Referenced column "?([^"]+?)"? not found', "Column '{0}' not found in any table", False),
     (
-        re.compile(r'Referenced column "?([^"]+?)"? not found'),
-        "Column '{0}' not found in any table",
-        "INVALID_INPUT",
-    ),
-    (
-        re.compile(r'column "?([^"]+?)"? must appear in the GROUP BY'),
+        r'column "?([^"]+?)"? must appear in the GROUP BY',
         "Expression '{0}' is not being grouped",
-        "INVALID_INPUT",
+        False,
     ),
     (
-        re.compile(r"(WHERE|JOIN|GROUP BY) clause cannot contain aggregates"),
+        r"(WHERE|JOIN|GROUP BY) clause cannot contain aggregates",
         "Aggregate functions are not allowed in {0}",
-        "INVALID_INPUT",
+        False,
     ),
-    (re.compile(r"term out of range"), "Ordinal out of range", "INVALID_INPUT"),
+    (r"term out of range", "Ordinal out of range", False),
+    (r"Table with name ([^ ]+) does not exist", "Object '{0}' not found", False),
     (
-        re.compile(r"Table with name ([^ ]+) does not exist"),
-        "Object '{0}' not found",
-        "INVALID_INPUT",
-    ),
-    (
-        re.compile(r"Function with name ([^ ]+) does not exist"),
+        r"Function with name ([^ ]+) does not exist",
         "Function '{0}' is not supported by the emulator",
-        "UNSUPPORTED",
+        True,
     ),
-    (re.compile(r"([^:\n]*is not supported by the emulator)"), "{0}", "UNSUPPORTED"),
+    (r"([^:\n]*is not supported by the emulator)", "{0}", True),
     (
-        re.compile(r"struct_extract|druid_(?:hll|theta|quantiles)_sketch"),
+        r"struct_extract|druid_(?:hll|theta|quantiles)_sketch",
         "A sketch function's first argument must be a sketch of its kind (DS_HLL for HLL_*, "
         "DS_THETA for THETA_*, DS_QUANTILES_SKETCH for DS_GET_*)",
-        "INVALID_INPUT",
+        False,
     ),
 ]
 
@@ -201,13 +194,11 @@ def as_sql_error(exc: duckdb.Error) -> SqlError:
     """DuckDB's error as the Druid-shaped SqlError (known messages reworded, the rest kept)."""
     text = str(exc)
     message = text.split("\n")[0].split(": ", 1)[-1]
-    for pattern, template, category in _ERRORS:
-        found = pattern.search(text)
+    for pattern, template, unsupported in _ERRORS:
+        found = re.search(pattern, text)
         if found:
             filled = template.format(*found.groups())
-            if category == "UNSUPPORTED":
-                return UnsupportedError(filled)
-            return SqlError(filled)
+            return UnsupportedError(filled) if unsupported else SqlError(filled)
     if isinstance(exc, duckdb.ParserException | duckdb.BinderException | duckdb.CatalogException):
         return SqlError(message)
     if isinstance(exc, duckdb.NotImplementedException):

@@ -22,7 +22,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
-from airflow_provider_polaris.testing.dataplane.druid_sql import _Dialect
+from airflow_provider_polaris.testing.dataplane.druid_sql import _Dialect, parse_expression
 from airflow_provider_polaris.testing.dataplane.errors import ExpressionError, SqlError
 from airflow_provider_polaris.testing.dataplane.store import quote, sql_string
 from airflow_provider_polaris.testing.dataplane.timeutil import (
@@ -76,15 +76,6 @@ def timestamp_literal(ms: int) -> str:
 def is_aggregate_table(table: Mapping[str, Any] | None) -> bool:
     """True for a rollup (``aggregate``) table payload."""
     return bool(table) and str((table or {}).get("type", "")).lower() == "aggregate"
-
-
-def parse_druid(text: str) -> Node:
-    """One Druid expression as a sqlglot tree; ExpressionError when it doesn't parse."""
-    try:
-        return sqlglot.parse_one(text, read=_Dialect, into=exp.Condition)
-    except (ParseError, TokenError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "cannot parse"
-        raise ExpressionError(f"Incorrect syntax: {first}") from None
 
 
 def has_aggregate(node: Node) -> bool:
@@ -170,7 +161,7 @@ def _mappings(
         if not isinstance(raw, Mapping) or not raw.get("columnName") or not raw.get("expression"):
             raise ExpressionError(f"mappings[{index}] needs columnName and expression")
         try:
-            node = parse_druid(str(raw["expression"]))
+            node = parse_expression(str(raw["expression"]))
         except SqlError as exc:
             raise ExpressionError(f"mappings[{index}] ({raw['columnName']}): {exc}") from None
         out.append((dict(raw), node))
@@ -324,7 +315,7 @@ def overwrite_ranges(condition: str, to_ms: Callable[[Node], int]) -> list[tuple
     """The time ranges an ``OVERWRITE WHERE`` condition selects (``__time`` compared with
     constants, joined by AND/OR; BETWEEN; TIME_IN_INTERVAL); anything else is rejected, as
     Druid does. ``to_ms`` evaluates a constant Druid expression to epoch milliseconds."""
-    return _ranges(parse_druid(condition), to_ms)
+    return _ranges(parse_expression(condition), to_ms)
 
 
 def _is_time(node: Node) -> bool:

@@ -33,10 +33,9 @@ _SETTINGS = (
 class _Table:
     """What the store knows beside DuckDB: column kinds and counters."""
 
-    __slots__ = ("kinds", "last_ms", "rows", "serial", "version")
+    __slots__ = ("kinds", "last_ms", "rows", "version")
 
-    def __init__(self, serial: int) -> None:
-        self.serial = serial
+    def __init__(self) -> None:
         self.kinds: dict[str, str | None] = {"__time": "TIMESTAMP"}  # None: only NULLs so far
         self.rows = 0  # rows in DuckDB
         self.last_ms: int | None = None  # the latest __time in DuckDB
@@ -54,7 +53,6 @@ class TableStore:
         for setting in _SETTINGS:
             self.con.execute(setting)
         self._tables: dict[str, _Table] = {}
-        self._serial = 0
         # Called with a table's name before anything reads or changes it: streamed events
         # staged for that table are mapped and written first (see stream_batch).
         self.before_read: Callable[[str], None] | None = None
@@ -64,8 +62,7 @@ class TableStore:
     def _reopen(self) -> None:
         names = self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
         for (name,) in names:
-            self._serial += 1
-            table = self._tables[name] = _Table(self._serial)
+            table = self._tables[name] = _Table()
             for column, kind, *_ in self.con.execute(f"DESCRIBE {quote(name)}").fetchall():
                 if column != "__time":
                     table.kinds[column] = str(kind)
@@ -158,14 +155,6 @@ class TableStore:
         table = self._tables.get(name)
         return -1 if table is None else table.version
 
-    def stamp(self, name: str) -> tuple[int, int, int]:
-        """Changes whenever the table's rows or columns change, or it is re-created."""
-        self._settle(name)
-        table = self._tables.get(name)
-        if table is None:
-            return (-1, -1, 0)
-        return (table.serial, table.version, len(table.kinds))
-
     def columns(self, name: str) -> tuple[str, ...]:
         """The table's columns, ``__time`` first."""
         self._settle(name)
@@ -175,8 +164,7 @@ class TableStore:
     def _table(self, name: str) -> _Table:
         table = self._tables.get(name)
         if table is None:
-            self._serial += 1
-            table = self._tables[name] = _Table(self._serial)
+            table = self._tables[name] = _Table()
             self.con.execute(f"DROP TABLE IF EXISTS {quote(name)}")
             self.con.execute(f"CREATE TABLE {quote(name)} ({quote('__time')} TIMESTAMP)")
         return table
