@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class ApiError(Exception):
@@ -44,6 +47,14 @@ def bad(message: str, target: str | None = None) -> ApiError:
 def not_found(message: str, target: str | None = None) -> ApiError:
     """404 NotFound."""
     return ApiError(404, "NotFound", message, target)
+
+
+def found(records: Mapping[str, T], key: str, noun: str, target: str) -> T:
+    """``records[key]``, or 404 ``{noun} {key} not found`` naming ``target``."""
+    record = records.get(key)
+    if record is None:
+        raise not_found(f"{noun} {key} not found", target)
+    return record
 
 
 def conflict(message: str, target: str | None = None, *, code: str = "AlreadyExists") -> ApiError:

@@ -128,8 +128,8 @@ def render_result(
 ) -> tuple[bytes, str]:
     """(body, media type) of a query result in ``fmt``."""
     natives = [native_type(t) for t in sql_types]
+    records: list[Any] = []
     if fmt in ("object", "objectLines"):
-        records: list[Any] = []
         if header:
             head: dict[str, Any] = {}
             for name, native, sql in zip(columns, natives, sql_types, strict=True):
@@ -141,8 +141,7 @@ def render_result(
                 head[name] = types or None
             records.append(head)
         records += [dict(zip(columns, row, strict=False)) for row in rows]
-    elif fmt in ("array", "arrayLines", "csv"):
-        records = []
+    else:  # array, arrayLines or csv (the caller checked the format)
         if header:
             records.append(list(columns))
             if types_header:
@@ -150,8 +149,6 @@ def render_result(
             if sql_types_header:
                 records.append(list(sql_types))
         records += [list(row) for row in rows]
-    else:  # validated by the caller
-        raise ValueError(fmt)
     if fmt in ("object", "array"):
         return _dumps(records).encode(), "application/json"
     if fmt == "csv":

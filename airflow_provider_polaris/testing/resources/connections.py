@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from .._clock import iso
 from .._core import StateCore
-from .._errors import bad, conflict, not_found
+from .._errors import bad, conflict, found
 from .._http import RouteTable, base_url, created, json_body, json_response, principal, read
 from .._rules import check_bool, check_connection_name, check_enum, check_str_list
 
@@ -182,10 +182,7 @@ class ConnectionsApi(StateCore):
             return self._render_connection(conn, base_url)
 
     def _connection(self, name: str) -> dict[str, Any]:
-        conn = self.connections.get(name)
-        if conn is None:
-            raise not_found(f"Connection {name} not found", "connectionName")
-        return conn
+        return found(self.connections, name, "Connection", "connectionName")
 
     def get_connection(self, name: str, base_url: str) -> dict[str, Any]:
         """GET /connections/{name}."""

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 
 from .._core import StateCore
-from .._errors import ApiError, bad, not_found
+from .._errors import ApiError, bad, found
 from .._http import PolarisRoute, error_response, json_response
 from .._lifecycle import Job
 from .._traffic import limits_dict
@@ -56,9 +56,7 @@ class EventsApi(StateCore):
 
     def check_events_connection(self, name: str) -> list[Job]:
         """The jobs reading a push connection; 404 unknown, 400 not push_streaming."""
-        conn = self.connections.get(name)
-        if conn is None:
-            raise not_found(f"Connection {name} not found", "connectionName")
+        conn = found(self.connections, name, "Connection", "connectionName")
         if conn["type"] != "push_streaming":
             raise bad(
                 f"Connection {name} is a {conn['type']} connection, not push_streaming",

@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from .._clock import iso
 from .._core import StateCore
-from .._errors import ApiError, bad, conflict, not_found
+from .._errors import ApiError, bad, conflict, found, not_found
 from .._http import RouteTable, created, json_response, media_type, principal, query_lists
 from .._rules import COMPRESSIONS, FILE_SORT_COLUMNS, FORMATS, Params, check_enum
 from .projects import PROJECT_MAX_BYTES
@@ -84,10 +84,7 @@ class FilesApi(StateCore):
     def get_file(self, name: str) -> dict[str, Any]:
         """GET /files/{name}."""
         with self.lock:
-            entry = self.files.get(name)
-            if entry is None:
-                raise not_found(f"File {name} not found", "name")
-            return dict(entry[1])
+            return dict(found(self.files, name, "File", "name")[1])
 
     def delete_file(self, name: str) -> None:
         """DELETE /files/{name}."""

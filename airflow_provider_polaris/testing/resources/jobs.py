@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .._core import StateCore
-from .._errors import bad, not_found
+from .._errors import bad, found, not_found
 from .._http import RouteTable, collection, json_body, json_response, read
 from .._jobspec import is_aggregation, validate_job
 from .._lifecycle import OUTCOMES, Job, JobScript, render_job, zero_totals
@@ -83,9 +83,7 @@ class JobsApi(StateCore):
             return out
 
     def _job(self, job_id: str) -> Job:
-        job = self.jobs.get(job_id)
-        if job is None:
-            raise not_found(f"Job {job_id} not found", "jobId")
+        job = found(self.jobs, job_id, "Job", "jobId")
         if job.streaming:
             self.dataplane.settle_events()  # staged events' counts, health and logs first
         return job

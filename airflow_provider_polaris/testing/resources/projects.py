@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from .._clock import iso
 from .._core import StateCore
-from .._errors import bad, not_found
+from .._errors import bad, found
 from .._http import RouteTable, created, json_body, json_response
 from .._rules import check_enum
 
@@ -100,10 +100,7 @@ class ProjectsApi(StateCore):
         }
 
     def _project(self, project_id: str) -> dict[str, Any]:
-        project = self.projects.get(project_id)
-        if project is None:
-            raise not_found(f"Project {project_id} not found", "projectId")
-        return project
+        return found(self.projects, project_id, "Project", "projectId")
 
     def list_projects(self) -> list[dict[str, Any]]:
         """GET /v1/projects: a bare array."""

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .._core import StateCore
-from .._errors import bad, conflict, not_found
+from .._errors import bad, conflict, found
 from .._http import RouteTable, collection, json_body, json_response, principal, query_lists
 from .._rules import (
     INPUT_DATA_TYPES,
@@ -94,10 +94,7 @@ class TablesApi(StateCore):
             return self._render_table(self._store_table(table, principal, self.clock.now()))
 
     def _table(self, name: str) -> dict[str, Any]:
-        table = self.tables.get(name)
-        if table is None:
-            raise not_found(f"Table {name} not found", "tableName")
-        return table
+        return found(self.tables, name, "Table", "tableName")
 
     def get_table(self, name: str) -> dict[str, Any]:
         """GET /tables/{name}."""
