@@ -30,6 +30,7 @@ from airflow_provider_polaris.testing.dataplane.formats import (
 )
 from airflow_provider_polaris.testing.dataplane.ingest_load import DUCK_TYPES
 from airflow_provider_polaris.testing.dataplane.ingest_run import schema_types
+from airflow_provider_polaris.testing.dataplane.ingest_sql import is_aggregate_table
 from airflow_provider_polaris.testing.dataplane.timeutil import (
     GRANULARITY_PERIODS,
     Period,
@@ -147,42 +148,35 @@ def compile_stream(
 ) -> StreamPlan:
     """Prepare a streaming job for pushes; a spec that can't run gives a plan with ``error``."""
     source = spec.get("source") or {}
-    settings = source.get("formatSettings")
-    schema = source.get("inputSchema")
-    resolution = str((table or {}).get("timeResolution") or "").lower()
+    settings, schema = source.get("formatSettings"), source.get("inputSchema")
+    fields = None
+    if isinstance(schema, list) and schema:
+        found = [f for f in schema if isinstance(f, Mapping)]
+        kinds = [(str(f.get("name")), str(f.get("dataType") or "string")) for f in found]
+        fields = [(name, kind.lower(), input_converter(kind)) for name, kind in kinds]
     plan = StreamPlan(
         target=str((spec.get("target") or {}).get("tableName") or ""),
         format_settings=settings,
         json_lines=format_name(settings) in JSON_FORMATS,
-        fields=[
-            (
-                str(f.get("name")),
-                str(f.get("dataType") or "string").lower(),
-                input_converter(str(f.get("dataType") or "string")),
-            )
-            for f in schema
-            if isinstance(f, Mapping)
-        ]
-        if isinstance(schema, list) and schema
-        else None,
+        fields=fields,
         discovery=bool(spec.get("useSchemaDiscovery")),
         excluded=frozenset(spec.get("dimensionExclusions") or ()),
         mappings=[],
         condition=str(spec["filterExpression"]) if spec.get("filterExpression") else None,
         late=parse_period(DEFAULT_LATE_REJECTION),
         early=parse_period(DEFAULT_EARLY_REJECTION),
-        resolution=GRANULARITY_PERIODS.get(resolution),
+        resolution=GRANULARITY_PERIODS.get(str((table or {}).get("timeResolution") or "").lower()),
         types=schema_types(table),
-        aggregate_table=str((table or {}).get("type", "")).lower() == "aggregate",
+        aggregate_table=is_aggregate_table(table),
     )
-    if plan.fields is not None and not plan.discovery:
-        classes = [(name, _EXACT_CLASSES.get(kind)) for name, kind, _ in plan.fields]
-        if all(cls is not None for _, cls in classes):
-            plan.exact = [(name, cls) for name, cls in classes if cls is not None]
+    classes = [(name, _EXACT_CLASSES.get(kind)) for name, kind, _ in fields or ()]
+    if fields is not None and not plan.discovery and all(cls for _, cls in classes):
+        plan.exact = [(name, cls) for name, cls in classes if cls is not None]
     try:
         _compile_expressions(plan, spec, now_ms())
-        plan.late = parse_period(str(spec.get("lateMessageRejectionPeriod") or "P30D"))
-        plan.early = parse_period(str(spec.get("earlyMessageRejectionPeriod") or "P2000D"))
+        late = spec.get("lateMessageRejectionPeriod") or DEFAULT_LATE_REJECTION
+        early = spec.get("earlyMessageRejectionPeriod") or DEFAULT_EARLY_REJECTION
+        plan.late, plan.early = parse_period(str(late)), parse_period(str(early))
     except (SqlError, ValueError, sqlglot.errors.SqlglotError) as exc:
         plan.error = f"invalid streaming job spec: {exc}"
     return plan
