@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from airflow_provider_polaris._compat import AirflowException, AirflowFailException
+from airflow_provider_polaris._compat import AirflowFailException
 from airflow_provider_polaris.exceptions import PolarisJobFailedError
 from airflow_provider_polaris.outcomes import JobState, Outcome, decide_outcome, job_label
 
@@ -298,25 +298,6 @@ def validate_event(event: Any) -> tuple[str, str, str, Mapping[str, Any] | None]
     return str(status), job_id, str(message) if message else "", job
 
 
-def read_trigger_event(event: Any) -> tuple[str, str, str, Mapping[str, Any] | None]:
-    """``(status, job_id, message, job)`` of a trigger event; a malformed event fails the task
-    (fail closed)."""
-    try:
-        return validate_event(event)
-    except ValueError as exc:
-        raise PolarisJobFailedError(
-            f"Malformed event from the Polaris trigger ({exc}): {event!r}"
-        ) from None
-
-
-def event_error(event: Any, message: str) -> AirflowException:
-    """The exception for a trigger ``error`` event: ``AirflowFailException`` (no retries) when
-    the trigger flagged the error permanent (``"permanent": true``), else retryable. Events of
-    older triggers have no flag and stay retryable."""
-    permanent = isinstance(event, Mapping) and event.get("permanent") is True
-    return AirflowFailException(message) if permanent else PolarisJobFailedError(message)
-
-
 Targets = Collection[str] | Callable[[Mapping[str, Any]], Collection[str] | None] | None
 
 
@@ -324,14 +305,22 @@ def conclude(event: Any, targets: Targets) -> tuple[str, Mapping[str, Any] | Non
     """``(job_id, job, outcome)`` of a trigger event, decided again from the job it carries.
 
     ``targets``: the wait's target statuses, or a function of the final job giving them. An
-    ``error`` event (or a malformed one) raises; a ``timeout`` event gives a ``waiting``
-    outcome (the job was still on its way when the deadline passed). The event's status and
-    the job's state must agree, else the outcome is a failure (fail closed).
+    ``error`` event raises ``AirflowFailException`` (no retries) when the trigger flagged it
+    ``permanent``, else a retryable error (older triggers set no flag); a malformed event fails
+    the task. A ``timeout`` event gives a ``waiting`` outcome (the job was still on its way when
+    the deadline passed). The event's status and the job's state must agree, else the outcome
+    is a failure (fail closed).
     """
-    status, job_id, message, job = read_trigger_event(event)
+    try:
+        status, job_id, message, job = validate_event(event)
+    except ValueError as exc:
+        raise PolarisJobFailedError(
+            f"Malformed event from the Polaris trigger ({exc}): {event!r}"
+        ) from None
     fallback = message or f"Waiting for Polaris job {job_id} failed"
     if status == "error":
-        raise event_error(event, fallback)
+        permanent = isinstance(event, Mapping) and event.get("permanent") is True
+        raise AirflowFailException(fallback) if permanent else PolarisJobFailedError(fallback)
     if status == "timeout":
         return job_id, job, Outcome("waiting", message)
     assert job is not None

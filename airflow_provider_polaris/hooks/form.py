@@ -14,21 +14,14 @@ from typing import Any
 from airflow_provider_polaris._provider_info import CONN_FIELDS, CONNECTION_TYPE, UI_FIELD_BEHAVIOUR
 
 
-def json_type(schema: dict[str, Any]) -> str:
-    """The non-null JSON type of a field schema (``"string"``, ``"number"``, ``"integer"``...)."""
-    types = schema.get("type", "string")
-    if isinstance(types, str):
-        return types
-    return next((t for t in types if t != "null"), "string")
-
-
 def legacy_field_class_name(schema: dict[str, Any]) -> str:
     """The wtforms class for a field schema: the legacy form allows only four field classes.
 
     Numbers with decimals use ``StringField`` (there is no allowed float field); the hook's
     parser turns the text into a number and names the field if it is not one.
     """
-    kind = json_type(schema)
+    types = schema.get("type", "string")
+    kind = types if isinstance(types, str) else next((t for t in types if t != "null"), "string")
     if schema.get("format") == "password":
         return "PasswordField"
     return {"integer": "IntegerField", "boolean": "BooleanField"}.get(kind, "StringField")
