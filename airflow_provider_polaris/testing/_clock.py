@@ -17,18 +17,13 @@ class EmulatorClock:
 
     def __init__(self, source: Callable[[], float] | None = None, *, manual: bool = False) -> None:
         self._source = source or time.time
-        self._manual = manual
+        self.manual = manual  # whether time only moves through advance()
         self._offset = 0.0
         self._frozen = self._source()
 
-    @property
-    def manual(self) -> bool:
-        """Whether time only moves through :meth:`advance`."""
-        return self._manual
-
     def now(self) -> float:
         """The current emulator time in seconds since the epoch."""
-        if self._manual:
+        if self.manual:
             return self._frozen
         return self._source() + self._offset
 
@@ -36,7 +31,7 @@ class EmulatorClock:
         """Move the clock forward by ``seconds`` (never backwards)."""
         if seconds < 0:
             raise ValueError("the emulator clock cannot go backwards")
-        if self._manual:
+        if self.manual:
             self._frozen += seconds
         else:
             self._offset += seconds

@@ -36,7 +36,6 @@ class Statement:
     """One submitted statement and its (already computed) result."""
 
     query_id: str
-    sql: str
     created: float
     done_at: float
     columns: list[str]
@@ -83,10 +82,6 @@ class StatementStore:
         self._runtime = runtime  # seconds a statement runs (the scaled `statement` duration)
         self._statements: dict[str, Statement] = {}
 
-    def clear(self) -> None:
-        """Forget every statement."""
-        self._statements.clear()
-
     def submit(self, body: Any, run: Callable[[SqlRequest], Any]) -> dict[str, Any]:
         """Check the SqlRequest ``body`` and run it now (``run`` raises SqlFailure); return
         its SqlStatus. Any failure is 400 ``{"taskId", "state": "FAILED", "error"}``."""
@@ -102,7 +97,6 @@ class StatementStore:
         now = self._clock()
         statement = Statement(
             query_id=query_id,
-            sql=request.query,
             created=now,
             done_at=now + self._runtime(),
             columns=list(result.columns),

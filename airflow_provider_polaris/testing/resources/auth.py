@@ -38,11 +38,11 @@ def _unauthorized(message: str = "Unauthorized") -> ApiError:
     )
 
 
-def _token_error(status: int, message: str, error: str, description: str) -> ApiError:
+def _token_error(status: int, error: str, description: str) -> ApiError:
     """An error of the token endpoint, in Keycloak's ``error`` / ``error_description`` shape."""
     code = "BadArgument" if status == 400 else "Unauthorized"
     body = {"error": error, "error_description": description}
-    return ApiError(status, code, message, body=body)
+    return ApiError(status, code, description, body=body)
 
 
 class AuthApi(StateCore):
@@ -104,12 +104,7 @@ class AuthApi(StateCore):
                     404, "NotFound", "Realm does not exist", body={"error": "Realm does not exist"}
                 )
             if form.get("grant_type") != "client_credentials":
-                raise _token_error(
-                    400,
-                    "Unsupported grant_type",
-                    "unsupported_grant_type",
-                    "Unsupported grant_type",
-                )
+                raise _token_error(400, "unsupported_grant_type", "Unsupported grant_type")
             client_id, client_secret = form.get("client_id"), form.get("client_secret")
             if authorization and authorization.lower().startswith("basic "):
                 try:
@@ -118,12 +113,8 @@ class AuthApi(StateCore):
                 except (binascii.Error, UnicodeDecodeError, ValueError):
                     pass
             if not client_id or self.oauth_clients.get(client_id) != client_secret:
-                raise _token_error(
-                    401,
-                    "Invalid client credentials",
-                    "invalid_client",
-                    "Invalid client or Invalid client credentials",
-                )
+                description = "Invalid client or Invalid client credentials"
+                raise _token_error(401, "invalid_client", description)
             token = "emu." + token_source.token_urlsafe(24)
             self.tokens[token] = (client_id, self.clock.now() + TOKEN_LIFETIME_SECONDS)
             return {

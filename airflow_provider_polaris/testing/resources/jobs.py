@@ -272,11 +272,7 @@ class JobsApi(StateCore):
             offset = query.integer("paginationOffset", 0, 0)
             self.dataplane.settle_events()  # streaming jobs' health as of their last push
             now = self.clock.now()
-            matched: list[tuple[Job, str]] = []
-            for job in self.jobs.values():
-                shown = keep(job, now)
-                if shown is not None:
-                    matched.append((job, shown))
+            matched = [(job, shown) for job in self.jobs.values() if (shown := keep(job, now))]
             matched.sort(
                 key=lambda item: _job_sort_key(item[0], item[1], sort_column), reverse=descending
             )

@@ -145,8 +145,7 @@ class TablesApi(StateCore):
                 parse_interval(interval, "interval")
             query.integer("limit", 100, 1)
             query.descending("ASC")
-            unused: list[dict[str, Any]] = []
-            return {"values": unused}
+            return {"values": []}
 
     def update_table(self, name: str, body: Any, principal: dict[str, str]) -> dict[str, Any]:
         """PUT /tables/{name}: optimistic locking on ``version``; columns change only when empty."""
