@@ -228,12 +228,10 @@ def _interval(period: str) -> tuple[Node, bool]:
     """A DuckDB INTERVAL for an ISO period, and whether it is whole weeks."""
     try:
         parsed = parse_period(period)
+        if parsed.is_zero():
+            raise ValueError(period)
     except ValueError:
-        raise SqlError(
-            f"Invalid period [{period}]", category="RUNTIME_FAILURE", error_code="runtimeFailure"
-        ) from None
-    if parsed.is_zero():
-        raise SqlError(f"Invalid period [{period}]", "RUNTIME_FAILURE", "runtimeFailure")
+        raise SqlError(f"Invalid period [{period}]", "RUNTIME_FAILURE", "runtimeFailure") from None
     text = f"{parsed.months} months {parsed.millis * 1000} microseconds"
     return exp.cast(exp.Literal.string(text), "INTERVAL"), parsed.weeks_only
 
@@ -302,11 +300,8 @@ def _time_in_interval(args: list[Node], zone: Zone | None = None) -> Node:
         raise SqlError(f"Invalid interval [{text}]") from None
     bounds = [_epoch_ms(start), _epoch_ms(end)]
     if zone is not None:  # an instant with an offset → the session's wall clock; else local
-        sides = text.split("/")
-        bounds = [
-            shift(bound, None, zone) if _OFFSET_END.search(side) else bound
-            for bound, side in zip(bounds, sides, strict=False)
-        ] + bounds[len(sides) :]
+        sides = zip(bounds, text.split("/"), strict=True)
+        bounds = [shift(b, None, zone) if _OFFSET_END.search(side) else b for b, side in sides]
     return exp.paren(
         exp.and_(
             exp.GTE(this=args[0].copy(), expression=bounds[0]),
@@ -402,10 +397,11 @@ _ANONYMOUS: dict[str, Callable[[list[Node]], Node]] = {
     "EARLIEST_BY": lambda a: _call("arg_min", *a[:2]),
     "APPROX_COUNT_DISTINCT_DS_HLL": lambda a: _count_distinct(a[0]),
     "APPROX_COUNT_DISTINCT_DS_THETA": lambda a: _count_distinct(a[0]),
-    "LOG10": lambda a: _call("log10", *a),
 }
 # Druid functions DuckDB computes the same way under the same name.
-_SAME = {"LEFT", "RIGHT", "REVERSE", "LN", "EXP", "SQRT", "LTRIM", "RTRIM", "LOWER", "UPPER"}
+_SAME = set(
+    ["LEFT", "RIGHT", "REVERSE", "LN", "LOG10", "EXP", "SQRT", "LTRIM", "RTRIM", "LOWER", "UPPER"]
+)
 
 
 _ZONE_ARG = {"TIME_FLOOR": 3, "TIME_CEIL": 3, "TIME_EXTRACT": 2, "TIME_FORMAT": 2, "TIME_PARSE": 2}

@@ -394,7 +394,8 @@ def rollup(table: Mapping[str, Any] | None, info: dict[str, Any]) -> Callable[[N
         if period and "__time" in names:
             index = names.index("__time")
             old = items[index].this if isinstance(items[index], exp.Alias) else items[index]
-            new = exp.Anonymous(this="TIME_FLOOR", expressions=[old.copy(), sql_literal(period)])
+            period_literal = exp.Literal.string(period)
+            new = exp.Anonymous(this="TIME_FLOOR", expressions=[old.copy(), period_literal])
             items[index] = exp.alias_(new, "__time", quoted=True)
             group = tree.args.get("group")
             if group is not None:
@@ -404,11 +405,6 @@ def rollup(table: Mapping[str, Any] | None, info: dict[str, Any]) -> Callable[[N
         return tree
 
     return prepare
-
-
-def sql_literal(text: str) -> Node:
-    """A string literal node."""
-    return exp.Literal.string(text)
 
 
 def _output_name(item: Node, index: int) -> str:

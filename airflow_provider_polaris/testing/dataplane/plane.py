@@ -217,31 +217,19 @@ class DataPlane:
         other counts come when the batch runs, to ``on_batch`` (the latest push's) and to the
         result (reading them runs the batch now).
         """
-        key = self._stream_key(job_spec, table, plan_key)
-        return self._events.push(key, self._stream(job_spec, table, key), lines, on_batch)
+        if plan_key is None:
+            # By content, so a caller may edit a spec between pushes (a few µs per push).
+            plan_key = json.dumps([job_spec, table], sort_keys=True, default=str)
+        plan = self._streams.get(plan_key)
+        if plan is None:
+            if len(self._streams) >= _MAX_STREAM_PLANS:
+                self._streams.clear()  # jobs come and go; a bound is all a test double needs
+            plan = self._streams[plan_key] = compile_stream(job_spec, table, self._now_ms)
+        return self._events.push(plan_key, plan, lines, on_batch)
 
     def settle_events(self) -> None:
         """Map and write every staged streamed event now (e.g. before showing job counts)."""
         self._events.settle()
-
-    @staticmethod
-    def _stream_key(
-        job_spec: Mapping[str, Any], table: Mapping[str, Any] | None, key: Hashable | None
-    ) -> Hashable:
-        if key is None:
-            # By content, so a caller may edit a spec between pushes (a few µs per push).
-            key = json.dumps([job_spec, table], sort_keys=True, default=str)
-        return key
-
-    def _stream(
-        self, job_spec: Mapping[str, Any], table: Mapping[str, Any] | None, key: Hashable
-    ) -> StreamPlan:
-        plan = self._streams.get(key)
-        if plan is None:
-            if len(self._streams) >= _MAX_STREAM_PLANS:
-                self._streams.clear()  # jobs come and go; a bound is all a test double needs
-            plan = self._streams[key] = compile_stream(job_spec, table, self._now_ms)
-        return plan
 
     # --- tables ----------------------------------------------------------------------------------
 
