@@ -59,11 +59,7 @@ def sanitize_uri(uri: SplitResult) -> SplitResult:
     trailing slash, query and fragment. Raises ``ValueError`` (Airflow shows it at parse time)
     when the URI is not ``polaris://{org}/{project_id}/{table}``.
     """
-    parts = [p for p in uri.path.split("/")]
-    if parts and parts[0] == "":
-        parts = parts[1:]
-    if parts and parts[-1] == "":
-        parts = parts[:-1]
+    parts = uri.path.removeprefix("/").removesuffix("/").split("/")
     if not uri.netloc or len(parts) != 2 or not all(parts):
         raise ValueError(
             f"polaris asset URI {uri.geturl()!r} must be polaris://ORG/PROJECT_ID/TABLE "

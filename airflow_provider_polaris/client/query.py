@@ -52,7 +52,6 @@ def _check_format(result_format: str | None, allowed: frozenset[str] = RESULT_FO
 
 def _sql_body(
     query: str,
-    *,
     parameters: Parameters | None,
     result_format: str | None,
     context: Mapping[str, Any] | None,
@@ -123,13 +122,7 @@ class QueryApi(Resource[M]):
         text for ``objectLines``, ``arrayLines`` and ``csv``.
         """
         body = _sql_body(
-            query,
-            parameters=parameters,
-            result_format=result_format,
-            context=context,
-            header=header,
-            types_header=types_header,
-            sql_types_header=sql_types_header,
+            query, parameters, result_format, context, header, types_header, sql_types_header
         )
         # A read-only query may be re-sent safely.
         return ApiCall(
@@ -155,13 +148,7 @@ class QueryApi(Resource[M]):
         have reached the server: a second POST would start a second query.
         """
         body = _sql_body(
-            query,
-            parameters=parameters,
-            result_format=result_format,
-            context=context,
-            header=header,
-            types_header=types_header,
-            sql_types_header=sql_types_header,
+            query, parameters, result_format, context, header, types_header, sql_types_header
         )
         return ApiCall("POST", "/query/sql/statements", parse_object, json=body)
 
