@@ -10,6 +10,7 @@ import lzma
 import math
 import zlib
 from collections.abc import Iterator, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,27 +137,23 @@ def coerce(value: Any, data_type: str) -> Any:
         if isinstance(value, (dict, list)):
             return json.dumps(value, separators=(",", ":"))
         return str(value)
-    if isinstance(value, str) and not value.strip() and kind in _LONG_TYPES | _FLOAT_TYPES:
-        return None  # an empty CSV cell is NULL for numbers
-    if kind in _LONG_TYPES:
-        if isinstance(value, (bool, int)):
-            return int(value)
-        if isinstance(value, float):
-            if not math.isfinite(value):
-                raise ValueError(f"cannot store {value!r} as long")
-            return int(value)
+    if kind in _LONG_TYPES or kind in _FLOAT_TYPES:
+        long = kind in _LONG_TYPES
         if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                return int(float(value.strip()))
-        raise ValueError(f"cannot convert {value!r} to long")
-    if kind in _FLOAT_TYPES:
-        if isinstance(value, (bool, int, float)):
+            text = value.strip()
+            if not text:
+                return None  # an empty CSV cell is NULL for numbers
+            if long:
+                with suppress(ValueError):
+                    return int(text)
+            value = float(text)
+        elif not isinstance(value, (bool, int, float)):
+            raise ValueError(f"cannot convert {value!r} to {'long' if long else 'double'}")
+        if not long:
             return float(value)
-        if isinstance(value, str):
-            return float(value.strip())
-        raise ValueError(f"cannot convert {value!r} to double")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"cannot store {value!r} as long")
+        return int(value)
     if kind == "timestamp":
         stamp = to_timestamp(value)
         if stamp is None:
@@ -173,18 +170,15 @@ def coerce(value: Any, data_type: str) -> Any:
 def to_timestamp(value: Any) -> Timestamp | None:
     """An input value as a time: numbers are epoch millis, strings ISO-8601 or a number;
     None when it is neither."""
-    if value is None or isinstance(value, Timestamp):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return Timestamp(int(value)) if math.isfinite(value) else None
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_timestamp(value)
-    except ValueError:
-        pass
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return None
-    return Timestamp(int(number)) if math.isfinite(number) else None
+    if isinstance(value, str):
+        try:
+            return parse_timestamp(value)
+        except ValueError:
+            pass
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return Timestamp(int(value))
+    return None
