@@ -151,9 +151,10 @@ _NUMBER = "CASE WHEN trim({v}) = '' THEN NULL ELSE {cast} END"
 
 def _convert(v: str, kind: str, as_json: str) -> str:
     """The SQL converting a field's extracted text ``v`` to ``kind`` (NULL when it can't)."""
-    if kind == "BIGINT":
+    if kind == "BIGINT":  # DuckDB rounds '2.7' to 3 as a BIGINT; a long of 2.7 is 2
         cast = (
-            f"coalesce(TRY_CAST(trim({v}) AS BIGINT), "
+            f"coalesce(CASE WHEN NOT regexp_matches({v}, '[.eE]') THEN "
+            f"TRY_CAST(trim({v}) AS BIGINT) END, "
             f"TRY_CAST(trunc(TRY_CAST(trim({v}) AS DOUBLE)) AS BIGINT), "
             f"CASE {v} WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)"
         )

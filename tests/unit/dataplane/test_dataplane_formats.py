@@ -91,3 +91,16 @@ def test_unsupported_format_fails(dp: DataPlane, files: dict[str, bytes]) -> Non
     result = run(dp, batch_job(uploaded("a.parquet", {"format": "parquet"}), "t", MAPPINGS), files)
     assert result.error_code == "cannot_parse_source"
     assert "parquet" in result.error_message
+
+
+def test_a_long_is_truncated_and_exact(dp: DataPlane, files: dict[str, bytes]) -> None:
+    files["a.csv"] = (
+        b"ts,city,n\n2024-01-01T00:00:00Z,A,2.7\n2024-01-01T01:00:00Z,B,9007199254740993\n"
+    )
+    files["a.json"] = (
+        b'{"ts":"2024-01-01T00:00:00Z","n":-2.5}\n{"ts":"2024-01-01T01:00:00Z","n":"1e3"}\n'
+    )
+    run(dp, batch_job(uploaded("a.csv", {"format": "csv"}), "t", MAPPINGS), files)
+    run(dp, batch_job(uploaded("a.json", {"format": "nd-json"}), "u", MAPPINGS), files)
+    assert [r["n"] for r in dp.table_rows("t")] == [2, 9007199254740993]  # not rounded to 3
+    assert [r["n"] for r in dp.table_rows("u")] == [-2, 1000]
