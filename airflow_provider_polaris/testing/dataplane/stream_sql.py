@@ -39,7 +39,7 @@ from airflow_provider_polaris.testing.dataplane.events import (
     typed_row,
 )
 from airflow_provider_polaris.testing.dataplane.ingest_load import as_timestamp
-from airflow_provider_polaris.testing.dataplane.ingest_run import declared_value
+from airflow_provider_polaris.testing.dataplane.ingest_run import declared_value, describe
 from airflow_provider_polaris.testing.dataplane.store import (
     TableStore,
     _fixed,
@@ -90,9 +90,9 @@ def map_batch(
             [len(pushes), *columns],
         )
         try:
-            select = _mapped_select(plan, _columns(con, _EVENTS), now)
+            select = _mapped_select(plan, dict(describe(con, _EVENTS)), now)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {_MAPPED} AS {select}", [0, -1])
-            select = _timed(select, _columns(con, _MAPPED))  # now that __time's type is known
+            select = _timed(select, dict(describe(con, _MAPPED)))  # now that __time's type is known
             con.execute(f"CREATE OR REPLACE TEMP TABLE {_MAPPED} AS {select}", [0, -1])
         except (duckdb.Error, SqlError) as exc:
             message = f"invalid streaming job spec: {_first_line(exc)}"
@@ -104,7 +104,7 @@ def map_batch(
             _fill(con, select, (0, len(items) - 1), firsts, (counts, failed))
             _check_times(con, counts, staged, failed)
             if any(c.processed for c in counts):
-                store.insert_select(plan.target, _output_select(plan, _columns(con, _MAPPED)))
+                store.insert_select(plan.target, _output_select(plan, dict(describe(con, _MAPPED))))
         finally:
             for temp in (_EVENTS, _PUSHES, _MAPPED):
                 con.execute(f"DROP TABLE IF EXISTS {temp}")
@@ -229,10 +229,6 @@ def _staged_kinds(plan: StreamPlan, items: Sequence[Staged]) -> dict[str, str | 
                 kinds.update(dict.fromkeys(k for k in row if k not in kinds))
     kinds.update(declared)
     return kinds
-
-
-def _columns(con: Any, table: str) -> dict[str, str]:
-    return {str(r[0]): str(r[1]) for r in con.execute(f"DESCRIBE {table}").fetchall()}
 
 
 def _first_line(exc: BaseException) -> str:
