@@ -349,18 +349,13 @@ def _time_format(args: list[Node], zone: Zone | None = None) -> Node:
     return _call("concat", *parts) if len(parts) > 1 else parts[0]
 
 
-def _safe_divide(args: list[Node]) -> Node:
-    zero = exp.EQ(this=args[1].copy(), expression=exp.Literal.number(0))
-    return exp.Case(
-        ifs=[exp.If(this=zero, true=exp.null())], default=exp.Div(this=args[0], expression=args[1])
-    )
-
-
 def _time_shift(args: list[Node]) -> Node:
     interval, _ = _interval(_literal_text(args[1], "TIME_SHIFT's period"))
     return exp.Add(this=args[0], expression=exp.Mul(this=exp.paren(args[2]), expression=interval))
 
 
+# Druid functions sqlglot reads as plain calls. The ones it knows (NVL, SAFE_DIVIDE, PARSE_JSON,
+# LN, LEFT, UPPER ...) become its own nodes, which it writes as DuckDB SQL itself.
 _ANONYMOUS: dict[str, Callable[[list[Node]], Node]] = {
     "TIME_FLOOR": _time_floor,
     "TIME_CEIL": lambda a: _ceil_of(
@@ -384,13 +379,9 @@ _ANONYMOUS: dict[str, Callable[[list[Node]], Node]] = {
     "CONTAINS_STRING": lambda a: _call("contains", *a),
     "ICONTAINS_STRING": lambda a: _call("contains", _call("lower", a[0]), _call("lower", a[1])),
     "TEXTCAT": lambda a: exp.DPipe(this=a[0], expression=a[1]),
-    "NVL": lambda a: exp.Coalesce(this=a[0], expressions=a[1:]),
-    "SAFE_DIVIDE": _safe_divide,
     "BTRIM": lambda a: _call("trim", *a),
-    "PARSE_JSON": lambda a: _call("json", a[0]),
     "TRY_PARSE_JSON": lambda a: _call("try", _call("json", a[0])),
     "TO_JSON_STRING": lambda a: exp.cast(_call("to_json", a[0]), "VARCHAR"),
-    "JSON_VALUE": lambda a: _call("json_extract_string", a[0], a[1]),
     "LATEST": lambda a: _call("arg_max", a[0], exp.column("__time", quoted=True)),
     "EARLIEST": lambda a: _call("arg_min", a[0], exp.column("__time", quoted=True)),
     "LATEST_BY": lambda a: _call("arg_max", *a[:2]),
@@ -398,10 +389,6 @@ _ANONYMOUS: dict[str, Callable[[list[Node]], Node]] = {
     "APPROX_COUNT_DISTINCT_DS_HLL": lambda a: _count_distinct(a[0]),
     "APPROX_COUNT_DISTINCT_DS_THETA": lambda a: _count_distinct(a[0]),
 }
-# Druid functions DuckDB computes the same way under the same name.
-_SAME = set(
-    ["LEFT", "RIGHT", "REVERSE", "LN", "LOG10", "EXP", "SQRT", "LTRIM", "RTRIM", "LOWER", "UPPER"]
-)
 
 
 _ZONE_ARG = {"TIME_FLOOR": 3, "TIME_CEIL": 3, "TIME_EXTRACT": 2, "TIME_FORMAT": 2, "TIME_PARSE": 2}
@@ -463,8 +450,6 @@ def _rewrite(node: Node, now_ms: int, zone: Zone | None = None) -> Node:
         handler = _ANONYMOUS.get(name) or SKETCHES.get(name)
         if handler is not None:
             return handler(args)
-        if name in _SAME:
-            return node
         raise UnsupportedError(f"Function '{name}' is not supported by the emulator")
     local_now = now_ms if zone is None else zone.local_ms(now_ms)
     if isinstance(node, exp.CurrentTimestamp):
