@@ -160,7 +160,7 @@ class Staging:
         if key in self.staged:
             return self.staged[key]
         if kind == "POLARIS_SOURCE" and len(args) == 1:
-            spec = _json_object(args[0], "POLARIS_SOURCE argument")
+            spec = _json(args[0], "POLARIS_SOURCE argument")
         elif kind == "EXTERN" and len(args) == 3:
             spec = _extern_spec(args)
         else:
@@ -242,31 +242,28 @@ def _text(node: Node, what: str) -> str:
     raise UnsupportedError(f"{what}'s arguments must be string literals in the emulator")
 
 
-def _json_object(text: str, what: str) -> dict[str, Any]:
+def _json(text: str, what: str, *, anything: bool = False) -> Any:
+    """Parsed JSON text: a JSON object unless ``anything``."""
     try:
         value = json.loads(text)
     except ValueError as exc:
         raise SqlError(f"{what} is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
+    if not anything and not isinstance(value, dict):
         raise SqlError(f"{what} must be a JSON object")
     return value
 
 
 def _extern_spec(args: list[str]) -> dict[str, Any]:
     """``EXTERN(inputSource, inputFormat, signature)`` as a Polaris source object."""
-    source = _json_object(args[0], "EXTERN input source")
-    fmt = _json_object(args[1], "EXTERN input format")
-    try:
-        signature = json.loads(args[2])
-    except ValueError as exc:
-        raise SqlError(f"EXTERN signature is not valid JSON: {exc}") from None
+    source = _json(args[0], "EXTERN input source")
+    fmt = _json(args[1], "EXTERN input format")
+    signature = _json(args[2], "EXTERN signature", anything=True)
     fields = [c for c in signature if isinstance(c, Mapping)] if isinstance(signature, list) else []
     kind = str(source.get("type") or "")
-    spec: dict[str, Any] = {
+    return {
         "type": "inline" if kind == "inline" else kind,
         "data": source.get("data"),
         "fileList": source.get("fileList") or source.get("files"),
         "formatSettings": {**fmt, "format": fmt.get("type") or fmt.get("format")},
         "inputSchema": [{"name": c.get("name"), "dataType": c.get("type")} for c in fields],
     }
-    return spec
