@@ -319,7 +319,7 @@ class JobsApi(StateCore):
 
 
 def _fallback_type(expression: str, measure: bool, input_types: Mapping[str, str]) -> str:
-    """A column type when the data plane can't tell (or is absent): a numeric input field the
+    """A column type when the data plane can't tell: a numeric input field the
     expression names, long for a COUNT, else string."""
     for field_name, field_type in input_types.items():
         if f'"{field_name}"' in expression and field_type in ("long", "double", "float"):
