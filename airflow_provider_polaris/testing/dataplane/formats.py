@@ -89,17 +89,12 @@ def read_records(
     fmt = format_name(settings, file_name)
     if fmt not in ("csv", "tsv"):
         raise FormatError(f"input format {fmt!r} is not supported by the emulator")
-    lines = text.removeprefix("\ufeff").splitlines()
-    yield from _delimited_records(lines, value_settings(settings), tab=fmt == "tsv")
-
-
-def _delimited_records(
-    lines: list[str], opts: Mapping[str, Any], *, tab: bool
-) -> Iterator[Record | BadRecord]:
+    opts = value_settings(settings)
+    tab = fmt == "tsv"
     delimiter = str(opts.get("delimiter") or ("\t" if tab else ","))
     skip = int(opts.get("skipHeaderRows") or 0)
     reader = csv.reader(
-        lines[skip:],
+        text.removeprefix("\ufeff").splitlines()[skip:],
         delimiter=delimiter,
         quoting=csv.QUOTE_NONE if tab else csv.QUOTE_MINIMAL,
     )

@@ -162,19 +162,14 @@ class Ingestor:
                 intervals = [parse_interval(str(t)) for t in texts]
             except ValueError as exc:
                 return IngestionResult().fail("internal_error", f"target.intervals: {exc}")
-        doomed = self._count(target, intervals)
-        result = IngestionResult(rows_deleted=doomed)
-        result._apply = lambda: self.store.delete(target, intervals)
+        result = IngestionResult(_apply=lambda: self.store.delete(target, intervals))
+        if self.store.exists(target):  # rows_deleted: how many rows the intervals hold now
+            where = "" if intervals is None else " WHERE " + in_intervals(intervals)
+            with self.store.lock:
+                self.store.sync(target)
+                found = self.store.con.execute(f"SELECT count(*) FROM {quote(target)}{where}")
+                result.rows_deleted = int((found.fetchone() or [0])[0])
         return result
-
-    def _count(self, name: str, intervals: list[tuple[int, int]] | None) -> int:
-        if not self.store.exists(name) or intervals == []:
-            return 0
-        where = "" if intervals is None else " WHERE " + in_intervals(intervals)
-        with self.store.lock:
-            self.store.sync(name)
-            found = self.store.con.execute(f"SELECT count(*) FROM {quote(name)}{where}").fetchone()
-        return int(found[0]) if found else 0
 
     def _ingest(
         self, spec: Mapping[str, Any], read_file: FileReader, table: Mapping[str, Any] | None
