@@ -176,17 +176,6 @@ class Zone:
     duck: str
     tzinfo: dt.tzinfo
 
-    def local_ms(self, utc_ms: int) -> int:
-        """The wall-clock time in this zone of an instant, as epoch ms read as UTC."""
-        moment = dt.datetime.fromtimestamp(utc_ms / 1000, dt.timezone.utc)
-        offset = moment.astimezone(self.tzinfo).utcoffset() or dt.timedelta(0)
-        return utc_ms + int(offset.total_seconds() * 1000)
-
-    def to_local(self, node: Node) -> Node:
-        """A UTC TIMESTAMP expression as the zone's wall-clock TIMESTAMP."""
-        utc = _call("timezone", exp.Literal.string("UTC"), node)
-        return _call("timezone", exp.Literal.string(self.duck), utc)
-
     def to_instant(self, node: Node) -> Node:
         """A wall-clock TIMESTAMP in the zone as a TIMESTAMPTZ instant."""
         return _call("timezone", exp.Literal.string(self.duck), node)

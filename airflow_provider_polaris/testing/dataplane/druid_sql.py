@@ -174,7 +174,7 @@ def _localize_tables(tree: Node, zone: Zone) -> None:
         if table.name.lower() in ctes:
             continue
         time = exp.column("__time", quoted=True)
-        star = exp.Star(replace=[exp.alias_(zone.to_local(time), "__time", quoted=True)])
+        star = exp.Star(replace=[exp.alias_(shift(time, None, zone), "__time", quoted=True)])
         view = exp.select(star).from_(exp.Table(this=table.this.copy()))
         alias = table.alias or table.name
         table.replace(exp.Subquery(this=view, alias=exp.TableAlias(this=exp.to_identifier(alias))))
@@ -420,7 +420,7 @@ def _explicit_zone(name: str, args: list[Node], session: Zone | None) -> Node | 
 def _zoned(name: str, args: list[Node], zone: Zone) -> Node | None:
     """The rewrite of a time function that depends on the session zone; None for others."""
     if name == "MILLIS_TO_TIMESTAMP":
-        return zone.to_local(_call("epoch_ms", exp.cast(args[0], "BIGINT")))
+        return shift(_call("epoch_ms", exp.cast(args[0], "BIGINT")), None, zone)
     if name == "TIMESTAMP_TO_MILLIS":
         return _call("epoch_ms", zone.to_instant(args[0]))
     if name == "TIME_FORMAT":
@@ -451,11 +451,9 @@ def _rewrite(node: Node, now_ms: int, zone: Zone | None = None) -> Node:
         if handler is not None:
             return handler(args)
         raise UnsupportedError(f"Function '{name}' is not supported by the emulator")
-    local_now = now_ms if zone is None else zone.local_ms(now_ms)
-    if isinstance(node, exp.CurrentTimestamp):
-        return _epoch_ms(local_now)
-    if isinstance(node, exp.CurrentDate):
-        return exp.cast(_epoch_ms(local_now), "DATE")
+    if isinstance(node, exp.CurrentTimestamp | exp.CurrentDate):
+        now = _epoch_ms(now_ms) if zone is None else shift(_epoch_ms(now_ms), None, zone)
+        return now if isinstance(node, exp.CurrentTimestamp) else exp.cast(now, "DATE")
     if isinstance(node, exp.JSONValue):
         return json_value(node)
     if isinstance(node, (exp.Floor, exp.Ceil)) and node.args.get("to") is not None:
