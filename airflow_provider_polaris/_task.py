@@ -28,8 +28,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_polaris._compat import conf
+from airflow_provider_polaris.exceptions import PolarisJobCanceledError, PolarisJobFailedError
 from airflow_provider_polaris.links import JOB_ID_XCOM_KEY, JOB_URL_XCOM_KEY
-from airflow_provider_polaris.outcomes import JobState, decide_outcome, health_text
+from airflow_provider_polaris.outcomes import JobState, Outcome, decide_outcome, health_text
 
 if TYPE_CHECKING:
     from airflow_provider_polaris.hooks.polaris import PolarisHook
@@ -132,6 +133,21 @@ def publish_job(context: Mapping[str, Any], hook: Any, job_id: str, log: Any) ->
         ti.xcom_push(key=JOB_URL_XCOM_KEY, value=url)
         log.info("Polaris job %s: %s", job_id, url)
     return url
+
+
+def raise_for_outcome(
+    task: Any, outcome: Outcome, job_id: str, job: Mapping[str, Any] | None
+) -> None:
+    """Log a successful outcome's warning; for any other outcome log and raise the explained
+    failure (``PolarisJobCanceledError`` for a canceled job, else ``PolarisJobFailedError``)."""
+    if outcome.kind == "success":
+        if outcome.warning:
+            task.log.warning("%s", outcome.warning)
+        return
+    message = explain_failure(task.hook, job_id, job, outcome.message, task.log)
+    task.log.error("%s", message)
+    error = PolarisJobCanceledError if outcome.kind == "canceled" else PolarisJobFailedError
+    raise error(message)
 
 
 def explain_failure(

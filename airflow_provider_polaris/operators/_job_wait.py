@@ -18,14 +18,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow_provider_polaris._task import (
     console_url,
     default_deferrable,
-    explain_failure,
     publish_job,
+    raise_for_outcome,
 )
-from airflow_provider_polaris.exceptions import (
-    PolarisJobCanceledError,
-    PolarisJobFailedError,
-    PolarisJobTimeoutError,
-)
+from airflow_provider_polaris.exceptions import PolarisJobTimeoutError
 from airflow_provider_polaris.links import PolarisJobLink
 from airflow_provider_polaris.operators._base import PolarisOperator
 from airflow_provider_polaris.operators._wait import execution_timeout_deadline, wait_for_job
@@ -209,17 +205,10 @@ class PolarisJobWaitMixin(PolarisOperator):
     def finish(self, context: Context, outcome: Outcome, job: Mapping[str, Any]) -> Any:
         self._job_finished = True
         job_id = str(job.get("id") or self.submitted_job_id)
-        if outcome.kind == "success":
-            if outcome.warning:
-                self.log.warning("%s", outcome.warning)
-            self.log.info("%s", outcome.message)
-            self.succeeded(context, job, waited=True)
-            return json_safe(job)
-        message = explain_failure(self.hook, job_id, job, outcome.message, self.log)
-        self.log.error("%s", message)
-        if outcome.kind == "canceled":
-            raise PolarisJobCanceledError(message)
-        raise PolarisJobFailedError(message)
+        raise_for_outcome(self, outcome, job_id, job)
+        self.log.info("%s", outcome.message)
+        self.succeeded(context, job, waited=True)
+        return json_safe(job)
 
     def give_up(self, job_id: str, last: Mapping[str, Any] | None = None) -> None:
         """Timeout: cancel the job when this task owns it (best effort), then fail saying

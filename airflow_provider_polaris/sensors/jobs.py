@@ -24,10 +24,10 @@ from airflow_provider_polaris._compat import (
 from airflow_provider_polaris._task import (
     ClosesPolarisClient,
     default_deferrable,
-    explain_failure,
     publish_job,
+    raise_for_outcome,
 )
-from airflow_provider_polaris.exceptions import PolarisJobCanceledError, PolarisJobFailedError
+from airflow_provider_polaris.exceptions import PolarisJobCanceledError
 from airflow_provider_polaris.links import PolarisJobLink
 from airflow_provider_polaris.outcomes import Outcome
 from airflow_provider_polaris.waiting import (
@@ -147,15 +147,8 @@ class PolarisJobSensor(ClosesPolarisClient, BaseSensorOperator):
     def _judge(self, outcome: Outcome, job: Any) -> bool:
         if outcome.kind == "waiting":
             return False
-        if outcome.kind == "success":
-            if outcome.warning:
-                self.log.warning("%s", outcome.warning)
-            return True
-        message = explain_failure(self.hook, self.job_id, job, outcome.message, self.log)
-        self.log.error("%s", message)
-        if outcome.kind == "canceled":
-            raise PolarisJobCanceledError(message)
-        raise PolarisJobFailedError(message)
+        raise_for_outcome(self, outcome, self.job_id, job)
+        return True
 
     def execute(self, context: Context) -> Any:
         self.polaris_job_url = ""
