@@ -40,14 +40,7 @@ from airflow_provider_polaris.testing.dataplane.events import (
 )
 from airflow_provider_polaris.testing.dataplane.ingest_load import as_timestamp
 from airflow_provider_polaris.testing.dataplane.ingest_run import declared_value, describe
-from airflow_provider_polaris.testing.dataplane.store import (
-    TableStore,
-    _fixed,
-    _kind,
-    _merge,
-    quote,
-    sql_string,
-)
+from airflow_provider_polaris.testing.dataplane.store import TableStore, quote, sql_string
 
 # Columns the staged events carry beside their fields (names no event field is expected to use).
 PUSH = "__polaris_push"  # which push of the batch the event came in
@@ -240,26 +233,11 @@ def stage(
 ) -> None:
     """Replace the TEMP table ``name`` (scratch input, not a Polaris table) with ``items`` (raw
     JSON lines or typed rows) numbered from 0 in ``SEQ``: one column per ``kinds`` entry, of
-    that DuckDB type, or for None (typed rows only) the type a stored column gets (BIGINT,
-    DOUBLE, VARCHAR, JSON; booleans as longs, NaN as NULL). One bulk NDJSON load."""
-    final = {c: k for c, k in kinds.items() if k is not None}
-    fix: set[str] = set()
-    rows = [row for row in items if isinstance(row, dict)]
-    for column in [c for c, k in kinds.items() if k is None]:
-        seen = {_kind(row.get(column)) for row in rows}
-        kind: str | None = None
-        for found in seen - {None, "NAN"}:
-            kind = _merge(kind, "BIGINT" if found == "BOOL" else str(found))
-        final[column] = kind or "VARCHAR"
-        if seen & {"NAN", "BOOL"} or (kind == "VARCHAR" and seen - {None, "VARCHAR"}):
-            fix.add(column)
+    that DuckDB type, or for None (typed rows only) the type a stored column gets
+    (:func:`_untyped`). One bulk NDJSON load."""
     dumps = json.JSONEncoder(default=str, separators=(",", ":")).encode
-    text = b"\n".join(
-        item
-        if item.__class__ is bytes
-        else dumps(_fixed(item, fix, final) if fix else item).encode()  # type: ignore[arg-type]
-        for item in items
-    )
+    text = b"\n".join(item if item.__class__ is bytes else dumps(item).encode() for item in items)
+    final = {c: k or "JSON" for c, k in kinds.items()}
     struct = "{" + ", ".join(f"{sql_string(c)}: {sql_string(k)}" for c, k in final.items()) + "}"
     fd, path = tempfile.mkstemp(suffix=".json")
     try:
@@ -272,3 +250,28 @@ def stage(
         )
     finally:
         os.unlink(path)
+    untyped = [quote(c) for c, k in kinds.items() if k is None]
+    if untyped:
+        lists = ", ".join(f"list(DISTINCT json_type({c}))" for c in untyped)
+        found = store.con.execute(f"SELECT {lists} FROM {quote(name)}").fetchone() or ()
+        values = [
+            f"{_untyped(c, set(k or ()))} AS {c}" for c, k in zip(untyped, found, strict=True)
+        ]
+        store.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {quote(name)} AS "
+            f"SELECT * REPLACE ({', '.join(values)}) FROM {quote(name)} ORDER BY {SEQ}"
+        )
+
+
+def _untyped(column: str, kinds: set[str]) -> str:
+    """A column of JSON values of the ``kinds`` (JSON types) as it is stored: longs (booleans
+    too), doubles (NaN as NULL), JSON for objects and arrays, else text."""
+    kinds.discard("NULL")
+    if kinds and kinds <= {"BIGINT", "UBIGINT", "BOOLEAN"}:
+        return f"TRY_CAST({column} AS BIGINT)"
+    if kinds and kinds <= {"BIGINT", "UBIGINT", "BOOLEAN", "DOUBLE"}:
+        number = f"TRY_CAST({column} AS DOUBLE)"
+        return f"CASE WHEN isfinite({number}) THEN {number} END"
+    if kinds and kinds <= {"OBJECT", "ARRAY"}:
+        return column
+    return f"{column} ->> '$'"
