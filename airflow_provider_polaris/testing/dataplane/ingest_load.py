@@ -100,25 +100,28 @@ def _split(
 
 
 def _inferred(con: duckdb.DuckDBPyConnection, lines: str) -> list[dict[str, str]]:
-    """Every field of the good lines, in order of appearance, typed from its values: long
-    when all are integers, double when all are numbers, json when all are objects or arrays,
-    else string."""
+    """Every field of the good lines, in order of appearance, typed from its values."""
     found = con.execute(
-        "SELECT j.key, list(DISTINCT j.type) FILTER (WHERE j.type <> 'NULL') "
+        "SELECT j.key, list(DISTINCT j.type) "
         f"FROM {lines} AS l, json_each(l.__text) AS j WHERE l.__bad IS NULL "
         "GROUP BY j.key ORDER BY min([l.__file, l.__line, j.id])"
     ).fetchall()
-    schema = []
-    for key, kinds in found:
-        kind = "string"
-        if kinds and set(kinds) <= {"BIGINT", "UBIGINT"}:
-            kind = "long"
-        elif kinds and set(kinds) <= {"BIGINT", "UBIGINT", "DOUBLE"}:
-            kind = "double"
-        elif kinds and set(kinds) <= {"OBJECT", "ARRAY"}:
-            kind = "json"
-        schema.append({"name": str(key), "dataType": kind})
-    return schema
+    return [{"name": str(key), "dataType": json_data_type(kinds)} for key, kinds in found]
+
+
+def json_data_type(kinds: Iterable[str], *, booleans: bool = False) -> str:
+    """The ``dataType`` of a field from the JSON types (DuckDB's ``json_type``) of its values:
+    long when all are integers (or booleans, with ``booleans``), double when all are numbers,
+    json when all are objects or arrays, else string."""
+    found = set(kinds) - {"NULL"}
+    longs = {"BIGINT", "UBIGINT", "BOOLEAN"} if booleans else {"BIGINT", "UBIGINT"}
+    if found and found <= longs:
+        return "long"
+    if found and found <= longs | {"DOUBLE"}:
+        return "double"
+    if found and found <= {"OBJECT", "ARRAY"}:
+        return "json"
+    return "string"
 
 
 def _typed(lines: str, schema: Sequence[Mapping[str, Any]]) -> str:

@@ -38,7 +38,7 @@ from airflow_provider_polaris.testing.dataplane.events import (
     StreamPlan,
     typed_row,
 )
-from airflow_provider_polaris.testing.dataplane.ingest_load import as_timestamp
+from airflow_provider_polaris.testing.dataplane.ingest_load import as_timestamp, json_data_type
 from airflow_provider_polaris.testing.dataplane.ingest_run import declared_value, describe
 from airflow_provider_polaris.testing.dataplane.store import TableStore, quote, sql_string
 
@@ -254,24 +254,20 @@ def stage(
     if untyped:
         lists = ", ".join(f"list(DISTINCT json_type({c}))" for c in untyped)
         found = store.con.execute(f"SELECT {lists} FROM {quote(name)}").fetchone() or ()
-        values = [
-            f"{_untyped(c, set(k or ()))} AS {c}" for c, k in zip(untyped, found, strict=True)
-        ]
+        values = [f"{_untyped(c, k)} AS {c}" for c, k in zip(untyped, found, strict=True)]
         store.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {quote(name)} AS "
             f"SELECT * REPLACE ({', '.join(values)}) FROM {quote(name)} ORDER BY {SEQ}"
         )
 
 
-def _untyped(column: str, kinds: set[str]) -> str:
+def _untyped(column: str, kinds: list[str] | None) -> str:
     """A column of JSON values of the ``kinds`` (JSON types) as it is stored: longs (booleans
     too), doubles (NaN as NULL), JSON for objects and arrays, else text."""
-    kinds.discard("NULL")
-    if kinds and kinds <= {"BIGINT", "UBIGINT", "BOOLEAN"}:
+    kind = json_data_type(kinds or (), booleans=True)
+    number = f"TRY_CAST({column} AS DOUBLE)"
+    if kind == "long":
         return f"TRY_CAST({column} AS BIGINT)"
-    if kinds and kinds <= {"BIGINT", "UBIGINT", "BOOLEAN", "DOUBLE"}:
-        number = f"TRY_CAST({column} AS DOUBLE)"
+    if kind == "double":
         return f"CASE WHEN isfinite({number}) THEN {number} END"
-    if kinds and kinds <= {"OBJECT", "ARRAY"}:
-        return column
-    return f"{column} ->> '$'"
+    return column if kind == "json" else f"{column} ->> '$'"
