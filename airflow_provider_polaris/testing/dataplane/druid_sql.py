@@ -190,25 +190,26 @@ def _name_outputs(tree: Node) -> tuple[str | None, ...]:
     names: list[str | None] = []
     items: list[Node] = []
     for index, item in enumerate(select.expressions):
-        if isinstance(item, exp.Star) or (
-            isinstance(item, exp.Column) and isinstance(item.this, exp.Star)
-        ):
+        if isinstance(item, exp.Star) or (isinstance(item, exp.Column) and item.is_star):
             names.append(None)
-            items.append(item)
-            continue
-        if isinstance(item, exp.Alias):
-            name = item.alias
-        elif isinstance(item, exp.Column):
-            names.append(item.name)  # DuckDB names it the same; an alias would shadow it
-            items.append(item)
-            continue
         else:
-            name = f"EXPR${index}"
-        names.append(name)
-        inner = item.this if isinstance(item, exp.Alias) else item
-        items.append(exp.alias_(inner, name, quoted=True))
+            names.append(output_name(item, index))
+        if isinstance(item, exp.Star | exp.Column):  # DuckDB names a column the same; an alias
+            items.append(item)  # would shadow it
+        else:
+            inner = item.this if isinstance(item, exp.Alias) else item
+            items.append(exp.alias_(inner, names[-1], quoted=True))
     select.set("expressions", items)
     return tuple(names)
+
+
+def output_name(item: Node, index: int) -> str:
+    """Druid's name of the select item at ``index``: its alias or column, else ``EXPR$<n>``."""
+    if isinstance(item, exp.Alias):
+        return str(item.alias)
+    if isinstance(item, exp.Column):
+        return str(item.name)
+    return f"EXPR${index}"
 
 
 def _order_groups(tree: Node) -> None:

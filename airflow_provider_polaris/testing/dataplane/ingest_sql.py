@@ -22,7 +22,11 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
-from airflow_provider_polaris.testing.dataplane.druid_sql import _Dialect, parse_expression
+from airflow_provider_polaris.testing.dataplane.druid_sql import (
+    _Dialect,
+    output_name,
+    parse_expression,
+)
 from airflow_provider_polaris.testing.dataplane.errors import ExpressionError, SqlError
 from airflow_provider_polaris.testing.dataplane.store import quote, sql_string
 from airflow_provider_polaris.testing.dataplane.timeutil import (
@@ -43,7 +47,6 @@ _DRUID_AGGREGATES = frozenset(
         "EARLIEST",
         "LATEST_BY",
         "EARLIEST_BY",
-        "ANY_VALUE",
         "APPROX_COUNT_DISTINCT_DS_HLL",
         "APPROX_COUNT_DISTINCT_DS_THETA",
         "APPROX_QUANTILE_DS",
@@ -386,7 +389,7 @@ def rollup(table: Mapping[str, Any] | None, info: dict[str, Any]) -> Callable[[N
         info.update(aggregates=aggregates, grouped=grouped)
         if not is_aggregate_table(table):
             return tree
-        names = [_output_name(item, i) for i, item in enumerate(items)]
+        names = [output_name(item, i) for i, item in enumerate(items)]
         if grouped and "__count" not in names:
             items.append(exp.alias_(exp.Count(this=exp.Star()), "__count", quoted=True))
             aggregates.append(True)
@@ -405,11 +408,3 @@ def rollup(table: Mapping[str, Any] | None, info: dict[str, Any]) -> Callable[[N
         return tree
 
     return prepare
-
-
-def _output_name(item: Node, index: int) -> str:
-    if isinstance(item, exp.Alias):
-        return str(item.alias)
-    if isinstance(item, exp.Column):
-        return str(item.name)
-    return f"EXPR${index}"
