@@ -58,6 +58,15 @@ _RUNNING_STATES = frozenset({"ACCEPTED", "RUNNING"})
 Description = list[tuple[str, Any, None, None, None, None, None]]
 
 
+def check_query_mode(query_mode: str, error: type[Exception] = InterfaceError) -> None:
+    """Raise ``error`` unless ``query_mode`` is one of :data:`QUERY_MODES`."""
+    if query_mode not in QUERY_MODES:
+        raise error(
+            f"query_mode must be one of {list(QUERY_MODES)}, got {query_mode!r}: 'sync' runs "
+            "POST /query/sql, 'async' the statements API for long queries."
+        )
+
+
 class Connection:
     """A PEP 249 connection to one Polaris project (through its client).
 
@@ -84,11 +93,7 @@ class Connection:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if query_mode not in QUERY_MODES:
-            raise InterfaceError(
-                f"query_mode must be one of {list(QUERY_MODES)}, got {query_mode!r}: 'sync' runs "
-                "POST /query/sql, 'async' the statements API for long queries."
-            )
+        check_query_mode(query_mode)
         self.client = client
         self.owns_client = owns_client
         self.query_mode = query_mode

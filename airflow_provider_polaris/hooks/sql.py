@@ -82,11 +82,7 @@ class PolarisSqlHook(DbApiHook, PolarisHook):
         del sql  # only selects this class (see PolarisHook.__new__)
         dbapi = {key: kwargs.pop(key) for key in list(kwargs) if key in _DBAPI_KEYWORDS}
         DbApiHook.__init__(self, polaris_conn_id=polaris_conn_id, **dbapi)
-        if query_mode not in _dbapi.QUERY_MODES:
-            raise ValueError(
-                f"query_mode must be one of {list(_dbapi.QUERY_MODES)}, got {query_mode!r}: "
-                "'sync' runs POST /query/sql, 'async' the statements API for long queries."
-            )
+        _dbapi.check_query_mode(query_mode, ValueError)
         self.query_mode = query_mode
         self.query_context = dict(query_context or {})
         self.poll_interval = poll_interval

@@ -111,42 +111,34 @@ class BatchJobSpec(_IngestionJob):
 
     @model_validator(mode="after")
     def _check_batch(self) -> BatchJobSpec:
-        issues: list[tuple[str, str]] = []
-        intervals = self.target.has_intervals
-        if self.ingestion_mode == "replace":
-            if intervals and self.replace_all:
-                issues.append(
-                    (
-                        "replaceAll",
-                        "replaceAll can't be combined with target.intervals; remove "
-                        "target.intervals to replace the whole table, or remove replaceAll to "
-                        "replace only those intervals",
-                    )
-                )
-            elif not intervals and not self.replace_all:
-                issues.append(
-                    (
-                        "target.intervals",
-                        'ingestionMode "replace" needs target.intervals '
-                        '(e.g. ["2022-06-01/2022-06-09"]) or "replaceAll": true',
-                    )
-                )
-        else:
-            if intervals:
-                issues.append(
-                    (
-                        "target.intervals",
-                        'intervals are only used with "ingestionMode": "replace"; set '
-                        "ingestionMode to replace, or remove target.intervals to append",
-                    )
-                )
-            if self.replace_all:
-                issues.append(
-                    (
-                        "replaceAll",
-                        'replaceAll needs "ingestionMode": "replace"; set it, or remove replaceAll',
-                    )
-                )
+        intervals, replace_all = self.target.has_intervals, bool(self.replace_all)
+        replace = self.ingestion_mode == "replace"
+        rules = (
+            (
+                replace and intervals and replace_all,
+                "replaceAll",
+                "replaceAll can't be combined with target.intervals; remove target.intervals to "
+                "replace the whole table, or remove replaceAll to replace only those intervals",
+            ),
+            (
+                replace and not intervals and not replace_all,
+                "target.intervals",
+                'ingestionMode "replace" needs target.intervals (e.g. ["2022-06-01/2022-06-09"]) '
+                'or "replaceAll": true',
+            ),
+            (
+                not replace and intervals,
+                "target.intervals",
+                'intervals are only used with "ingestionMode": "replace"; set ingestionMode to '
+                "replace, or remove target.intervals to append",
+            ),
+            (
+                not replace and replace_all,
+                "replaceAll",
+                'replaceAll needs "ingestionMode": "replace"; set it, or remove replaceAll',
+            ),
+        )
+        issues = [(path, message) for broken, path, message in rules if broken]
         # Table-to-table jobs may leave __time out: Polaris then keeps the source's __time.
         if self.source.type != "table":
             issues.extend(self._time_mapping_issues())
