@@ -156,7 +156,7 @@ def _convert(v: str, kind: str, as_json: str) -> str:
     """The SQL converting a field's extracted text ``v`` to ``kind`` (NULL when it can't)."""
     if kind == "BIGINT":  # DuckDB rounds '2.7' to 3 as a BIGINT; a long of 2.7 is 2
         cast = (
-            f"coalesce(CASE WHEN NOT regexp_matches({v}, '[.eE]') THEN "
+            f"coalesce(CASE WHEN NOT (contains({v}, '.') OR contains(lower({v}), 'e')) THEN "
             f"TRY_CAST(trim({v}) AS BIGINT) END, "
             f"TRY_CAST(trunc(TRY_CAST(trim({v}) AS DOUBLE)) AS BIGINT), "
             f"CASE {v} WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)"
