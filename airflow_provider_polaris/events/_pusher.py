@@ -324,10 +324,7 @@ class EventPusher:
         if self._aborted:
             self._not_sent(batch)
             return
-        if self._batches.full():
-            await self._batches.put(batch)
-        else:
-            self._batches.put_nowait(batch)
+        await self._batches.put(batch)  # waits only while the senders are behind
 
     # -- senders ------------------------------------------------------------------------------
 

@@ -51,16 +51,12 @@ def events_from_text(text: str) -> list[Any] | None:
         return None  # a path or URL
     try:
         value = json.loads(text)
-    except ValueError as exc:
-        json_error: str | None = str(exc)
     except RecursionError:
         raise AirflowFailException(
             "events is nested too deeply to be read (JSON arrays or objects inside each other "
             f"thousands of times); {_TEXT_FORMS}"
         ) from None
-    else:
-        json_error = None
-    if json_error is not None:
+    except ValueError as json_error:
         if "\n" in text and text[0] == "{":
             return text.splitlines()  # NDJSON
         if len(text) > MAX_LITERAL_CHARS:
@@ -69,7 +65,7 @@ def events_from_text(text: str) -> list[Any] | None:
                 f"{json_error}); a Python literal that large is not read (over "
                 f"{MAX_LITERAL_CHARS:,} characters it costs seconds and gigabytes); "
                 f"{_TEXT_FORMS}"
-            )
+            ) from None
         try:
             value = ast.literal_eval(text)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
