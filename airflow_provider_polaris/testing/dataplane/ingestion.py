@@ -237,7 +237,7 @@ class Ingestor:
         table: Mapping[str, Any] | None,
         result: IngestionResult,
     ) -> IngestionResult:
-        if "__time" not in [name for name, _ in output.columns]:
+        if "__time" not in dict(output.columns):
             return result.fail(
                 "null_timestamp", "No __time mapping: map a timestamp expression to __time"
             )
@@ -245,9 +245,8 @@ class Ingestor:
             return result.fail(
                 "null_timestamp", f"Row {output.null_time_row} has a null or bad __time"
             )
-        outside = 0
-        if statement.mode == "replace":
-            outside = drop_outside(self.store.con, output.table, statement.intervals)
+        replace = statement.mode == "replace"
+        outside = drop_outside(self.store.con, output.table, statement.intervals) if replace else 0
         result.rows_skipped_by_filter += outside
         result.rows_persisted = output.rows - outside
         if not result.rows_persisted:
