@@ -51,31 +51,24 @@ def decompress(name: str, data: bytes) -> bytes:
     return data
 
 
-def format_name(settings: Mapping[str, Any] | None, file_name: str = "") -> str:
-    """The record format: ``formatSettings.format`` (the value format of kafka/kinesis
-    envelopes), else guessed from the file name, else nd-json."""
-    settings = settings or {}
-    fmt = str(settings.get("format") or "").lower()
-    if fmt in ("kafka", "kinesis"):
-        return format_name(settings.get("valueFormat"), file_name)
-    if fmt:
-        return fmt
-    base = file_name.lower()
-    for suffix in (".gz", ".bz2", ".xz"):
-        base = base.removesuffix(suffix)
-    if base.endswith(".csv"):
-        return "csv"
-    if base.endswith(".tsv"):
-        return "tsv"
-    return "nd-json"
-
-
 def value_settings(settings: Mapping[str, Any] | None) -> Mapping[str, Any]:
     """The settings that describe records (unwrapping kafka/kinesis ``valueFormat``)."""
     settings = settings or {}
     if str(settings.get("format") or "").lower() in ("kafka", "kinesis"):
         return value_settings(settings.get("valueFormat"))
     return settings
+
+
+def format_name(settings: Mapping[str, Any] | None, file_name: str = "") -> str:
+    """The record format: ``formatSettings.format`` (the value format of kafka/kinesis
+    envelopes), else guessed from the file name, else nd-json."""
+    fmt = str(value_settings(settings).get("format") or "").lower()
+    base = file_name.lower()
+    for suffix in (".gz", ".bz2", ".xz"):
+        base = base.removesuffix(suffix)
+    if fmt or base.endswith((".csv", ".tsv")):
+        return fmt or base[-3:]
+    return "nd-json"
 
 
 JSON_FORMATS = frozenset({"nd-json", "json", "ndjson"})
