@@ -91,10 +91,12 @@ class DuckQueries:
         except duckdb.Error as exc:
             raise as_sql_error(exc) from None
         columns = [str(d[0]) for d in description]
-        types = [_sql_type(str(d[1])) for d in description]
+        types = [str(d[1]) for d in description]
         tz = zone.tzinfo if zone is not None else None
-        rows = [[_value(v, t, tz) for v, t in zip(row, types, strict=True)] for row in raw]
-        return columns, [_output_type(t) for t in types], rows
+        rows = [
+            [_value(v, t == "JSON", tz) for v, t in zip(row, types, strict=True)] for row in raw
+        ]
+        return columns, [_sql_type(t) for t in types], rows
 
     def _run(self, sql: str, values: list[Any], zone: Zone | None) -> tuple[list[Any], list[Any]]:
         """Run on the store's connection (the caller holds its lock): in the session zone,
@@ -115,6 +117,7 @@ class DuckQueries:
 
 
 def _sql_type(duck_type: str) -> str:
+    """Druid's name (in ``sqlTypesHeader``) of a DuckDB result type."""
     if duck_type.startswith("STRUCT(druid_"):
         field = duck_type[len("STRUCT(") :].split(" ")[0]
         return SKETCH_TYPES.get(field, "OTHER")
@@ -127,19 +130,9 @@ def _sql_type(duck_type: str) -> str:
         return "DOUBLE"
     if base.startswith("TIMESTAMP"):
         return "TIMESTAMP"
-    if base in ("FLOAT", "DATE", "BOOLEAN", "VARCHAR", "JSON"):
+    if base in ("FLOAT", "DATE", "BOOLEAN", "VARCHAR"):
         return base
-    if base == '"NULL"':
-        return "NULL"
-    return "OTHER:" + base
-
-
-def _output_type(kind: str) -> str:
-    if kind in SKETCH_TYPES.values() or kind == "OTHER":
-        return kind
-    if kind == "JSON" or kind.startswith("OTHER:"):
-        return "COMPLEX<json>"
-    return "VARCHAR" if kind == "NULL" else kind
+    return "VARCHAR" if base == '"NULL"' else "COMPLEX<json>"
 
 
 def _sketch(value: dict[str, Any]) -> Any:
@@ -147,8 +140,8 @@ def _sketch(value: dict[str, Any]) -> Any:
     of the sketch's values, not to DataSketches' binary form. Other wrapped values unwrap."""
     field, inner = next(iter(value.items()))
     if field == OTHER:
-        return [_value(v, "") for v in inner]
-    text = json.dumps([_value(v, "") for v in inner or []], separators=(",", ":"))
+        return [_value(v) for v in inner]
+    text = json.dumps([_value(v) for v in inner or []], separators=(",", ":"))
     return base64.b64encode(text.encode()).decode("ascii")
 
 
@@ -156,17 +149,11 @@ def _zoned_iso(moment: dt.datetime, tz: dt.tzinfo) -> str:
     """Druid's ISO print of a TIMESTAMP (naive: local to ``tz``) in ``tz``: Joda's dateTime()
     form, ``Z`` for UTC (``2024-01-01T10:00:00.000Z``)."""
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
-    aware = aware.astimezone(tz)
-    offset = aware.utcoffset() or dt.timedelta(0)
-    text = aware.strftime("%Y-%m-%dT%H:%M:%S.") + f"{aware.microsecond // 1000:03d}"
-    if not offset:
-        return text + "Z"
-    minutes = int(offset.total_seconds()) // 60
-    sign = "-" if minutes < 0 else "+"
-    return f"{text}{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    text = aware.astimezone(tz).isoformat(timespec="milliseconds")[:29]  # no offset seconds
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def _value(value: Any, kind: str, tz: dt.tzinfo | None = None) -> Any:
+def _value(value: Any, is_json: bool = False, tz: dt.tzinfo | None = None) -> Any:
     if value is None:
         return None
     if isinstance(value, dt.date):
@@ -179,12 +166,12 @@ def _value(value: Any, kind: str, tz: dt.tzinfo | None = None) -> Any:
         return float(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if kind == "JSON" and isinstance(value, str):
+    if is_json and isinstance(value, str):
         return json.loads(value)
     if isinstance(value, list):
-        return [_value(v, "") for v in value]
+        return [_value(v) for v in value]
     if isinstance(value, dict):
-        return {k: _value(v, "") for k, v in value.items()}
+        return {k: _value(v) for k, v in value.items()}
     if isinstance(value, dt.timedelta):
         return str(value)
     return value
