@@ -63,12 +63,7 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
             "type": ["string", "null"],
             "enum": [None, *POLARIS_CLOUDS],
             "default": "aws",
-            "values_display": {
-                "null": "(not set: aws)",
-                "aws": "aws",
-                "azure": "azure",
-                "gcp": "gcp",
-            },
+            "values_display": {"null": "(not set: aws)", **{c: c for c in POLARIS_CLOUDS}},
         },
     },
     "auth_type": {

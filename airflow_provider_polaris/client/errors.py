@@ -83,19 +83,8 @@ class PolarisApiError(PolarisError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-rich exceptions do not unpickle by default; Airflow may pickle task errors.
-        return (
-            type(self),
-            (
-                self.status_code,
-                self.code,
-                self.message,
-                self.target,
-                self.method,
-                self.url,
-                self.retry_after,
-                self.body,
-            ),
-        )
+        what = (self.status_code, self.code, self.message, self.target)
+        return (type(self), (*what, self.method, self.url, self.retry_after, self.body))
 
 
 class PolarisBadRequestError(PolarisApiError):

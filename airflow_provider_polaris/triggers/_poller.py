@@ -169,9 +169,7 @@ class SharedJobPoller:
                 same_job.remove(waiter)
             if not same_job:
                 self._by_job.pop(waiter.job_id, None)
-            self._intervals[waiter.poll_interval] -= 1
-            if self._intervals[waiter.poll_interval] <= 0:
-                del self._intervals[waiter.poll_interval]
+            self._intervals -= Counter({waiter.poll_interval: 1})  # drops a count that hits 0
             self._new.discard(waiter)
             self._watch.discard(waiter)
         if self.waiters:
