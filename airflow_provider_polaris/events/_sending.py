@@ -42,6 +42,8 @@ def describe(exc: BaseException) -> str:
 def classify(exc: BaseException) -> str:
     """``rate_limited``, ``retryable`` (5xx, 408, network: may have reached the server) or
     ``fatal``."""
+    import httpx
+
     from airflow_provider_polaris.client import PolarisApiError, PolarisTransportError
 
     if isinstance(exc, PolarisApiError):
@@ -50,15 +52,8 @@ def classify(exc: BaseException) -> str:
         if exc.status_code == 408 or exc.status_code >= 500:
             return "retryable"
         return "fatal"
-    if isinstance(exc, (PolarisTransportError, OSError)):
+    if isinstance(exc, (PolarisTransportError, OSError, httpx.TransportError)):
         return "retryable"
-    try:
-        import httpx
-
-        if isinstance(exc, httpx.TransportError):
-            return "retryable"
-    except ImportError:  # pragma: no cover
-        pass
     return "fatal"
 
 

@@ -105,18 +105,15 @@ def normalize_intervals(value: Any) -> list[str]:
     raise IntervalError(f"cannot read an interval from {value!r}")
 
 
-def _timetable_fields(timetable: Any) -> tuple[str, Any, Any] | None:
-    """``(cron expression, interval, timezone)`` of a cron trigger timetable on 2.11 or 3.x."""
+def _timetable_fields(timetable: Any) -> tuple[str, Any] | None:
+    """``(cron expression, timezone)`` of a cron trigger timetable on 2.11 or 3.x."""
     if type(timetable).__name__ != "CronTriggerTimetable":
         return None
     expression = getattr(timetable, "expression", None) or getattr(timetable, "_expression", None)
-    interval = getattr(timetable, "interval", None)
-    if interval is None:
-        interval = getattr(timetable, "_interval", None)
     tz = getattr(timetable, "timezone", None) or getattr(timetable, "_timezone", None)
     if not isinstance(expression, str) or tz is None:
         return None
-    return expression, interval, tz
+    return expression, tz
 
 
 _PRESETS = {
@@ -162,7 +159,7 @@ def infer_cron_period(timetable: Any, fire_time: datetime) -> tuple[datetime, da
     fields = _timetable_fields(timetable)
     if fields is None or fire_time.tzinfo is None:
         return None
-    expression, _interval, tz = fields
+    expression, tz = fields
     expression = _PRESETS.get(expression.strip().lower(), expression)
     if not _fires_every_day_alike(expression):
         return None
