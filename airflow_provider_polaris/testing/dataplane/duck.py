@@ -66,7 +66,9 @@ class DuckQueries:
     def __init__(self, store: TableStore, now_ms: Callable[[], int]) -> None:
         self._store = store
         self._now_ms = now_ms
-        self._macros_on: object = None  # the connection the sketch macros were created on
+        with store.lock:
+            for macro in MACROS:
+                store.con.execute(macro)
 
     def query(
         self, sql: str, parameters: list[dict[str, Any]] | None, time_zone: str | None = None
@@ -102,10 +104,6 @@ class DuckQueries:
         """Run on the store's connection (the caller holds its lock): in the session zone,
         which DuckDB uses for TIMESTAMPTZ casts, then back to UTC for everyone else."""
         con = self._store.con
-        if self._macros_on is not con:
-            for macro in MACROS:
-                con.execute(macro)
-            self._macros_on = con
         if zone is not None:
             con.execute(f"SET TimeZone = '{zone.duck}'")
         try:

@@ -19,7 +19,6 @@ from airflow_provider_polaris.testing.dataplane.events import (
 )
 from airflow_provider_polaris.testing.dataplane.ingest_run import (
     describe,
-    ensure_macros,
     polaris_type,
     translate_ingestion,
 )
@@ -183,7 +182,6 @@ class DataPlane:
         info: dict[str, Any] = {}
         try:
             with self._store.lock:
-                ensure_macros(self._store.con)
                 translation, _ = translate_ingestion(
                     statement.select, self._now_ms(), staging, rollup(table, info)
                 )

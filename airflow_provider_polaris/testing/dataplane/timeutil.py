@@ -24,7 +24,7 @@ class Timestamp(int):
     """A point in time as epoch milliseconds (UTC); prints as Druid's ISO format."""
 
     def __repr__(self) -> str:
-        return f"Timestamp({format_iso(self)})"
+        return f"Timestamp({to_datetime(self).isoformat(timespec='milliseconds')})"
 
 
 _ISO_RE = re.compile(
@@ -80,12 +80,6 @@ def from_datetime(moment: datetime) -> Timestamp:
         moment = moment.replace(tzinfo=timezone.utc)
     delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
     return Timestamp(delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000)
-
-
-def format_iso(ms: int) -> str:
-    """Druid's JSON form of a timestamp, e.g. ``2024-01-01T10:00:00.000Z``."""
-    moment = to_datetime(ms)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 # --- periods -------------------------------------------------------------------------------------
