@@ -166,10 +166,6 @@ class PolarisJobWaitMixin(PolarisOperator):
         ]
         return min(deadlines) if deadlines else None
 
-    def console_url(self, job_id: str) -> str | None:
-        """The job's page in the Polaris console (``None`` if the connection cannot say)."""
-        return console_url(self.hook, job_id)
-
     def defer_wait(self, job_id: str, deadline: float | None, targets: Any) -> None:
         from airflow_provider_polaris.triggers.jobs import PolarisJobTrigger
 
@@ -231,7 +227,7 @@ class PolarisJobWaitMixin(PolarisOperator):
             parts.append("cancellation requested")
         else:
             parts.append("it could not be canceled (see the log)")
-        url = self.console_url(job_id)
+        url = console_url(self.hook, job_id)
         raise PolarisJobTimeoutError("; ".join(parts) + "." + (f" Console: {url}" if url else ""))
 
     def cancel_job(self, job_id: str, *, reason: str, fresh_client: bool = False) -> bool:

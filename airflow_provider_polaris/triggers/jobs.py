@@ -130,7 +130,6 @@ class PolarisJobTrigger(BaseTrigger):
             self.log.exception("Waiting for Polaris job %s failed", self.job_id)
             event = self._watch().error_event(exc, self.polaris_conn_id, doing="Waiting for")
         yield TriggerEvent(event)
-        return
 
     async def _wait(self) -> dict[str, Any]:
         hook = self._hook()
