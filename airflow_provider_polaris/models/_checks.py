@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import calendar
 import re
 import unicodedata
 from typing import Annotated
@@ -49,10 +50,7 @@ def _days_from_civil(year: int, month: int, day: int) -> int:
 
 
 def _days_in_month(year: int, month: int) -> int:
-    if month == 2:
-        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-        return 29 if leap else 28
-    return 30 if month in (4, 6, 9, 11) else 31
+    return calendar.mdays[month] + (month == 2 and calendar.isleap(year))
 
 
 def instant_seconds(text: str) -> float | None:

@@ -310,17 +310,16 @@ def _candidates(client: Any, body: Mapping[str, Any], since: datetime, log: Any)
     """Ids of the jobs on the target table created since ``since``, newest first."""
     target = body.get("target")
     table = target.get("tableName") if isinstance(target, Mapping) else None
-    filters: dict[str, Any] = {
-        "sort_column": "created_date_time",
-        "sort_order": "DESC",
-        "page_size": _SCAN_PAGE_SIZE,
-    }
-    if table:
-        filters["target_table_name"] = table
-    if isinstance(body.get("type"), str):
-        filters["type"] = [body["type"]]
+    job_type = body.get("type")
+    summaries = client.jobs.iter_all(
+        target_table_name=table or None,
+        type=[job_type] if isinstance(job_type, str) else None,
+        sort_column="created_date_time",
+        sort_order="DESC",
+        page_size=_SCAN_PAGE_SIZE,
+    )
     out: list[str] = []
-    for seen, summary in enumerate(client.jobs.iter_all(**filters), start=1):
+    for seen, summary in enumerate(summaries, start=1):
         if seen > _SCAN_LIMIT:
             log.warning(
                 "Stopped looking for an earlier try's Polaris job after %s jobs", _SCAN_LIMIT
