@@ -64,35 +64,34 @@ MACROS = (
 )
 
 
-def _call(name: str, *args: Node) -> Node:
+def call(name: str, *args: Node) -> Node:
+    """A call of the DuckDB function ``name``."""
     return exp.Anonymous(this=name, expressions=list(args))
 
 
 def _field(sketch: Node, kind: str) -> Node:
-    return _call("struct_extract", sketch, exp.Literal.string(kind))
+    return call("struct_extract", sketch, exp.Literal.string(kind))
 
 
 def plain(arg: Node) -> Node:
     """``arg``, refused at run time when it is a sketch (Druid would merge sketches; the
     emulator doesn't). DuckDB folds the type test away, so it costs nothing per row."""
-    is_sketch = _call(
-        "starts_with", _call("typeof", arg.copy()), exp.Literal.string("STRUCT(druid_")
-    )
-    refuse = _call("error", exp.Literal.string(_NOT_MERGEABLE))
+    is_sketch = call("starts_with", call("typeof", arg.copy()), exp.Literal.string("STRUCT(druid_"))
+    refuse = call("error", exp.Literal.string(_NOT_MERGEABLE))
     return exp.Case(ifs=[exp.If(this=is_sketch, true=refuse)], default=arg)
 
 
 def _values(arg: Node, *, doubles: bool = False) -> Node:
     value = plain(arg)
-    return _call("list", exp.cast(value, "DOUBLE") if doubles else value)
+    return call("list", exp.cast(value, "DOUBLE") if doubles else value)
 
 
 def _estimate(args: list[Node], kind: str) -> Node:
     count = exp.cast(
-        _call("coalesce", _call("len", _field(args[0], kind)), exp.Literal.number(0)), "DOUBLE"
+        call("coalesce", call("len", _field(args[0], kind)), exp.Literal.number(0)), "DOUBLE"
     )
     if len(args) > 1 and not (isinstance(args[1], exp.Boolean) and not args[1].this):
-        return exp.If(this=args[1], true=_call("round", count), false=count.copy())
+        return exp.If(this=args[1], true=call("round", count), false=count.copy())
     return count
 
 
@@ -109,7 +108,7 @@ def _quantiles(args: list[Node]) -> Node:
         raise SqlError("Function 'DS_GET_QUANTILES' needs a sketch and at least one fraction")
     values = _field(args[0], QUANTILES)
     picks = [
-        _call("ds_get_quantile", values.copy(), _fraction(a, "DS_GET_QUANTILES")) for a in args[1:]
+        call("ds_get_quantile", values.copy(), _fraction(a, "DS_GET_QUANTILES")) for a in args[1:]
     ]
     return exp.Struct(
         expressions=[
@@ -119,18 +118,18 @@ def _quantiles(args: list[Node]) -> Node:
 
 
 SKETCHES: dict[str, Callable[[list[Node]], Node]] = {
-    "DS_HLL": lambda a: _call("ds_hll", _values(a[0])),
-    "DS_THETA": lambda a: _call("ds_theta", _values(a[0])),
-    "DS_QUANTILES_SKETCH": lambda a: _call("ds_quantiles_sketch", _values(a[0], doubles=True)),
+    "DS_HLL": lambda a: call("ds_hll", _values(a[0])),
+    "DS_THETA": lambda a: call("ds_theta", _values(a[0])),
+    "DS_QUANTILES_SKETCH": lambda a: call("ds_quantiles_sketch", _values(a[0], doubles=True)),
     "HLL_SKETCH_ESTIMATE": lambda a: _estimate(a, HLL),
     "THETA_SKETCH_ESTIMATE": lambda a: _estimate(a, THETA),
-    "DS_GET_QUANTILE": lambda a: _call(
+    "DS_GET_QUANTILE": lambda a: call(
         "ds_get_quantile", _field(a[0], QUANTILES), _fraction(a[1], "DS_GET_QUANTILE")
     ),
     "DS_GET_QUANTILES": _quantiles,
-    "APPROX_QUANTILE_DS": lambda a: _call(
+    "APPROX_QUANTILE_DS": lambda a: call(
         "ds_get_quantile",
-        _call("ds_sorted_values", _values(a[0], doubles=True)),
+        call("ds_sorted_values", _values(a[0], doubles=True)),
         _fraction(a[1], "APPROX_QUANTILE_DS"),
     ),
 }
@@ -145,7 +144,7 @@ def json_value(node: Node) -> Node:
     path = node.args.get("path")
     text = path.sql(dialect="duckdb") if path is not None else "'$'"
     literal = exp.Literal.string(text.strip("'")) if text.startswith("'") else path
-    value = _call("json_extract_string", node.this, literal)
+    value = call("json_extract_string", node.this, literal)
     returning = node.args.get("returning")
     if not isinstance(returning, exp.DataType):  # sqlglot leaves None or False without one
         return value
@@ -155,10 +154,10 @@ def json_value(node: Node) -> Node:
     if kind in ("BIGINT", "INTEGER", "INT", "SMALLINT", "TINYINT"):
         # A JSON number with a fraction becomes a long the way Java's (long) cast does it.
         whole = exp.cast(
-            _call("trunc", exp.TryCast(this=value.copy(), to=exp.DataType.build("DOUBLE"))),
+            call("trunc", exp.TryCast(this=value.copy(), to=exp.DataType.build("DOUBLE"))),
             "BIGINT",
         )
-        return _call("coalesce", exp.TryCast(this=value, to=exp.DataType.build("BIGINT")), whole)
+        return call("coalesce", exp.TryCast(this=value, to=exp.DataType.build("BIGINT")), whole)
     if kind in ("FLOAT", "REAL"):
         kind = "DOUBLE"
     return exp.TryCast(this=value, to=exp.DataType.build(kind))
@@ -177,14 +176,14 @@ class Zone:
 
     def to_instant(self, node: Node) -> Node:
         """A wall-clock TIMESTAMP in the zone as a TIMESTAMPTZ instant."""
-        return _call("timezone", exp.Literal.string(self.duck), node)
+        return call("timezone", exp.Literal.string(self.duck), node)
 
 
 def shift(node: Node, source: Zone | None, target: Zone | None) -> Node:
     """A wall-clock TIMESTAMP in ``source`` as the wall clock of the same instant in
     ``target`` (None = UTC)."""
-    instant = _call("timezone", exp.Literal.string(source.duck if source else "UTC"), node)
-    return _call("timezone", exp.Literal.string(target.duck if target else "UTC"), instant)
+    instant = call("timezone", exp.Literal.string(source.duck if source else "UTC"), node)
+    return call("timezone", exp.Literal.string(target.duck if target else "UTC"), instant)
 
 
 # A timestamp text that carries its own offset (TIME_PARSE reads it as that instant).
@@ -198,7 +197,7 @@ def parse_in_zone(text: Node, parsed_naive: Node, session: Zone | None, zone: Zo
     with_offset = exp.cast(
         exp.TryCast(this=text.copy(), to=exp.DataType.build("TIMESTAMPTZ")), "TIMESTAMP"
     )
-    has_offset = _call("regexp_matches", text.copy(), exp.Literal.string(HAS_OFFSET))
+    has_offset = call("regexp_matches", text.copy(), exp.Literal.string(HAS_OFFSET))
     return exp.If(this=has_offset, true=with_offset, false=shift(parsed_naive, zone, session))
 
 

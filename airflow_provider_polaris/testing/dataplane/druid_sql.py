@@ -22,6 +22,7 @@ from airflow_provider_polaris.testing.dataplane.druid_functions import (
     HAS_OFFSET,
     SKETCHES,
     Zone,
+    call,
     json_value,
     parse_in_zone,
     plain,
@@ -244,13 +245,9 @@ def _unit_interval(unit_node: Node) -> Node:
     return exp.cast(exp.Literal.string(f"1 {_UNITS[unit]}"), "INTERVAL")
 
 
-def _call(name: str, *args: Node) -> Node:
-    return exp.Anonymous(this=name, expressions=list(args))
-
-
 def _epoch_ms(ms: int) -> Node:
     # int(): timeutil's Timestamp is an int subclass whose str() is not a number
-    return _call("epoch_ms", exp.Literal.number(int(ms)))
+    return call("epoch_ms", exp.Literal.number(int(ms)))
 
 
 def _time_floor(args: list[Node]) -> Node:
@@ -258,9 +255,7 @@ def _time_floor(args: list[Node]) -> Node:
         raise UnsupportedError("TIME_FLOOR with an origin or time zone is not supported")
     interval, weeks = _interval(_literal_text(args[1], "TIME_FLOOR's period"))
     origin = "1970-01-05" if weeks else "1970-01-01"  # ISO weeks start on Monday
-    return _call(
-        "time_bucket", interval, args[0], exp.cast(exp.Literal.string(origin), "TIMESTAMP")
-    )
+    return call("time_bucket", interval, args[0], exp.cast(exp.Literal.string(origin), "TIMESTAMP"))
 
 
 def _ceil_of(value: Node, floor: Node, step: Node) -> Node:
@@ -275,11 +270,11 @@ def _time_extract(value: Node, unit: str) -> Node:
     if unit == "EPOCH":
         return _epoch_seconds(value)
     if unit == "MILLISECOND":
-        return exp.Mod(this=_call("millisecond", value), expression=exp.Literal.number(1000))
+        return exp.Mod(this=call("millisecond", value), expression=exp.Literal.number(1000))
     part = _EXTRACT_PARTS.get(unit)
     if part is None:
         raise UnsupportedError(f"Time unit '{unit}' is not supported in EXTRACT")
-    return exp.cast(_call("date_part", exp.Literal.string(part), value), "BIGINT")
+    return exp.cast(call("date_part", exp.Literal.string(part), value), "BIGINT")
 
 
 def _count_distinct(value: Node) -> Node:
@@ -289,8 +284,8 @@ def _count_distinct(value: Node) -> Node:
 
 def _regexp_extract(args: list[Node]) -> Node:
     index = args[2] if len(args) > 2 else exp.Literal.number(0)
-    found = _call("regexp_matches", args[0].copy(), args[1].copy())
-    return exp.Case(ifs=[exp.If(this=found, true=_call("regexp_extract", *args[:2], index))])
+    found = call("regexp_matches", args[0].copy(), args[1].copy())
+    return exp.Case(ifs=[exp.If(this=found, true=call("regexp_extract", *args[:2], index))])
 
 
 def _time_in_interval(args: list[Node], zone: Zone | None = None) -> Node:
@@ -327,7 +322,7 @@ def _time_parse(args: list[Node]) -> Node:
     if pattern is None:
         parsed: Node = exp.TryCast(this=args[0], to=exp.DataType.build("TIMESTAMPTZ"))
     else:
-        parsed = _call("try_strptime", args[0], exp.Literal.string(pattern.replace(FRACTION, "%g")))
+        parsed = call("try_strptime", args[0], exp.Literal.string(pattern.replace(FRACTION, "%g")))
     return exp.cast(parsed, "TIMESTAMP")
 
 
@@ -336,7 +331,7 @@ def _time_format(args: list[Node], zone: Zone | None = None) -> Node:
     if zone is None:
         pattern = pattern or "%Y-%m-%dT%H:%M:%S.\x00F\x00Z"
         pattern = pattern.replace("%z", "+0000").replace("%Z", "UTC").replace(FRACTION, "%g")
-        return _call("strftime", args[0], exp.Literal.string(pattern))
+        return call("strftime", args[0], exp.Literal.string(pattern))
     if pattern is not None and "%Z" in pattern:
         raise UnsupportedError("TIME_FORMAT's zone name ('z') with a sqlTimeZone is not supported")
     offset = zone_offset_text(zone, args[0].copy(), colon=pattern is None)
@@ -346,8 +341,8 @@ def _time_format(args: list[Node], zone: Zone | None = None) -> Node:
         if index:
             parts.append(offset.copy())
         if piece:
-            parts.append(_call("strftime", args[0].copy(), exp.Literal.string(piece)))
-    return _call("concat", *parts) if len(parts) > 1 else parts[0]
+            parts.append(call("strftime", args[0].copy(), exp.Literal.string(piece)))
+    return call("concat", *parts) if len(parts) > 1 else parts[0]
 
 
 def _time_shift(args: list[Node]) -> Node:
@@ -369,24 +364,24 @@ _ANONYMOUS: dict[str, Callable[[list[Node]], Node]] = {
     "TIME_IN_INTERVAL": _time_in_interval,
     "TIME_PARSE": _time_parse,
     "TIME_FORMAT": _time_format,
-    "MILLIS_TO_TIMESTAMP": lambda a: _call("epoch_ms", exp.cast(a[0], "BIGINT")),
-    "TIMESTAMP_TO_MILLIS": lambda a: _call("epoch_ms", a[0]),
+    "MILLIS_TO_TIMESTAMP": lambda a: call("epoch_ms", exp.cast(a[0], "BIGINT")),
+    "TIMESTAMP_TO_MILLIS": lambda a: call("epoch_ms", a[0]),
     "TIMESTAMPADD": lambda a: exp.Add(
         this=a[2], expression=exp.Mul(this=exp.paren(a[1]), expression=_unit_interval(a[0]))
     ),
-    "TIMESTAMPDIFF": lambda a: _call(
+    "TIMESTAMPDIFF": lambda a: call(
         "date_sub", exp.Literal.string(_UNITS.get(a[0].name.upper(), a[0].name)), a[1], a[2]
     ),
-    "CONTAINS_STRING": lambda a: _call("contains", *a),
-    "ICONTAINS_STRING": lambda a: _call("contains", _call("lower", a[0]), _call("lower", a[1])),
+    "CONTAINS_STRING": lambda a: call("contains", *a),
+    "ICONTAINS_STRING": lambda a: call("contains", call("lower", a[0]), call("lower", a[1])),
     "TEXTCAT": lambda a: exp.DPipe(this=a[0], expression=a[1]),
-    "BTRIM": lambda a: _call("trim", *a),
-    "TRY_PARSE_JSON": lambda a: _call("try", _call("json", a[0])),
-    "TO_JSON_STRING": lambda a: exp.cast(_call("to_json", a[0]), "VARCHAR"),
-    "LATEST": lambda a: _call("arg_max", a[0], exp.column("__time", quoted=True)),
-    "EARLIEST": lambda a: _call("arg_min", a[0], exp.column("__time", quoted=True)),
-    "LATEST_BY": lambda a: _call("arg_max", *a[:2]),
-    "EARLIEST_BY": lambda a: _call("arg_min", *a[:2]),
+    "BTRIM": lambda a: call("trim", *a),
+    "TRY_PARSE_JSON": lambda a: call("try", call("json", a[0])),
+    "TO_JSON_STRING": lambda a: exp.cast(call("to_json", a[0]), "VARCHAR"),
+    "LATEST": lambda a: call("arg_max", a[0], exp.column("__time", quoted=True)),
+    "EARLIEST": lambda a: call("arg_min", a[0], exp.column("__time", quoted=True)),
+    "LATEST_BY": lambda a: call("arg_max", *a[:2]),
+    "EARLIEST_BY": lambda a: call("arg_min", *a[:2]),
     "APPROX_COUNT_DISTINCT_DS_HLL": lambda a: _count_distinct(a[0]),
     "APPROX_COUNT_DISTINCT_DS_THETA": lambda a: _count_distinct(a[0]),
 }
@@ -421,9 +416,9 @@ def _explicit_zone(name: str, args: list[Node], session: Zone | None) -> Node | 
 def _zoned(name: str, args: list[Node], zone: Zone) -> Node | None:
     """The rewrite of a time function that depends on the session zone; None for others."""
     if name == "MILLIS_TO_TIMESTAMP":
-        return shift(_call("epoch_ms", exp.cast(args[0], "BIGINT")), None, zone)
+        return shift(call("epoch_ms", exp.cast(args[0], "BIGINT")), None, zone)
     if name == "TIMESTAMP_TO_MILLIS":
-        return _call("epoch_ms", zone.to_instant(args[0]))
+        return call("epoch_ms", zone.to_instant(args[0]))
     if name == "TIME_FORMAT":
         return _time_format(args, zone)
     if name == "TIME_IN_INTERVAL":
@@ -434,7 +429,7 @@ def _zoned(name: str, args: list[Node], zone: Zone) -> Node | None:
 
 
 def _epoch_seconds(value: Node) -> Node:
-    return exp.cast(_call("floor", _call("epoch", value)), "BIGINT")
+    return exp.cast(call("floor", call("epoch", value)), "BIGINT")
 
 
 def _rewrite(node: Node, now_ms: int, zone: Zone | None = None) -> Node:
@@ -459,7 +454,7 @@ def _rewrite(node: Node, now_ms: int, zone: Zone | None = None) -> Node:
         return json_value(node)
     if isinstance(node, (exp.Floor, exp.Ceil)) and node.args.get("to") is not None:
         unit = node.args["to"].name.upper()
-        trunc = _call("date_trunc", exp.Literal.string(_UNITS.get(unit, unit)), node.this)
+        trunc = call("date_trunc", exp.Literal.string(_UNITS.get(unit, unit)), node.this)
         if isinstance(node, exp.Floor):
             return trunc
         return _ceil_of(node.this, trunc, _unit_interval(node.args["to"]))
