@@ -50,7 +50,8 @@ def _days_from_civil(year: int, month: int, day: int) -> int:
 
 
 def _days_in_month(year: int, month: int) -> int:
-    return calendar.mdays[month] + (month == 2 and calendar.isleap(year))
+    # monthrange() takes years 1-9999 only: a common year's count, plus February's leap day.
+    return calendar.monthrange(1, month)[1] + (month == 2 and calendar.isleap(year))
 
 
 def instant_seconds(text: str) -> float | None:
