@@ -308,11 +308,8 @@ class Cursor:
 
     def fetchone(self) -> tuple[Any, ...] | None:
         """The next row, or ``None`` when all were read."""
-        rows = self._result()
-        if self._position >= len(rows):
-            return None
-        self._position += 1
-        return rows[self._position - 1]
+        rows = self.fetchmany(1)
+        return rows[0] if rows else None
 
     def fetchmany(self, size: int | None = None) -> list[tuple[Any, ...]]:
         """Up to ``size`` (default :attr:`arraysize`) next rows."""
@@ -324,10 +321,7 @@ class Cursor:
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         """Every remaining row."""
-        rows = self._result()
-        chunk = rows[self._position :]
-        self._position = len(rows)
-        return chunk
+        return self.fetchmany(len(self._result()))
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         while (row := self.fetchone()) is not None:
