@@ -265,10 +265,12 @@ def _ceil_of(value: Node, floor: Node, step: Node) -> Node:
     )
 
 
-def _time_extract(value: Node, unit: str) -> Node:
+def _time_extract(value: Node, unit: str, zone: Zone | None = None) -> Node:
+    """EXTRACT/TIME_EXTRACT; EPOCH counts from the instant of a wall-clock time in ``zone``."""
     unit = unit.upper()
     if unit == "EPOCH":
-        return _epoch_seconds(value)
+        instant = zone.to_instant(value) if zone is not None else value
+        return exp.cast(call("floor", call("epoch", instant)), "BIGINT")
     if unit == "MILLISECOND":
         return exp.Mod(this=call("millisecond", value), expression=exp.Literal.number(1000))
     part = _EXTRACT_PARTS.get(unit)
@@ -405,7 +407,7 @@ def _explicit_zone(name: str, args: list[Node], session: Zone | None) -> Node | 
             return parse_in_zone(rest[0], naive, session, zone)
         return parsed if "%z" in str(_joda(rest, name)) else shift(parsed, zone, session)
     if name == "TIME_EXTRACT" and len(rest) > 1 and rest[1].name.upper() == "EPOCH":
-        return _epoch_seconds(session.to_instant(rest[0]) if session else rest[0])
+        return _time_extract(rest[0], "EPOCH", session)
     rest[0] = shift(rest[0], session, zone)
     if name == "TIME_FORMAT":
         return _time_format(rest, zone)
@@ -424,12 +426,8 @@ def _zoned(name: str, args: list[Node], zone: Zone) -> Node | None:
     if name == "TIME_IN_INTERVAL":
         return _time_in_interval(args, zone)
     if name == "TIME_EXTRACT" and len(args) > 1 and args[1].name.upper() == "EPOCH":
-        return _epoch_seconds(zone.to_instant(args[0]))
+        return _time_extract(args[0], "EPOCH", zone)
     return None
-
-
-def _epoch_seconds(value: Node) -> Node:
-    return exp.cast(call("floor", call("epoch", value)), "BIGINT")
 
 
 def _rewrite(node: Node, now_ms: int, zone: Zone | None = None) -> Node:
@@ -459,9 +457,7 @@ def _rewrite(node: Node, now_ms: int, zone: Zone | None = None) -> Node:
             return trunc
         return _ceil_of(node.this, trunc, _unit_interval(node.args["to"]))
     if isinstance(node, exp.Extract):
-        if zone is not None and node.this.name.upper() == "EPOCH":
-            return _epoch_seconds(zone.to_instant(node.expression))
-        return _time_extract(node.expression, node.this.name)
+        return _time_extract(node.expression, node.this.name, zone)
     if isinstance(node, exp.ApproxDistinct):
         return _count_distinct(node.this)
     if isinstance(node, exp.RegexpExtract):
