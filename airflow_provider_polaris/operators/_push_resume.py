@@ -78,10 +78,10 @@ def check_reader(client: Any, connection_name: str, required: bool, log: Any) ->
             ", ".join(_describe_job(job) for job in readers),
         )
         return
-    stopped = [job for job in jobs if job not in readers]
+    # No reader: every job found is suspended, or being canceled or suspended.
     also = (
-        f" (not reading: {', '.join(_describe_job(job) for job in stopped)}; resume it)"
-        if stopped
+        f" (not reading: {', '.join(_describe_job(job) for job in jobs)}; resume it)"
+        if jobs
         else ""
     )
     if required:
