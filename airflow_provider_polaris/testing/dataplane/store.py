@@ -14,14 +14,12 @@ a DuckDB connection must not be used by two threads at once.
 from __future__ import annotations
 
 import json
-import math
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import duckdb
 
-Row = Mapping[str, Any]
 _SETTINGS = (
     "SET integer_division = true",  # Druid: long / long stays a long
     "SET error_on_division_by_zero = false",  # x / 0 is NULL
@@ -287,25 +285,6 @@ class TableStore:
         table.rows += count
 
 
-def _kind(value: Any) -> str | None:
-    """The column type a value needs (BOOL and NAN are converted before loading)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return "VARCHAR"
-    if isinstance(value, bool):
-        return "BOOL"  # stored as a long, as Druid does
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NAN"  # stored as NULL
-    if isinstance(value, int):
-        return "BIGINT"
-    if isinstance(value, float):
-        return "DOUBLE"
-    if isinstance(value, dict | list):
-        return "JSON"
-    return "VARCHAR"
-
-
 _STORED_AS: dict[str, tuple[str, str]] = {
     # DuckDB type → (stored kind, the stored value of {0})
     "BOOLEAN": ("BIGINT", "CAST({0} AS BIGINT)"),
@@ -345,21 +324,6 @@ def _merge(old: str | None, new: str) -> str:
     if {old, new} == {"BIGINT", "DOUBLE"}:
         return "DOUBLE"
     return "VARCHAR"
-
-
-def _fixed(row: Row, fix: set[str], kinds: Mapping[str, str]) -> Row:
-    out = dict(row)
-    for column in fix:
-        value = row.get(column)
-        if value is None or isinstance(value, str):
-            continue
-        if isinstance(value, float) and not math.isfinite(value):
-            out[column] = None
-        elif isinstance(value, bool):
-            out[column] = str(value) if kinds[column] == "VARCHAR" else int(value)
-        elif kinds[column] == "VARCHAR":
-            out[column] = json.dumps(value) if isinstance(value, dict | list) else str(value)
-    return out
 
 
 def quote(name: str) -> str:
