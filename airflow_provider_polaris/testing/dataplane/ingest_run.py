@@ -18,7 +18,6 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from airflow_provider_polaris.testing.dataplane.druid_functions import MACROS
 from airflow_provider_polaris.testing.dataplane.druid_sql import (
     Translation,
     _Dialect,
@@ -77,12 +76,6 @@ def constant_ms(con: duckdb.DuckDBPyConnection, now_ms: int) -> Callable[[Node],
         return int(found[0])
 
     return to_ms
-
-
-def ensure_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """The sketch macros Druid's DS_* functions are rewritten to (cheap to repeat)."""
-    for macro in MACROS:
-        con.execute(macro)
 
 
 @dataclass

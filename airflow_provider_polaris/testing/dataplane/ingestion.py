@@ -20,7 +20,6 @@ from airflow_provider_polaris.testing.dataplane.ingest_run import (
     compute_output,
     constant_ms,
     drop_outside,
-    ensure_macros,
     in_intervals,
     schema_types,
     translate_ingestion,
@@ -205,7 +204,6 @@ class Ingestor:
         result: IngestionResult,
     ) -> IngestionResult:
         con = self.store.con
-        ensure_macros(con)
         info: dict[str, Any] = {}
         translation, kept_sql = translate_ingestion(
             statement.select, self.now_ms(), staging, rollup(table, info)
