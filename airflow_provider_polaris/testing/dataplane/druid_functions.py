@@ -46,8 +46,8 @@ SKETCH_TYPES = {
 }
 _NOT_MERGEABLE = "Building a sketch from sketches (merging) is not supported by the emulator"
 _DISTINCT = "coalesce(list_sort(list_distinct(l)), [])"  # list_distinct drops NULLs
-# DuckDB macros the sketch rewrites call, created on the store's connection with the query
-# engine (duck.DuckQueries). They are named after the Druid function they implement.
+# DuckDB macros the sketch rewrites call, created on the store's connection when it opens.
+# They are named after the Druid function they implement.
 MACROS = (
     "CREATE OR REPLACE TEMP MACRO ds_sorted_values(l) AS "
     "list_sort(list_filter(l, lambda v: v IS NOT NULL))",

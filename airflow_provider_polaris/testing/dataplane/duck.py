@@ -19,7 +19,6 @@ from typing import Any
 import duckdb
 
 from airflow_provider_polaris.testing.dataplane.druid_functions import (
-    MACROS,
     OTHER,
     SKETCH_TYPES,
     Zone,
@@ -66,9 +65,6 @@ class DuckQueries:
     def __init__(self, store: TableStore, now_ms: Callable[[], int]) -> None:
         self._store = store
         self._now_ms = now_ms
-        with store.lock:
-            for macro in MACROS:
-                store.con.execute(macro)
 
     def query(
         self, sql: str, parameters: list[dict[str, Any]] | None, time_zone: str | None = None

@@ -20,6 +20,8 @@ from typing import Any
 
 import duckdb
 
+from airflow_provider_polaris.testing.dataplane.druid_functions import MACROS
+
 _SETTINGS = (
     "SET integer_division = true",  # Druid: long / long stays a long
     "SET error_on_division_by_zero = false",  # x / 0 is NULL
@@ -48,8 +50,8 @@ class TableStore:
         already in it are opened again."""
         self.lock = threading.RLock()
         self.con = duckdb.connect(path or ":memory:")
-        for setting in _SETTINGS:
-            self.con.execute(setting)
+        for statement in (*_SETTINGS, *MACROS):  # MACROS: the Druid sketch functions
+            self.con.execute(statement)
         self._tables: dict[str, _Table] = {}
         # Called with a table's name before anything reads or changes it: streamed events
         # staged for that table are mapped and written first (see stream_batch).
