@@ -24,7 +24,8 @@ class Timestamp(int):
     """A point in time as epoch milliseconds (UTC); prints as Druid's ISO format."""
 
     def __repr__(self) -> str:
-        return f"Timestamp({to_datetime(self).isoformat(timespec='milliseconds')})"
+        text = to_datetime(self).isoformat(timespec="milliseconds")
+        return f"Timestamp({text.replace('+00:00', 'Z')})"
 
 
 _ISO_RE = re.compile(
@@ -72,14 +73,6 @@ def to_datetime(ms: int) -> datetime:
     if not (MIN_MS <= ms <= MAX_MS):
         raise EvalError(f"timestamp out of range: {ms}")
     return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=ms)
-
-
-def from_datetime(moment: datetime) -> Timestamp:
-    """Epoch milliseconds of a datetime (naive datetimes are UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
-    return Timestamp(delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000)
 
 
 # --- periods -------------------------------------------------------------------------------------
@@ -133,7 +126,8 @@ def add_period(ms: int, period: Period, steps: int = 1) -> Timestamp:
         if not (1 <= year <= 9999):
             raise EvalError("timestamp out of range after TIME_SHIFT")
         day = min(moment.day, calendar.monthrange(year, month + 1)[1])
-        ms = from_datetime(moment.replace(year=year, month=month + 1, day=day))
+        shifted = moment.replace(year=year, month=month + 1, day=day)
+        ms += (shifted - moment) // timedelta(milliseconds=1)
     return Timestamp(ms + period.millis * steps)
 
 
