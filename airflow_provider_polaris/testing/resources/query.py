@@ -16,7 +16,6 @@ from .._core import StateCore
 from .._http import RouteTable, json_body, json_response
 from .._sql import SqlFailure, SqlRequest, parse_sql_request, render_result
 from .._statements import StatementStore
-from ..dataplane.errors import SqlError
 
 
 class QueryApi(StateCore):
@@ -31,6 +30,8 @@ class QueryApi(StateCore):
     def run_sql(self, request: SqlRequest) -> Any:
         """POST /query/sql (and statements): the query's result in ``context.sqlTimeZone``, run
         after every job's due transitions; SqlFailure for what the data plane refuses."""
+        from ..dataplane.errors import SqlError  # lazily: dataplane loads duckdb and sqlglot
+
         zone = request.context.get("sqlTimeZone")
         with self.lock:
             self._advance_all()
