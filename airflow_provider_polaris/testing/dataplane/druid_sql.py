@@ -51,15 +51,9 @@ _UNITS |= {u: u.lower() for u in ("MONTH", "QUARTER", "YEAR")}
 # EXTRACT/TIME_EXTRACT units → DuckDB date parts (Druid's DOW is ISO: Monday = 1).
 _EXTRACT_PARTS = {
     **{unit: part for unit, part in _UNITS.items() if unit != "MILLISECOND"},
-    "DOW": "isodow",
-    "DAYOFWEEK": "isodow",
-    "ISODOW": "isodow",
-    "DOY": "doy",
-    "DAYOFYEAR": "doy",
-    "ISOYEAR": "isoyear",
-    "DECADE": "decade",
-    "CENTURY": "century",
-    "MILLENNIUM": "millennium",
+    **{unit: unit.lower() for unit in ("ISOYEAR", "DECADE", "CENTURY", "MILLENNIUM")},
+    **dict.fromkeys(("DOW", "DAYOFWEEK", "ISODOW"), "isodow"),
+    **dict.fromkeys(("DOY", "DAYOFYEAR"), "doy"),
 }
 
 
