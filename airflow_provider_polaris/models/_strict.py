@@ -86,11 +86,7 @@ def path_allowed(path: str, allow: AllowUnknownFields) -> bool:
     if isinstance(allow, bool):
         return allow
     actual = _segments(path)
-    for pattern in allow:
-        wanted = _segments(pattern)
-        if _matches(actual, wanted):
-            return True
-    return False
+    return any(_matches(actual, _segments(pattern)) for pattern in allow)
 
 
 def _matches(actual: list[str | int | None], wanted: list[str | int | None]) -> bool:
