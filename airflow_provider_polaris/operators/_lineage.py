@@ -126,9 +126,7 @@ def _input_names(op: Any, job: Mapping[str, Any], org: str, project: str) -> lis
     namespace = f"polaris://{org}"
     source = request_of(job).get("source")
     source = source if isinstance(source, Mapping) else {}
-    found: list[tuple[str, str]] = []
-    for name in source.get("fileList") or []:
-        found.append((namespace, f"{project}/files/{name}"))
+    found = [(namespace, f"{project}/files/{name}") for name in source.get("fileList") or []]
     for key in ("uris", "prefixes", "objects"):
         for uri in source.get(key) or []:
             scheme, _, rest = str(uri).partition("://")
