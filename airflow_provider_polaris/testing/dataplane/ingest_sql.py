@@ -334,18 +334,16 @@ def _ranges(node: Node, to_ms: Callable[[Node], int]) -> list[tuple[int, int]]:
             return sorted(left + right)
         pairs = [(max(a[0], b[0]), min(a[1], b[1])) for a in left for b in right]
         return [p for p in pairs if p[0] < p[1]]
-    compare = {exp.GTE: ">=", exp.GT: ">", exp.LT: "<", exp.LTE: "<=", exp.EQ: "="}
-    op = compare.get(type(node))
-    if op is not None and _is_time(node.this):
+    if isinstance(node, exp.GTE | exp.GT | exp.LT | exp.LTE | exp.EQ) and _is_time(node.this):
         bound = _constant(node.expression, to_ms)
         return [
             {
-                ">=": (bound, MAX_MS + 1),
-                ">": (bound + 1, MAX_MS + 1),
-                "<": (MIN_MS, bound),
-                "<=": (MIN_MS, bound + 1),
-                "=": (bound, bound + 1),
-            }[op]
+                exp.GTE: (bound, MAX_MS + 1),
+                exp.GT: (bound + 1, MAX_MS + 1),
+                exp.LT: (MIN_MS, bound),
+                exp.LTE: (MIN_MS, bound + 1),
+                exp.EQ: (bound, bound + 1),
+            }[type(node)]
         ]
     if isinstance(node, exp.Between) and _is_time(node.this):
         low, high = node.args["low"], node.args["high"]
