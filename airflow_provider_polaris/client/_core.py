@@ -169,7 +169,6 @@ def parse_values(response: httpx.Response) -> list[dict[str, Any]]:
 
 def parse_nothing(response: httpx.Response) -> None:
     """Ignore the body."""
-    return None
 
 
 def _replayable(call: ApiCall[Any]) -> bool:

@@ -367,5 +367,4 @@ class PolarisCancelJobOperator(PolarisJobControlOperatorBase):
             )
             return job
         self.log.info("Requested cancellation of Polaris job %s", job_id)
-        job = client.jobs.get(job_id)
-        return job
+        return client.jobs.get(job_id)

@@ -312,5 +312,4 @@ class PolarisResetStreamingJobOperator(PolarisJobControlOperatorBase):
         self.log.info(
             "Reset the offsets of streaming job %s (table %r)", job_id, state.target_table
         )
-        job = client.jobs.get(job_id)
-        return job
+        return client.jobs.get(job_id)
