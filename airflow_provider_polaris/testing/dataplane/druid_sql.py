@@ -36,7 +36,6 @@ from airflow_provider_polaris.testing.dataplane.errors import (
     UnsupportedError,
 )
 from airflow_provider_polaris.testing.dataplane.timeutil import (
-    FRACTION,
     joda_to_strftime,
     parse_interval,
     parse_period,
@@ -318,22 +317,22 @@ def _time_parse(args: list[Node]) -> Node:
     if pattern is None:
         parsed: Node = exp.TryCast(this=args[0], to=exp.DataType.build("TIMESTAMPTZ"))
     else:
-        parsed = call("try_strptime", args[0], exp.Literal.string(pattern.replace(FRACTION, "%g")))
+        parsed = call("try_strptime", args[0], exp.Literal.string(pattern))
     return exp.cast(parsed, "TIMESTAMP")
 
 
 def _time_format(args: list[Node], zone: Zone | None = None) -> Node:
     pattern = _joda(args, "TIME_FORMAT")
     if zone is None:
-        pattern = pattern or "%Y-%m-%dT%H:%M:%S.\x00F\x00Z"
-        pattern = pattern.replace("%z", "+0000").replace("%Z", "UTC").replace(FRACTION, "%g")
+        pattern = pattern or "%Y-%m-%dT%H:%M:%S.%gZ"
+        pattern = pattern.replace("%z", "+0000").replace("%Z", "UTC")
         return call("strftime", args[0], exp.Literal.string(pattern))
     if pattern is not None and "%Z" in pattern:
         raise UnsupportedError("TIME_FORMAT's zone name ('z') with a sqlTimeZone is not supported")
     offset = zone_offset_text(zone, args[0].copy(), colon=pattern is None)
     pattern = pattern or "%Y-%m-%dT%H:%M:%S.%g%z"  # ISO, as Joda prints it in the zone
     parts: list[Node] = []
-    for index, piece in enumerate(pattern.replace(FRACTION, "%g").split("%z")):
+    for index, piece in enumerate(pattern.split("%z")):
         if index:
             parts.append(offset.copy())
         if piece:

@@ -195,17 +195,17 @@ _JODA_TOKENS = {
     **dict.fromkeys(("D", "DDD"), "%j"),
 }
 _JODA_RE = re.compile(r"'[^']*'|y+|Y+|M+|d+|H+|h+|m+|s+|S+|a|E+|Z+|z+|D+|.", re.DOTALL)
-FRACTION = "\x00F\x00"  # placeholder for S/SS/SSS: strftime/strptime only know microseconds
 
 
 def joda_to_strftime(pattern: str) -> str:
-    """Translate the common subset of Joda-Time patterns into strftime/strptime directives."""
+    """Translate the common subset of Joda-Time patterns into DuckDB strftime/strptime
+    directives (fractions of a second, S/SS/SSS, are DuckDB's milliseconds: %g)."""
     out: list[str] = []
     for token in _JODA_RE.findall(pattern):
         if token.startswith("'"):
             out.append(token[1:-1].replace("%", "%%") or "'")
         elif token[0] == "S":
-            out.append(FRACTION)
+            out.append("%g")
         elif token in _JODA_TOKENS:
             out.append(_JODA_TOKENS[token])
         elif token[0] in "yYMdHhmsEZzD":
