@@ -114,8 +114,7 @@ def default_deferrable() -> bool:
 def console_url(hook: Any, job_id: str) -> str | None:
     """The job's page in the Polaris console; ``None`` when the connection cannot say."""
     try:
-        url: str = hook.get_config().job_console_url(job_id)
-        return url
+        return hook.get_config().job_console_url(job_id)
     except Exception:  # a link is a convenience; never fail the task for it
         return None
 

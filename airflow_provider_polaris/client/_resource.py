@@ -63,8 +63,7 @@ class Resource(Generic[M]):
     @property
     def config(self) -> PolarisConfig:
         """The client's configuration."""
-        config: PolarisConfig = self._client.config
-        return config
+        return self._client.config
 
 
 def _bind(build: Callable[..., Any], obj: Any, run: Callable[[Any], Any]) -> Callable[..., Any]:

@@ -11,6 +11,5 @@ from airflow_provider_polaris._compat import object_storage_path
 def open_source(location: str) -> IO[bytes]:
     """Open a local path or an fsspec URL for streaming binary reads."""
     if "://" in location:
-        handle: IO[bytes] = object_storage_path(location).open("rb")
-        return handle
+        return object_storage_path(location).open("rb")
     return open(os.path.expanduser(location), "rb")

@@ -230,8 +230,7 @@ class _SetStatusOperator(PolarisJobControlOperatorBase):
         job_id = str(self.job_id)
         client.jobs.set_status(job_id, self.desired)
         self.log.info("Requested %s for Polaris job %s", self.desired, job_id)
-        job: Mapping[str, Any] = client.jobs.get(job_id)
-        return job
+        return client.jobs.get(job_id)
 
 
 class PolarisSuspendJobOperator(_SetStatusOperator):
