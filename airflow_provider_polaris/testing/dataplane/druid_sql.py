@@ -188,8 +188,8 @@ def _name_outputs(tree: Node) -> tuple[str | None, ...]:
             names.append(None)
         else:
             names.append(output_name(item, index))
-        if isinstance(item, exp.Star | exp.Column):  # DuckDB names a column the same; an alias
-            items.append(item)  # would shadow it
+        if isinstance(item, exp.Star | exp.Column):
+            items.append(item)  # DuckDB names a column the same; an alias would shadow it
         else:
             inner = item.this if isinstance(item, exp.Alias) else item
             items.append(exp.alias_(inner, names[-1], quoted=True))

@@ -1,7 +1,7 @@
 """The query engine: Druid SQL (rewritten by :mod:`druid_sql`) run on an embedded DuckDB.
 
-The rows live in DuckDB already (:class:`TableStore`): a query first loads the rows still
-pending for the tables it reads, then runs on them directly. Results come back the way Druid
+The rows live in DuckDB already (:class:`TableStore`): a query first writes the streamed events
+staged for the tables it reads, then runs on them directly. Results come back the way Druid
 prints them: timestamps as ``2024-01-01T10:00:00.000Z``, Druid SQL type names, JSON values as JSON.
 """
 
