@@ -131,10 +131,9 @@ class TableStore:
             self._settle(name)
             if name not in self._tables:
                 return 0
-            day = "floor(epoch_ms(" + quote("__time") + ") / 86400000.0)"
-            found = self.con.execute(f"SELECT count(DISTINCT {day}) FROM {quote(name)}")
-            one = found.fetchone()
-            return int(one[0]) if one else 0
+            days = f"SELECT count(DISTINCT CAST({quote('__time')} AS DATE)) FROM {quote(name)}"
+            found = self.con.execute(days).fetchone()
+            return int(found[0]) if found else 0
 
     def kind(self, name: str, column: str) -> str | None:
         """The column's DuckDB type (BIGINT, DOUBLE, VARCHAR, JSON), None while it holds only
