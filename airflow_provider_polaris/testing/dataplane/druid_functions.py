@@ -96,9 +96,8 @@ def _estimate(args: list[Node], kind: str) -> Node:
 
 
 def _fraction(node: Node, name: str) -> Node:
-    if isinstance(node, exp.Literal) and not node.is_string:
-        return exp.cast(node, "DOUBLE")
-    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
+    number = isinstance(node, exp.Literal) and not node.is_string
+    if number or (isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal)):
         return exp.cast(node, "DOUBLE")
     raise SqlError(f"Function '{name}' needs literal numbers for its fractions")
 
