@@ -13,7 +13,6 @@ import decimal
 import json
 import math
 import re
-from collections.abc import Callable
 from typing import Any
 
 import duckdb
@@ -59,55 +58,52 @@ _ERRORS = [
 ]
 
 
-class DuckQueries:
-    """Runs queries on the tables of a :class:`TableStore`, in its DuckDB connection."""
+def run_query(
+    store: TableStore,
+    sql: str,
+    parameters: list[dict[str, Any]] | None,
+    time_zone: str | None,
+    now_ms: int,
+) -> tuple[list[str], list[str], list[list[Any]]]:
+    """Columns, Druid SQL types and JSON-ready rows of a Druid SELECT on the store's tables,
+    computed and printed in ``time_zone`` (``context.sqlTimeZone``; UTC by default)."""
+    zone = parse_zone(time_zone)
+    plan = translate(sql, now_ms, zone)
+    values = bind_parameters(parameters)
+    if len(values) != plan.placeholders:
+        raise SqlError(
+            f"The query has {plan.placeholders} parameter(s) ('?') "
+            f"but {len(values)} parameter value(s) were given"
+        )
+    for name in plan.tables:
+        if not store.exists(name):
+            raise SqlError(f"Object '{name}' not found")
+        store.sync(name)
+    try:
+        with store.lock:
+            description, raw = _run(store.con, plan.sql, values, zone)
+    except duckdb.Error as exc:
+        raise as_sql_error(exc) from None
+    columns = [str(d[0]) for d in description]
+    types = [str(d[1]) for d in description]
+    tz = zone.tzinfo if zone is not None else None
+    rows = [[_value(v, t == "JSON", tz) for v, t in zip(row, types, strict=True)] for row in raw]
+    return columns, [_sql_type(t) for t in types], rows
 
-    def __init__(self, store: TableStore, now_ms: Callable[[], int]) -> None:
-        self._store = store
-        self._now_ms = now_ms
 
-    def query(
-        self, sql: str, parameters: list[dict[str, Any]] | None, time_zone: str | None = None
-    ) -> tuple[list[str], list[str], list[list[Any]]]:
-        """Columns, Druid SQL types and JSON-ready rows of a Druid SELECT, computed and
-        printed in ``time_zone`` (``context.sqlTimeZone``; UTC by default)."""
-        zone = parse_zone(time_zone)
-        plan = translate(sql, self._now_ms(), zone)
-        values = bind_parameters(parameters)
-        if len(values) != plan.placeholders:
-            raise SqlError(
-                f"The query has {plan.placeholders} parameter(s) ('?') "
-                f"but {len(values)} parameter value(s) were given"
-            )
-        for name in plan.tables:
-            if not self._store.exists(name):
-                raise SqlError(f"Object '{name}' not found")
-            self._store.sync(name)
-        try:
-            with self._store.lock:
-                description, raw = self._run(plan.sql, values, zone)
-        except duckdb.Error as exc:
-            raise as_sql_error(exc) from None
-        columns = [str(d[0]) for d in description]
-        types = [str(d[1]) for d in description]
-        tz = zone.tzinfo if zone is not None else None
-        rows = [
-            [_value(v, t == "JSON", tz) for v, t in zip(row, types, strict=True)] for row in raw
-        ]
-        return columns, [_sql_type(t) for t in types], rows
-
-    def _run(self, sql: str, values: list[Any], zone: Zone | None) -> tuple[list[Any], list[Any]]:
-        """Run on the store's connection (the caller holds its lock): in the session zone,
-        which DuckDB uses for TIMESTAMPTZ casts, then back to UTC for everyone else."""
-        con = self._store.con
+def _run(
+    con: duckdb.DuckDBPyConnection, sql: str, values: list[Any], zone: Zone | None
+) -> tuple[list[Any], list[Any]]:
+    """Run on the store's connection (the caller holds its lock): in the session zone,
+    which DuckDB uses for TIMESTAMPTZ casts, then back to UTC for everyone else."""
+    if zone is not None:
+        con.execute(f"SET TimeZone = '{zone.duck}'")
+    try:
+        cursor = con.execute(sql, values)
+        return list(cursor.description or []), cursor.fetchall()
+    finally:
         if zone is not None:
-            con.execute(f"SET TimeZone = '{zone.duck}'")
-        try:
-            cursor = con.execute(sql, values)
-            return list(cursor.description or []), cursor.fetchall()
-        finally:
-            if zone is not None:
-                con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET TimeZone = 'UTC'")
 
 
 def _sql_type(duck_type: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 import duckdb
 
-from airflow_provider_polaris.testing.dataplane.duck import DuckQueries, as_sql_error
+from airflow_provider_polaris.testing.dataplane.duck import as_sql_error, run_query
 from airflow_provider_polaris.testing.dataplane.errors import SqlError
 from airflow_provider_polaris.testing.dataplane.events import (
     EventsResult,
@@ -82,7 +82,6 @@ class DataPlane:
         self._streams: dict[Hashable, StreamPlan] = {}
         self._events = EventBatcher(self._store, self._now_ms)
         self._stats: dict[str, tuple[int, TableStats]] = {}
-        self._duck = DuckQueries(self._store, self._now_ms)
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -271,7 +270,7 @@ class DataPlane:
     ) -> QueryResult:
         """Run a Druid SQL SELECT on DuckDB (:mod:`duck`) in ``time_zone`` (sqlTimeZone);
         raises :class:`SqlError` for what Druid or the emulator refuses."""
-        columns, types, rows = self._duck.query(sql, parameters, time_zone)
+        columns, types, rows = run_query(self._store, sql, parameters, time_zone, self._now_ms())
         return QueryResult(columns, types, rows)
 
 
