@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,6 +132,36 @@ SKETCHES: dict[str, Callable[[list[Node]], Node]] = {
         _fraction(a[1], "APPROX_QUANTILE_DS"),
     ),
 }
+
+# Druid aggregates that merge a stored sketch column → the sketch kinds they read
+# (COUNT(DISTINCT x) is APPROX_COUNT_DISTINCT in Druid, by useApproximateCountDistinct).
+_MERGES: dict[str, tuple[str, ...]] = {
+    "DS_HLL": (HLL,),
+    "DS_THETA": (THETA,),
+    "DS_QUANTILES_SKETCH": (QUANTILES,),
+    "APPROX_COUNT_DISTINCT_DS_HLL": (HLL,),
+    "APPROX_COUNT_DISTINCT_DS_THETA": (THETA,),
+    "APPROX_COUNT_DISTINCT": (HLL, THETA),
+    "APPROX_QUANTILE_DS": (QUANTILES,),
+}
+
+
+def merged(name: str, args: list[Node], sketches: Mapping[str, str]) -> Node | None:
+    """Druid's sketch aggregate ``name`` over a stored sketch column (``sketches``: column →
+    kind) merges the rows' sketches: here the union of their values. None when the first
+    argument isn't such a column of the kind ``name`` reads; :func:`plain` then refuses a
+    sketch at run time."""
+    column = args[0] if args else None
+    kind = sketches.get(column.name) if isinstance(column, exp.Column) else None
+    if kind is None or kind not in _MERGES.get(name, ()):
+        return None
+    members = call("flatten", call("list", _field(column, kind)))
+    if name.startswith("APPROX_COUNT_DISTINCT"):
+        return call("coalesce", call("len", call("list_distinct", members)), exp.Literal.number(0))
+    if name == "APPROX_QUANTILE_DS":
+        return call("ds_get_quantile", call("ds_sorted_values", members), _fraction(args[1], name))
+    return call(name.lower(), members)
+
 
 _JSON_TYPES = {"BIGINT", "INTEGER", "INT", "SMALLINT", "TINYINT", "DOUBLE", "FLOAT", "REAL"}
 _JSON_TYPES |= {"VARCHAR", "CHAR", "TEXT", "DECIMAL", "BOOLEAN"}

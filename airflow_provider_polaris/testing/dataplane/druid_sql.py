@@ -9,7 +9,7 @@ unknown fails with an UNSUPPORTED error naming it, never a silently different an
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from airflow_provider_polaris.testing.dataplane.druid_functions import (
     Zone,
     call,
     json_value,
+    merged,
     parse_in_zone,
     plain,
     shift,
@@ -82,9 +83,15 @@ class Translation:
     placeholders: int
 
 
-def translate(sql: str, now_ms: int, zone: Zone | None = None) -> Translation:
+def translate(
+    sql: str,
+    now_ms: int,
+    zone: Zone | None = None,
+    sketches_of: Callable[[tuple[str, ...]], Mapping[str, str]] | None = None,
+) -> Translation:
     """Rewrite one Druid SELECT for DuckDB; SqlError for what Druid or the emulator refuses.
-    With a session ``zone`` (``sqlTimeZone``), ``__time`` is read as the zone's wall clock."""
+    With a session ``zone`` (``sqlTimeZone``), ``__time`` is read as the zone's wall clock;
+    ``sketches_of`` gives the stored sketch columns (column → kind) of the tables read."""
     if _INGEST_RE.match(sql):
         raise UnsupportedError(
             "INSERT and REPLACE must be submitted as SQL ingestion jobs, not as queries"
@@ -99,7 +106,7 @@ def translate(sql: str, now_ms: int, zone: Zone | None = None) -> Translation:
     if not isinstance(tree, exp.Query):
         raise UnsupportedError(f"Only SELECT queries are supported, not {tree.key.upper()}")
     tables = _tables(tree)
-    tree = _rewrite_all(tree, now_ms, zone)
+    tree = _rewrite_all(tree, now_ms, zone, sketches_of(tables) if sketches_of else {})
     if zone is not None:  # after the rewrites: they must not see the DuckDB calls it adds
         _localize_tables(tree, zone)
     names = _name_outputs(tree)
@@ -127,11 +134,13 @@ def _syntax_error(exc: Exception) -> SqlError:
     return ExpressionError(f"Incorrect syntax: {first.replace('Unexpected', 'unexpected')}")
 
 
-def _rewrite_all(tree: Node, now_ms: int, zone: Zone | None = None) -> Node:
+def _rewrite_all(
+    tree: Node, now_ms: int, zone: Zone | None = None, sketches: Mapping[str, str] | None = None
+) -> Node:
     """Rewrite every node children first, so a rewritten call's arguments are rewritten too
     and the DuckDB calls a rewrite introduces are never looked at again."""
     for node in reversed(list(tree.walk())):
-        new = _rewrite(node, now_ms, zone)
+        new = _rewrite(node, now_ms, zone, sketches or {})
         if new is not node:
             if node is tree:
                 tree = new
@@ -423,7 +432,9 @@ def _zoned(name: str, args: list[Node], zone: Zone) -> Node | None:
     return None
 
 
-def _rewrite(node: Node, now_ms: int, zone: Zone | None = None) -> Node:
+def _rewrite(
+    node: Node, now_ms: int, zone: Zone | None = None, sketches: Mapping[str, str] | None = None
+) -> Node:
     if type(node) is exp.Cast:  # Druid's CAST gives NULL for a value that doesn't convert
         return exp.TryCast(this=node.this, to=node.args["to"])
     if isinstance(node, exp.Anonymous):
@@ -434,6 +445,9 @@ def _rewrite(node: Node, now_ms: int, zone: Zone | None = None) -> Node:
             zoned = _zoned(name, args, zone)
         if zoned is not None:
             return zoned
+        merge = merged(name, args, sketches or {})
+        if merge is not None:
+            return merge
         handler = _ANONYMOUS.get(name) or SKETCHES.get(name)
         if handler is not None:
             return handler(args)
@@ -452,7 +466,11 @@ def _rewrite(node: Node, now_ms: int, zone: Zone | None = None) -> Node:
     if isinstance(node, exp.Extract):
         return _time_extract(node.expression, node.this.name, zone)
     if isinstance(node, exp.ApproxDistinct):
-        return _count_distinct(node.this)
+        merge = merged("APPROX_COUNT_DISTINCT", [node.this], sketches or {})
+        return _count_distinct(node.this) if merge is None else merge
+    if isinstance(node, exp.Count) and isinstance(node.this, exp.Distinct):
+        merge = merged("APPROX_COUNT_DISTINCT", node.this.expressions, sketches or {})
+        return node if merge is None or len(node.this.expressions) != 1 else merge
     if isinstance(node, exp.RegexpExtract):
         args = [node.this, node.expression]
         if node.args.get("group") is not None:

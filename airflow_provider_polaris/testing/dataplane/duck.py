@@ -68,7 +68,7 @@ def run_query(
     """Columns, Druid SQL types and JSON-ready rows of a Druid SELECT on the store's tables,
     computed and printed in ``time_zone`` (``context.sqlTimeZone``; UTC by default)."""
     zone = parse_zone(time_zone)
-    plan = translate(sql, now_ms, zone)
+    plan = translate(sql, now_ms, zone, store.sketch_columns)
     values = bind_parameters(parameters)
     if len(values) != plan.placeholders:
         raise SqlError(

@@ -21,7 +21,7 @@ from airflow_provider_polaris.testing.dataplane.formats import (
     format_name,
     read_records,
 )
-from airflow_provider_polaris.testing.dataplane.store import quote, sql_string
+from airflow_provider_polaris.testing.dataplane.store import INTEGER_TYPES, quote, sql_string
 
 DUCK_TYPES = {
     "long": "BIGINT",
@@ -194,9 +194,7 @@ def _error(v: str, value: str, where: str, kind: str) -> str:
     )
 
 
-INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT"}
-INTEGERS |= {"UINTEGER", "UBIGINT", "UHUGEINT"}
-NUMBERS = INTEGERS | {"DOUBLE", "FLOAT", "DECIMAL", "BOOLEAN"}  # a boolean is a 0/1 long
+NUMBERS = INTEGER_TYPES | {"DOUBLE", "FLOAT", "DECIMAL", "BOOLEAN"}  # a boolean is a 0/1 long
 
 
 def as_timestamp(column: str, kind: str) -> str:

@@ -27,8 +27,8 @@ from airflow_provider_polaris.testing.dataplane.druid_sql import (
     translate_expression,
 )
 from airflow_provider_polaris.testing.dataplane.errors import ExpressionError, SqlError
-from airflow_provider_polaris.testing.dataplane.ingest_load import INTEGERS, NUMBERS, as_timestamp
-from airflow_provider_polaris.testing.dataplane.store import quote
+from airflow_provider_polaris.testing.dataplane.ingest_load import NUMBERS, as_timestamp
+from airflow_provider_polaris.testing.dataplane.store import INTEGER_TYPES, quote
 
 Node = Any
 _serial = itertools.count(1)
@@ -37,10 +37,15 @@ _POLARIS_TYPES |= {"JSON": "json", "DATE": "timestamp", "BOOLEAN": "long"}
 
 
 def translate_ingestion(
-    sql: str, now_ms: int, stage: Callable[[Node], None], prepare: Callable[[Node], Node]
+    sql: str,
+    now_ms: int,
+    stage: Callable[[Node], None],
+    prepare: Callable[[Node], Node],
+    sketches_of: Callable[[], Mapping[str, str]] = dict,
 ) -> tuple[Translation, str | None]:
     """The DuckDB text of an ingestion job's SELECT, each source it reads handed to ``stage``
-    (which points it at a staged table) and the parsed Druid tree first passed to ``prepare``;
+    (which points it at a staged table; ``sketches_of`` then gives their stored sketch
+    columns) and the parsed Druid tree first passed to ``prepare``;
     also a query counting the rows the outer WHERE keeps when it reads one source."""
     try:
         statements = [s for s in sqlglot.parse(sql, read=_Dialect) if s is not None]
@@ -51,7 +56,7 @@ def translate_ingestion(
         raise ExpressionError("An ingestion query must be INSERT INTO or REPLACE INTO ... SELECT")
     tree = prepare(statements[0])
     _tables(tree, stage)
-    tree = _rewrite_all(tree, now_ms)
+    tree = _rewrite_all(tree, now_ms, None, sketches_of())
     names = _name_outputs(tree)
     kept = None
     if isinstance(tree, exp.Select) and tree.args.get("from_") and not tree.args.get("joins"):
@@ -96,7 +101,7 @@ def describe(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[str, str]]:
 def polaris_type(duck_type: str) -> str | None:
     """The Polaris ``dataType`` of a DuckDB result type (None: can't tell)."""
     base = duck_type.split("(")[0].strip().upper()
-    if base in INTEGERS:
+    if base in INTEGER_TYPES:
         return "long"
     if base.startswith("TIMESTAMP"):
         return "timestamp"

@@ -206,7 +206,7 @@ class Ingestor:
         con = self.store.con
         info: dict[str, Any] = {}
         translation, kept_sql = translate_ingestion(
-            statement.select, self.now_ms(), staging, rollup(table, info)
+            statement.select, self.now_ms(), staging, rollup(table, info), staging.sketch_columns
         )
         result.bytes_processed = staging.bytes
         bad, messages = staging.bad(_PARSE_ERRORS_KEPT)

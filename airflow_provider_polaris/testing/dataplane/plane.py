@@ -182,7 +182,11 @@ class DataPlane:
         try:
             with self._store.lock:
                 translation, _ = translate_ingestion(
-                    statement.select, self._now_ms(), staging, rollup(table, info)
+                    statement.select,
+                    self._now_ms(),
+                    staging,
+                    rollup(table, info),
+                    staging.sketch_columns,
                 )
                 con = self._store.con
                 described = [] if staging.schemaless else describe(con, translation.sql)

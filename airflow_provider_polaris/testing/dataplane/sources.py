@@ -122,6 +122,11 @@ class Staging:
         self.made.append((kind, name))
         return name
 
+    def sketch_columns(self) -> dict[str, str]:
+        """The stored sketch columns (column → kind) of the tables this job reads."""
+        tables = [key[len("TABLE:") :] for key in self.staged if key.startswith("TABLE:")]
+        return self.store.sketch_columns(tables)
+
     def _snapshot(self, name: str) -> str:
         key = "TABLE:" + name
         if key in self.staged:

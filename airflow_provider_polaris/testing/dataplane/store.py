@@ -142,6 +142,16 @@ class TableStore:
         table = self._tables.get(name)
         return None if table is None else table.kinds.get(column)
 
+    def sketch_columns(self, names: Iterable[str]) -> dict[str, str]:
+        """The stored sketch columns of the tables ``names``: column → sketch kind."""
+        found: dict[str, str] = {}
+        for name in names:
+            if self.exists(name):
+                for column, kind in self._table(name).kinds.items():
+                    if kind and kind.startswith(_SKETCH):
+                        found[column] = kind[len("STRUCT(") :].split(" ")[0]
+        return found
+
     def count(self, name: str) -> int:
         """How many rows the table holds."""
         self._settle(name)
@@ -298,6 +308,7 @@ _STORED_AS: dict[str, tuple[str, str]] = {
 }
 
 
+_SKETCH = "STRUCT(druid_"  # the exact sketches of druid_functions (a one-field STRUCT)
 INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UHUGEINT"}
 INTEGER_TYPES |= {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
 
@@ -309,6 +320,8 @@ def _stored(column: str, duck_type: str) -> tuple[str | None, str]:
         return None, "NULL"
     if base.startswith("TIMESTAMP"):
         return "BIGINT", f"epoch_ms({column})"
+    if duck_type.startswith(_SKETCH):  # kept as is: queries merge stored sketches
+        return duck_type, column
     if base.endswith("[]") or base in ("STRUCT", "MAP", "LIST", "UNION"):
         return "JSON", f"to_json({column})"
     if base in _STORED_AS:
@@ -322,6 +335,8 @@ def _stored(column: str, duck_type: str) -> tuple[str | None, str]:
 def _merge(old: str | None, new: str) -> str:
     if old is None or old == new:
         return new
+    if old.startswith(_SKETCH) and new.split(" ")[0] == old.split(" ")[0]:
+        return old.split(" ")[0] + " VARCHAR[])"  # one sketch kind over values of two types
     if {old, new} == {"BIGINT", "DOUBLE"}:
         return "DOUBLE"
     return "VARCHAR"

@@ -13,7 +13,7 @@ import pytest
 
 from airflow_provider_polaris.testing.dataplane import DataPlane, SqlError
 
-from .conftest import load_rows
+from .conftest import batch_job, load_rows, run
 
 # Two groups with duplicates and NULLs, so distinct counts and ranks differ from row counts.
 ROWS = [
@@ -169,3 +169,68 @@ def test_ranks_that_land_on_a_value_are_not_rounded_up(db: DataPlane) -> None:
     ).rows
     assert len(values) == 10 and rows == [[sorted(values)[2], sorted(values)[6]]]
     assert rows == [[_quantile(values, 0.3), _quantile(values, 0.7)]]
+
+
+def _rollup_job(source: dict, target: str, period: str) -> dict:
+    """A batch job rolling ``source`` up by ``period`` into sketches of user and v."""
+    return batch_job(
+        source,
+        target,
+        [
+            {"columnName": "__time", "expression": f"TIME_FLOOR(\"__time\", '{period}')"},
+            {"columnName": "g", "expression": '"g"'},
+            {"columnName": "users", "expression": 'DS_HLL("user")'},
+            {"columnName": "thetas", "expression": 'DS_THETA("user")'},
+            {"columnName": "vs", "expression": 'DS_QUANTILES_SKETCH("v")'},
+        ],
+    )
+
+
+def _sketch_table(name: str) -> dict:
+    types = {"g": "string", "users": "HLLSketch", "thetas": "thetaSketch"}
+    types["vs"] = "quantilesDoublesSketch"
+    schema = [{"name": "__time", "dataType": "timestamp"}]
+    schema += [{"name": column, "dataType": kind} for column, kind in types.items()]
+    return {"name": name, "type": "aggregate", "partitioningGranularity": "day", "schema": schema}
+
+
+@pytest.fixture
+def rolled(db: DataPlane) -> DataPlane:
+    """``s`` rolled up per minute into stored sketches (one sketch per row and group)."""
+    job = _rollup_job({"type": "table", "tableName": "s"}, "r", "PT1M")
+    assert run(db, job, {}, table=_sketch_table("r")).error_code is None
+    return db
+
+
+def test_stored_sketches_merge_like_druid(rolled: DataPlane) -> None:
+    """A rollup check over stored sketch columns: Druid merges the rows' sketches."""
+    rows = rolled.query(
+        "SELECT g, APPROX_COUNT_DISTINCT_DS_HLL(users), HLL_SKETCH_ESTIMATE(DS_HLL(users)), "
+        "APPROX_COUNT_DISTINCT_DS_THETA(thetas), COUNT(DISTINCT users), "
+        "APPROX_COUNT_DISTINCT(thetas), APPROX_QUANTILE_DS(vs, 0.5), "
+        "DS_GET_QUANTILE(DS_QUANTILES_SKETCH(vs), 0.9) FROM r GROUP BY g ORDER BY g",
+        None,
+    ).rows
+    expected = []
+    for g in ("a", "b"):
+        group = [r for r in ROWS if r["g"] == g]
+        n = _distinct("user", group)
+        values = _values(group)
+        expected.append([g, n, float(n), n, n, n, _quantile(values, 0.5), _quantile(values, 0.9)])
+    assert rows == expected
+
+
+def test_a_stored_sketch_is_re_rolled_up_by_a_table_to_table_job(rolled: DataPlane) -> None:
+    job = _rollup_job({"type": "table", "tableName": "r"}, "daily", "P1D")
+    job["mappings"] = [
+        {"columnName": "__time", "expression": "TIME_FLOOR(\"__time\", 'P1D')"},
+        {"columnName": "users", "expression": 'DS_HLL("users")'},
+    ]
+    assert run(rolled, job, {}, table=_sketch_table("daily")).error_code is None
+    rows = rolled.query("SELECT HLL_SKETCH_ESTIMATE(users) FROM daily", None).rows
+    assert rows == [[float(_distinct("user", ROWS))]]  # one day: one row
+
+
+def test_a_sketch_from_a_subquery_is_still_refused_not_miscounted(rolled: DataPlane) -> None:
+    with pytest.raises(SqlError, match="merging"):
+        rolled.query("SELECT APPROX_COUNT_DISTINCT_DS_HLL(u) FROM (SELECT users AS u FROM r)", None)
