@@ -64,6 +64,17 @@ MACROS = (
 )
 
 
+_SKETCH_PREFIX = "STRUCT(druid_"  # the DuckDB type of every value above: a one-field STRUCT
+
+
+def sketch_field(duck_type: str) -> str | None:
+    """The sketch kind (the STRUCT's one field, e.g. ``druid_hll_sketch``) of a DuckDB type;
+    None when the type isn't one of the emulator's sketches."""
+    if not duck_type.startswith(_SKETCH_PREFIX):
+        return None
+    return duck_type[len("STRUCT(") :].split(" ")[0]
+
+
 def call(name: str, *args: Node) -> Node:
     """A call of the DuckDB function ``name``."""
     return exp.Anonymous(this=name, expressions=list(args))
@@ -76,7 +87,7 @@ def _field(sketch: Node, kind: str) -> Node:
 def plain(arg: Node) -> Node:
     """``arg``, refused at run time when it is a sketch (Druid would merge sketches; the
     emulator doesn't). DuckDB folds the type test away, so it costs nothing per row."""
-    is_sketch = call("starts_with", call("typeof", arg.copy()), exp.Literal.string("STRUCT(druid_"))
+    is_sketch = call("starts_with", call("typeof", arg.copy()), exp.Literal.string(_SKETCH_PREFIX))
     refuse = call("error", exp.Literal.string(_NOT_MERGEABLE))
     return exp.Case(ifs=[exp.If(this=is_sketch, true=refuse)], default=arg)
 

@@ -139,8 +139,9 @@ def _rewrite_all(
 ) -> Node:
     """Rewrite every node children first, so a rewritten call's arguments are rewritten too
     and the DuckDB calls a rewrite introduces are never looked at again."""
+    sketches = sketches or {}
     for node in reversed(list(tree.walk())):
-        new = _rewrite(node, now_ms, zone, sketches or {})
+        new = _rewrite(node, now_ms, zone, sketches)
         if new is not node:
             if node is tree:
                 tree = new
@@ -432,9 +433,7 @@ def _zoned(name: str, args: list[Node], zone: Zone) -> Node | None:
     return None
 
 
-def _rewrite(
-    node: Node, now_ms: int, zone: Zone | None = None, sketches: Mapping[str, str] | None = None
-) -> Node:
+def _rewrite(node: Node, now_ms: int, zone: Zone | None, sketches: Mapping[str, str]) -> Node:
     if type(node) is exp.Cast:  # Druid's CAST gives NULL for a value that doesn't convert
         return exp.TryCast(this=node.this, to=node.args["to"])
     if isinstance(node, exp.Anonymous):
@@ -445,7 +444,7 @@ def _rewrite(
             zoned = _zoned(name, args, zone)
         if zoned is not None:
             return zoned
-        merge = merged(name, args, sketches or {})
+        merge = merged(name, args, sketches)
         if merge is not None:
             return merge
         handler = _ANONYMOUS.get(name) or SKETCHES.get(name)
@@ -466,11 +465,12 @@ def _rewrite(
     if isinstance(node, exp.Extract):
         return _time_extract(node.expression, node.this.name, zone)
     if isinstance(node, exp.ApproxDistinct):
-        merge = merged("APPROX_COUNT_DISTINCT", [node.this], sketches or {})
+        merge = merged("APPROX_COUNT_DISTINCT", [node.this], sketches)
         return _count_distinct(node.this) if merge is None else merge
     if isinstance(node, exp.Count) and isinstance(node.this, exp.Distinct):
-        merge = merged("APPROX_COUNT_DISTINCT", node.this.expressions, sketches or {})
-        return node if merge is None or len(node.this.expressions) != 1 else merge
+        counted = node.this.expressions  # COUNT(DISTINCT a, b) counts pairs: never a merge
+        merge = merged("APPROX_COUNT_DISTINCT", counted, sketches) if len(counted) == 1 else None
+        return node if merge is None else merge
     if isinstance(node, exp.RegexpExtract):
         args = [node.this, node.expression]
         if node.args.get("group") is not None:

@@ -22,6 +22,7 @@ from airflow_provider_polaris.testing.dataplane.druid_functions import (
     SKETCH_TYPES,
     Zone,
     parse_zone,
+    sketch_field,
 )
 from airflow_provider_polaris.testing.dataplane.druid_sql import translate
 from airflow_provider_polaris.testing.dataplane.errors import SqlError, UnsupportedError
@@ -108,8 +109,8 @@ def _run(
 
 def _sql_type(duck_type: str) -> str:
     """Druid's name (in ``sqlTypesHeader``) of a DuckDB result type."""
-    if duck_type.startswith("STRUCT(druid_"):
-        field = duck_type[len("STRUCT(") :].split(" ")[0]
+    field = sketch_field(duck_type)
+    if field is not None:
         return SKETCH_TYPES.get(field, "OTHER")
     base = duck_type.split("(")[0].strip().upper()
     if base.endswith("[]"):

@@ -41,7 +41,7 @@ def translate_ingestion(
     now_ms: int,
     stage: Callable[[Node], None],
     prepare: Callable[[Node], Node],
-    sketches_of: Callable[[], Mapping[str, str]] = dict,
+    sketches_of: Callable[[], Mapping[str, str]],
 ) -> tuple[Translation, str | None]:
     """The DuckDB text of an ingestion job's SELECT, each source it reads handed to ``stage``
     (which points it at a staged table; ``sketches_of`` then gives their stored sketch

@@ -20,7 +20,7 @@ from typing import Any
 
 import duckdb
 
-from airflow_provider_polaris.testing.dataplane.druid_functions import MACROS
+from airflow_provider_polaris.testing.dataplane.druid_functions import MACROS, sketch_field
 
 _SETTINGS = (
     "SET integer_division = true",  # Druid: long / long stays a long
@@ -147,9 +147,10 @@ class TableStore:
         found: dict[str, str] = {}
         for name in names:
             if self.exists(name):
-                for column, kind in self._table(name).kinds.items():
-                    if kind and kind.startswith(_SKETCH):
-                        found[column] = kind[len("STRUCT(") :].split(" ")[0]
+                for column, kind in self._tables[name].kinds.items():
+                    field = sketch_field(kind or "")
+                    if field is not None:
+                        found[column] = field
         return found
 
     def count(self, name: str) -> int:
@@ -308,7 +309,6 @@ _STORED_AS: dict[str, tuple[str, str]] = {
 }
 
 
-_SKETCH = "STRUCT(druid_"  # the exact sketches of druid_functions (a one-field STRUCT)
 INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UHUGEINT"}
 INTEGER_TYPES |= {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
 
@@ -320,7 +320,7 @@ def _stored(column: str, duck_type: str) -> tuple[str | None, str]:
         return None, "NULL"
     if base.startswith("TIMESTAMP"):
         return "BIGINT", f"epoch_ms({column})"
-    if duck_type.startswith(_SKETCH):  # kept as is: queries merge stored sketches
+    if sketch_field(duck_type) is not None:  # kept as is: queries merge stored sketches
         return duck_type, column
     if base.endswith("[]") or base in ("STRUCT", "MAP", "LIST", "UNION"):
         return "JSON", f"to_json({column})"
@@ -335,8 +335,9 @@ def _stored(column: str, duck_type: str) -> tuple[str | None, str]:
 def _merge(old: str | None, new: str) -> str:
     if old is None or old == new:
         return new
-    if old.startswith(_SKETCH) and new.split(" ")[0] == old.split(" ")[0]:
-        return old.split(" ")[0] + " VARCHAR[])"  # one sketch kind over values of two types
+    field = sketch_field(old)
+    if field is not None and field == sketch_field(new):
+        return f"STRUCT({field} VARCHAR[])"  # one sketch kind over values of two types
     if {old, new} == {"BIGINT", "DOUBLE"}:
         return "DOUBLE"
     return "VARCHAR"

@@ -106,3 +106,19 @@ def test_insert_select_stores_sql_rows_like_python_rows() -> None:
     )
     assert [(r["__time"], r["n"]) for r in store.rows("t")] == [(2000, 1.0), (5000, 7.0)]
     assert store.count("t") == 2
+
+
+def test_a_sketch_column_keeps_its_struct_and_widens_to_text_members() -> None:
+    """Stored sketches stay sketches (queries merge them); a later sketch of other-typed values
+    widens the members to text instead of turning the column into a plain string."""
+    store = TableStore()
+    day = "TIMESTAMP '2024-01-01'"
+    store.insert_select("t", f"SELECT {day} AS __time, ds_hll(['a', 'b']) AS users")
+    assert store.kind("t", "users") == "STRUCT(druid_hll_sketch VARCHAR[])"
+    store.insert_select("t", f"SELECT {day} AS __time, ds_hll([2, 1]) AS users")
+    assert store.kind("t", "users") == "STRUCT(druid_hll_sketch VARCHAR[])"
+    assert store.sketch_columns(["t", "missing"]) == {"users": "druid_hll_sketch"}
+    assert [row["users"] for row in store.rows("t")] == [
+        {"druid_hll_sketch": ["a", "b"]},
+        {"druid_hll_sketch": ["1", "2"]},
+    ]
