@@ -64,15 +64,19 @@ class EventBatcher:
     ) -> EventsResult:
         """Type a push's events and stage them; bad lines are counted in ``result.parsed``."""
         result = EventsResult(lambda: self.settle_key(key))
+        records: list[bytes | dict[str, Any]] = []
         if plan.error is not None:  # every event is an error
             result.parsed.skip(plan.error, len(lines))
-        records = [] if plan.error is not None else parse_push(plan, lines, result.parsed)
+        else:
+            records = parse_push(plan, lines, result.parsed)
         if not records:
             result.settled()
             return result
         now = self._now_ms()
         low, high = add_period(now, plan.late, -1), add_period(now, plan.early)
-        staged = self._staged.setdefault(key, _Staged(plan))
+        staged = self._staged.get(key)
+        if staged is None:  # not setdefault: no throw-away _Staged on every push
+            staged = self._staged[key] = _Staged(plan)
         staged.pushes.append((len(staged.items), low, high))
         staged.items += records
         staged.results.append(result)
