@@ -57,7 +57,7 @@ _EXTRACT_PARTS = {
 }
 
 
-class _Dialect(Druid):
+class DruidDialect(Druid):
     """Druid as sqlglot reads it, with TIMESTAMPADD/DIFF kept as plain calls (unit first)."""
 
     class Parser(Druid.Parser):  # type: ignore[valid-type,misc]
@@ -97,7 +97,7 @@ def translate(
             "INSERT and REPLACE must be submitted as SQL ingestion jobs, not as queries"
         )
     try:
-        statements = [s for s in sqlglot.parse(sql, read=_Dialect) if s is not None]
+        statements = [s for s in sqlglot.parse(sql, read=DruidDialect) if s is not None]
     except (ParseError, TokenError) as exc:
         raise _syntax_error(exc) from None
     if len(statements) != 1:
@@ -105,11 +105,11 @@ def translate(
     tree = statements[0]
     if not isinstance(tree, exp.Query):
         raise UnsupportedError(f"Only SELECT queries are supported, not {tree.key.upper()}")
-    tables = _tables(tree)
-    tree = _rewrite_all(tree, now_ms, zone, sketches_of(tables) if sketches_of else {})
+    tables = read_tables(tree)
+    tree = rewrite_all(tree, now_ms, zone, sketches_of(tables) if sketches_of else {})
     if zone is not None:  # after the rewrites: they must not see the DuckDB calls it adds
         _localize_tables(tree, zone)
-    names = _name_outputs(tree)
+    names = name_outputs(tree)
     _order_groups(tree)
     placeholders = len(list(tree.find_all(exp.Placeholder)))
     return Translation(tree.sql(dialect="duckdb"), tables, names, placeholders)
@@ -118,13 +118,13 @@ def translate(
 def translate_expression(text: str, now_ms: int) -> str:
     """The DuckDB text of one Druid expression (a mapping or a filter), e.g.
     ``TIME_PARSE("ts")``; SqlError for what Druid or the emulator refuses."""
-    return str(_rewrite_all(parse_expression(text), now_ms).sql(dialect="duckdb"))
+    return str(rewrite_all(parse_expression(text), now_ms).sql(dialect="duckdb"))
 
 
 def parse_expression(text: str) -> Node:
     """One Druid expression as a sqlglot tree; ExpressionError when it doesn't parse."""
     try:
-        return sqlglot.parse_one(text, read=_Dialect, into=exp.Condition)
+        return sqlglot.parse_one(text, read=DruidDialect, into=exp.Condition)
     except (ParseError, TokenError) as exc:
         raise _syntax_error(exc) from None
 
@@ -134,7 +134,7 @@ def _syntax_error(exc: Exception) -> SqlError:
     return ExpressionError(f"Incorrect syntax: {first.replace('Unexpected', 'unexpected')}")
 
 
-def _rewrite_all(
+def rewrite_all(
     tree: Node, now_ms: int, zone: Zone | None = None, sketches: Mapping[str, str] | None = None
 ) -> Node:
     """Rewrite every node children first, so a rewritten call's arguments are rewritten too
@@ -150,7 +150,9 @@ def _rewrite_all(
     return tree
 
 
-def _tables(tree: Node, stage: Callable[[Node], None] | None = None) -> tuple[str, ...]:
+def read_tables(tree: Node, stage: Callable[[Node], None] | None = None) -> tuple[str, ...]:
+    """The emulator tables a query reads (``druid.`` dropped), or with ``stage`` each source
+    of an ingestion job handed to it; a table function outside a job is refused."""
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     found: dict[str, None] = {}
     for table in list(tree.find_all(exp.Table)):
@@ -184,7 +186,7 @@ def _localize_tables(tree: Node, zone: Zone) -> None:
         table.replace(exp.Subquery(this=view, alias=exp.TableAlias(this=exp.to_identifier(alias))))
 
 
-def _name_outputs(tree: Node) -> tuple[str | None, ...]:
+def name_outputs(tree: Node) -> tuple[str | None, ...]:
     """Alias the outer select's items with Druid's names (``EXPR$<n>`` when unnamed)."""
     select = tree
     while isinstance(select, exp.SetOperation):

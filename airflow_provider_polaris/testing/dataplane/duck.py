@@ -27,7 +27,7 @@ from airflow_provider_polaris.testing.dataplane.druid_functions import (
 from airflow_provider_polaris.testing.dataplane.druid_sql import translate
 from airflow_provider_polaris.testing.dataplane.errors import SqlError, UnsupportedError
 from airflow_provider_polaris.testing.dataplane.parameters import bind_parameters
-from airflow_provider_polaris.testing.dataplane.store import INTEGER_TYPES, TableStore
+from airflow_provider_polaris.testing.dataplane.store import INTEGER_TYPES, TableStore, base_type
 
 # DuckDB messages reworded as Druid's: (pattern, template filled with its groups, unsupported).
 _ERRORS = [
@@ -112,7 +112,7 @@ def _sql_type(duck_type: str) -> str:
     field = sketch_field(duck_type)
     if field is not None:
         return SKETCH_TYPES.get(field, "OTHER")
-    base = duck_type.split("(")[0].strip().upper()
+    base = base_type(duck_type)
     if base.endswith("[]"):
         return "ARRAY"
     if base in INTEGER_TYPES:

@@ -21,7 +21,12 @@ from airflow_provider_polaris.testing.dataplane.formats import (
     format_name,
     read_records,
 )
-from airflow_provider_polaris.testing.dataplane.store import INTEGER_TYPES, quote, sql_string
+from airflow_provider_polaris.testing.dataplane.store import (
+    INTEGER_TYPES,
+    base_type,
+    quote,
+    sql_string,
+)
 
 DUCK_TYPES = {
     "long": "BIGINT",
@@ -200,7 +205,7 @@ NUMBERS = INTEGER_TYPES | {"DOUBLE", "FLOAT", "DECIMAL", "BOOLEAN"}  # a boolean
 def as_timestamp(column: str, kind: str) -> str:
     """A value of DuckDB type ``kind`` as a TIMESTAMP: numbers are epoch ms, strings
     ISO-8601 or a number; NULL when it is neither (or out of range)."""
-    base = kind.split("(")[0].strip().upper()
+    base = base_type(kind)
     if base.startswith("TIMESTAMP") or base == "DATE":
         return f"CAST({column} AS TIMESTAMP)"
     if base in NUMBERS:

@@ -19,16 +19,16 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from airflow_provider_polaris.testing.dataplane.druid_sql import (
+    DruidDialect,
     Translation,
-    _Dialect,
-    _name_outputs,
-    _rewrite_all,
-    _tables,
+    name_outputs,
+    read_tables,
+    rewrite_all,
     translate_expression,
 )
 from airflow_provider_polaris.testing.dataplane.errors import ExpressionError, SqlError
 from airflow_provider_polaris.testing.dataplane.ingest_load import NUMBERS, as_timestamp
-from airflow_provider_polaris.testing.dataplane.store import INTEGER_TYPES, quote
+from airflow_provider_polaris.testing.dataplane.store import INTEGER_TYPES, base_type, quote
 
 Node = Any
 _serial = itertools.count(1)
@@ -48,16 +48,16 @@ def translate_ingestion(
     columns) and the parsed Druid tree first passed to ``prepare``;
     also a query counting the rows the outer WHERE keeps when it reads one source."""
     try:
-        statements = [s for s in sqlglot.parse(sql, read=_Dialect) if s is not None]
+        statements = [s for s in sqlglot.parse(sql, read=DruidDialect) if s is not None]
     except (ParseError, TokenError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else "cannot parse"
         raise SqlError(f"Incorrect syntax: {first.replace('Unexpected', 'unexpected')}") from None
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise ExpressionError("An ingestion query must be INSERT INTO or REPLACE INTO ... SELECT")
     tree = prepare(statements[0])
-    _tables(tree, stage)
-    tree = _rewrite_all(tree, now_ms, None, sketches_of())
-    names = _name_outputs(tree)
+    read_tables(tree, stage)
+    tree = rewrite_all(tree, now_ms, None, sketches_of())
+    names = name_outputs(tree)
     kept = None
     if isinstance(tree, exp.Select) and tree.args.get("from_") and not tree.args.get("joins"):
         count = exp.select("count(*)").from_(tree.args["from_"].this.copy())
@@ -71,7 +71,7 @@ def constant_ms(con: duckdb.DuckDBPyConnection, now_ms: int) -> Callable[[Node],
     """An evaluator of constant Druid expressions (OVERWRITE WHERE bounds) to epoch ms."""
 
     def to_ms(node: Node) -> int:
-        text = translate_expression(node.sql(dialect=_Dialect), now_ms)
+        text = translate_expression(node.sql(dialect=DruidDialect), now_ms)
         try:
             found = con.execute(f"SELECT epoch_ms(CAST(({text}) AS TIMESTAMP))").fetchone()
         except duckdb.Error:
@@ -100,7 +100,7 @@ def describe(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[str, str]]:
 
 def polaris_type(duck_type: str) -> str | None:
     """The Polaris ``dataType`` of a DuckDB result type (None: can't tell)."""
-    base = duck_type.split("(")[0].strip().upper()
+    base = base_type(duck_type)
     if base in INTEGER_TYPES:
         return "long"
     if base.startswith("TIMESTAMP"):
@@ -147,7 +147,7 @@ def declared_value(column: str, kind: str, data_type: str | None, *, text: bool 
     other values are kept as they are, except that with ``text`` (streaming) text becomes a
     declared number too, NULL when it isn't one."""
     want = (data_type or "").lower()
-    base = kind.split("(")[0].strip().upper()
+    base = base_type(kind)
     number = base in NUMBERS
     if text and base == "VARCHAR" and want in ("long", "bigint", "double", "float"):
         column, number = f"TRY_CAST({column} AS DOUBLE)", True

@@ -23,7 +23,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
 from airflow_provider_polaris.testing.dataplane.druid_sql import (
-    _Dialect,
+    DruidDialect,
     output_name,
     parse_expression,
 )
@@ -251,7 +251,7 @@ def _nesting(token: Token) -> int:
 def _bind(text: str, params: Sequence[Any]) -> tuple[str, list[Token]]:
     """The statement with its ``?`` replaced by ``params`` as literals, and its tokens."""
     try:
-        tokens = _Dialect().tokenize(text)
+        tokens = DruidDialect().tokenize(text)
         holes = [t for t in tokens if t.token_type == TokenType.PLACEHOLDER]
         if not holes:
             return text, tokens
@@ -263,7 +263,7 @@ def _bind(text: str, params: Sequence[Any]) -> tuple[str, list[Token]]:
             pieces += [text[end : hole.start], _literal(value)]
             end = hole.end + 1
         bound = "".join(pieces) + text[end:]
-        return bound, _Dialect().tokenize(bound)
+        return bound, DruidDialect().tokenize(bound)
     except TokenError as exc:
         raise ExpressionError(f"Incorrect syntax: {exc}") from None
 
@@ -290,7 +290,7 @@ def _granularity(text: str) -> str:
     if len(words) == 1 and words[0].isidentifier():
         return words[0]
     try:
-        node = sqlglot.parse_one(text, read=_Dialect)
+        node = sqlglot.parse_one(text, read=DruidDialect)
     except (ParseError, TokenError):
         node = None
     if isinstance(node, exp.Literal) and node.is_string:

@@ -313,9 +313,14 @@ INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UHUGEIN
 INTEGER_TYPES |= {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
 
 
+def base_type(duck_type: str) -> str:
+    """A DuckDB type's name without its parameters, upper case: ``DECIMAL(18,3)`` → ``DECIMAL``."""
+    return duck_type.split("(")[0].strip().upper()
+
+
 def _stored(column: str, duck_type: str) -> tuple[str | None, str]:
     """The stored kind of a DuckDB result column (None: only NULLs) and its stored value."""
-    base = duck_type.split("(")[0].strip().upper()
+    base = base_type(duck_type)
     if base == '"NULL"':
         return None, "NULL"
     if base.startswith("TIMESTAMP"):
