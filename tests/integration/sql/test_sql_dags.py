@@ -1,9 +1,8 @@
 """Airflow's common-sql operators with ``conn_id`` set to a Polaris connection, end to end with
 ``dag.test()`` against the emulator's real rows, on both Airflow lines (issue 13 item 1).
 
-The column and table check operators build subqueries and ``UNION ALL``; the emulator's current
-SQL engine rejects those (UNSUPPORTED), so their tests skip with that reason until the DuckDB
-data plane lands, and run as they are once it answers them.
+The column and table check operators build subqueries and ``UNION ALL``, which the emulator's
+DuckDB data plane answers as Druid does.
 """
 
 from __future__ import annotations
@@ -113,28 +112,8 @@ def test_failing_checks_fail_their_task_naming_the_check(
     assert "The following tests have failed:" in logged and "COUNT(*)" in logged
 
 
-def _column_checks_supported(emu: Any) -> bool:
-    from airflow_provider_polaris.hooks.polaris import PolarisHook
-
-    hook = PolarisHook(polaris_conn_id="polaris_default", sql=True)
-    try:
-        hook.get_first("SELECT x FROM (SELECT 1 AS x UNION ALL SELECT 2 AS x) AS sq")
-    except Exception as err:
-        if "UNSUPPORTED" in str(err):
-            return False
-        raise
-    finally:
-        emu.clear_request_log()
-    return True
-
-
 @pytest.fixture
 def my_table(polaris_emulator: Any) -> Any:
-    if not _column_checks_supported(polaris_emulator):
-        pytest.skip(
-            "the emulator's SQL engine rejects subqueries and UNION ALL, which SQLColumnCheck"
-            "Operator and SQLTableCheckOperator generate (needs the DuckDB data plane)"
-        )
     load_table(polaris_emulator, "My Table")
     return polaris_emulator
 
