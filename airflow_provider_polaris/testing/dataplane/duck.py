@@ -77,9 +77,8 @@ def run_query(
             f"but {len(values)} parameter value(s) were given"
         )
     for name in plan.tables:
-        if not store.exists(name):
+        if not store.exists(name):  # exists() writes the table's staged events first
             raise SqlError(f"Object '{name}' not found")
-        store.sync(name)
     try:
         with store.lock:
             description, raw = _run(store.con, plan.sql, values, zone)

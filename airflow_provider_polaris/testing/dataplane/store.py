@@ -86,24 +86,21 @@ class TableStore:
 
     def exists(self, name: str) -> bool:
         """True when the table has been created or written (even with zero rows)."""
-        self._settle(name)
+        self.sync(name)
         return name in self._tables
-
-    def _settle(self, name: str) -> None:
-        if self.before_read is not None:
-            self.before_read(name)
 
     def sync(self, name: str) -> None:
         """Write what is staged for the table (queries call this before reading)."""
         with self.lock:
-            self._settle(name)
+            if self.before_read is not None:
+                self.before_read(name)
 
     def rows(self, name: str, every: int = 1) -> tuple[dict[str, Any], ...]:
         """The table's rows in time order, ``__time`` as epoch milliseconds (empty when
         unknown). Each row has every column; JSON values come back as Python objects.
         ``every`` > 1 returns a sample: about one row in ``every``."""
         with self.lock:
-            self._settle(name)
+            self.sync(name)
             table = self._tables.get(name)
             if table is None:
                 return ()
@@ -128,7 +125,7 @@ class TableStore:
     def days(self, name: str) -> int:
         """How many UTC days hold rows (Polaris' default partitioning: one segment a day)."""
         with self.lock:
-            self._settle(name)
+            self.sync(name)
             if name not in self._tables:
                 return 0
             days = f"SELECT count(DISTINCT CAST({quote('__time')} AS DATE)) FROM {quote(name)}"
@@ -155,19 +152,19 @@ class TableStore:
 
     def count(self, name: str) -> int:
         """How many rows the table holds."""
-        self._settle(name)
+        self.sync(name)
         table = self._tables.get(name)
         return 0 if table is None else table.rows
 
     def version(self, name: str) -> int:
         """A number that changes with every write to the table (for caches of derived data)."""
-        self._settle(name)
+        self.sync(name)
         table = self._tables.get(name)
         return -1 if table is None else table.version
 
     def columns(self, name: str) -> tuple[str, ...]:
         """The table's columns, ``__time`` first."""
-        self._settle(name)
+        self.sync(name)
         table = self._tables.get(name)
         return ("__time",) if table is None else tuple(table.kinds)
 
@@ -220,7 +217,7 @@ class TableStore:
     def drop(self, name: str) -> None:
         """Forget one table."""
         with self.lock:
-            self._settle(name)  # staged events reach it (and their jobs' counts) first
+            self.sync(name)  # staged events reach it (and their jobs' counts) first
             if self._tables.pop(name, None) is not None:
                 self.con.execute(f"DROP TABLE IF EXISTS {quote(name)}")
 
@@ -258,7 +255,6 @@ class TableStore:
                             f"ALTER TABLE {quote(name)} ALTER {quote(column)} TYPE {new}"
                         )
                 values.append(f"{value} AS {quote(column)}")
-            columns = ["__time", *(str(d[0]) for d in described if d[0] != "__time")]
             staged = "__polaris_staged"
             self.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {staged} AS SELECT {', '.join(values)} "
@@ -273,8 +269,7 @@ class TableStore:
                 count, first, last = found if found else (0, None, None)
                 if keep != "all":
                     self._delete(name, table, None if keep == "none" else intervals)
-                names = ", ".join(quote(c) for c in columns)
-                self.con.execute(f"INSERT INTO {quote(name)} ({names}) SELECT * FROM {staged}")
+                self.con.execute(f"INSERT INTO {quote(name)} BY NAME SELECT * FROM {staged}")
             finally:
                 self.con.execute(f"DROP TABLE IF EXISTS {staged}")
             self._loaded(name, table, int(count), first, last)
