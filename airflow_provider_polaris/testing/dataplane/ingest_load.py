@@ -208,11 +208,9 @@ def as_timestamp(column: str, kind: str) -> str:
     base = base_type(kind)
     if base.startswith("TIMESTAMP") or base == "DATE":
         return f"CAST({column} AS TIMESTAMP)"
+    number = f"try(epoch_ms(TRY_CAST(trunc(TRY_CAST({column} AS DOUBLE)) AS BIGINT)))"
     if base in NUMBERS:
-        return f"try(epoch_ms(TRY_CAST(trunc(CAST({column} AS DOUBLE)) AS BIGINT)))"
+        return number
     if base in ("VARCHAR", "JSON"):
-        return (
-            f"coalesce(CAST(TRY_CAST({column} AS TIMESTAMPTZ) AS TIMESTAMP), "
-            f"try(epoch_ms(TRY_CAST(trunc(TRY_CAST({column} AS DOUBLE)) AS BIGINT))))"
-        )
+        return f"coalesce(CAST(TRY_CAST({column} AS TIMESTAMPTZ) AS TIMESTAMP), {number})"
     return "CAST(NULL AS TIMESTAMP)"

@@ -43,7 +43,6 @@ from airflow_provider_polaris.testing.dataplane.timeutil import ALL_TIME, parse_
 
 # Polaris shows this default in job responses; effectively "never fail on bad rows".
 DEFAULT_MAX_PARSE_EXCEPTIONS = 2_147_483_647
-_PARSE_ERRORS_KEPT = 5
 
 
 @dataclass
@@ -209,7 +208,7 @@ class Ingestor:
             statement.select, self.now_ms(), staging, rollup(table, info), staging.sketch_columns
         )
         result.bytes_processed = staging.bytes
-        bad, messages = staging.bad(_PARSE_ERRORS_KEPT)
+        bad, messages = staging.errors, staging.messages
         result.rows_skipped_by_error, result.parse_errors = bad, messages
         limit = _max_parse_exceptions(spec)
         if bad > limit:

@@ -25,6 +25,7 @@ from airflow_provider_polaris.testing.dataplane.timeutil import ALL_TIME, parse_
 FileReader = Callable[[str], "bytes | None"]
 Node = Any
 _serial = itertools.count(1)
+PARSE_ERRORS_KEPT = 5  # reasons kept for the job's health
 
 
 class SourceError(Exception):
@@ -62,8 +63,9 @@ class Staging:
         self.store, self.read_file, self.empty, self.interval = store, read_file, empty, interval
         self.made: list[tuple[str, str]] = []  # (TABLE or VIEW, name) to drop
         self.staged: dict[str, str] = {}  # each distinct source is staged once
-        self.raw: list[str] = []  # tables holding every parsed row, with its __err
         self.rows = 0  # good input rows
+        self.errors = 0  # unparseable input rows
+        self.messages: list[str] = []  # why the first PARSE_ERRORS_KEPT of them failed
         self.bytes = 0
         self.schemaless = False  # a source without inputSchema: columns unknown when empty
         self.declared: dict[str, str] = {}  # a source table's declared column types
@@ -101,19 +103,6 @@ class Staging:
             for kind, name in reversed(self.made):
                 self.store.con.execute(f"DROP {kind} IF EXISTS {quote(name)}")
         self.made.clear()
-
-    def bad(self, keep: int) -> tuple[int, list[str]]:
-        """How many rows could not be parsed, and the first ``keep`` messages."""
-        count, messages = 0, list[str]()
-        for raw in self.raw:
-            found = self.store.con.execute(
-                f"SELECT count(*), list(__err ORDER BY __file, __line)[:{int(keep)}] "
-                f"FROM {quote(raw)} WHERE __err IS NOT NULL"
-            ).fetchone()
-            if found:
-                count += int(found[0])
-                messages.extend(str(m) for m in found[1] or ())
-        return count, messages[:keep]
 
     # --- tables ----------------------------------------------------------------------------
 
@@ -192,29 +181,24 @@ class Staging:
                 "cannot_parse_source", f"Source type {kind!r} is not supported for this job"
             )
         schema = [f for f in spec.get("inputSchema") or [] if isinstance(f, Mapping)]
-        if self.empty:
-            self.schemaless = self.schemaless or not schema
-            name = self._new("TABLE", "stage")
-            columns = [f"{quote(str(f.get('name')))} {field_type(f)}" for f in schema]
-            self.store.con.execute(
-                f"CREATE TEMP TABLE {quote(name)} ({', '.join(columns) or '__none VARCHAR'})"
-            )
-            return name
+        self.schemaless = self.schemaless or not schema  # planning: columns unknown
         raw = self._new("TABLE", "source")
+        payloads = () if self.empty else self._payloads(spec)  # planning: typed, empty
         try:
-            load_source(
-                self.store.con, raw, self._payloads(spec), spec.get("formatSettings"), schema
-            )
+            load_source(self.store.con, raw, payloads, spec.get("formatSettings"), schema)
         except FormatError as exc:
             raise SourceError("cannot_parse_source", str(exc)) from None
-        self.raw.append(raw)
         view = self._new("VIEW", "stage")
         self.store.con.execute(
             f"CREATE TEMP VIEW {quote(view)} AS SELECT * EXCLUDE (__file, __line, __err) "
             f"FROM {quote(raw)} WHERE __err IS NULL"
         )
-        found = self.store.con.execute(f"SELECT count(*) FROM {quote(view)}").fetchone()
-        self.rows += int(found[0]) if found else 0
+        good, bad, messages = self.store.con.execute(
+            f"SELECT count(*) - count(__err), count(__err), (list(__err ORDER BY __file, __line) "
+            f"FILTER (WHERE __err IS NOT NULL))[:{PARSE_ERRORS_KEPT}] FROM {quote(raw)}"
+        ).fetchone() or (0, 0, [])
+        self.rows, self.errors = self.rows + int(good), self.errors + int(bad)
+        self.messages = (self.messages + [str(m) for m in messages or ()])[:PARSE_ERRORS_KEPT]
         return view
 
     def _payloads(self, spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
