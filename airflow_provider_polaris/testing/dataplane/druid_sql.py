@@ -66,11 +66,6 @@ class DruidDialect(Druid):
             "TIMESTAMPDIFF": lambda args: exp.Anonymous(this="TIMESTAMPDIFF", expressions=args),
             "TIMESTAMPADD": lambda args: exp.Anonymous(this="TIMESTAMPADD", expressions=args),
         }
-        FUNCTION_PARSERS = {
-            k: v
-            for k, v in Druid.Parser.FUNCTION_PARSERS.items()
-            if k not in ("TIMESTAMPDIFF", "TIMESTAMPADD")
-        }
 
 
 @dataclass(frozen=True)
@@ -250,6 +245,11 @@ def _unit_interval(unit_node: Node) -> Node:
     return exp.cast(exp.Literal.string(f"1 {_UNITS[unit]}"), "INTERVAL")
 
 
+def _local(node: Node, zone: Zone | None) -> Node:
+    """A UTC TIMESTAMP as the session zone's wall clock (unchanged without a zone)."""
+    return node if zone is None else shift(node, None, zone)
+
+
 def _epoch_ms(ms: int) -> Node:
     # int(): timeutil's Timestamp is an int subclass whose str() is not a number
     return call("epoch_ms", exp.Literal.number(int(ms)))
@@ -359,38 +359,41 @@ def _time_shift(args: list[Node]) -> Node:
 
 # Druid functions sqlglot reads as plain calls. The ones it knows (NVL, SAFE_DIVIDE, PARSE_JSON,
 # LN, LEFT, UPPER ...) become its own nodes, which it writes as DuckDB SQL itself.
-_ANONYMOUS: dict[str, Callable[[list[Node]], Node]] = {
-    "TIME_FLOOR": _time_floor,
-    "TIME_CEIL": lambda a: _ceil_of(
+# Each is called with the call's arguments and the session zone (None = UTC).
+_ANONYMOUS: dict[str, Callable[[list[Node], Zone | None], Node]] = {
+    "TIME_FLOOR": lambda a, _: _time_floor(a),
+    "TIME_CEIL": lambda a, _: _ceil_of(
         a[0], _time_floor(a), _interval(_literal_text(a[1], "period"))[0]
     ),
-    "TIME_SHIFT": _time_shift,
-    "TIME_EXTRACT": lambda a: _time_extract(
-        a[0], _literal_text(a[1], "TIME_EXTRACT's unit") if len(a) > 1 else "MILLISECOND"
+    "TIME_SHIFT": lambda a, _: _time_shift(a),
+    "TIME_EXTRACT": lambda a, zone: _time_extract(
+        a[0], _literal_text(a[1], "TIME_EXTRACT's unit") if len(a) > 1 else "MILLISECOND", zone
     ),
     "TIME_IN_INTERVAL": _time_in_interval,
-    "TIME_PARSE": _time_parse,
+    "TIME_PARSE": lambda a, _: _time_parse(a),
     "TIME_FORMAT": _time_format,
-    "MILLIS_TO_TIMESTAMP": lambda a: call("epoch_ms", exp.cast(a[0], "BIGINT")),
-    "TIMESTAMP_TO_MILLIS": lambda a: call("epoch_ms", a[0]),
-    "TIMESTAMPADD": lambda a: exp.Add(
+    "MILLIS_TO_TIMESTAMP": lambda a, zone: _local(call("epoch_ms", exp.cast(a[0], "BIGINT")), zone),
+    "TIMESTAMP_TO_MILLIS": lambda a, zone: call(
+        "epoch_ms", zone.to_instant(a[0]) if zone else a[0]
+    ),
+    "TIMESTAMPADD": lambda a, _: exp.Add(
         this=a[2], expression=exp.Mul(this=exp.paren(a[1]), expression=_unit_interval(a[0]))
     ),
-    "TIMESTAMPDIFF": lambda a: call(
+    "TIMESTAMPDIFF": lambda a, _: call(
         "date_sub", exp.Literal.string(_UNITS.get(a[0].name.upper(), a[0].name)), a[1], a[2]
     ),
-    "CONTAINS_STRING": lambda a: call("contains", *a),
-    "ICONTAINS_STRING": lambda a: call("contains", call("lower", a[0]), call("lower", a[1])),
-    "TEXTCAT": lambda a: exp.DPipe(this=a[0], expression=a[1]),
-    "BTRIM": lambda a: call("trim", *a),
-    "TRY_PARSE_JSON": lambda a: call("try", call("json", a[0])),
-    "TO_JSON_STRING": lambda a: exp.cast(call("to_json", a[0]), "VARCHAR"),
-    "LATEST": lambda a: call("arg_max", a[0], exp.column("__time", quoted=True)),
-    "EARLIEST": lambda a: call("arg_min", a[0], exp.column("__time", quoted=True)),
-    "LATEST_BY": lambda a: call("arg_max", *a[:2]),
-    "EARLIEST_BY": lambda a: call("arg_min", *a[:2]),
-    "APPROX_COUNT_DISTINCT_DS_HLL": lambda a: _count_distinct(a[0]),
-    "APPROX_COUNT_DISTINCT_DS_THETA": lambda a: _count_distinct(a[0]),
+    "CONTAINS_STRING": lambda a, _: call("contains", *a),
+    "ICONTAINS_STRING": lambda a, _: call("contains", call("lower", a[0]), call("lower", a[1])),
+    "TEXTCAT": lambda a, _: exp.DPipe(this=a[0], expression=a[1]),
+    "BTRIM": lambda a, _: call("trim", *a),
+    "TRY_PARSE_JSON": lambda a, _: call("try", call("json", a[0])),
+    "TO_JSON_STRING": lambda a, _: exp.cast(call("to_json", a[0]), "VARCHAR"),
+    "LATEST": lambda a, _: call("arg_max", a[0], exp.column("__time", quoted=True)),
+    "EARLIEST": lambda a, _: call("arg_min", a[0], exp.column("__time", quoted=True)),
+    "LATEST_BY": lambda a, _: call("arg_max", *a[:2]),
+    "EARLIEST_BY": lambda a, _: call("arg_min", *a[:2]),
+    "APPROX_COUNT_DISTINCT_DS_HLL": lambda a, _: _count_distinct(a[0]),
+    "APPROX_COUNT_DISTINCT_DS_THETA": lambda a, _: _count_distinct(a[0]),
 }
 
 
@@ -414,25 +417,8 @@ def _explicit_zone(name: str, args: list[Node], session: Zone | None) -> Node | 
     if name == "TIME_EXTRACT" and len(rest) > 1 and rest[1].name.upper() == "EPOCH":
         return _time_extract(rest[0], "EPOCH", session)
     rest[0] = shift(rest[0], session, zone)
-    if name == "TIME_FORMAT":
-        return _time_format(rest, zone)
-    result = _ANONYMOUS[name](rest)
-    return result if name == "TIME_EXTRACT" else shift(result, zone, session)
-
-
-def _zoned(name: str, args: list[Node], zone: Zone) -> Node | None:
-    """The rewrite of a time function that depends on the session zone; None for others."""
-    if name == "MILLIS_TO_TIMESTAMP":
-        return shift(call("epoch_ms", exp.cast(args[0], "BIGINT")), None, zone)
-    if name == "TIMESTAMP_TO_MILLIS":
-        return call("epoch_ms", zone.to_instant(args[0]))
-    if name == "TIME_FORMAT":
-        return _time_format(args, zone)
-    if name == "TIME_IN_INTERVAL":
-        return _time_in_interval(args, zone)
-    if name == "TIME_EXTRACT" and len(args) > 1 and args[1].name.upper() == "EPOCH":
-        return _time_extract(args[0], "EPOCH", zone)
-    return None
+    result = _ANONYMOUS[name](rest, zone)
+    return result if name in ("TIME_EXTRACT", "TIME_FORMAT") else shift(result, zone, session)
 
 
 def _rewrite(node: Node, now_ms: int, zone: Zone | None, sketches: Mapping[str, str]) -> Node:
@@ -441,20 +427,16 @@ def _rewrite(node: Node, now_ms: int, zone: Zone | None, sketches: Mapping[str, 
     if isinstance(node, exp.Anonymous):
         name = str(node.this).upper()
         args = list(node.expressions)
-        zoned = _explicit_zone(name, args, zone)
-        if zoned is None and zone is not None:
-            zoned = _zoned(name, args, zone)
-        if zoned is not None:
-            return zoned
-        merge = merged(name, args, sketches)
-        if merge is not None:
-            return merge
-        handler = _ANONYMOUS.get(name) or SKETCHES.get(name)
-        if handler is not None:
-            return handler(args)
+        rewritten = _explicit_zone(name, args, zone) or merged(name, args, sketches)
+        if rewritten is not None:
+            return rewritten
+        if name in _ANONYMOUS:
+            return _ANONYMOUS[name](args, zone)
+        if name in SKETCHES:
+            return SKETCHES[name](args)
         raise UnsupportedError(f"Function '{name}' is not supported by the emulator")
     if isinstance(node, exp.CurrentTimestamp | exp.CurrentDate):
-        now = _epoch_ms(now_ms) if zone is None else shift(_epoch_ms(now_ms), None, zone)
+        now = _local(_epoch_ms(now_ms), zone)
         return now if isinstance(node, exp.CurrentTimestamp) else exp.cast(now, "DATE")
     if isinstance(node, exp.JSONValue):
         return json_value(node)
