@@ -119,15 +119,12 @@ def compute_output(
     target's declared column types applied where the value is a number or a time. Grouped
     rows come out ordered by their values, as Druid's groupBy returns them."""
     columns = describe(con, sql)
-    values = []
-    for name, kind in columns:
-        value = (
-            as_timestamp(quote(name), kind)
-            if name == "__time"
-            else declared_value(quote(name), kind, declared.get(name))
-        )
-        values.append(f"{value} AS {quote(name)}")
-    values.sort(key=lambda v: not v.endswith(f" AS {quote('__time')}"))
+    values = [
+        f"{as_timestamp(quote(name), kind)} AS {quote(name)}"
+        if name == "__time"
+        else f"{declared_value(quote(name), kind, declared.get(name))} AS {quote(name)}"
+        for name, kind in sorted(columns, key=lambda column: column[0] != "__time")
+    ]
     table = f"__ingested_{next(_serial)}"
     order = " ORDER BY ALL" if grouped else ""
     con.execute(

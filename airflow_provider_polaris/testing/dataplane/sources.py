@@ -122,7 +122,6 @@ class Staging:
             return self.staged[key]
         if not self.store.exists(name):
             raise SqlError(f"Object '{name}' not found")
-        self.store.sync(name)
         start, end = self.interval
         staged = self._new("TABLE", "snapshot")
         where = f'WHERE "__time" >= epoch_ms({int(start)}) AND "__time" < epoch_ms({int(end)})'
