@@ -104,23 +104,17 @@ class TableStore:
             table = self._tables.get(name)
             if table is None:
                 return ()
-            columns = list(table.kinds)
-            select = ", ".join(
-                ["epoch_ms(" + quote("__time") + ")"] + [quote(c) for c in columns[1:]]
-            )
+            columns = list(table.kinds)  # the DuckDB table's order, __time first
             where = f" WHERE rowid % {int(every)} = 0" if every > 1 else ""
             raw = self.con.execute(
-                f"SELECT {select} FROM {quote(name)}{where} ORDER BY {quote('__time')}, rowid"
+                f"SELECT epoch_ms({quote('__time')}), * EXCLUDE ({quote('__time')}) "
+                f"FROM {quote(name)}{where} ORDER BY {quote('__time')}, rowid"
             ).fetchall()
-        json_at = [i for i, c in enumerate(columns) if table.kinds[c] == "JSON"]
-        out = []
-        for values in raw:
-            row = dict(zip(columns, values, strict=True))
-            for index in json_at:
-                text = values[index]
-                row[columns[index]] = None if text is None else json.loads(text)
-            out.append(row)
-        return tuple(out)
+        rows = tuple(dict(zip(columns, values, strict=True)) for values in raw)
+        for column in (c for c, kind in table.kinds.items() if kind == "JSON"):
+            for row in rows:
+                row[column] = None if row[column] is None else json.loads(row[column])
+        return rows
 
     def days(self, name: str) -> int:
         """How many UTC days hold rows (Polaris' default partitioning: one segment a day)."""
