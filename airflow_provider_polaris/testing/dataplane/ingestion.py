@@ -173,16 +173,11 @@ class Ingestor:
         self, spec: Mapping[str, Any], read_file: FileReader, table: Mapping[str, Any] | None
     ) -> IngestionResult:
         result = IngestionResult(query=spec.get("query") if spec.get("type") == "sql" else None)
+        staging = None
         try:
             statement = self.statement(spec, table)
-        except SqlError as exc:
-            return result.fail("query_not_supported", exc.message)
-        result.query = statement.text
-        try:
+            result.query = statement.text
             staging = self.staging(spec, read_file, empty=False)
-        except SourceError as exc:
-            return result.fail(exc.code, exc.message)
-        try:
             with self.store.lock:
                 return self._run(spec, statement, staging, table, result)
         except SourceError as exc:
@@ -192,7 +187,8 @@ class Ingestor:
         except duckdb.Error as exc:
             return result.fail("query_not_supported", as_sql_error(exc).message)
         finally:
-            staging.drop()
+            if staging is not None:
+                staging.drop()
 
     def _run(
         self,
