@@ -20,7 +20,6 @@ import duckdb
 from airflow_provider_polaris.testing.dataplane.druid_functions import (
     OTHER,
     SKETCH_TYPES,
-    Zone,
     parse_zone,
     sketch_field,
 )
@@ -81,7 +80,15 @@ def run_query(
             raise SqlError(f"Object '{name}' not found")
     try:
         with store.lock:
-            description, raw = _run(store.con, plan.sql, values, zone)
+            # In the session zone, which DuckDB uses for TIMESTAMPTZ casts; UTC for the rest.
+            if zone is not None:
+                store.con.execute(f"SET TimeZone = '{zone.duck}'")
+            try:
+                cursor = store.con.execute(plan.sql, values)
+                description, raw = cursor.description or [], cursor.fetchall()
+            finally:
+                if zone is not None:
+                    store.con.execute("SET TimeZone = 'UTC'")
     except duckdb.Error as exc:
         raise as_sql_error(exc) from None
     columns = [str(d[0]) for d in description]
@@ -91,19 +98,9 @@ def run_query(
     return columns, [_sql_type(t) for t in types], rows
 
 
-def _run(
-    con: duckdb.DuckDBPyConnection, sql: str, values: list[Any], zone: Zone | None
-) -> tuple[list[Any], list[Any]]:
-    """Run on the store's connection (the caller holds its lock): in the session zone,
-    which DuckDB uses for TIMESTAMPTZ casts, then back to UTC for everyone else."""
-    if zone is not None:
-        con.execute(f"SET TimeZone = '{zone.duck}'")
-    try:
-        cursor = con.execute(sql, values)
-        return list(cursor.description or []), cursor.fetchall()
-    finally:
-        if zone is not None:
-            con.execute("SET TimeZone = 'UTC'")
+# DuckDB base types → Druid's names; the rest (STRUCT, MAP, JSON ...) are COMPLEX<json>.
+_SQL_TYPES = dict.fromkeys(INTEGER_TYPES, "BIGINT") | {"DECIMAL": "DOUBLE", '"NULL"': "VARCHAR"}
+_SQL_TYPES |= {name: name for name in ("DOUBLE", "FLOAT", "DATE", "BOOLEAN", "VARCHAR")}
 
 
 def _sql_type(duck_type: str) -> str:
@@ -114,15 +111,9 @@ def _sql_type(duck_type: str) -> str:
     base = base_type(duck_type)
     if base.endswith("[]"):
         return "ARRAY"
-    if base in INTEGER_TYPES:
-        return "BIGINT"
-    if base in ("DOUBLE", "DECIMAL"):
-        return "DOUBLE"
     if base.startswith("TIMESTAMP"):
         return "TIMESTAMP"
-    if base in ("FLOAT", "DATE", "BOOLEAN", "VARCHAR"):
-        return base
-    return "VARCHAR" if base == '"NULL"' else "COMPLEX<json>"
+    return _SQL_TYPES.get(base, "COMPLEX<json>")
 
 
 def _sketch(value: dict[str, Any]) -> Any:
@@ -135,21 +126,16 @@ def _sketch(value: dict[str, Any]) -> Any:
     return base64.b64encode(text.encode()).decode("ascii")
 
 
-def _zoned_iso(moment: dt.datetime, tz: dt.tzinfo) -> str:
-    """Druid's ISO print of a TIMESTAMP (naive: local to ``tz``) in ``tz``: Joda's dateTime()
-    form, ``Z`` for UTC (``2024-01-01T10:00:00.000Z``)."""
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
-    text = aware.astimezone(tz).isoformat(timespec="milliseconds")[:29]  # no offset seconds
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
 def _value(value: Any, is_json: bool = False, tz: dt.tzinfo | None = None) -> Any:
     if value is None:
         return None
-    if isinstance(value, dt.date):
+    if isinstance(value, dt.date):  # Joda's ISO print in the zone, naive = local to it
         if not isinstance(value, dt.datetime):
             value = dt.datetime(value.year, value.month, value.day)
-        return _zoned_iso(value, tz or dt.timezone.utc)
+        tz = tz or dt.timezone.utc
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=tz)
+        text = aware.astimezone(tz).isoformat(timespec="milliseconds")[:29]  # no offset seconds
+        return text[:-6] + "Z" if text.endswith("+00:00") else text  # 2024-01-01T10:00:00.000Z
     if isinstance(value, dict) and str(next(iter(value), "")).startswith("druid_"):
         return _sketch(value)
     if isinstance(value, decimal.Decimal):
