@@ -155,14 +155,15 @@ class DataPlane:
         except SqlError:
             return []
         types = dict(described)
-        out = []
-        for index, name in enumerate(names):
-            if name is None:
-                continue  # SELECT *: the source's columns, typed as they are
-            aggregate = index < len(aggregates) and aggregates[index]
-            kind = types.get(name)
-            out.append(OutputColumn(name, None if kind is None else polaris_type(kind), aggregate))
-        return out
+        return [
+            OutputColumn(
+                name,
+                polaris_type(types[name]) if name in types else None,
+                index < len(aggregates) and aggregates[index],
+            )
+            for index, name in enumerate(names)
+            if name is not None  # None: SELECT *, the source's columns typed as they are
+        ]
 
     def _plan(
         self,
@@ -177,7 +178,11 @@ class DataPlane:
             staging = self._ingestor.staging(job_spec, lambda name: None, empty=True)
         except SourceError:
             return (), [], []
-        staging.declared = _declared_types(source_table)
+        staging.declared = {
+            str(c.get("name")): str(c.get("dataType"))
+            for c in (source_table or {}).get("schema") or []
+            if isinstance(c, Mapping) and c.get("dataType")
+        }
         info: dict[str, Any] = {}
         try:
             with self._store.lock:
@@ -210,13 +215,10 @@ class DataPlane:
         """Apply a streaming job to pushed NDJSON lines: type them now, map and append them in
         a batch (:mod:`stream_batch`) before anything reads the table.
 
-        ``table`` is the target's table payload (type, schema, ``timeResolution``): aggregate
-        targets get ``__count`` and bucketed times, and declared column types apply. The job is
-        compiled once and reused: by ``plan_key`` when given (the caller promises the key
-        changes whenever the spec or table does, e.g. job id + table id + version), else by the
-        content of both. ``result.parsed`` counts the lines that didn't parse at once; the
-        other counts come when the batch runs, to ``on_batch`` (the latest push's) and to the
-        result (reading them runs the batch now).
+        ``table`` is the target's table payload. The job is compiled once per ``plan_key``
+        (which the caller changes whenever the spec or table does), else per content of both.
+        ``result.parsed`` counts the lines that didn't parse at once; the other counts come when
+        the batch runs, to ``on_batch`` and to the result (reading them runs the batch now).
         """
         if plan_key is None:
             # By content, so a caller may edit a spec between pushes (a few µs per push).
@@ -276,11 +278,3 @@ class DataPlane:
         raises :class:`SqlError` for what Druid or the emulator refuses."""
         columns, types, rows = run_query(self._store, sql, parameters, time_zone, self._now_ms())
         return QueryResult(columns, types, rows)
-
-
-def _declared_types(table: Mapping[str, Any] | None) -> dict[str, str]:
-    return {
-        str(c.get("name")): str(c.get("dataType"))
-        for c in (table or {}).get("schema") or []
-        if isinstance(c, Mapping) and c.get("dataType")
-    }
