@@ -161,10 +161,9 @@ class Ingestor:
             except ValueError as exc:
                 return IngestionResult().fail("internal_error", f"target.intervals: {exc}")
         result = IngestionResult(_apply=lambda: self.store.delete(target, intervals))
-        if self.store.exists(target):  # rows_deleted: how many rows the intervals hold now
-            where = "" if intervals is None else " WHERE " + in_intervals(intervals)
-            with self.store.lock:
-                self.store.sync(target)
+        with self.store.lock:  # rows_deleted: how many rows the intervals hold now
+            if self.store.exists(target):  # exists() writes what is staged for the table
+                where = "" if intervals is None else " WHERE " + in_intervals(intervals)
                 found = self.store.con.execute(f"SELECT count(*) FROM {quote(target)}{where}")
                 result.rows_deleted = int((found.fetchone() or [0])[0])
         return result
