@@ -142,31 +142,20 @@ def coerce(value: Any, data_type: str) -> Any:
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"cannot store {value!r} as long")
         return int(value)
-    if kind == "timestamp":
-        stamp = to_timestamp(value)
-        if stamp is None:
-            raise ValueError(f"cannot parse {value!r} as a timestamp")
-        return stamp
+    if kind == "timestamp":  # numbers are epoch millis, strings ISO-8601 or a number
+        number = value
+        if isinstance(value, str):
+            with suppress(ValueError):
+                return parse_timestamp(value)
+            with suppress(ValueError):
+                number = float(value.strip())
+        finite = isinstance(number, (int, float)) and math.isfinite(number)
+        if finite and not isinstance(number, bool):
+            return Timestamp(int(number))
+        raise ValueError(f"cannot parse {value!r} as a timestamp")
     if kind in ("json", "complex<json>") and isinstance(value, str):
         try:
             return json.loads(value)
         except ValueError:
             return value
     return value
-
-
-def to_timestamp(value: Any) -> Timestamp | None:
-    """An input value as a time: numbers are epoch millis, strings ISO-8601 or a number;
-    None when it is neither."""
-    if isinstance(value, str):
-        try:
-            return parse_timestamp(value)
-        except ValueError:
-            pass
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return Timestamp(int(value))
-    return None
