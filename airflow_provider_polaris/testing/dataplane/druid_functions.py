@@ -1,20 +1,13 @@
 """Druid SQL functions rewritten for DuckDB beyond the basics of :mod:`druid_sql`: sketches,
-``JSON_VALUE ... RETURNING`` and the session time zone (``context.sqlTimeZone``).
+``JSON_VALUE ... RETURNING`` and the session time zone (``context.sqlTimeZone``). What they
+answer is documented in ``docs/emulator-data.md``.
 
-**Sketches are exact.** Druid's DataSketches aggregators approximate; the emulator keeps the
-whole set instead. ``DS_HLL``/``DS_THETA`` build the sorted list of distinct non-NULL values
-and ``DS_QUANTILES_SKETCH`` the sorted list of every non-NULL value (as DOUBLE), each wrapped in a
-one-field STRUCT whose field name tells the engine the sketch kind (``COMPLEX<HLLSketch>``,
-``COMPLEX<thetaSketch>``, ``COMPLEX<quantilesDoublesSketch>`` in ``sqlTypesHeader``). The
-estimates are the list's length; a quantile is DataSketches' INCLUSIVE ``getQuantile(rank)``
-(the smallest value whose normalized rank, the fraction of values ``<=`` it, is ``>= rank``)
-taken over all values, so it is exact where Druid's is within the sketch's rank error.
+**Sketches are exact**: a sketch is the sorted list of its values (distinct ones for HLL and
+theta), wrapped in a one-field STRUCT whose field name tells the engine the sketch kind.
 
-**Time zone.** Druid SQL computes on "local" timestamps in the session zone (Calcite's model).
-The emulator does the same: each table's ``__time`` is read as its wall-clock time in the zone,
-so FLOOR/TIME_FLOOR/EXTRACT/literals work on local time unchanged, and the engine prints
-TIMESTAMP results as that zone's instants with their offset (``2024-06-01T12:00:00.000+02:00``),
-the way Druid's SqlResource prints them.
+**Time zone**: as in Druid SQL (Calcite's model), a query computes on local timestamps: each
+table's ``__time`` is read as its wall-clock time in the zone, so FLOOR/EXTRACT/literals work
+unchanged, and TIMESTAMP results print as that zone's instants with their offset.
 """
 
 from __future__ import annotations
@@ -61,6 +54,8 @@ MACROS = (
     "WHEN coalesce(len(l), 0) = 0 THEN NULL "
     "ELSE l[greatest(1, CAST(ceil(r * len(l)) AS BIGINT) - CASE WHEN "
     "(ceil(r * len(l)) - 1) / len(l) >= r THEN 1 ELSE 0 END)] END",
+    f"CREATE OR REPLACE TEMP MACRO ds_get_quantiles(l, fs) AS "
+    f"{{'{OTHER}': list_transform(fs, lambda f: ds_get_quantile(l, f))}}",
 )
 
 
@@ -116,15 +111,8 @@ def _fraction(node: Node, name: str) -> Node:
 def _quantiles(args: list[Node]) -> Node:
     if len(args) < 2:
         raise SqlError("Function 'DS_GET_QUANTILES' needs a sketch and at least one fraction")
-    values = _field(args[0], QUANTILES)
-    picks = [
-        call("ds_get_quantile", values.copy(), _fraction(a, "DS_GET_QUANTILES")) for a in args[1:]
-    ]
-    return exp.Struct(
-        expressions=[
-            exp.PropertyEQ(this=exp.to_identifier(OTHER), expression=exp.Array(expressions=picks))
-        ]
-    )
+    fractions = [_fraction(a, "DS_GET_QUANTILES") for a in args[1:]]
+    return call("ds_get_quantiles", _field(args[0], QUANTILES), exp.Array(expressions=fractions))
 
 
 SKETCHES: dict[str, Callable[[list[Node]], Node]] = {
