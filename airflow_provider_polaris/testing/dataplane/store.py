@@ -60,22 +60,19 @@ class TableStore:
             self._reopen()
 
     def _reopen(self) -> None:
-        names = self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
-        for (name,) in names:
+        for (name,) in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall():
             table = self._tables[name] = _Table()
             for column, kind, *_ in self.con.execute(f"DESCRIBE {quote(name)}").fetchall():
                 if column != "__time":
                     table.kinds[column] = str(kind)
-            found = self.con.execute(
+            table.rows, table.last_ms = self.con.execute(
                 f"SELECT count(*), max(epoch_ms({quote('__time')})) FROM {quote(name)}"
-            ).fetchone()
-            table.rows, table.last_ms = (int(found[0]), found[1]) if found else (0, None)
+            ).fetchone() or (0, None)
 
     def flush(self) -> None:
-        """Settle every table and write DuckDB's state to its file (when it has one)."""
+        """Write DuckDB's state to its file (when it has one); the caller settles staged
+        events first (:meth:`DataPlane.flush`)."""
         with self.lock:
-            for name in list(self._tables):
-                self.sync(name)
             self.con.execute("CHECKPOINT")
 
     def clear(self) -> None:
@@ -201,8 +198,7 @@ class TableStore:
             if not terms:
                 return 0
             where = " WHERE " + " OR ".join(terms)
-        found = self.con.execute(f"DELETE FROM {quote(name)}{where}").fetchone()
-        gone = int(found[0]) if found else 0
+        (gone,) = self.con.execute(f"DELETE FROM {quote(name)}{where}").fetchone() or (0,)
         table.rows -= gone
         if table.rows == 0:
             table.last_ms = None
@@ -256,11 +252,10 @@ class TableStore:
                 list(params),
             )
             try:
-                found = self.con.execute(
+                count, first, last = self.con.execute(
                     f"SELECT count(*), min(epoch_ms({quote('__time')})), "
                     f"max(epoch_ms({quote('__time')})) FROM {staged}"
-                ).fetchone()
-                count, first, last = found if found else (0, None, None)
+                ).fetchone() or (0, None, None)
                 if keep != "all":
                     self._delete(name, table, None if keep == "none" else intervals)
                 self.con.execute(f"INSERT INTO {quote(name)} BY NAME SELECT * FROM {staged}")
