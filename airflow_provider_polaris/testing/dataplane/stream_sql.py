@@ -93,9 +93,8 @@ def map_batch(
                 counts[push].skip(message, count)
             return counts
         try:
-            failed = [0] * len(pushes)
-            _fill(con, select, (0, len(items) - 1), firsts, (counts, failed))
-            _check_times(con, counts, staged, failed)
+            _fill(con, select, (0, len(items) - 1), firsts, counts)
+            _check_times(con, counts, staged)
             if any(c.processed for c in counts):
                 store.insert_select(plan.target, _output_select(plan, dict(describe(con, _MAPPED))))
         finally:
@@ -105,11 +104,7 @@ def map_batch(
 
 
 def _fill(
-    con: Any,
-    select: str,
-    span: tuple[int, int],
-    firsts: list[int],
-    out: tuple[list[EventCounts], list[int]],
+    con: Any, select: str, span: tuple[int, int], firsts: list[int], counts: list[EventCounts]
 ) -> None:
     """Map events ``span`` (first, last SEQ); on a run-time error halve the range until the
     events that fail are alone: each is then an error with DuckDB's message."""
@@ -118,31 +113,28 @@ def _fill(
         con.execute(f"INSERT INTO {_MAPPED} {select}", [first, last])
     except duckdb.Error as exc:
         if first == last:
-            push = bisect_right(firsts, first) - 1
-            out[0][push].skip(_first_line(exc))
-            out[1][push] += 1
+            counts[bisect_right(firsts, first) - 1].skip(_first_line(exc))
             return
         middle = (first + last) // 2
-        _fill(con, select, (first, middle), firsts, out)
-        _fill(con, select, (middle + 1, last), firsts, out)
+        _fill(con, select, (first, middle), firsts, counts)
+        _fill(con, select, (middle + 1, last), firsts, counts)
 
 
-def _check_times(con: Any, counts: list[EventCounts], staged: list[int], failed: list[int]) -> None:
-    """Counts per push: NULL times (errors), accepted, outside the window or the filter."""
+def _check_times(con: Any, counts: list[EventCounts], staged: list[int]) -> None:
+    """Counts per push: NULL times (errors), accepted, the rest filtered."""
     found = con.execute(
-        f"SELECT {PUSH}, count(*), count(*) FILTER (WHERE __polaris_t IS NULL), "
+        f"SELECT {PUSH}, count(*) FILTER (WHERE __polaris_t IS NULL), "
         f"count(*) FILTER (WHERE __polaris_ok) FROM {_MAPPED} GROUP BY 1"
     ).fetchall()
-    mapped = [0] * len(staged)
-    for push, total, null, accepted in found:
-        mapped[push] = int(total)
-        out = counts[push]
-        out.skip(NULL_TIME, int(null))
-        out.processed += int(accepted)
-        out.filtered += int(total) - int(null) - int(accepted)  # late or early: not errors
+    mapped = {int(push): (int(null), int(accepted)) for push, null, accepted in found}
     for push, count in enumerate(staged):
-        # the rest were rejected by the filter, or failed to map (counted as errors then)
-        counts[push].filtered += count - mapped[push] - failed[push]
+        null, accepted = mapped.get(push, (0, 0))
+        out = counts[push]
+        # neither failed to map (the errors so far), nor NULL time, nor accepted: late, early
+        # or rejected by the filter
+        out.filtered += count - out.errors - null - accepted
+        out.skip(NULL_TIME, null)
+        out.processed += accepted
 
 
 def _timed(select: str, kinds: dict[str, str]) -> str:
