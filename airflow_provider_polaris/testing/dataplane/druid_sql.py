@@ -230,7 +230,7 @@ def _interval(period: str) -> tuple[Node, bool]:
     """A DuckDB INTERVAL for an ISO period, and whether it is whole weeks."""
     try:
         parsed = parse_period(period)
-        if parsed.is_zero():
+        if parsed.months == 0 and parsed.millis == 0:  # P0D can't bucket time
             raise ValueError(period)
     except ValueError:
         raise SqlError(f"Invalid period [{period}]", "RUNTIME_FAILURE", "runtimeFailure") from None

@@ -78,7 +78,7 @@ def to_datetime(ms: int) -> datetime:
 # --- periods -------------------------------------------------------------------------------------
 
 _PERIOD_RE = re.compile(
-    r"^P(?:(?P<y>\d+)Y)?(?:(?P<mo>\d+)M)?(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
+    r"^P(?!T?$)(?:(?P<y>\d+)Y)?(?:(?P<mo>\d+)M)?(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
     r"(?:T(?:(?P<h>\d+)H)?(?:(?P<mi>\d+)M)?(?:(?P<s>\d+(?:\.\d{1,3})?)S)?)?$"
 )
 
@@ -91,10 +91,6 @@ class Period:
     millis: int
     weeks_only: bool = False
 
-    def is_zero(self) -> bool:
-        """True for ``P0D`` and friends, which can't be used to bucket time."""
-        return self.months == 0 and self.millis == 0
-
 
 def parse_period(text: str) -> Period:
     """Parse ``PT1H``, ``P1D``, ``PT5M``, ``P1W``, ``P3M``, ``P1Y``, ``P1DT12H`` ...
@@ -102,7 +98,7 @@ def parse_period(text: str) -> Period:
     Raises ValueError on anything else.
     """
     match = _PERIOD_RE.match(text.strip().upper()) if isinstance(text, str) else None
-    if match is None or text.strip().upper() in ("P", "PT"):
+    if match is None:
         raise ValueError(f"not an ISO-8601 period: {text!r}")
     g = {k: v or "0" for k, v in match.groupdict().items()}
     months = int(g["y"]) * 12 + int(g["mo"])
@@ -113,8 +109,8 @@ def parse_period(text: str) -> Period:
         + int(g["mi"]) * 60_000
         + round(float(g["s"]) * 1000)
     )
-    weeks_only = match.group("w") is not None and months == 0 and millis == days * 86_400_000
-    return Period(months=months, millis=millis, weeks_only=weeks_only and int(g["d"]) == 0)
+    weeks = match.group("w") is not None and months == 0 and millis == int(g["w"]) * 604_800_000
+    return Period(months=months, millis=millis, weeks_only=weeks)
 
 
 def add_period(ms: int, period: Period, steps: int = 1) -> Timestamp:
