@@ -48,8 +48,6 @@ def bind_parameters(parameters: Any) -> list[Any]:
 def _cast(value: Any, type_name: str) -> Any:
     """``TRY_CAST(value AS type)`` on DuckDB; NULL when the value doesn't convert."""
     duck_type = _DUCK_TYPES[type_name]
-    if isinstance(value, bool) and duck_type == "VARCHAR":
-        return "true" if value else "false"
     if type_name in ("TIMESTAMP", "DATE") and isinstance(value, int | float):
         value = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=int(value))  # epoch millis
     row = duckdb.execute(f"SELECT TRY_CAST(? AS {duck_type})", [value]).fetchone()

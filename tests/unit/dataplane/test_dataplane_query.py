@@ -85,6 +85,7 @@ def test_parameters(db: DataPlane) -> None:
         [{"type": "BIGINT", "value": 2}, {"type": "TIMESTAMP", "value": "2024-01-02 00:00:00"}],
     )
     assert result.rows == [["Paris"], ["Paris"]]
+    assert db.query("SELECT ?", [{"type": "VARCHAR", "value": True}]).rows == [["true"]]
     with pytest.raises(SqlError, match="parameter"):
         db.query("SELECT city FROM t1 WHERE n > ?", None)
     with pytest.raises(SqlError):
