@@ -191,15 +191,11 @@ def name_outputs(tree: Node) -> tuple[str | None, ...]:
     names: list[str | None] = []
     items: list[Node] = []
     for index, item in enumerate(select.expressions):
-        if isinstance(item, exp.Star) or (isinstance(item, exp.Column) and item.is_star):
-            names.append(None)
-        else:
-            names.append(output_name(item, index))
+        names.append(None if item.is_star else output_name(item, index))
         if isinstance(item, exp.Star | exp.Column):
             items.append(item)  # DuckDB names a column the same; an alias would shadow it
         else:
-            inner = item.this if isinstance(item, exp.Alias) else item
-            items.append(exp.alias_(inner, names[-1], quoted=True))
+            items.append(exp.alias_(item.unalias(), names[-1], quoted=True))
     select.set("expressions", items)
     return tuple(names)
 
@@ -264,10 +260,7 @@ def _time_floor(args: list[Node]) -> Node:
 
 
 def _ceil_of(value: Node, floor: Node, step: Node) -> Node:
-    return exp.Case(
-        ifs=[exp.If(this=exp.EQ(this=floor.copy(), expression=value.copy()), true=value.copy())],
-        default=exp.Add(this=floor, expression=step),
-    )
+    return exp.Case(ifs=[exp.If(this=floor.eq(value), true=value.copy())], default=floor + step)
 
 
 def _time_extract(value: Node, unit: str, zone: Zone | None = None) -> Node:
@@ -305,12 +298,7 @@ def _time_in_interval(args: list[Node], zone: Zone | None = None) -> Node:
     if zone is not None:  # an instant with an offset → the session's wall clock; else local
         sides = zip(bounds, text.split("/"), strict=True)
         bounds = [shift(b, None, zone) if _OFFSET_END.search(side) else b for b, side in sides]
-    return exp.paren(
-        exp.and_(
-            exp.GTE(this=args[0].copy(), expression=bounds[0]),
-            exp.LT(this=args[0], expression=bounds[1]),
-        )
-    )
+    return exp.paren(exp.and_(args[0] >= bounds[0], args[0] < bounds[1]))
 
 
 _OFFSET_END = re.compile(HAS_OFFSET)
@@ -376,9 +364,7 @@ _ANONYMOUS: dict[str, Callable[[list[Node], Zone | None], Node]] = {
     "TIMESTAMP_TO_MILLIS": lambda a, zone: call(
         "epoch_ms", zone.to_instant(a[0]) if zone else a[0]
     ),
-    "TIMESTAMPADD": lambda a, _: exp.Add(
-        this=a[2], expression=exp.Mul(this=exp.paren(a[1]), expression=_unit_interval(a[0]))
-    ),
+    "TIMESTAMPADD": lambda a, _: a[2] + exp.paren(a[1]) * _unit_interval(a[0]),
     "TIMESTAMPDIFF": lambda a, _: call(
         "date_sub", exp.Literal.string(_UNITS.get(a[0].name.upper(), a[0].name)), a[1], a[2]
     ),
