@@ -70,7 +70,7 @@ class DataPlane:
 
     ``clock`` returns the current time in epoch seconds (default :func:`time.time`); it decides
     late/early event rejection and CURRENT_TIMESTAMP. All methods run on the caller's thread;
-    writes swap whole row lists, so a reader never sees half a commit.
+    every DuckDB call holds the store's lock, so a reader never sees half a commit.
     """
 
     def __init__(
