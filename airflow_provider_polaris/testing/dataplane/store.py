@@ -281,9 +281,11 @@ class TableStore:
         table.rows += count
 
 
+INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UHUGEINT"}
+INTEGER_TYPES |= {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
 _STORED_AS: dict[str, tuple[str, str]] = {
     # DuckDB type → (stored kind, the stored value of {0})
-    "BOOLEAN": ("BIGINT", "CAST({0} AS BIGINT)"),
+    **dict.fromkeys((*INTEGER_TYPES, "BOOLEAN"), ("BIGINT", "CAST({0} AS BIGINT)")),
     "DATE": ("BIGINT", "epoch_ms(CAST({0} AS TIMESTAMP))"),
     "DOUBLE": ("DOUBLE", "CASE WHEN isfinite({0}) THEN {0} END"),
     "FLOAT": ("DOUBLE", "CASE WHEN isfinite({0}) THEN CAST({0} AS DOUBLE) END"),
@@ -291,10 +293,6 @@ _STORED_AS: dict[str, tuple[str, str]] = {
     "VARCHAR": ("VARCHAR", "{0}"),
     "JSON": ("JSON", "{0}"),
 }
-
-
-INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UHUGEINT"}
-INTEGER_TYPES |= {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
 
 
 def base_type(duck_type: str) -> str:
@@ -316,8 +314,6 @@ def _stored(column: str, duck_type: str) -> tuple[str | None, str]:
     if base in _STORED_AS:
         kind, value = _STORED_AS[base]
         return kind, value.format(column)
-    if base in INTEGER_TYPES:
-        return "BIGINT", f"CAST({column} AS BIGINT)"
     return "VARCHAR", f"CAST({column} AS VARCHAR)"
 
 
