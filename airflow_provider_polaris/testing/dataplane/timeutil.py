@@ -31,7 +31,7 @@ class Timestamp(int):
 _ISO_RE = re.compile(
     r"^\s*(?P<y>[+-]?\d{4,6})(?:-(?P<mo>\d{1,2})(?:-(?P<d>\d{1,2})"
     r"(?:[T ](?P<h>\d{1,2})(?::(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<f>\d{1,9}))?)?)?)?)?)?"
-    r"\s*(?P<z>Z|z|UTC|[+-]\d{2}(?::?\d{2})?)?\s*$"
+    r"\s*(?:Z|z|UTC|(?P<zh>[+-]\d{2})(?::?(?P<zm>\d{2}))?)?\s*$"
 )
 
 
@@ -44,7 +44,7 @@ def parse_timestamp(text: str) -> Timestamp:
     match = _ISO_RE.match(text)
     if match is None:
         raise ValueError(f"not an ISO-8601 timestamp: {text!r}")
-    y, mo, d, h, mi, s, f, zone = match.groups()
+    y, mo, d, h, mi, s, f, zh, zm = match.groups()
     year = int(y)
     # Polaris writes "all time" as -1000-01-01/5000-01-01; clamp what datetime can't hold.
     if year < 1:
@@ -57,12 +57,9 @@ def parse_timestamp(text: str) -> Timestamp:
     # date() validates the calendar day; whole-day arithmetic avoids datetime/timegm per event.
     days = date(year, int(mo or 1), int(d or 1)).toordinal() - _EPOCH_ORDINAL
     seconds = days * 86_400 + hour * 3600 + minute * 60 + second
-    if zone and zone not in ("Z", "z", "UTC"):
-        sign = -1 if zone[0] == "-" else 1
-        digits = zone[1:].replace(":", "")
-        seconds -= sign * (int(digits[:2]) * 3600 + int(digits[2:4] or 0) * 60)
-    millis = int((f or "0").ljust(3, "0")[:3])
-    return Timestamp(seconds * 1000 + millis)
+    if zh:  # an offset: its minutes take its sign too
+        seconds -= int(zh) * 3600 + int(zh[0] + (zm or "0")) * 60
+    return Timestamp(seconds * 1000 + int((f or "0").ljust(3, "0")[:3]))
 
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()

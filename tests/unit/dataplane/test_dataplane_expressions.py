@@ -172,6 +172,8 @@ def test_expressions_as_batch_mappings(dp: DataPlane) -> None:
 
 def test_time_helpers(dp: DataPlane) -> None:
     assert parse_timestamp("2024-01-01T01:00:00+01:00") == parse_timestamp("2024-01-01")
+    assert parse_timestamp("2024-01-01 10:00-0530") == parse_timestamp("2024-01-01T15:30Z")
+    assert parse_timestamp("2024-01-01T00:00-00:30") == parse_timestamp("2024-01-01T00:30")
     assert parse_interval("2024-01-01/PT1H") == (
         parse_timestamp("2024-01-01"),
         parse_timestamp("2024-01-01T01:00"),
