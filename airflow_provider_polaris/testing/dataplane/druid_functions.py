@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import sqlglot
 from sqlglot import exp
 
 from airflow_provider_polaris.testing.dataplane.errors import SqlError, UnsupportedError
@@ -56,6 +55,13 @@ MACROS = (
     "(ceil(r * len(l)) - 1) / len(l) >= r THEN 1 ELSE 0 END)] END",
     f"CREATE OR REPLACE TEMP MACRO ds_get_quantiles(l, fs) AS "
     f"{{'{OTHER}': list_transform(fs, lambda f: ds_get_quantile(l, f))}}",
+    # TIME_FORMAT in a zone: the offset of m minutes as Joda's Z (+0200, sep '') or ISO's
+    # (+02:00, sep ':'; Z when zero), and that of zone z at the wall-clock time ts.
+    "CREATE OR REPLACE TEMP MACRO druid_offset_text(m, sep) AS CASE WHEN sep = ':' AND m = 0 "
+    "THEN 'Z' ELSE CASE WHEN m < 0 THEN '-' ELSE '+' END || lpad(CAST(abs(m) // 60 AS VARCHAR), "
+    "2, '0') || sep || lpad(CAST(abs(m) % 60 AS VARCHAR), 2, '0') END",
+    "CREATE OR REPLACE TEMP MACRO druid_offset(ts, z, sep) AS druid_offset_text("
+    "CAST(round((epoch(ts) - epoch(timezone(z, ts))) / 60) AS BIGINT), sep)",
 )
 
 
@@ -260,15 +266,6 @@ def parse_zone(name: Any) -> Zone | None:
 
 def zone_offset_text(zone: Zone, local: Node, *, colon: bool) -> Node:
     """A SQL expression printing the zone's UTC offset at a wall-clock time, as Joda's
-    ``Z`` (``+0200``) or its ISO form (``+02:00``, ``Z`` at a zero offset) does. Plain SQL,
-    no macro: ingestion mappings use it too."""
-    ts = local.sql(dialect="duckdb")
-    minutes = f"CAST(round((epoch({ts}) - epoch(timezone('{zone.duck}', {ts}))) / 60) AS BIGINT)"
-    text = (
-        f"CASE WHEN {minutes} < 0 THEN '-' ELSE '+' END || "
-        f"lpad(CAST(abs({minutes}) // 60 AS VARCHAR), 2, '0') || '{':' if colon else ''}' || "
-        f"lpad(CAST(abs({minutes}) % 60 AS VARCHAR), 2, '0')"
-    )
-    if colon:
-        text = f"CASE WHEN {minutes} = 0 THEN 'Z' ELSE {text} END"
-    return sqlglot.parse_one(text, read="duckdb")
+    ``Z`` (``+0200``) or its ISO form (``+02:00``, ``Z`` at a zero offset) does."""
+    sep = exp.Literal.string(":" if colon else "")
+    return call("druid_offset", local, exp.Literal.string(zone.duck), sep)
