@@ -8,8 +8,10 @@ both take the same body and answer errors in Druid's shape, not Polaris' ``{code
 from __future__ import annotations
 
 import csv
+import decimal
 import io
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +114,33 @@ def native_type(sql_type: str) -> str:
     return _NATIVE_TYPES.get(base, "COMPLEX<json>")
 
 
+def _csv_field(value: Any) -> Any:
+    """A value as Druid's CSV writer prints it: Java's ``toString()`` (``true``, ``1.0E20``);
+    a JSON value as compact JSON; NULL as an empty field."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return java_double(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    return value
+
+
+def java_double(value: float) -> str:
+    """Java's ``Double.toString``: the shortest digits, plain between 1e-3 and 1e7, else
+    ``d.dddE<n>`` (``1.0E20``, ``1.5E-7``)."""
+    if not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if value == 0 or 1e-3 <= abs(value) < 1e7:
+        return repr(value)  # Python prints this range plainly, with ".0" when whole
+    sign, digits, exponent = decimal.Decimal(repr(value)).as_tuple()
+    text = "".join(map(str, digits)).rstrip("0") or "0"
+    power = len(digits) - 1 + int(exponent)
+    return f"{'-' if sign else ''}{text[0]}.{text[1:] or '0'}E{power}"
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
@@ -155,6 +184,6 @@ def render_result(
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         for record in records:
-            writer.writerow(["" if v is None else v for v in record])
+            writer.writerow([_csv_field(v) for v in record])
         return (buffer.getvalue() + "\n").encode(), "text/csv"
     return ("".join(_dumps(r) + "\n" for r in records) + "\n").encode(), "text/plain"

@@ -38,9 +38,17 @@ SKETCH_TYPES = {
 }
 _NOT_MERGEABLE = "Building a sketch from sketches (merging) is not supported by the emulator"
 _DISTINCT = "coalesce(list_sort(list_distinct(l)), [])"  # list_distinct drops NULLs
-# DuckDB macros the sketch rewrites call, created on the store's connection when it opens.
-# They are named after the Druid function they implement.
+_TIME = "typeof(x) LIKE 'TIMESTAMP%' OR typeof(x) = 'DATE'"
+# DuckDB macros the rewrites call, created on the store's connection when it opens. The sketch
+# macros are named after the Druid function they implement.
 MACROS = (
+    # Druid's CAST to a long: a time is its epoch milliseconds, a number or numeric text is
+    # truncated toward zero as Java's (long) does (DuckDB rounds), anything else is NULL.
+    f"CREATE OR REPLACE TEMP MACRO druid_long(x) AS CASE WHEN {_TIME} "
+    "THEN epoch_ms(TRY_CAST(x AS TIMESTAMP)) "
+    "ELSE TRY_CAST(trunc(TRY_CAST(x AS DECIMAL(38, 10))) AS BIGINT) END",
+    f"CREATE OR REPLACE TEMP MACRO druid_double(x) AS CASE WHEN {_TIME} "
+    "THEN CAST(epoch_ms(TRY_CAST(x AS TIMESTAMP)) AS DOUBLE) ELSE TRY_CAST(x AS DOUBLE) END",
     "CREATE OR REPLACE TEMP MACRO ds_sorted_values(l) AS "
     "list_sort(list_filter(l, lambda v: v IS NOT NULL))",
     f"CREATE OR REPLACE TEMP MACRO ds_hll(l) AS {{'{HLL}': {_DISTINCT}}}",
@@ -178,23 +186,38 @@ def json_value(node: Node) -> Node:
     path = node.args.get("path")
     text = path.sql(dialect="duckdb") if path is not None else "'$'"
     literal = exp.Literal.string(text.strip("'")) if text.startswith("'") else path
-    value = call("json_extract_string", node.this, literal)
+    # Druid's JSON_VALUE gives only primitives (and arrays of them): an object is NULL.
+    is_object = exp.EQ(
+        this=call("json_type", node.this.copy(), literal.copy()),
+        expression=exp.Literal.string("OBJECT"),
+    )
+    value = exp.If(
+        this=is_object, true=exp.null(), false=call("json_extract_string", node.this, literal)
+    )
     returning = node.args.get("returning")
     if not isinstance(returning, exp.DataType):  # sqlglot leaves None or False without one
         return value
     kind = returning.sql(dialect="duckdb").upper()
     if kind not in _JSON_TYPES:
         raise UnsupportedError(f"JSON_VALUE ... RETURNING {kind} is not supported by the emulator")
-    if kind in ("BIGINT", "INTEGER", "INT", "SMALLINT", "TINYINT"):
-        # A JSON number with a fraction becomes a long the way Java's (long) cast does it.
-        whole = exp.cast(
-            call("trunc", exp.TryCast(this=value.copy(), to=exp.DataType.build("DOUBLE"))),
-            "BIGINT",
-        )
-        return call("coalesce", exp.TryCast(this=value, to=exp.DataType.build("BIGINT")), whole)
-    if kind in ("FLOAT", "REAL"):
-        kind = "DOUBLE"
-    return exp.TryCast(this=value, to=exp.DataType.build(kind))
+    return druid_cast(value, exp.DataType.build("DOUBLE" if kind in ("FLOAT", "REAL") else kind))
+
+
+_LONG_TYPES = ("BIGINT", "INT", "SMALLINT", "TINYINT")
+_DOUBLE_TYPES = ("DOUBLE", "FLOAT", "DECIMAL")
+
+
+def druid_cast(value: Node, to: Node) -> Node:
+    """Druid's ``CAST(value AS to)``: NULL for a value that doesn't convert; to a number, a time
+    is its epoch milliseconds and a fraction is truncated toward a long (``druid_long``)."""
+    if to.is_type(*_LONG_TYPES):
+        value = call("druid_long", value)
+    elif to.is_type(*_DOUBLE_TYPES):
+        value = call("druid_double", value)
+    else:
+        return exp.TryCast(this=value, to=to)
+    # Druid's DECIMAL is a double; FLOAT and the narrower longs keep their declared type.
+    return value if to.is_type("BIGINT", "DOUBLE", "DECIMAL") else exp.TryCast(this=value, to=to)
 
 
 _ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-/]*$")

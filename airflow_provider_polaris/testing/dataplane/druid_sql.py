@@ -23,6 +23,7 @@ from airflow_provider_polaris.testing.dataplane.druid_functions import (
     SKETCHES,
     Zone,
     call,
+    druid_cast,
     json_value,
     merged,
     parse_in_zone,
@@ -210,10 +211,17 @@ def output_name(item: Node, index: int) -> str:
 
 
 def _order_groups(tree: Node) -> None:
-    """Druid returns GROUP BY results sorted by their keys when no ORDER BY says otherwise."""
-    if isinstance(tree, exp.Select) and tree.args.get("group") and not tree.args.get("order"):
+    """Druid returns GROUP BY results sorted by their keys when no ORDER BY says otherwise, and
+    plans ``SELECT DISTINCT`` as a GROUP BY of every item (so sorted by all of them)."""
+    if not isinstance(tree, exp.Select) or tree.args.get("order"):
+        return
+    if tree.args.get("group"):
         keys = [key.copy() for key in tree.args["group"].expressions]
-        tree.set("order", exp.Order(expressions=[exp.Ordered(this=key) for key in keys]))
+    elif tree.args.get("distinct"):
+        keys = [exp.var("ALL")]
+    else:
+        return
+    tree.set("order", exp.Order(expressions=[exp.Ordered(this=key) for key in keys]))
 
 
 def _literal_text(node: Node, what: str) -> str:
@@ -374,10 +382,11 @@ _ANONYMOUS: dict[str, Callable[[list[Node], Zone | None], Node]] = {
     "BTRIM": lambda a, _: call("trim", *a),
     "TRY_PARSE_JSON": lambda a, _: call("try", call("json", a[0])),
     "TO_JSON_STRING": lambda a, _: exp.cast(call("to_json", a[0]), "VARCHAR"),
-    "LATEST": lambda a, _: call("arg_max", a[0], exp.column("__time", quoted=True)),
-    "EARLIEST": lambda a, _: call("arg_min", a[0], exp.column("__time", quoted=True)),
-    "LATEST_BY": lambda a, _: call("arg_max", *a[:2]),
-    "EARLIEST_BY": lambda a, _: call("arg_min", *a[:2]),
+    # The value of the latest (earliest) row, NULL included, as Druid's first/last aggregators.
+    "LATEST": lambda a, _: call("arg_max_null", a[0], exp.column("__time", quoted=True)),
+    "EARLIEST": lambda a, _: call("arg_min_null", a[0], exp.column("__time", quoted=True)),
+    "LATEST_BY": lambda a, _: call("arg_max_null", *a[:2]),
+    "EARLIEST_BY": lambda a, _: call("arg_min_null", *a[:2]),
     "APPROX_COUNT_DISTINCT_DS_HLL": lambda a, _: _count_distinct(a[0]),
     "APPROX_COUNT_DISTINCT_DS_THETA": lambda a, _: _count_distinct(a[0]),
 }
@@ -408,8 +417,8 @@ def _explicit_zone(name: str, args: list[Node], session: Zone | None) -> Node | 
 
 
 def _rewrite(node: Node, now_ms: int, zone: Zone | None, sketches: Mapping[str, str]) -> Node:
-    if type(node) is exp.Cast:  # Druid's CAST gives NULL for a value that doesn't convert
-        return exp.TryCast(this=node.this, to=node.args["to"])
+    if type(node) is exp.Cast:
+        return druid_cast(node.this, node.args["to"])
     if isinstance(node, exp.Anonymous):
         name = str(node.this).upper()
         args = list(node.expressions)

@@ -13,6 +13,7 @@ import decimal
 import json
 import math
 import re
+import struct
 from typing import Any
 
 import duckdb
@@ -94,7 +95,7 @@ def run_query(
     columns = [str(d[0]) for d in description]
     types = [str(d[1]) for d in description]
     tz = zone.tzinfo if zone is not None else None
-    rows = [[_value(v, t == "JSON", tz) for v, t in zip(row, types, strict=True)] for row in raw]
+    rows = [[_value(v, t, tz) for v, t in zip(row, types, strict=True)] for row in raw]
     return columns, [_sql_type(t) for t in types], rows
 
 
@@ -126,7 +127,7 @@ def _sketch(value: dict[str, Any]) -> Any:
     return base64.b64encode(text.encode()).decode("ascii")
 
 
-def _value(value: Any, is_json: bool = False, tz: dt.tzinfo | None = None) -> Any:
+def _value(value: Any, duck_type: str = "", tz: dt.tzinfo | None = None) -> Any:
     if value is None:
         return None
     if isinstance(value, dt.date):  # Joda's ISO print in the zone, naive = local to it
@@ -141,8 +142,10 @@ def _value(value: Any, is_json: bool = False, tz: dt.tzinfo | None = None) -> An
     if isinstance(value, decimal.Decimal):
         return float(value)
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if is_json and isinstance(value, str):
+        if not math.isfinite(value):
+            return None
+        return _shortest_float32(value) if duck_type == "FLOAT" else value
+    if duck_type == "JSON" and isinstance(value, str):
         return json.loads(value)
     if isinstance(value, list):
         return [_value(v) for v in value]
@@ -150,6 +153,16 @@ def _value(value: Any, is_json: bool = False, tz: dt.tzinfo | None = None) -> An
         return {k: _value(v) for k, v in value.items()}
     if isinstance(value, dt.timedelta):
         return str(value)
+    return value
+
+
+def _shortest_float32(value: float) -> float:
+    """A FLOAT (32-bit) result with the fewest digits that still read back as the same float,
+    as Java prints a float: 0.1, not 0.10000000149011612."""
+    for digits in range(6, 10):  # .6g already drops trailing zeros; 9 always round-trips
+        short = float(f"{value:.{digits}g}")
+        if struct.unpack("f", struct.pack("f", short))[0] == value:
+            return short
     return value
 
 
