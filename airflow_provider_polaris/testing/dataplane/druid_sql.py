@@ -348,6 +348,32 @@ def _time_format(args: list[Node], zone: Zone | None = None) -> Node:
     return call("concat", *parts) if len(parts) > 1 else parts[0]
 
 
+_CALENDAR_UNITS = frozenset({"MONTH", "QUARTER", "YEAR"})
+
+
+def _on_instants(
+    unit: str, zone: Zone | None, compute: Callable[..., Node], *times: Node, back: bool = True
+) -> Node:
+    """Time arithmetic in ``unit``: Druid adds or counts days, hours ... on the instant (a day
+    is 86,400 s, also across a DST change), and months on the session zone's calendar. With a
+    session zone, ``times`` (its wall clock) are taken to UTC first, and a time result back."""
+    if zone is None or unit.upper() in _CALENDAR_UNITS:
+        return compute(*times)
+    result = compute(*(shift(t, zone, None) for t in times))
+    return shift(result, None, zone) if back else result
+
+
+def _timestampadd(args: list[Node], zone: Zone | None) -> Node:
+    step = exp.paren(args[1]) * _unit_interval(args[0])
+    return _on_instants(args[0].name, zone, lambda t: t + step, args[2])
+
+
+def _timestampdiff(args: list[Node], zone: Zone | None) -> Node:
+    unit = exp.Literal.string(_UNITS.get(args[0].name.upper(), args[0].name))
+    count = lambda start, end: call("date_sub", unit, start, end)  # noqa: E731
+    return _on_instants(args[0].name, zone, count, args[1], args[2], back=False)
+
+
 def _time_shift(args: list[Node]) -> Node:
     interval, _ = _interval(_literal_text(args[1], "TIME_SHIFT's period"))
     return exp.Add(this=args[0], expression=exp.Mul(this=exp.paren(args[2]), expression=interval))
@@ -372,10 +398,8 @@ _ANONYMOUS: dict[str, Callable[[list[Node], Zone | None], Node]] = {
     "TIMESTAMP_TO_MILLIS": lambda a, zone: call(
         "epoch_ms", zone.to_instant(a[0]) if zone else a[0]
     ),
-    "TIMESTAMPADD": lambda a, _: a[2] + exp.paren(a[1]) * _unit_interval(a[0]),
-    "TIMESTAMPDIFF": lambda a, _: call(
-        "date_sub", exp.Literal.string(_UNITS.get(a[0].name.upper(), a[0].name)), a[1], a[2]
-    ),
+    "TIMESTAMPADD": _timestampadd,
+    "TIMESTAMPDIFF": _timestampdiff,
     "CONTAINS_STRING": lambda a, _: call("contains", *a),
     "ICONTAINS_STRING": lambda a, _: call("contains", call("lower", a[0]), call("lower", a[1])),
     "TEXTCAT": lambda a, _: exp.DPipe(this=a[0], expression=a[1]),
@@ -435,6 +459,14 @@ def _rewrite(node: Node, now_ms: int, zone: Zone | None, sketches: Mapping[str, 
         return now if isinstance(node, exp.CurrentTimestamp) else exp.cast(now, "DATE")
     if isinstance(node, exp.JSONValue):
         return json_value(node)
+    if isinstance(node, exp.Add | exp.Sub) and isinstance(node.expression, exp.Interval):
+        unit = node.expression.args.get("unit")
+        return _on_instants(
+            unit.name if unit is not None else "MONTH",  # '1 day' text: leave it as it is
+            zone,
+            lambda t: type(node)(this=t, expression=node.expression),
+            node.this,
+        )
     if isinstance(node, (exp.Floor, exp.Ceil)) and node.args.get("to") is not None:
         unit = node.args["to"].name.upper()
         trunc = call("date_trunc", exp.Literal.string(_UNITS.get(unit, unit)), node.this)

@@ -113,3 +113,41 @@ def test_csv_prints_values_as_druid_does() -> None:
         sql_types_header=False,
     )
     assert body.decode() == 'true,1.0E20,"{""a"":[1,""x""]}",\nfalse,2.5,"[1,2]",3\n\n'
+
+
+LA = "America/Los_Angeles"  # DST began 2024-03-10 02:00 local: 01:59:59 -08:00 → 03:00 -07:00
+
+
+@pytest.mark.parametrize(
+    ("expression", "printed"),
+    [
+        # A day-time interval is milliseconds: 24 h after 12:00 -08:00 is 13:00 -07:00.
+        ("TIMESTAMP '2024-03-09 12:00:00' + INTERVAL '1' DAY", "2024-03-10T13:00:00.000-07:00"),
+        ("TIMESTAMP '2024-03-10 13:00:00' - INTERVAL '1' DAY", "2024-03-09T12:00:00.000-08:00"),
+        ("TIMESTAMP '2024-03-10 01:30:00' + INTERVAL '1' HOUR", "2024-03-10T03:30:00.000-07:00"),
+        ("TIMESTAMPADD(HOUR, 1, TIMESTAMP '2024-03-10 01:30:00')", "2024-03-10T03:30:00.000-07:00"),
+        # Months stay on the zone's calendar: the same wall-clock time a month later.
+        ("TIMESTAMP '2024-02-10 12:00:00' + INTERVAL '1' MONTH", "2024-03-10T12:00:00.000-07:00"),
+        (
+            "TIMESTAMPADD(MONTH, 1, TIMESTAMP '2024-02-10 12:00:00')",
+            "2024-03-10T12:00:00.000-07:00",
+        ),
+    ],
+)
+def test_day_time_arithmetic_in_a_zone_counts_milliseconds(
+    dp: DataPlane, expression: str, printed: str
+) -> None:
+    assert dp.query(f"SELECT {expression}", None, LA).rows == [[printed]]
+
+
+def test_timestampdiff_below_a_month_counts_elapsed_time_in_a_zone(dp: DataPlane) -> None:
+    day, four, next_day = "'2024-03-10'", "'2024-03-10 04:00:00'", "'2024-03-11'"
+    month_before = "'2024-02-10'"
+    sql = (
+        f"SELECT TIMESTAMPDIFF(HOUR, TIMESTAMP {day}, TIMESTAMP {four}),"
+        f" TIMESTAMPDIFF(DAY, TIMESTAMP {day}, TIMESTAMP {next_day}),"
+        f" TIMESTAMPDIFF(MONTH, TIMESTAMP {month_before}, TIMESTAMP {day})"
+    )
+    # 00:00 -08:00 to 04:00 -07:00 is 3 hours; that local day is 23 hours long, so 0 days.
+    assert dp.query(sql, None, LA).rows == [[3, 0, 1]]
+    assert dp.query(sql, None, None).rows == [[4, 1, 1]]  # in UTC, no DST
