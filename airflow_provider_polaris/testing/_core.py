@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from . import _datadir
 from ._clock import EmulatorClock, iso
 from ._errors import bad, not_found
+from ._jobspec import check_measures
 from ._lifecycle import Job, Lifecycle, merge_job_durations
 from ._rules import STREAMING_CONNECTION_TYPES, check_batch_replace, check_sql_replace
 from ._traffic import DEFAULT_EVENTS_BUDGET, EventsBudget, Faults, RequestLog
@@ -227,6 +228,7 @@ class StateCore:
     ) -> None:
         self._check_job_source(spec)
         check_batch_replace(spec, table)
+        check_measures(spec, table)
         check_sql_replace(spec, self.dataplane.sql_overwrite)
         if spec["type"] == "streaming":
             active = [

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from ._errors import bad
@@ -59,6 +60,23 @@ def is_aggregation(mapping: dict[str, Any]) -> bool:
     if isinstance(flag, bool):
         return flag
     return bool(_AGGREGATE_CALL.match(mapping.get("expression", "")))
+
+
+def check_measures(spec: Mapping[str, Any], table: Mapping[str, Any] | None) -> None:
+    """400 when a mapping into a measure column of an aggregate table doesn't aggregate:
+    Polaris needs ``SUM("n")``, ``COUNT(*)`` ... there, not a plain value."""
+    if table is None or table.get("type") != "aggregate":
+        return
+    measures = {c.get("name") for c in table.get("schema") or [] if c.get("type") == "measure"}
+    for i, mapping in enumerate(spec.get("mappings") or []):
+        column = mapping.get("columnName")
+        if column in measures and not is_aggregation(mapping):
+            raise bad(
+                f"Column {column} of aggregate table {table.get('name')} is a measure: its "
+                f"mapping needs an aggregation, e.g. SUM({mapping.get('expression')}), not "
+                f"{mapping.get('expression')!r}",
+                f"mappings[{i}].expression",
+            )
 
 
 def without_comments(query: str) -> str:

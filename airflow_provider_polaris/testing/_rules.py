@@ -247,7 +247,8 @@ def is_aligned(moment: datetime, granularity: str) -> bool:
 
 
 DEFAULT_PARTITIONING = "day"  # what createTableIfNotExists gives a new table
-_UNBOUNDED_MS = (-(10**15), 10**15)  # past these an OVERWRITE bound is open-ended
+# An OVERWRITE range's open end: the data plane's "all time", 0001-01-01 and 10000-01-01.
+_UNBOUNDED_MS = (-62_135_596_800_000, 253_402_300_800_000)
 
 
 def _misaligned(interval: str, granularity: str, origin: str, target: str) -> Exception:

@@ -326,7 +326,8 @@ def _time_parse(args: list[Node]) -> Node:
         parsed: Node = exp.TryCast(this=args[0], to=exp.DataType.build("TIMESTAMPTZ"))
     else:
         parsed = call("try_strptime", args[0], exp.Literal.string(pattern))
-    return exp.cast(parsed, "TIMESTAMP")
+    # Druid (Joda) keeps whole milliseconds of a time it parses.
+    return call("date_trunc", exp.Literal.string("millisecond"), exp.cast(parsed, "TIMESTAMP"))
 
 
 def _time_format(args: list[Node], zone: Zone | None = None) -> Node:

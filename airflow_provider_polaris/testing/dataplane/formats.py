@@ -87,7 +87,7 @@ def read_records(
     delimiter = str(opts.get("delimiter") or ("\t" if tab else ","))
     skip = int(opts.get("skipHeaderRows") or 0)
     reader = csv.reader(
-        text.removeprefix("\ufeff").splitlines()[skip:],
+        text.removeprefix("\ufeff").splitlines(keepends=True)[skip:],  # a quoted newline stays
         delimiter=delimiter,
         quoting=csv.QUOTE_NONE if tab else csv.QUOTE_MINIMAL,
     )
@@ -99,12 +99,8 @@ def read_records(
             if columns is None:
                 columns = [field.strip() for field in fields]  # the header row
                 continue
-            if len(fields) > len(columns):
-                yield BadRecord(
-                    f"line {reader.line_num + skip}: {len(fields)} values, expected {len(columns)}"
-                )
-                continue
-            yield dict(zip(columns, fields, strict=False))  # missing trailing values are NULL
+            # As Druid's parser: missing trailing values are NULL, extra values are ignored.
+            yield dict(zip(columns, fields, strict=False))
     except csv.Error as exc:
         yield BadRecord(f"line {reader.line_num + skip}: {exc}")
 

@@ -203,14 +203,16 @@ NUMBERS = INTEGER_TYPES | {"DOUBLE", "FLOAT", "DECIMAL", "BOOLEAN"}  # a boolean
 
 
 def as_timestamp(column: str, kind: str) -> str:
-    """A value of DuckDB type ``kind`` as a TIMESTAMP: numbers are epoch ms, strings
-    ISO-8601 or a number; NULL when it is neither (or out of range)."""
+    """A value of DuckDB type ``kind`` as a TIMESTAMP in whole milliseconds (Druid's times):
+    numbers are epoch ms, strings ISO-8601 or a number; NULL when it is neither (or out of
+    range)."""
     base = base_type(kind)
     if base.startswith("TIMESTAMP") or base == "DATE":
-        return f"CAST({column} AS TIMESTAMP)"
+        return f"date_trunc('millisecond', CAST({column} AS TIMESTAMP))"
     number = f"try(epoch_ms(TRY_CAST(trunc(TRY_CAST({column} AS DOUBLE)) AS BIGINT)))"
     if base in NUMBERS:
         return number
     if base in ("VARCHAR", "JSON"):
-        return f"coalesce(CAST(TRY_CAST({column} AS TIMESTAMPTZ) AS TIMESTAMP), {number})"
+        text = f"CAST(TRY_CAST({column} AS TIMESTAMPTZ) AS TIMESTAMP)"
+        return f"coalesce(date_trunc('millisecond', {text}), {number})"
     return "CAST(NULL AS TIMESTAMP)"

@@ -138,20 +138,20 @@ def compute_output(
     return Output(table, columns, rows, None if null_at is None else int(null_at) + 1)
 
 
-def declared_value(column: str, kind: str, data_type: str | None, *, text: bool = False) -> str:
-    """A value of DuckDB type ``kind`` stored into a column declared ``data_type``: a number
-    (or time) converted to a declared number, anything but text or JSON to a declared string;
-    other values are kept as they are, except that with ``text`` (streaming) text becomes a
-    declared number too, NULL when it isn't one."""
+def declared_value(column: str, kind: str, data_type: str | None) -> str:
+    """A value of DuckDB type ``kind`` stored into a column declared ``data_type``: a number or
+    text converted to a declared number (NULL when the text isn't one; a long exactly, a
+    fraction truncated: ``druid_long``), a number to a declared time's epoch ms, anything but
+    text or JSON to a declared string; other values are kept as they are."""
     want = (data_type or "").lower()
     base = base_type(kind)
     number = base in NUMBERS
-    if text and base == "VARCHAR" and want in ("long", "bigint", "double", "float"):
-        column, number = f"TRY_CAST({column} AS DOUBLE)", True
-    if want in ("long", "bigint", "timestamp") and number:
-        return f"TRY_CAST(trunc(CAST({column} AS DOUBLE)) AS BIGINT)"
-    if want in ("double", "float") and number:
-        return f"CAST({column} AS DOUBLE)"
+    if (want in ("long", "bigint") and (number or base == "VARCHAR")) or (
+        want == "timestamp" and number
+    ):
+        return f"druid_long({column})"
+    if want in ("double", "float") and (number or base == "VARCHAR"):
+        return f"TRY_CAST({column} AS DOUBLE)"
     if want in ("string", "varchar") and base != "VARCHAR" and base != "JSON":
         if base == "BOOLEAN":
             return f"CAST(CAST({column} AS BIGINT) AS VARCHAR)"

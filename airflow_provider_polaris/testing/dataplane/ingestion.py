@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 
+from airflow_provider_polaris.testing.dataplane.druid_sql import translate_expression
 from airflow_provider_polaris.testing.dataplane.duck import as_sql_error
 from airflow_provider_polaris.testing.dataplane.errors import SqlError
 from airflow_provider_polaris.testing.dataplane.ingest_run import (
@@ -39,7 +40,11 @@ from airflow_provider_polaris.testing.dataplane.sources import (
     source_interval,
 )
 from airflow_provider_polaris.testing.dataplane.store import TableStore, quote
-from airflow_provider_polaris.testing.dataplane.timeutil import ALL_TIME, parse_interval
+from airflow_provider_polaris.testing.dataplane.timeutil import (
+    ALL_TIME,
+    GRANULARITY_PERIODS,
+    parse_interval,
+)
 
 # Polaris shows this default in job responses; effectively "never fail on bad rows".
 DEFAULT_MAX_PARSE_EXCEPTIONS = 2_147_483_647
@@ -124,7 +129,7 @@ class Ingestor:
             return self._ingest(spec, read_file, table)
         target = str((spec.get("target") or {}).get("tableName") or "")
         if kind == "delete_data":
-            return self._delete(spec, target)
+            return self._delete(spec, target, table)
         if kind == "drop_table":
             return IngestionResult(_apply=lambda: self.store.drop(target))
         if kind == "restore_data":
@@ -152,7 +157,9 @@ class Ingestor:
             interval = source_interval(source)
         return Staging(self.store, read_file, empty=empty, interval=interval)
 
-    def _delete(self, spec: Mapping[str, Any], target: str) -> IngestionResult:
+    def _delete(
+        self, spec: Mapping[str, Any], target: str, table: Mapping[str, Any] | None
+    ) -> IngestionResult:
         intervals = None
         if not spec.get("deleteAll"):
             texts = (spec.get("target") or {}).get("intervals") or []
@@ -160,6 +167,8 @@ class Ingestor:
                 intervals = [parse_interval(str(t)) for t in texts]
             except ValueError as exc:
                 return IngestionResult().fail("internal_error", f"target.intervals: {exc}")
+            granularity = str((table or {}).get("partitioningGranularity") or "").lower()
+            intervals = self._widened(intervals, GRANULARITY_PERIODS.get(granularity))
         result = IngestionResult(_apply=lambda: self.store.delete(target, intervals))
         with self.store.lock:  # rows_deleted: how many rows the intervals hold now
             if self.store.exists(target):  # exists() writes what is staged for the table
@@ -167,6 +176,25 @@ class Ingestor:
                 found = self.store.con.execute(f"SELECT count(*) FROM {quote(target)}{where}")
                 result.rows_deleted = int((found.fetchone() or [0])[0])
         return result
+
+    def _widened(
+        self, intervals: list[tuple[int, int]], period: str | None
+    ) -> list[tuple[int, int]]:
+        """Polaris deletes whole segments: each interval widened to the table's partitions."""
+        if period is None:
+            return intervals
+        widened = []
+        for start, end in intervals:
+            # int(): timeutil's Timestamp prints as an ISO text, not a number
+            low = f"TIME_FLOOR(MILLIS_TO_TIMESTAMP({int(start)}), '{period}')"
+            high = f"TIME_CEIL(MILLIS_TO_TIMESTAMP({int(end)}), '{period}')"
+            sql = ", ".join(
+                translate_expression(f"TIMESTAMP_TO_MILLIS({t})", 0) for t in (low, high)
+            )
+            with self.store.lock:
+                found = self.store.con.execute(f"SELECT {sql}").fetchone()
+            widened.append((int(found[0]), int(found[1])) if found else (start, end))
+        return widened
 
     def _ingest(
         self, spec: Mapping[str, Any], read_file: FileReader, table: Mapping[str, Any] | None

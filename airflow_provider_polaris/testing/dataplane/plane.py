@@ -144,10 +144,15 @@ class DataPlane:
     def output_columns(
         self, job_spec: Mapping[str, Any], source_table: Mapping[str, Any] | None = None
     ) -> list[OutputColumn]:
-        """The columns a batch/sql job writes, typed by DuckDB from its SELECT over empty
+        """The columns a batch/sql/streaming job writes, typed by DuckDB from its SELECT over empty
         sources typed by ``inputSchema`` (a table source: the stored column types, and
         ``source_table``'s declared types where nothing is stored). Empty when the job can't
         be planned."""
+        if job_spec.get("type") == "streaming":  # its mappings typed as a batch job's would be
+            source = job_spec.get("source") or {}
+            inline = {"type": "inline", "data": "", "inputSchema": source.get("inputSchema")}
+            inline["formatSettings"] = source.get("formatSettings")
+            job_spec = {**job_spec, "type": "batch", "source": inline}
         if job_spec.get("type") not in ("batch", "sql"):
             return []
         try:

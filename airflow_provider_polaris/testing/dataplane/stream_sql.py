@@ -193,7 +193,7 @@ def _output_select(plan: StreamPlan, columns: dict[str, str]) -> str:
     for column, kind in columns.items():
         if column in _KEEP or column in ("__time", "__polaris_t", "__polaris_ok"):
             continue
-        value = declared_value(quote(column), kind, plan.types.get(column), text=True)
+        value = declared_value(quote(column), kind, plan.types.get(column))
         items.append(f"{value} AS {quote(column)}")
     if plan.aggregate_table and "__count" not in columns:
         items.append(f"1 AS {quote('__count')}")
