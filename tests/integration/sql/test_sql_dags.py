@@ -112,6 +112,15 @@ def test_failing_checks_fail_their_task_naming_the_check(
     assert "The following tests have failed:" in logged and "COUNT(*)" in logged
 
 
+def test_the_queries_users_check_a_rollup_with_get_druids_answers(
+    sales: Any, dag_runner: Any
+) -> None:
+    dag = dag_runner.load(DAGS, "test_sql_rollup_checks")
+    checks = sorted(dag.task_ids)  # one value check per query the issue lists, + a rollup
+    assert len(checks) == 9
+    assert tries(dag_runner.run(dag, WEEK_TWO)) == dict.fromkeys(checks, "success")
+
+
 @pytest.fixture
 def my_table(polaris_emulator: Any) -> Any:
     load_table(polaris_emulator, "My Table")
