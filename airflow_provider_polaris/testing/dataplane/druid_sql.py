@@ -92,10 +92,7 @@ def translate(
         raise UnsupportedError(
             "INSERT and REPLACE must be submitted as SQL ingestion jobs, not as queries"
         )
-    try:
-        statements = [s for s in sqlglot.parse(sql, read=DruidDialect) if s is not None]
-    except (ParseError, TokenError) as exc:
-        raise _syntax_error(exc) from None
+    statements = parse_statements(sql)
     if len(statements) != 1:
         raise SqlError("Incorrect syntax: expected exactly one statement")
     tree = statements[0]
@@ -109,6 +106,14 @@ def translate(
     _order_groups(tree)
     placeholders = len(list(tree.find_all(exp.Placeholder)))
     return Translation(tree.sql(dialect="duckdb"), tables, names, placeholders)
+
+
+def parse_statements(sql: str) -> list[Node]:
+    """The statements of a Druid SQL text as sqlglot trees; a syntax error as Druid words it."""
+    try:
+        return [s for s in sqlglot.parse(sql, read=DruidDialect) if s is not None]
+    except (ParseError, TokenError) as exc:
+        raise _syntax_error(exc) from None
 
 
 def translate_expression(text: str, now_ms: int) -> str:

@@ -14,19 +14,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
 
 from airflow_provider_polaris.testing.dataplane.druid_sql import (
     DruidDialect,
     Translation,
     name_outputs,
+    parse_statements,
     read_tables,
     rewrite_all,
     translate_expression,
 )
-from airflow_provider_polaris.testing.dataplane.errors import ExpressionError, SqlError
+from airflow_provider_polaris.testing.dataplane.errors import ExpressionError
 from airflow_provider_polaris.testing.dataplane.ingest_load import NUMBERS, as_timestamp
 from airflow_provider_polaris.testing.dataplane.store import INTEGER_TYPES, base_type, quote
 
@@ -47,11 +46,7 @@ def translate_ingestion(
     (which points it at a staged table; ``sketches_of`` then gives their stored sketch
     columns) and the parsed Druid tree first passed to ``prepare``;
     also a query counting the rows the outer WHERE keeps when it reads one source."""
-    try:
-        statements = [s for s in sqlglot.parse(sql, read=DruidDialect) if s is not None]
-    except (ParseError, TokenError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "cannot parse"
-        raise SqlError(f"Incorrect syntax: {first.replace('Unexpected', 'unexpected')}") from None
+    statements = parse_statements(sql)
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise ExpressionError("An ingestion query must be INSERT INTO or REPLACE INTO ... SELECT")
     tree = prepare(statements[0])
