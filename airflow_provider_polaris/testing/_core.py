@@ -194,7 +194,10 @@ class StateCore:
         out["queryableSchema"] = [
             {"name": name, "dataType": data_type, "isDiscovered": False}
             for name, data_type in declared.items()
-        ] + [{"name": name, "dataType": "string", "isDiscovered": True} for name in discovered]
+        ] + [
+            {"name": name, "dataType": stats.types.get(name, "string"), "isDiscovered": True}
+            for name in discovered
+        ]
         return out
 
     def _store_table(

@@ -42,6 +42,7 @@ class Statement:
     sql_types: list[str]
     rows: list[list[Any]]
     rows_per_page: int
+    result_format: str = "object"  # the submitted resultFormat: the results' default
     canceled_at: float | None = None
 
     def state(self, now: float) -> str:
@@ -103,6 +104,7 @@ class StatementStore:
             sql_types=list(result.sql_types),
             rows=[list(row) for row in result.rows],
             rows_per_page=rows_per_page,
+            result_format=request.result_format,
         )
         self._statements[query_id] = statement
         return self._status(statement, detail=False)
@@ -183,7 +185,7 @@ class StatementStore:
             raise SqlFailure.of(
                 f"Query [{query_id}] failed. Check the status api for more details."
             )
-        fmt = result_format(fmt)
+        fmt = result_format(fmt or statement.result_format)
         rows = statement.rows
         if page is not None:
             rows = self._page_rows(statement, page)

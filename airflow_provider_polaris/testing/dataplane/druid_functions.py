@@ -39,14 +39,16 @@ SKETCH_TYPES = {
 _NOT_MERGEABLE = "Building a sketch from sketches (merging) is not supported by the emulator"
 _DISTINCT = "coalesce(list_sort(list_distinct(l)), [])"  # list_distinct drops NULLs
 _TIME = "typeof(x) LIKE 'TIMESTAMP%' OR typeof(x) = 'DATE'"
+# A number or numeric text as a long the way Java's longValue() does it: truncated (DuckDB
+# rounds), exact past 2^53; NULL for anything else.
+LONG_OF = "TRY_CAST(trunc(TRY_CAST({} AS DECIMAL(38, 10))) AS BIGINT)"
 # DuckDB macros the rewrites call, created on the store's connection when it opens. The sketch
 # macros are named after the Druid function they implement.
 MACROS = (
     # Druid's CAST to a long: a time is its epoch milliseconds, a number or numeric text is
     # truncated toward zero as Java's (long) does (DuckDB rounds), anything else is NULL.
     f"CREATE OR REPLACE TEMP MACRO druid_long(x) AS CASE WHEN {_TIME} "
-    "THEN epoch_ms(TRY_CAST(x AS TIMESTAMP)) "
-    "ELSE TRY_CAST(trunc(TRY_CAST(x AS DECIMAL(38, 10))) AS BIGINT) END",
+    f"THEN epoch_ms(TRY_CAST(x AS TIMESTAMP)) ELSE {LONG_OF.format('x')} END",
     f"CREATE OR REPLACE TEMP MACRO druid_double(x) AS CASE WHEN {_TIME} "
     "THEN CAST(epoch_ms(TRY_CAST(x AS TIMESTAMP)) AS DOUBLE) ELSE TRY_CAST(x AS DOUBLE) END",
     "CREATE OR REPLACE TEMP MACRO ds_sorted_values(l) AS "

@@ -401,8 +401,8 @@ _ANONYMOUS: dict[str, Callable[[list[Node], Zone | None], Node]] = {
     "TIME_PARSE": lambda a, _: _time_parse(a),
     "TIME_FORMAT": _time_format,
     "MILLIS_TO_TIMESTAMP": lambda a, zone: _local(call("epoch_ms", exp.cast(a[0], "BIGINT")), zone),
-    "TIMESTAMP_TO_MILLIS": lambda a, zone: call(
-        "epoch_ms", zone.to_instant(a[0]) if zone else a[0]
+    "TIMESTAMP_TO_MILLIS": lambda a, zone: call(  # a TIMESTAMP only, as Druid: not a long
+        "epoch_ms", zone.to_instant(a[0]) if zone else exp.cast(a[0], "TIMESTAMP")
     ),
     "TIMESTAMPADD": _timestampadd,
     "TIMESTAMPDIFF": _timestampdiff,

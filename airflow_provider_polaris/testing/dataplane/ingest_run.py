@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 from sqlglot import exp
 
+from airflow_provider_polaris.testing.dataplane.druid_functions import SKETCH_TYPES, sketch_field
 from airflow_provider_polaris.testing.dataplane.druid_sql import (
     DruidDialect,
     Translation,
@@ -94,7 +95,11 @@ def describe(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[str, str]]:
 
 
 def polaris_type(duck_type: str) -> str | None:
-    """The Polaris ``dataType`` of a DuckDB result type (None: can't tell)."""
+    """The Polaris ``dataType`` of a DuckDB result type (None: can't tell); a sketch's is
+    its Druid complex type (``HLLSketch`` ...), so a created table keeps and merges it."""
+    field = sketch_field(duck_type)
+    if field is not None:
+        return SKETCH_TYPES[field].removeprefix("COMPLEX<").removesuffix(">")
     base = base_type(duck_type)
     if base in INTEGER_TYPES:
         return "long"

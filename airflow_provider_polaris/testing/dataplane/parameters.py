@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any
 
 import duckdb
 
+from airflow_provider_polaris.testing.dataplane.druid_functions import LONG_OF
 from airflow_provider_polaris.testing.dataplane.errors import SqlError
+from airflow_provider_polaris.testing.dataplane.timeutil import parse_timestamp
 
 # Druid SQL parameter types → the DuckDB type that converts a value the way Druid's CAST does.
 _DUCK_TYPES = {
@@ -46,11 +49,15 @@ def bind_parameters(parameters: Any) -> list[Any]:
 
 
 def _cast(value: Any, type_name: str) -> Any:
-    """``TRY_CAST(value AS type)`` on DuckDB; NULL when the value doesn't convert."""
+    """``TRY_CAST(value AS type)`` on DuckDB (a long truncated, as Druid's ``longValue()``);
+    NULL when the value doesn't convert."""
     duck_type = _DUCK_TYPES[type_name]
-    if type_name in ("TIMESTAMP", "DATE") and isinstance(value, int | float):
-        value = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=int(value))  # epoch millis
-    row = duckdb.execute(f"SELECT TRY_CAST(? AS {duck_type})", [value]).fetchone()
+    if type_name in ("TIMESTAMP", "DATE") and isinstance(value, int | float | str):
+        with contextlib.suppress(ValueError):  # epoch millis, or ISO text at its own offset
+            millis = int(value) if not isinstance(value, str) else parse_timestamp(value)
+            value = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=millis)
+    cast = LONG_OF.format("?") if duck_type == "BIGINT" else f"TRY_CAST(? AS {duck_type})"
+    row = duckdb.execute(f"SELECT {cast}", [value]).fetchone()
     result = None if row is None else row[0]
     if isinstance(result, dt.datetime):  # Druid's timestamps are whole milliseconds
         return result.replace(microsecond=result.microsecond // 1000 * 1000)

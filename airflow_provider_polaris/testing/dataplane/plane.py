@@ -40,6 +40,7 @@ class TableStats:
     size_bytes: int  # an estimate: the rows' text size (sampled for big tables)
     segments: int  # days holding data (one segment per day, the default partitioning)
     columns: tuple[str, ...]  # every column written or declared, ``__time`` first
+    types: dict[str, str]  # the Polaris dataType of each column's stored values
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,12 @@ class DataPlane:
         sample = self._store.rows(name, every=max(count // _SIZE_SAMPLE, 1))
         sampled = sum(len(repr(row)) for row in sample)
         size = sampled * count // len(sample) if sample else 0
-        stats = TableStats(count, size, self._store.days(name), self._store.columns(name))
+        columns = self._store.columns(name)
+        kinds = {c: self._store.kind(name, c) for c in columns}
+        types = {
+            c: polaris_type(kind) or "string" if kind else "string" for c, kind in kinds.items()
+        }
+        stats = TableStats(count, size, self._store.days(name), columns, types)
         self._stats[name] = (version, stats)
         return stats
 

@@ -255,8 +255,12 @@ def stage(
 
 def _untyped(column: str, kinds: list[str] | None) -> str:
     """A column of JSON values of the ``kinds`` (JSON types) as it is stored: longs (booleans
-    too), doubles (NaN as NULL), JSON for objects and arrays, else text."""
-    kind = json_data_type(kinds or (), booleans=True)
+    too), doubles (NaN as NULL), JSON for objects and arrays, else text; only NULLs stay
+    untyped, so the stored column takes the type of the first value written to it."""
+    kinds = [kind for kind in kinds or () if kind not in (None, "NULL")]  # a null is no type
+    if not kinds:
+        return "NULL"
+    kind = json_data_type(kinds, booleans=True)
     number = f"TRY_CAST({column} AS DOUBLE)"
     if kind == "long":
         return f"TRY_CAST({column} AS BIGINT)"

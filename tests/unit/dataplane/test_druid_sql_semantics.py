@@ -11,6 +11,7 @@ import pytest
 
 from airflow_provider_polaris.testing._sql import java_double, render_result
 from airflow_provider_polaris.testing.dataplane import DataPlane
+from airflow_provider_polaris.testing.dataplane.errors import SqlError
 
 from .conftest import load_rows
 
@@ -151,3 +152,23 @@ def test_timestampdiff_below_a_month_counts_elapsed_time_in_a_zone(dp: DataPlane
     # 00:00 -08:00 to 04:00 -07:00 is 3 hours; that local day is 23 hours long, so 0 days.
     assert dp.query(sql, None, LA).rows == [[3, 0, 1]]
     assert dp.query(sql, None, None).rows == [[4, 1, 1]]  # in UTC, no DST
+
+
+def test_parameters_convert_as_druid_does(db: DataPlane) -> None:
+    params = [
+        {"type": "BIGINT", "value": 2.7},  # Number.longValue(): 2
+        {"type": "BIGINT", "value": "-2.7"},
+        {"type": "BIGINT", "value": 2**53 + 1},
+        {"type": "TIMESTAMP", "value": "2024-01-01T05:00:00+02:00"},  # the instant: 03:00Z
+    ]
+    assert db.query("SELECT ?, ?, ?, ?", params).rows == [
+        [2, -2, 2**53 + 1, "2024-01-01T03:00:00.000Z"]
+    ]
+
+
+def test_timestamp_to_millis_takes_only_a_time(db: DataPlane) -> None:
+    assert q(db, "SELECT TIMESTAMP_TO_MILLIS(__time) FROM t ORDER BY __time LIMIT 1") == [
+        [_ms(ROWS[0]["t"])]
+    ]
+    with pytest.raises(SqlError):  # Druid: cannot apply TIMESTAMP_TO_MILLIS to BIGINT
+        q(db, "SELECT TIMESTAMP_TO_MILLIS(v) FROM t")

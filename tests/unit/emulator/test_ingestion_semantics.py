@@ -5,6 +5,7 @@ from the rule they follow, not computed by the emulator."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 import httpx
@@ -157,3 +158,50 @@ def test_csv_keeps_a_quoted_newline_and_ignores_extra_values(
     emu.advance(10)
     assert api.get(f"/jobs/{job['id']}").json()["executionStatus"] == "completed"
     assert _query(api, 'SELECT s FROM "csv_rows" ORDER BY __time') == [["multi\nline"], ["a"]]
+
+
+def test_a_sketch_rollup_into_a_table_the_job_creates_keeps_the_sketch(
+    api: httpx.Client, emu: PolarisEmulator
+) -> None:
+    users = ["a", "b", "a", "c", "b", "d"]
+    upload(
+        api,
+        content=_rows(*({"ts": f"2024-01-01T10:0{i}:00Z", "u": u} for i, u in enumerate(users))),
+    )
+    _batch(api, emu, "visits", {"u": "string"})
+    mappings = [
+        {"columnName": "__time", "expression": "TIME_FLOOR(\"__time\", 'PT1H')"},
+        {"columnName": "users", "expression": 'DS_HLL("u")'},
+    ]
+    source = {"type": "table", "tableName": "visits"}
+    job = create_job(api, batch_spec("visits_hourly", source=source, mappings=mappings))
+    emu.advance(10)
+    assert api.get(f"/jobs/{job['id']}").json()["executionStatus"] == "completed"
+    schema = {c["name"]: c["dataType"] for c in api.get("/tables/visits_hourly").json()["schema"]}
+    assert schema["users"] == "HLLSketch"
+    assert _query(api, 'SELECT APPROX_COUNT_DISTINCT_DS_HLL(users) FROM "visits_hourly"') == [
+        [len(set(users))]
+    ]
+
+
+def test_a_discovered_column_null_at_first_takes_its_first_type(
+    api: httpx.Client, emu: PolarisEmulator
+) -> None:
+    emu.configure(manual_clock=False)
+    api.post("/connections", json={"type": "push_streaming", "name": "found"})
+    source = {
+        "type": "connection",
+        "connectionName": "found",
+        "formatSettings": {"format": "nd-json"},
+    }
+    spec = streaming_spec("found", source=source, mappings=[TIME], useSchemaDiscovery=True)
+    create_job(api, spec)
+    emu.advance(10)
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # inside the push window
+    for value in (None, 7):
+        pushed = api.post("/events/found", content=_rows({"ts": now, "g": value}))
+        assert pushed.status_code == 200, pushed.text
+        _query(api, 'SELECT COUNT(*) FROM "found"')  # each push written before the next
+    assert _query(api, 'SELECT SUM(g) FROM "found"') == [[7]]
+    found = {c["name"]: c["dataType"] for c in api.get("/tables/found").json()["queryableSchema"]}
+    assert found["g"] == "long"

@@ -160,3 +160,14 @@ def test_statement_duration_is_configurable_and_scaled(
     assert loaded.get(f"/query/sql/statements/{query_id}").json()["state"] == "SUCCESS"
     emu.reset()
     assert loaded.get(f"/query/sql/statements/{query_id}").status_code == 404
+
+
+def test_results_default_to_the_submitted_result_format(
+    loaded: httpx.Client, emu: PolarisEmulator
+) -> None:
+    query_id = _submit(loaded, resultFormat="array")["queryId"]
+    emu.advance(1)
+    results = loaded.get(f"/query/sql/statements/{query_id}/results")
+    assert results.json() == [["DE", 1], ["FR", 2]]  # Druid keeps the POSTed format
+    objects = loaded.get(f"/query/sql/statements/{query_id}/results?resultFormat=object")
+    assert objects.json() == [{"country": "DE", "n": 1}, {"country": "FR", "n": 2}]
