@@ -14,7 +14,7 @@ import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlglot
@@ -274,6 +274,8 @@ def _literal(value: Any) -> str:
         return "NULL"
     if isinstance(value, datetime):
         return f"TIMESTAMP '{value:%Y-%m-%d %H:%M:%S}.{value.microsecond // 1000:03d}'"
+    if isinstance(value, date):
+        return f"DATE '{value:%Y-%m-%d}'"
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, (int, float)):

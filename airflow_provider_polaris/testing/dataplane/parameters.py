@@ -25,7 +25,8 @@ _DUCK_TYPES = {
 
 def bind_parameters(parameters: Any) -> list[Any]:
     """Convert Druid SQL parameters to values; a value that doesn't fit its type is an error.
-    TIMESTAMP and DATE values come back as naive UTC datetimes (numbers are epoch millis)."""
+    TIMESTAMP values come back as naive UTC datetimes and DATE values as dates (numbers are
+    epoch millis)."""
     if parameters is None:
         return []
     if not isinstance(parameters, list):
@@ -36,7 +37,9 @@ def bind_parameters(parameters: Any) -> list[Any]:
             raise SqlError(f"Parameter {index} must be an object with 'type' and 'value'")
         value = parameter["value"]
         type_name = str(parameter.get("type") or "").upper()
-        if value is None or not type_name:
+        if not type_name:  # Druid needs it: a parameter's type is what its value means
+            raise SqlError(f"Parameter {index} has no 'type' (e.g. BIGINT, VARCHAR, TIMESTAMP)")
+        if value is None:
             values.append(value)
             continue
         if type_name not in _DUCK_TYPES:
@@ -61,6 +64,4 @@ def _cast(value: Any, type_name: str) -> Any:
     result = None if row is None else row[0]
     if isinstance(result, dt.datetime):  # Druid's timestamps are whole milliseconds
         return result.replace(microsecond=result.microsecond // 1000 * 1000)
-    if isinstance(result, dt.date):
-        return dt.datetime(result.year, result.month, result.day)
     return result

@@ -172,3 +172,10 @@ def test_timestamp_to_millis_takes_only_a_time(db: DataPlane) -> None:
     ]
     with pytest.raises(SqlError):  # Druid: cannot apply TIMESTAMP_TO_MILLIS to BIGINT
         q(db, "SELECT TIMESTAMP_TO_MILLIS(v) FROM t")
+
+
+def test_a_date_parameter_is_a_date_and_a_parameter_needs_a_type(db: DataPlane) -> None:
+    result = db.query("SELECT ?", [{"type": "DATE", "value": "2024-01-02"}])
+    assert (result.sql_types, result.rows) == (["DATE"], [["2024-01-02T00:00:00.000Z"]])
+    with pytest.raises(SqlError, match="no 'type'"):
+        db.query("SELECT ?", [{"value": 2}])
