@@ -247,8 +247,13 @@ def is_aligned(moment: datetime, granularity: str) -> bool:
 
 
 DEFAULT_PARTITIONING = "day"  # what createTableIfNotExists gives a new table
-# An OVERWRITE range's open end: the data plane's "all time", 0001-01-01 and 10000-01-01.
-_UNBOUNDED_MS = (-62_135_596_800_000, 253_402_300_800_000)
+
+
+def _bounded(ms: int) -> bool:
+    """Whether an OVERWRITE range's end is a time, not an open end (the data plane's "all time")."""
+    from .dataplane.timeutil import ALL_TIME
+
+    return ALL_TIME[0] < ms < ALL_TIME[1]
 
 
 def _misaligned(interval: str, granularity: str, origin: str, target: str) -> Exception:
@@ -292,7 +297,7 @@ def check_sql_replace(
         return
     ranges, granularity = found
     for start_ms, end_ms in ranges:
-        bounds = [ms for ms in (start_ms, end_ms) if _UNBOUNDED_MS[0] < ms < _UNBOUNDED_MS[1]]
+        bounds = [ms for ms in (start_ms, end_ms) if _bounded(ms)]
         moments = [datetime.fromtimestamp(ms / 1000, timezone.utc) for ms in bounds]
         if not all(is_aligned(moment, granularity) for moment in moments):
             text = "/".join(_iso(ms) for ms in (start_ms, end_ms))
@@ -300,7 +305,7 @@ def check_sql_replace(
 
 
 def _iso(ms: int) -> str:
-    if not _UNBOUNDED_MS[0] < ms < _UNBOUNDED_MS[1]:
+    if not _bounded(ms):
         return "-inf" if ms < 0 else "+inf"
     return str(iso(ms / 1000))
 

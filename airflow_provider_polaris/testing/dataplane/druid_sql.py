@@ -366,7 +366,7 @@ def _on_instants(
     if zone is None or unit.upper() in _CALENDAR_UNITS:
         return compute(*times)
     result = compute(*(shift(t, zone, None) for t in times))
-    return shift(result, None, zone) if back else result
+    return _local(result, zone) if back else result
 
 
 def _timestampadd(args: list[Node], zone: Zone | None) -> Node:
@@ -376,8 +376,9 @@ def _timestampadd(args: list[Node], zone: Zone | None) -> Node:
 
 def _timestampdiff(args: list[Node], zone: Zone | None) -> Node:
     unit = exp.Literal.string(_UNITS.get(args[0].name.upper(), args[0].name))
-    count = lambda start, end: call("date_sub", unit, start, end)  # noqa: E731
-    return _on_instants(args[0].name, zone, count, args[1], args[2], back=False)
+    return _on_instants(
+        args[0].name, zone, lambda a, b: call("date_sub", unit, a, b), *args[1:3], back=False
+    )
 
 
 def _time_shift(args: list[Node]) -> Node:
@@ -465,13 +466,12 @@ def _rewrite(node: Node, now_ms: int, zone: Zone | None, sketches: Mapping[str, 
         return now if isinstance(node, exp.CurrentTimestamp) else exp.cast(now, "DATE")
     if isinstance(node, exp.JSONValue):
         return json_value(node)
-    if isinstance(node, exp.Add | exp.Sub) and isinstance(node.expression, exp.Interval):
-        unit = node.expression.args.get("unit")
+    interval = node.expression if isinstance(node, exp.Add | exp.Sub) else None
+    unit = interval.args.get("unit") if isinstance(interval, exp.Interval) else None
+    if zone is not None and unit is not None:  # t ± INTERVAL 'n' UNIT in a session zone
+        moved = type(node)  # Add or Sub, rebuilt around the time taken to UTC
         return _on_instants(
-            unit.name if unit is not None else "MONTH",  # '1 day' text: leave it as it is
-            zone,
-            lambda t: type(node)(this=t, expression=node.expression),
-            node.this,
+            unit.name, zone, lambda t: moved(this=t, expression=interval), node.this
         )
     if isinstance(node, (exp.Floor, exp.Ceil)) and node.args.get("to") is not None:
         unit = node.args["to"].name.upper()

@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from airflow_provider_polaris.testing.dataplane.druid_functions import LONG_OF
 from airflow_provider_polaris.testing.dataplane.formats import (
     JSON_FORMATS,
     BadRecord,
@@ -209,7 +210,7 @@ def as_timestamp(column: str, kind: str) -> str:
     base = base_type(kind)
     if base.startswith("TIMESTAMP") or base == "DATE":
         return f"date_trunc('millisecond', CAST({column} AS TIMESTAMP))"
-    number = f"try(epoch_ms(TRY_CAST(trunc(TRY_CAST({column} AS DOUBLE)) AS BIGINT)))"
+    number = f"try(epoch_ms({LONG_OF.format(column)}))"
     if base in NUMBERS:
         return number
     if base in ("VARCHAR", "JSON"):

@@ -262,9 +262,7 @@ class DataPlane:
         size = sampled * count // len(sample) if sample else 0
         columns = self._store.columns(name)
         kinds = {c: self._store.kind(name, c) for c in columns}
-        types = {
-            c: polaris_type(kind) or "string" if kind else "string" for c, kind in kinds.items()
-        }
+        types = {c: polaris_type(kind or "VARCHAR") or "string" for c, kind in kinds.items()}
         stats = TableStats(count, size, self._store.days(name), columns, types)
         self._stats[name] = (version, stats)
         return stats
